@@ -1,0 +1,238 @@
+"""Every setting of a run, in one flat dataclass, plus the named profiles.
+
+A run is described by a profile name and a handful of overrides:
+
+    cfg = load_config("smoke", steps=200, seed=1)
+
+`paper` holds the published setup (numbers from the paper and its released code), `smoke` a tiny CPU
+run on the synthetic corpus, `study` the small-scale controlled study. The `protocol` key switches a
+group of settings at once: `published` reproduces the released code's choices (no end-of-text
+between stories, chunk-level split, AR prompted with "Once", the released MDLM sampler and Self-BLEU
+estimator), `controlled` removes those confounds. Explicit overrides always win over the protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Config:
+    # --- data ---
+    source: str = "synthetic"          # "tinystories" (HF hub), "synthetic", or a .txt/.jsonl path
+    n_tokens: int = 50_000_000         # tokens taken from the start of the source
+    data_seed: int = 1234              # synthetic stories, split permutation
+    eos_between_stories: bool = False  # published code: stories concatenated with no separator
+    val_split: str = "chunk"           # "chunk" (published: random 5% of chunks) or "story" (no leakage)
+    val_fraction: float = 0.05
+    compact_vocab: bool = False        # keep only the token ids the corpus uses (small CPU heads)
+    # --- model (both paradigms share the backbone) ---
+    vocab_size: int = 50257            # GPT-2; replaced by the corpus vocabulary when compact_vocab
+    d_model: int = 768
+    n_layers: int = 12
+    n_heads: int = 12
+    d_ff: int = 2048
+    rope_base: float = 10000.0
+    mdlm_tied_head: bool = False       # published MDLM: untied head (+38.6M parameters)
+    # --- objective ---
+    mdlm_loss: str = "masked_mean"     # "masked_mean" (published) or "elbo" (MDLM's NELBO)
+    mdlm_eps: float = 1e-3             # t ~ U(eps, 1): keeps the NELBO weight finite
+    # --- optimisation ---
+    steps: int = 20_000
+    batch_size: int = 32
+    seq_len: int = 512
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.999
+    grad_clip: float = 1.0
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.05         # cosine decays to 5% of lr
+    seed: int = 0                      # training seed: init, data order, masking noise
+    # --- bookkeeping ---
+    eval_every: int = 2000
+    eval_batches: int = 20
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    device: str = "auto"               # "auto", "cpu", "cuda", "cuda:1", ...
+    precision: str = "auto"            # "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32", "bf16"
+    compile: bool = True               # torch.compile, used on CUDA only
+    # --- sampling ---
+    n_samples: int = 1000
+    sample_length: int = 128
+    sample_batch_size: int = 250
+    sample_seed: int = 0
+    ar_prompt: str = "Once"            # "" = unconditional, from <|endoftext|>
+    ar_temperature: float = 0.8
+    ar_top_p: float = 1.0
+    ar_top_k: int = 0
+    mdlm_sampler: str = "published"    # "published", "confidence", "ancestral", "remask"
+    mdlm_steps: int = 100
+    mdlm_prompt: str = ""              # "" = unconditional; else the prompt is fixed at the start
+    # --- metrics and protocol ---
+    self_bleu: str = "published"       # "published" (200 x 50 estimator) or "exact" (all pairs)
+    protocol: str = "published"        # "published" or "controlled": see PROTOCOLS
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides) -> "Config":
+        return _build(self.to_dict(), overrides)
+
+
+# Settings that one switch changes together; see the module docstring.
+PROTOCOLS = {
+    "published": dict(eos_between_stories=False, val_split="chunk", ar_prompt="Once",
+                      mdlm_sampler="published", self_bleu="published", mdlm_loss="masked_mean"),
+    "controlled": dict(eos_between_stories=True, val_split="story", ar_prompt="",
+                       mdlm_sampler="confidence", self_bleu="exact", mdlm_loss="elbo"),
+}
+
+CHOICES = {
+    "val_split": ("chunk", "story"),
+    "mdlm_loss": ("masked_mean", "elbo"),
+    "precision": ("auto", "fp32", "bf16"),
+    "mdlm_sampler": ("published", "confidence", "ancestral", "remask"),
+    "self_bleu": ("published", "exact"),
+    "protocol": tuple(PROTOCOLS),
+}
+
+PROFILES = {
+    # The published setup: 50M TinyStories tokens, GPT-2 BPE, 20K steps x 32 x 512, d768 L12 H12.
+    "paper": dict(source="tinystories"),
+    "paper_controlled": dict(source="tinystories", protocol="controlled"),
+    # Tiny and fast: the whole five-notebook pipeline on 2 CPU cores in a few minutes.
+    "smoke": dict(
+        source="synthetic", n_tokens=300_000, compact_vocab=True,
+        d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
+        steps=300, warmup_steps=30, eval_every=100, eval_batches=4, log_every=25,
+        checkpoint_every=100, lr=1e-3, n_samples=200, sample_batch_size=100, mdlm_steps=50,
+    ),
+    # The controlled study at CPU scale (real sample when present, else synthetic): see arche.study.
+    "study": dict(
+        source="synthetic", n_tokens=600_000, compact_vocab=True,
+        d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
+        steps=600, warmup_steps=50, eval_every=100, eval_batches=8, log_every=50,
+        checkpoint_every=200, lr=1e-3, n_samples=200, sample_batch_size=100, mdlm_steps=50,
+    ),
+}
+
+# Keys that may change when a run directory is resumed: they do not change what is computed.
+RESUMABLE_KEYS = {"device", "compile", "log_every", "checkpoint_every", "sample_batch_size"}
+
+
+class ConfigError(ValueError):
+    """A bad key or value; the message names it."""
+
+
+def load_config(profile: str = "smoke", **overrides) -> Config:
+    """The profile's settings, then its protocol's, then `overrides` (which always win)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    return _build(Config().to_dict(), {**PROFILES[profile], **overrides}, reapply_protocol=True)
+
+
+def parse_overrides(items: list[str] | None) -> dict:
+    """`["steps=100", "ar_prompt=Once"]` -> typed dict; names the offending item on error."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        out[key] = _parse_value(key, text)
+    return out
+
+
+def _build(base: dict, overrides: dict, reapply_protocol: bool = False) -> Config:
+    known = {f.name for f in fields(Config)}
+    for key in overrides:
+        if key not in known:
+            raise ConfigError(f"unknown config key {key!r}")
+    values = dict(base)
+    if reapply_protocol:
+        protocol = overrides.get("protocol", values["protocol"])
+        _check("protocol", protocol)
+        values.update(PROTOCOLS[protocol])
+    elif "protocol" in overrides:
+        values.update(PROTOCOLS[_check("protocol", overrides["protocol"])])
+    for key, value in overrides.items():
+        values[key] = _check(key, value)
+    cfg = Config(**values)
+    _validate(cfg)
+    return cfg
+
+
+_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def _expected_type(key: str) -> type:
+    t = _TYPES[key]
+    return {"int": int, "float": float, "bool": bool, "str": str}[t] if isinstance(t, str) else t
+
+
+def _check(key: str, value):
+    """Type-check one value; ints are accepted where a float is expected."""
+    want = _expected_type(key)
+    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(f"config key {key!r} expects {want.__name__}, got {type(value).__name__} {value!r}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"config key {key!r} must be one of {list(CHOICES[key])}, got {value!r}")
+    return value
+
+
+def _parse_value(key: str, text: str):
+    if key not in _TYPES:
+        raise ConfigError(f"unknown config key {key!r}")
+    want = _expected_type(key)
+    try:
+        if want is bool:
+            if text.lower() in ("true", "1", "yes"):
+                return True
+            if text.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if want is int:
+            return int(text.replace("_", ""))
+        if want is float:
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"config key {key!r} expects {want.__name__}, got {text!r}") from None
+    return text
+
+
+def _validate(cfg: Config) -> None:
+    """Cross-field checks, so that a bad combination fails before any work is done."""
+    positive = ["n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "steps", "batch_size", "seq_len",
+                "eval_every", "eval_batches", "log_every", "checkpoint_every", "n_samples",
+                "sample_length", "sample_batch_size", "mdlm_steps", "vocab_size"]
+    for key in positive:
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    if cfg.d_model % cfg.n_heads or (cfg.d_model // cfg.n_heads) % 2:
+        raise ConfigError(f"d_model ({cfg.d_model}) must split into n_heads ({cfg.n_heads}) heads of even size")
+    if not 0.0 < cfg.val_fraction < 1.0:
+        raise ConfigError(f"config key 'val_fraction' must be in (0, 1), got {cfg.val_fraction}")
+    if not 0.0 < cfg.ar_top_p <= 1.0:
+        raise ConfigError(f"config key 'ar_top_p' must be in (0, 1], got {cfg.ar_top_p}")
+    if cfg.ar_temperature <= 0:
+        raise ConfigError(f"config key 'ar_temperature' must be positive, got {cfg.ar_temperature}")
+    if cfg.lr <= 0 or cfg.warmup_steps < 0 or not 0.0 <= cfg.min_lr_ratio <= 1.0:
+        raise ConfigError("lr must be positive, warmup_steps >= 0 and min_lr_ratio in [0, 1]")
+    if not 0.0 < cfg.mdlm_eps < 1.0:
+        raise ConfigError(f"config key 'mdlm_eps' must be in (0, 1), got {cfg.mdlm_eps}")
+
+
+def config_diff(old: dict, new: dict, ignore=RESUMABLE_KEYS) -> dict:
+    """Keys whose values differ between two config dicts: {key: (old, new)}."""
+    keys = (set(old) | set(new)) - set(ignore)
+    return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+def dumps(cfg: Config) -> str:
+    return json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
