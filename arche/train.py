@@ -225,6 +225,8 @@ def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, is_main, lo
         config_path.write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
                                            "vocab_size": data.codec.vocab_size,
                                            "n_params": model.n_params()}, indent=2, sort_keys=True))
+        # The tokenizer travels with the weights, so a model directory is self-contained for sampling.
+        (run_dir / "vocab.json").write_text(json.dumps(data.codec.to_dict(), sort_keys=True))
     return state
 
 
