@@ -1,0 +1,38 @@
+"""Shared fixtures: a tiny config for fast CPU runs, and the real TinyStories sample when present."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from arche import load_config
+
+SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories-sample" / "stories.jsonl"
+
+
+def tiny_config(**overrides):
+    """A model and run small enough that a whole training takes about a second on CPU."""
+    base = dict(n_tokens=20_000, d_model=32, n_layers=1, n_heads=2, d_ff=64, seq_len=32, batch_size=4,
+                steps=12, warmup_steps=2, eval_every=4, eval_batches=2, log_every=2, checkpoint_every=3,
+                sample_length=16, n_samples=8, sample_batch_size=4, mdlm_steps=4)
+    base.update(overrides)
+    return load_config("smoke", **base)
+
+
+@pytest.fixture
+def stories_file(tmp_path):
+    """200 short stories, each with a marker word of its own so leakage can be traced."""
+    path = tmp_path / "stories.jsonl"
+    with open(path, "w") as f:
+        for i in range(200):
+            text = (f"Once upon a time there was a cat called zq{i}x. The cat liked the sun. "
+                    f"One day zq{i}x found a red ball and played all day. The end.")
+            f.write(json.dumps({"text": text}) + "\n")
+    return path
+
+
+@pytest.fixture
+def real_sample():
+    if not SAMPLE.exists():
+        pytest.skip(f"real TinyStories sample not found at {SAMPLE} (it lives beside the project, not in it)")
+    return SAMPLE
