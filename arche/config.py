@@ -21,7 +21,8 @@ from dataclasses import dataclass, fields
 @dataclass(frozen=True)
 class Config:
     # --- data ---
-    source: str = "synthetic"          # "tinystories" (HF hub), "synthetic", or a .txt/.jsonl path
+    source: str = "synthetic"          # "tinystories" (HF hub), "synthetic", a .txt/.jsonl path, or
+                                       # "tinystories-sample" (../shared sample if present, else synthetic)
     n_tokens: int = 50_000_000         # tokens taken from the start of the source
     data_seed: int = 1234              # synthetic stories, split permutation
     eos_between_stories: bool = False  # published code: stories concatenated with no separator
@@ -74,6 +75,12 @@ class Config:
     # --- metrics and protocol ---
     self_bleu: str = "published"       # "published" (200 x 50 estimator) or "exact" (all pairs)
     protocol: str = "published"        # "published" or "controlled": see PROTOCOLS
+    # --- the study: which models the pipeline trains and compares (see arche.study) ---
+    compare_protocols: bool = False    # run both protocols side by side (else just `protocol`)
+    n_seeds: int = 1                   # training + sampling seeds seed, seed+1, ...
+    tied_mdlm: bool = False            # also train the parameter-matched (tied-head) MDLM
+    sweep: bool = False                # MDLM steps / AR temperature sweep (diversity vs fluency)
+    infill: bool = False               # MDLM infilling demonstration
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -103,19 +110,24 @@ PROFILES = {
     # The published setup: 50M TinyStories tokens, GPT-2 BPE, 20K steps x 32 x 512, d768 L12 H12.
     "paper": dict(source="tinystories"),
     "paper_controlled": dict(source="tinystories", protocol="controlled"),
+    # Everything at paper scale on a GPU: both protocols, 3 seeds, tied MDLM, sweep, infilling.
+    "paper_study": dict(source="tinystories", compare_protocols=True, n_seeds=3, tied_mdlm=True,
+                        sweep=True, infill=True),
     # Tiny and fast: the whole five-notebook pipeline on 2 CPU cores in a few minutes.
     "smoke": dict(
         source="synthetic", n_tokens=300_000, compact_vocab=True,
         d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
         steps=300, warmup_steps=30, eval_every=100, eval_batches=4, log_every=25,
         checkpoint_every=100, lr=1e-3, n_samples=200, sample_batch_size=100, mdlm_steps=50,
+        compare_protocols=True, sweep=True, infill=True,
     ),
     # The controlled study at CPU scale (real sample when present, else synthetic): see arche.study.
     "study": dict(
-        source="synthetic", n_tokens=600_000, compact_vocab=True,
+        source="tinystories-sample", n_tokens=600_000, compact_vocab=True,
         d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
         steps=600, warmup_steps=50, eval_every=100, eval_batches=8, log_every=50,
-        checkpoint_every=200, lr=1e-3, n_samples=200, sample_batch_size=100, mdlm_steps=50,
+        checkpoint_every=200, lr=1e-3, n_samples=300, sample_batch_size=150, mdlm_steps=50,
+        compare_protocols=True, n_seeds=3, tied_mdlm=True, sweep=True, infill=True,
     ),
 }
 
@@ -210,7 +222,7 @@ def _validate(cfg: Config) -> None:
     """Cross-field checks, so that a bad combination fails before any work is done."""
     positive = ["n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "steps", "batch_size", "seq_len",
                 "eval_every", "eval_batches", "log_every", "checkpoint_every", "n_samples",
-                "sample_length", "sample_batch_size", "mdlm_steps", "vocab_size"]
+                "sample_length", "sample_batch_size", "mdlm_steps", "vocab_size", "n_seeds"]
     for key in positive:
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")

@@ -200,8 +200,9 @@ TRAITS = ["little", "kind", "happy", "curious", "shy", "brave", "playful", "frie
 COLORS = ["red", "blue", "yellow", "green", "pink", "purple", "orange", "white", "brown", "gold"]
 OBJ_ADJS = COLORS + ["big", "little", "shiny", "soft", "new", "old", "pretty", "special", "sparkly"]
 PARENTS = [("mom", "she"), ("dad", "he"), ("grandma", "she"), ("grandpa", "he")]
-HOMES = ["in a little house", "in a small town", "near a big forest", "on a farm", "in a cozy house by the sea",
-         "in a little village", "next to a big park", "in a house with a red door", "at the edge of the woods"]
+HOMES = ["in a little house", "in a small town", "near a big forest", "on a farm",
+         "in a cozy house by the sea", "in a little village", "next to a big park",
+         "in a house with a red door", "at the edge of the woods"]
 LOVES = ["play outside", "sing songs", "draw pictures", "dance", "jump in puddles", "climb trees",
          "look at the stars", "help {his} {parent}", "bake cookies", "swim", "pick flowers", "read books",
          "build towers with blocks", "play hide and seek", "run fast", "watch the birds", "make new friends",
@@ -212,10 +213,10 @@ FOODS = [("a cake", "the cake", "cake"), ("some cookies", "the cookies", "cookie
          ("a pizza", "the pizza", "pizza"), ("some bread", "the bread", "bread")]
 SPOTS = ["big rock", "bush", "tree", "bench", "pile of leaves", "old log", "flower pot", "blanket", "basket",
          "bucket", "wooden box", "tall grass"]
-CRITTERS = ["a butterfly flying over the flowers", "a squirrel running up a tree", "a frog jumping into the water",
-            "a little bird singing a song", "a snail moving very slowly", "two ducks swimming together",
-            "a bee buzzing near a flower", "a rabbit hopping in the grass", "a ladybug on a leaf",
-            "a big dog chasing its tail"]
+CRITTERS = ["a butterfly flying over the flowers", "a squirrel running up a tree",
+            "a frog jumping into the water", "a little bird singing a song", "a snail moving very slowly",
+            "a duck swimming with its babies", "a bee buzzing near a flower", "a rabbit hopping in the grass",
+            "a ladybug on a leaf", "a big dog chasing its tail"]
 WEATHER = ["sunny", "warm", "bright", "windy", "cool", "beautiful"]
 
 # name, what is there (sentences), what one does there (verb phrases, past tense)
@@ -226,14 +227,18 @@ PLACES = {
     "forest": (["The trees were very tall.", "Little flowers grew between the trees.",
                 "A small river ran through the forest."],
                ["picked berries", "looked for bugs", "climbed over old logs", "listened to the birds"]),
-    "beach": (["The sand was soft and warm.", "Big waves came and went.", "There were pretty shells everywhere."],
+    "beach": (["The sand was soft and warm.", "Big waves came and went.",
+               "There were pretty shells everywhere."],
               ["built a sandcastle", "splashed in the water", "looked for shells", "dug a big hole"]),
     "garden": (["The garden was full of flowers.", "Bees were buzzing around the roses.",
                 "There was a little pond with a fish in it."],
-               ["watered the flowers", "dug in the dirt", "looked at the butterflies", "picked some tomatoes"]),
-    "farm": (["There was a big red barn.", "The cows were eating grass.", "Some chickens were walking around."],
+               ["watered the flowers", "dug in the dirt", "looked at the butterflies",
+                "picked some tomatoes"]),
+    "farm": (["There was a big red barn.", "The cows were eating grass.",
+              "Some chickens were walking around."],
              ["fed the chickens", "petted the cows", "played in the hay", "rode on the tractor"]),
-    "lake": (["The water was clear and blue.", "Small fish swam near the shore.", "There was an old wooden dock."],
+    "lake": (["The water was clear and blue.", "Small fish swam near the shore.",
+              "There was an old wooden dock."],
              ["threw stones into the water", "watched the fish", "sat on the dock", "went on a little boat"]),
     "hill": (["The grass on the hill was green and soft.", "From the top, they could see the whole town.",
               "The wind was blowing softly."],
@@ -379,7 +384,6 @@ class _Story:
 
     def __init__(self, rng, f):
         self.rng, self.f = rng, f
-        self.morals = []
 
     def pick(self, templates):
         return self.fill(self.rng.choice(templates))
@@ -416,324 +420,320 @@ def _pronouns(he, prefix=""):
 
 
 def _cast(rng, objects):
-    """All the fields one story's templates may use."""
+    """All the fields one story's templates may use: who, where, with what."""
     name, kind, animal, he = _character(rng)
     friend, fkind, _, fhe = _character(rng, exclude=(name,))
+    parent, phe = rng.choice(PARENTS)
     place = rng.choice(list(PLACES))
     things, acts = PLACES[place]
-    act1, act2, act3 = rng.sample(acts, 3)
-    parent, phe = rng.choice(PARENTS)
-    obj = rng.choice(objects)
-    obj_adj = rng.choice(OBJ_ADJS)
+    obj, obj_adj = rng.choice(objects), rng.choice(OBJ_ADJS)
     food, the_food, food_plain = rng.choice(FOODS)
     critter = rng.choice(CRITTERS)
-    home = rng.choice(HOMES)
-    trait, trait2, ftrait = rng.sample(TRAITS, 3)
-    f = dict(
-        name=name, kind=kind, animal=animal, trait=trait, trait2=trait2,
-        friend=friend, fkind=fkind, ftrait=ftrait,
-        parent=parent, Parent=parent.capitalize(),
-        place=place, to_place=f"to the {place}", at_place=f"at the {place}", things=things,
-        act1=act1, act2=act2, act3=act3, obj=obj, obj_adj=obj_adj, an_obj=f"{_article(obj_adj)} {obj_adj} {obj}",
-        food=food, the_food=the_food, food_plain=food_plain, color=rng.choice(COLORS), weather=rng.choice(WEATHER),
-        critter=critter, Critter=critter[0].upper() + critter[1:], home=home,
-        home_adj=rng.choice(["small", "little", "quiet", "sunny", "faraway"]),
-        home_noun=rng.choice(["town", "village", "house", "forest", "land"]),
-        spot1=None, spot2=None, spot3=None,
-        fear=rng.choice(["the dark", "the big dog next door", "the loud thunder", "the deep water",
-                         "the tall slide", "the big spider in the corner"]),
-    )
-    f["love"] = rng.choice(LOVES).format(his=_pronouns(he)["his"], parent=parent, obj=obj)
+    f = dict(name=name, kind=kind, animal=animal, friend=friend, fkind=fkind,
+             parent=parent, Parent=parent.capitalize(),
+             place=place, to_place=f"to the {place}", at_place=f"at the {place}", things=things,
+             obj=obj, obj_adj=obj_adj, an_obj=f"{_article(obj_adj)} {obj_adj} {obj}",
+             food=food, the_food=the_food, food_plain=food_plain,
+             critter=critter, Critter=critter[0].upper() + critter[1:],
+             color=rng.choice(COLORS), weather=rng.choice(WEATHER), home=rng.choice(HOMES),
+             home_adj=rng.choice(["small", "little", "quiet", "sunny", "faraway"]),
+             home_noun=rng.choice(["town", "village", "house", "forest", "land"]),
+             fear=rng.choice(["the dark", "the big dog next door", "the loud thunder", "the deep water",
+                              "the tall slide", "the big spider in the corner"]))
+    f["trait"], f["trait2"], f["ftrait"] = rng.sample(TRAITS, 3)
+    f["act1"], f["act2"], f["act3"] = rng.sample(acts, 3)
     f["spot1"], f["spot2"], f["spot3"] = rng.sample(SPOTS, 3)
     f.update(_pronouns(he))
     f.update(_pronouns(fhe, "f"))
     f.update(_pronouns(phe, "p"))
+    f["love"] = rng.choice(LOVES).format(**f)  # some hobbies mention {his} {obj} or {parent}
     return f
 
 
-# --- problems: each adds the trouble and its resolution, and offers morals ---------------------------
-# A problem is (needs, function): needs is the object tag it requires (or None).
+# --- problems ----------------------------------------------------------------------------------------
+# Each problem is data: "trouble" and "fix" are lists of steps, each step a list of alternatives of which
+# one is told; "needs" is the object tag the problem requires; "meets_friend" marks the problem that
+# introduces the friend itself (so they must not appear earlier); "morals" complete "... learned that".
 
-
-def _problem_lost(s):
-    trouble = [
-        s.pick(["Then {name} could not find {his} {obj}.", "But when {he} looked for {his} {obj}, it was gone!",
-                "Suddenly, {name} saw that {his} {obj} was missing."]),
-        s.pick(["{He} felt very sad.", "{He} started to cry.", "{He} was very worried."]),
-        s.pick(["`Where is my {obj}?` {name} asked.", "`I lost my {obj}!` {name} cried.",
-                "`Oh no! My {obj} is gone!` said {name}."]),
-        s.pick(["{friend} came over. `Don't worry, I will help you look,` {fhe} said.",
-                "{friend} said, `Let's look for it together.`",
-                "`We will find it,` said {friend}. `Two friends can look better than one.`"]),
-        s.pick(["They looked under the {spot1}. They looked behind the {spot2}.",
-                "They looked everywhere, near the {spot1} and under the {spot2}.",
-                "First they looked by the {spot1}, but it was not there. Then they looked near the {spot2}."]),
-    ]
-    fix = [
-        s.pick(["At last, {friend} saw something under the {spot3}. `Here it is!` {fhe} shouted.",
-                "Then {name} saw the {obj} behind the {spot3}. It had been there all along!",
-                "Finally, they found the {obj} next to the {spot3}."]),
-        s.pick(["{name} hugged {his} {obj} and said, `Thank you, {friend}!`",
-                "{name} was so happy. {He} held {his} {obj} tight.",
-                "{name} jumped for joy. `You are a good friend,` {he} said to {friend}."]),
-    ]
-    s.morals += ["friends help each other.", "it is good to take care of your things.",
-                 "you should never give up when you look for something."]
-    return trouble, fix
-
-
-def _problem_stuck(s):
-    trouble = [
-        s.pick(["The wind blew hard, and {his} {obj} flew up into a tall tree.",
-                "{name} threw {his} {obj} too high, and it got stuck in a tree.",
-                "Suddenly, a big wind took {his} {obj} up, up, up into a tree."]),
-        s.pick(["`Oh no! I can't reach it!` said {name}.", "`My {obj}!` cried {name}. `It is stuck!`",
-                "{name} looked up at the {obj}. `How will I get it down?` {he} asked."]),
-        s.pick(["{He} jumped and jumped, but the tree was too tall.",
-                "{He} tried to climb the tree, but {he} was too small.",
-                "{He} threw a stick at it, but the {obj} did not move."]),
-    ]
-    helper = s.rng.choice(["friend", "parent", "bird"])
-    if helper == "friend":
-        fix = [s.fill("{friend} had an idea. `Let's use a long stick!` {fhe} said."),
-               s.fill("{friend} held the stick up high and gave the {obj} a push. It fell down into {name}'s hands.")]
-    elif helper == "parent":
-        fix = [s.fill("{name} ran to get {his} {parent}. `Can you help me?` {he} asked."),
-               s.fill("{His} {parent} got a ladder, climbed up and got the {obj} down.")]
-    else:
-        fix = [s.fill("A little bird saw the {obj} and flew up to the branch."),
-               s.fill("The bird pushed the {obj} with its beak, and the {obj} fell down. `Thank you, bird!` said {name}.")]
-    fix.append(s.pick(["{name} was so happy to have {his} {obj} back.", "{name} smiled and said, `Now I will be more careful.`"]))
-    s.morals += ["it is good to ask for help.", "you should never give up.", "even a small friend can help."]
-    return trouble, fix
-
-
-def _problem_broken(s):
-    trouble = [
-        s.pick(["{name} was playing with {his} {obj} when it broke!",
-                "Oh no! {His} {obj} fell on the ground and broke into two pieces.",
-                "{name} played with {his} {obj} too hard, and it broke."]),
-        s.pick(["{He} started to cry.", "{He} felt very sad.", "Tears came down {his} face."]),
-        s.pick(["`My {obj} is broken!` {he} cried.", "`Now I can't play with my {obj},` {he} said.",
-                "`What will I do now?` asked {name}."]),
-    ]
-    fix = [
-        s.pick(["{His} {parent} came and gave {him} a big hug. `Don't be sad. We can fix it,` {phe} said.",
-                "{His} {parent} heard {him} and came to help. `Let me see,` {phe} said.",
-                "{friend} saw {him} and said, `I know! We can fix it with some glue.`"]),
-        s.pick(["They used some glue and a little tape.", "They worked together to put the pieces back.",
-                "It took a long time, but they did not give up."]),
-        s.pick(["Soon the {obj} was as good as new.", "The {obj} was fixed! It looked a little different, but it worked.",
-                "When they were done, the {obj} was whole again."]),
-        s.pick(["{name} smiled and said, `Thank you!`", "{name} promised to be more gentle with {his} {obj}."]),
-    ]
-    s.morals += ["broken things can often be fixed.", "we should be gentle with our toys.",
-                 "it is better to ask for help than to cry."]
-    return trouble, fix
-
-
-def _problem_rain(s):
-    trouble = [
-        s.pick(["Then big gray clouds came, and it started to rain.", "Suddenly, the sky got dark and it began to rain.",
-                "But then it started to rain very hard."]),
-        s.pick(["`Oh no, now we can't play outside,` said {name}.", "{name} was sad. `I wanted to play more,` {he} said.",
-                "`Why does it have to rain?` {name} asked."]),
-        s.pick(["They ran home as fast as they could.", "They ran inside to stay dry."]),
-    ]
-    inside = s.rng.choice([
-        "{His} {parent} said, `Let's build a fort with blankets!` They made a big fort in the living room.",
-        "{His} {parent} said, `We can bake {food} together.` They mixed and stirred, and soon the kitchen smelled good.",
-        "{friend} said, `Let's read a book!` They sat together and read a story about a dragon.",
-        "They played a game with blocks and built the tallest tower ever.",
-    ])
-    fix = [s.fill(inside),
-           s.pick(["When the rain stopped, they looked out the window and saw a big rainbow.",
-                   "Later, the sun came out again, and there was a rainbow in the sky.",
-                   "They had so much fun that they forgot about the rain."]),
-           s.pick(["`This was a good day after all,` said {name}.", "{name} laughed. `I like rainy days now!`"])]
-    s.morals += ["a rainy day can be a happy day too.", "you can have fun anywhere with a friend."]
-    return trouble, fix
-
-
-def _problem_share(s):
-    trouble = [
-        s.pick(["{friend} saw {name}'s {obj} and wanted to play with it too.",
-                "{friend} asked, `Can I play with your {obj}?`",
-                "{friend} liked {name}'s {obj} very much and wanted a turn."]),
-        s.pick(["`No, it is mine!` said {name}.", "But {name} did not want to share. `It is my {obj},` {he} said.",
-                "{name} held the {obj} tight and said, `No!`"]),
-        s.pick(["{friend} felt sad and walked away.", "{friend} sat down alone and looked very sad.",
-                "{friend} did not say anything, but {fhe} looked sad."]),
-    ]
-    fix = [
-        s.pick(["Soon {name} did not feel happy anymore. Playing alone was no fun.",
-                "{name} saw that {friend} was sad, and {he} felt bad inside.",
-                "{His} {parent} said, `How would you feel if {friend} did not share with you?`"]),
-        s.pick(["{He} walked to {friend} and said, `I am sorry. Do you want to play with my {obj}?`",
-                "`I am sorry, {friend},` said {name}. `Let's play with it together.`"]),
-        s.pick(["{friend} smiled. `Thank you!` {fhe} said.", "{friend} was so happy. `Yes, please!` {fhe} said."]),
-        s.pick(["They took turns and played together all day.", "They played with the {obj} together and laughed a lot."]),
-    ]
-    s.morals += ["sharing is caring.", "it is more fun to play together.", "it is kind to share with friends."]
-    return trouble, fix
-
-
-def _problem_fear(s):
-    trouble = [
-        s.pick(["But {name} was afraid of {fear}.", "Then {name} saw {fear}, and {he} felt scared.",
-                "{name} did not like {fear}. It made {him} scared."]),
-        s.pick(["`I am scared,` {name} said in a small voice.", "`I don't want to go,` said {name}.",
-                "{He} hid behind {his} {parent} and said, `I am afraid.`"]),
-    ]
-    fix = [
-        s.pick(["{friend} held {his} hand. `You can be brave. I am here with you,` {fhe} said.",
-                "{His} {parent} said, `It is okay to be scared. Let's do it together.`",
-                "`I was scared too once,` said {friend}. `But it was not so bad.`"]),
-        s.pick(["{name} took a deep breath.", "{name} closed {his} eyes and counted to three.",
-                "{name} thought for a moment and then nodded."]),
-        s.pick(["It was not scary at all!", "After a little while, {he} was not afraid anymore.",
-                "{He} did it, and {he} felt very brave."]),
-        s.pick(["`I did it!` {name} shouted.", "`That was fun!` said {name} with a big smile."]),
-    ]
-    s.morals += ["it is good to be brave.", "things are less scary with a friend.", "being brave means trying even when you are scared."]
-    return trouble, fix
-
-
-def _problem_baking(s):
-    trouble = [
-        s.pick(["{name} and {his} {parent} wanted to make {food}.", "{name} wanted to make {food} for {friend}."]),
-        s.pick(["They got flour, eggs and milk.", "They put everything on the table: flour, sugar and eggs."]),
-        s.pick(["But {name} was in a hurry, and the flour went everywhere!",
-                "Oops! {name} dropped the eggs on the floor.",
-                "{name} put in too much sugar, and the bowl fell down."]),
-        s.pick(["`Oh no, what a mess!` said {name}.", "{name} looked at the mess and felt bad. `I am sorry,` {he} said."]),
-    ]
-    fix = [
-        s.pick(["{His} {parent} laughed. `It is okay. We can clean it up together.`",
-                "`Don't worry,` said {his} {parent}. `Everyone makes mistakes.`"]),
-        s.pick(["They cleaned the kitchen and tried again, slowly this time.", "They cleaned up and started again."]),
-        s.pick(["This time, {the_food} came out just right.", "Soon {the_food} smelled very good."]),
-        s.pick(["{name} shared {the_food} with {friend}, and they ate it all.", "{name} and {his} {parent} ate {the_food} together. It was yummy!"]),
-    ]
-    s.morals += ["it is okay to make mistakes.", "it is good to be patient.", "things taste better when you share them."]
-    return trouble, fix
-
-
-def _problem_lost_way(s):
-    trouble = [
-        s.pick(["{name} saw {critter} and followed it.", "{name} wanted to see what was behind the trees, so {he} walked away."]),
-        s.pick(["{He} walked and walked. When {he} looked back, {he} could not see {his} {parent}.",
-                "Soon {he} did not know where {he} was."]),
-        s.pick(["`I am lost!` {name} cried.", "`Where am I?` {he} said, and {he} started to cry.",
-                "{name} was scared. Everything looked strange."]),
-    ]
-    fix = [
-        s.pick(["Then a wise old owl flew down. `Why are you crying?` asked the owl.",
-                "Then a kind dog came by. `Are you lost?` asked the dog.",
-                "Just then, {friend} came running. `There you are!` {fhe} said."]),
-        s.pick(["`I can't find my way back,` said {name}. `Follow me,` came the answer.",
-                "`I know the way. Come with me,` was the answer."]),
-        s.pick(["Soon {name} saw {his} {parent}, who gave {him} a big hug.",
-                "They walked together until {name} saw {his} {parent} again."]),
-        s.pick(["`I was so worried,` said {his} {parent}. `Please stay close to me.`",
-                "`I will not walk away again,` said {name}."]),
-    ]
-    s.morals += ["you should always stay close to your family.", "it is good to ask for help when you are lost."]
-    return trouble, fix
-
-
-def _problem_hurt(s):
-    trouble = [
-        s.pick(["Suddenly, {friend} fell down and hurt {fhis} knee.", "{friend} ran too fast, tripped over a rock and fell.",
-                "Then {friend} slipped and fell on the ground."]),
-        s.pick(["`Ouch! It hurts!` cried {friend}.", "{friend} started to cry. {fHis} knee was red."]),
-    ]
-    fix = [
-        s.pick(["{name} ran to {friend} and helped {fhim} up.", "{name} did not keep playing. {He} sat down next to {friend}."]),
-        s.pick(["`Don't worry, I will help you,` said {name}.", "`Are you okay?` asked {name}. `Let's get help.`"]),
-        s.pick(["{His} {parent} came with a bandage and put it on the knee.",
-                "{name} brought {his} {parent}, who cleaned the knee and put a bandage on it."]),
-        s.pick(["Soon {friend} felt better and smiled. `Thank you, {name},` {fhe} said.",
-                "{friend} stopped crying. `You are a good friend,` {fhe} said."]),
-    ]
-    s.morals += ["we should help our friends when they are hurt.", "being kind makes everyone feel better."]
-    return trouble, fix
-
-
-def _problem_lonely(s):
-    trouble = [
-        s.pick(["Then {name} saw a {ftrait} {fkind} sitting all alone.", "{name} saw a little {fkind} who looked very sad."]),
-        s.pick(["`Why are you sad?` asked {name}.", "{name} walked over and said, `Hello! Are you okay?`"]),
-        s.pick(["`I am new here, and I have no friends,` said the {fkind}.", "`Nobody wants to play with me,` said the {fkind} quietly."]),
-    ]
-    fix = [
-        s.pick(["`I will be your friend!` said {name}. `My name is {name}. What is your name?`",
-                "{name} smiled. `You can play with me! I am {name}.`"]),
-        s.pick(["`I am {friend},` said the {fkind}, and {fhe} smiled for the first time.",
-                "The {fkind} was so happy. `My name is {friend},` {fhe} said."]),
-        s.pick(["{name} and {friend} {act1} together.", "They played together until the sun went down."]),
-    ]
-    s.morals += ["it is good to be kind to someone new.", "a smile can make a new friend."]
-    return trouble, fix
-
-
-def _problem_race(s):
-    trouble = [
-        s.pick(["`Let's have a race!` said {friend}.", "{name} and {friend} wanted to see who was the fastest."]),
-        s.pick(["They ran as fast as they could.", "`Ready, set, go!` They ran and ran."]),
-        s.pick(["But {name} tripped and fell down.", "But then {name}'s shoe came off, and {he} fell."]),
-        s.pick(["{name} was sad. `Now I will lose,` {he} said.", "`Oh no!` said {name}. {He} wanted to cry."]),
-    ]
-    fix = [
-        s.pick(["{friend} stopped and ran back. `Are you okay?` {fhe} asked.", "{friend} saw {name} and came back to help."]),
-        s.pick(["`Let's finish together,` said {friend}.", "{friend} helped {name} up, and they walked to the end together."]),
-        s.pick(["They crossed the line at the same time and laughed.", "Nobody won, but they were both happy."]),
-    ]
-    s.morals += ["friends are more important than winning.", "it is kind to help others, even in a race."]
-    return trouble, fix
-
-
-def _problem_truth(s):
-    trouble = [
-        s.pick(["At home, {name} played with {his} {obj} in the house, and {he} knocked over {his} {parent}'s favorite vase.",
-                "At home, {name} ran in the kitchen and broke {his} {parent}'s blue cup."]),
-        s.pick(["{He} was scared and hid the pieces under the rug.", "{He} did not want to get in trouble, so {he} said nothing."]),
-        s.pick(["`Do you know what happened?` asked {his} {parent}. {name} did not answer.",
-                "That evening, {his} {parent} looked everywhere for it."]),
-    ]
-    fix = [
-        s.pick(["{name} felt bad inside. {He} could not eat {his} dinner.", "{name} knew that hiding it was wrong."]),
-        s.pick(["`I am sorry. I broke it,` {name} said.", "{He} went to {his} {parent} and told the truth."]),
-        s.pick(["{His} {parent} gave {him} a hug. `Thank you for telling me the truth. I am not angry,` {phe} said.",
-                "{His} {parent} smiled. `Accidents happen. I am proud of you for telling me.`"]),
-    ]
-    s.morals += ["it is always best to tell the truth.", "telling the truth makes you feel better."]
-    return trouble, fix
-
-
-def _problem_bird(s):
-    trouble = [
-        s.pick(["Then {name} found a little bird on the ground. It had a hurt wing.",
-                "{name} heard a small sound. It was a baby bird that could not fly."]),
-        s.pick(["`Poor little bird,` said {name}. `I will help you.`", "`What should we do?` {name} asked {friend}."]),
-    ]
-    fix = [
-        s.pick(["{name} put the bird in a soft box with some leaves.", "They carried the bird home very gently."]),
-        s.pick(["Every day, {name} gave the bird water and seeds.", "{His} {parent} showed {him} how to take care of it."]),
-        s.pick(["After a few days, the wing was better. The bird flew up into the sky.",
-                "One morning, the bird flapped its wings and flew away."]),
-        s.pick(["`Goodbye, little bird!` said {name}, and {he} waved.", "{name} was sad to see it go, but also very happy."]),
-    ]
-    s.morals += ["it is good to be kind to animals.", "helping others makes your heart happy."]
-    return trouble, fix
-
-
-PROBLEMS = [  # (object tag the problem needs, function, whether it introduces the friend itself)
-    ("lose", _problem_lost, False), ("fly", _problem_stuck, False), ("break", _problem_broken, False),
-    (None, _problem_rain, False), ("share", _problem_share, False), (None, _problem_fear, False),
-    (None, _problem_baking, False), (None, _problem_lost_way, False), (None, _problem_hurt, False),
-    (None, _problem_lonely, True), (None, _problem_race, False), ("break", _problem_truth, False),
-    (None, _problem_bird, False),
+PROBLEMS = [
+    dict(
+        needs="lose",
+        trouble=[
+            ["Then {name} could not find {his} {obj}.", "But when {he} looked for {his} {obj}, it was gone!",
+             "Suddenly, {name} saw that {his} {obj} was missing."],
+            ["{He} felt very sad.", "{He} started to cry.", "{He} was very worried."],
+            ["`Where is my {obj}?` {name} asked.", "`I lost my {obj}!` {name} cried.",
+             "`Oh no! My {obj} is gone!` said {name}."],
+            ["{friend} came over. `Don't worry, I will help you look,` {fhe} said.",
+             "{friend} said, `Let's look for it together.`",
+             "`We will find it,` said {friend}. `Two friends can look better than one.`"],
+            ["They looked under the {spot1}. They looked behind the {spot2}.",
+             "They looked everywhere, near the {spot1} and under the {spot2}.",
+             "First they looked by the {spot1}, but it was not there. Then they looked near the {spot2}."],
+        ],
+        fix=[
+            ["At last, {friend} saw something under the {spot3}. `Here it is!` {fhe} shouted.",
+             "Then {name} saw the {obj} behind the {spot3}. It had been there all along!",
+             "Finally, they found the {obj} next to the {spot3}."],
+            ["{name} hugged {his} {obj} and said, `Thank you, {friend}!`",
+             "{name} was so happy. {He} held {his} {obj} tight.",
+             "{name} jumped for joy. `You are a good friend,` {he} said to {friend}."],
+        ],
+        morals=["friends help each other.", "it is good to take care of your things.",
+                "you should never give up when you look for something."],
+    ),
+    dict(
+        needs="fly",
+        trouble=[
+            ["The wind blew hard, and {his} {obj} flew up into a tall tree.",
+             "{name} threw {his} {obj} too high, and it got stuck in a tree.",
+             "Suddenly, a big wind took {his} {obj} up, up, up into a tree."],
+            ["`Oh no! I can't reach it!` said {name}.", "`My {obj}!` cried {name}. `It is stuck!`",
+             "{name} looked up at the {obj}. `How will I get it down?` {he} asked."],
+            ["{He} jumped and jumped, but the tree was too tall.",
+             "{He} tried to climb the tree, but {he} was too small.",
+             "{He} threw a stick at it, but the {obj} did not move."],
+        ],
+        fix=[
+            ["{friend} had an idea. `Let's use a long stick!` {fhe} said. {friend} held the stick up high "
+             "and gave the {obj} a push. It fell down into {name}'s hands.",
+             "{name} ran to get {his} {parent}. `Can you help me?` {he} asked. {His} {parent} got a ladder, "
+             "climbed up and got the {obj} down.",
+             "A little bird saw the {obj} and flew up to the branch. The bird pushed the {obj} with its "
+             "beak, and the {obj} fell down. `Thank you, bird!` said {name}."],
+            ["{name} was so happy to have {his} {obj} back.",
+             "{name} smiled and said, `Now I will be more careful.`"],
+        ],
+        morals=["it is good to ask for help.", "you should never give up.", "even a small friend can help."],
+    ),
+    dict(
+        needs="break",
+        trouble=[
+            ["{name} was playing with {his} {obj} when it broke!",
+             "Oh no! {His} {obj} fell on the ground and broke into two pieces.",
+             "{name} played with {his} {obj} too hard, and it broke."],
+            ["{He} started to cry.", "{He} felt very sad.", "Tears came down {his} face."],
+            ["`My {obj} is broken!` {he} cried.", "`Now I can't play with my {obj},` {he} said.",
+             "`What will I do now?` asked {name}."],
+        ],
+        fix=[
+            ["{His} {parent} came and gave {him} a big hug. `Don't be sad. We can fix it,` {phe} said.",
+             "{His} {parent} heard {him} and came to help. `Let me see,` {phe} said.",
+             "{friend} saw {him} and said, `I know! We can fix it with some glue.`"],
+            ["They used some glue and a little tape.", "They worked together to put the pieces back.",
+             "It took a long time, but they did not give up."],
+            ["Soon the {obj} was as good as new.", "When they were done, the {obj} was whole again.",
+             "The {obj} was fixed! It looked a little different, but it worked."],
+            ["{name} smiled and said, `Thank you!`", "{name} promised to be more gentle with {his} {obj}."],
+        ],
+        morals=["broken things can often be fixed.", "we should be gentle with our toys.",
+                "it is better to ask for help than to cry."],
+    ),
+    dict(
+        trouble=[
+            ["Then big gray clouds came, and it started to rain.", "But then it started to rain very hard.",
+             "Suddenly, the sky got dark and it began to rain."],
+            ["`Oh no, now we can't play outside,` said {name}.", "`Why does it have to rain?` {name} asked.",
+             "{name} was sad. `I wanted to play more,` {he} said."],
+            ["They ran home as fast as they could.", "They ran inside to stay dry."],
+        ],
+        fix=[
+            ["{His} {parent} said, `Let's build a fort with blankets!` They made a big fort in the "
+             "living room.",
+             "{His} {parent} said, `We can bake {food} together.` They mixed and stirred, and soon the "
+             "kitchen smelled good.",
+             "{friend} said, `Let's read a book!` They sat together and read a story about a dragon.",
+             "They played a game with blocks and built the tallest tower ever."],
+            ["When the rain stopped, they looked out the window and saw a big rainbow.",
+             "Later, the sun came out again, and there was a rainbow in the sky.",
+             "They had so much fun that they forgot about the rain."],
+            ["`This was a good day after all,` said {name}.", "{name} laughed. `I like rainy days now!`"],
+        ],
+        morals=["a rainy day can be a happy day too.", "you can have fun anywhere with a friend."],
+    ),
+    dict(
+        needs="share",
+        trouble=[
+            ["{friend} saw {name}'s {obj} and wanted to play with it too.",
+             "{friend} asked, `Can I play with your {obj}?`",
+             "{friend} liked {name}'s {obj} very much and wanted a turn."],
+            ["`No, it is mine!` said {name}.", "{name} held the {obj} tight and said, `No!`",
+             "But {name} did not want to share. `It is my {obj},` {he} said."],
+            ["{friend} felt sad and walked away.", "{friend} sat down alone and looked very sad.",
+             "{friend} did not say anything, but {fhe} looked sad."],
+        ],
+        fix=[
+            ["Soon {name} did not feel happy anymore. Playing alone was no fun.",
+             "{name} saw that {friend} was sad, and {he} felt bad inside.",
+             "{His} {parent} said, `How would you feel if {friend} did not share with you?`"],
+            ["{He} walked to {friend} and said, `I am sorry. Do you want to play with my {obj}?`",
+             "`I am sorry, {friend},` said {name}. `Let's play with it together.`"],
+            ["{friend} smiled. `Thank you!` {fhe} said.",
+             "{friend} was so happy. `Yes, please!` {fhe} said."],
+            ["They took turns and played together all day.",
+             "They played with the {obj} together and laughed a lot."],
+        ],
+        morals=["sharing is caring.", "it is more fun to play together.",
+                "it is kind to share with friends."],
+    ),
+    dict(
+        trouble=[
+            ["But {name} was afraid of {fear}.", "Then {name} thought about {fear}, and {he} felt scared.",
+             "{name} did not like {fear}. It made {him} scared."],
+            ["`I am scared,` {name} said in a small voice.", "`I don't want to go,` said {name}.",
+             "{He} hid behind {his} {parent} and said, `I am afraid.`"],
+        ],
+        fix=[
+            ["{friend} held {his} hand. `You can be brave. I am here with you,` {fhe} said.",
+             "{His} {parent} said, `It is okay to be scared. Let's do it together.`",
+             "`I was scared too once,` said {friend}. `But it was not so bad.`"],
+            ["{name} took a deep breath.", "{name} closed {his} eyes and counted to three.",
+             "{name} thought for a moment and then nodded."],
+            ["It was not scary at all!", "After a little while, {he} was not afraid anymore.",
+             "{He} did it, and {he} felt very brave."],
+            ["`I did it!` {name} shouted.", "`That was fun!` said {name} with a big smile."],
+        ],
+        morals=["it is good to be brave.", "things are less scary with a friend.",
+                "being brave means trying even when you are scared."],
+    ),
+    dict(
+        trouble=[
+            ["{name} and {his} {parent} wanted to make {food}.",
+             "{name} wanted to make {food} for {friend}."],
+            ["They got flour, eggs and milk.", "They put everything on the table: flour, sugar and eggs."],
+            ["But {name} was in a hurry, and the flour went everywhere!",
+             "Oops! {name} dropped the eggs on the floor.",
+             "{name} put in too much sugar, and the bowl fell down."],
+            ["`Oh no, what a mess!` said {name}.",
+             "{name} looked at the mess and felt bad. `I am sorry,` {he} said."],
+        ],
+        fix=[
+            ["{His} {parent} laughed. `It is okay. We can clean it up together.`",
+             "`Don't worry,` said {his} {parent}. `Everyone makes mistakes.`"],
+            ["They cleaned the kitchen and tried again, slowly this time.",
+             "They cleaned up and started again."],
+            ["This time, {the_food} came out just right.", "Soon {the_food} smelled very good."],
+            ["{name} shared {the_food} with {friend}, and they ate it all.",
+             "{name} and {his} {parent} ate {the_food} together. It was yummy!"],
+        ],
+        morals=["it is okay to make mistakes.", "it is good to be patient.",
+                "things taste better when you share them."],
+    ),
+    dict(
+        trouble=[
+            ["{name} saw {critter} and followed it.",
+             "{name} wanted to see what was behind the trees, so {he} walked away."],
+            ["{He} walked and walked. When {he} looked back, {he} could not see {his} {parent}.",
+             "Soon {he} did not know where {he} was."],
+            ["`I am lost!` {name} cried.", "`Where am I?` {he} said, and {he} started to cry.",
+             "{name} was scared. Everything looked strange."],
+        ],
+        fix=[
+            ["Then a wise old owl flew down. `Why are you crying?` asked the owl.",
+             "Then a kind dog came by. `Are you lost?` asked the dog.",
+             "Just then, {friend} came running. `There you are!` {fhe} said."],
+            ["`I can't find my way back,` said {name}. `Follow me,` came the answer.",
+             "`I know the way. Come with me,` was the answer."],
+            ["Soon {name} saw {his} {parent}, who gave {him} a big hug.",
+             "They walked together until {name} saw {his} {parent} again."],
+            ["`I was so worried,` said {his} {parent}. `Please stay close to me.`",
+             "`I will not walk away again,` said {name}."],
+        ],
+        morals=["you should always stay close to your family.",
+                "it is good to ask for help when you are lost."],
+    ),
+    dict(
+        trouble=[
+            ["Suddenly, {friend} fell down and hurt {fhis} knee.",
+             "Then {friend} slipped and fell on the ground.",
+             "{friend} ran too fast, tripped over a rock and fell."],
+            ["`Ouch! It hurts!` cried {friend}.", "{friend} started to cry. {fHis} knee was red."],
+        ],
+        fix=[
+            ["{name} ran to {friend} and helped {fhim} up.",
+             "{name} did not keep playing. {He} sat down next to {friend}."],
+            ["`Don't worry, I will help you,` said {name}.",
+             "`Are you okay?` asked {name}. `Let's get help.`"],
+            ["{His} {parent} came with a bandage and put it on the knee.",
+             "{name} brought {his} {parent}, who cleaned the knee and put a bandage on it."],
+            ["Soon {friend} felt better and smiled. `Thank you, {name},` {fhe} said.",
+             "{friend} stopped crying. `You are a good friend,` {fhe} said."],
+        ],
+        morals=["we should help our friends when they are hurt.", "being kind makes everyone feel better."],
+    ),
+    dict(
+        meets_friend=True,
+        trouble=[
+            ["Then {name} saw a {ftrait} {fkind} sitting all alone.",
+             "{name} saw a little {fkind} who looked very sad."],
+            ["`Why are you sad?` asked {name}.", "{name} walked over and said, `Hello! Are you okay?`"],
+            ["`I am new here, and I have no friends,` said the {fkind}.",
+             "`Nobody wants to play with me,` said the {fkind} quietly."],
+        ],
+        fix=[
+            ["`I will be your friend!` said {name}. `My name is {name}. What is your name?`",
+             "{name} smiled. `You can play with me! I am {name}.`"],
+            ["`I am {friend},` said the {fkind}, and {fhe} smiled for the first time.",
+             "The {fkind} was so happy. `My name is {friend},` {fhe} said."],
+            ["{name} and {friend} {act1} together.", "They played together until the sun went down."],
+        ],
+        morals=["it is good to be kind to someone new.", "a smile can make a new friend."],
+    ),
+    dict(
+        trouble=[
+            ["`Let's have a race!` said {friend}.", "{name} and {friend} wanted to see who was the fastest."],
+            ["They ran as fast as they could.", "`Ready, set, go!` They ran and ran."],
+            ["But {name} tripped and fell down.", "But then {name}'s shoe came off, and {he} fell."],
+            ["{name} was sad. `Now I will lose,` {he} said.", "`Oh no!` said {name}. {He} wanted to cry."],
+        ],
+        fix=[
+            ["{friend} stopped and ran back. `Are you okay?` {fhe} asked.",
+             "{friend} saw {name} and came back to help."],
+            ["`Let's finish together,` said {friend}.",
+             "{friend} helped {name} up, and they walked to the end together."],
+            ["They crossed the line at the same time and laughed.", "Nobody won, but they were both happy."],
+        ],
+        morals=["friends are more important than winning.", "it is kind to help others, even in a race."],
+    ),
+    dict(
+        needs="break",
+        trouble=[
+            ["At home, {name} played with {his} {obj} in the house and knocked over {his} {parent}'s vase.",
+             "At home, {name} ran in the kitchen and broke {his} {parent}'s blue cup."],
+            ["{He} was scared and hid the pieces under the rug.",
+             "{He} did not want to get in trouble, so {he} said nothing."],
+            ["`Do you know what happened?` asked {his} {parent}. {name} did not answer.",
+             "That evening, {his} {parent} looked everywhere for it."],
+        ],
+        fix=[
+            ["{name} felt bad inside. {He} could not eat {his} dinner.",
+             "{name} knew that hiding it was wrong."],
+            ["`I am sorry. I broke it,` {name} said.", "{He} went to {his} {parent} and told the truth."],
+            ["{His} {parent} gave {him} a hug. `Thank you for telling me the truth. I am not angry,` "
+             "{phe} said.",
+             "{His} {parent} smiled. `Accidents happen. I am proud of you for telling me.`"],
+        ],
+        morals=["it is always best to tell the truth.", "telling the truth makes you feel better."],
+    ),
+    dict(
+        trouble=[
+            ["Then {name} found a little bird on the ground. It had a hurt wing.",
+             "{name} heard a small sound. It was a baby bird that could not fly."],
+            ["`Poor little bird,` said {name}. `I will help you.`",
+             "`What should we do?` {name} asked {friend}."],
+        ],
+        fix=[
+            ["{name} put the bird in a soft box with some leaves.",
+             "They carried the bird home very gently."],
+            ["Every day, {name} gave the bird water and seeds.",
+             "{His} {parent} showed {him} how to take care of it."],
+            ["After a few days, the wing was better. The bird flew up into the sky.",
+             "One morning, the bird flapped its wings and flew away."],
+            ["`Goodbye, little bird!` said {name}, and {he} waved.",
+             "{name} was sad to see it go, but also very happy."],
+        ],
+        morals=["it is good to be kind to animals.", "helping others makes your heart happy."],
+    ),
 ]
 
 
@@ -751,7 +751,7 @@ def _words(parts):
 
 
 def _make_story(rng, min_words=100, max_words=300):
-    """One synthetic story; retries the rare draw that comes out longer than max_words."""
+    """One synthetic story; the rare draw outside min_words..max_words is redrawn."""
     while True:
         story = _draft_story(rng, target=rng.triangular(min_words + 5, max_words - 60, 150))
         n = len(story.split())
@@ -760,8 +760,9 @@ def _make_story(rng, min_words=100, max_words=300):
 
 
 def _draft_story(rng, target):
-    tag, problem, meets_friend = rng.choice(PROBLEMS)
-    objects = [o for o, tags in OBJECTS.items() if tag is None or tag in tags]
+    problem = rng.choice(PROBLEMS)
+    meets_friend = problem.get("meets_friend", False)
+    objects = [o for o, tags in OBJECTS.items() if problem.get("needs") in (None, *tags)]
     s = _Story(rng, _cast(rng, objects))
 
     # opening: the mix of first words follows TinyStories (~60% "Once", ~20% "One", the rest varied)
@@ -788,10 +789,11 @@ def _draft_story(rng, target):
     scene = [] if kind == "one_day" else [s.pick(EVENT_START)]
     scene.append(s.pick(ARRIVE))
     scene.append(s.fill(rng.choice(s.f["things"])))
-    trouble, fix = problem(s)
+    trouble = [s.pick(step) for step in problem["trouble"]]
+    fix = [s.pick(step) for step in problem["fix"]]
     ending = [s.pick(ENDINGS)]
     if rng.random() < 0.4:
-        ending.append(s.fill(rng.choice(MORAL_PREFIX) + rng.choice(s.morals)))
+        ending.append(s.fill(rng.choice(MORAL_PREFIX) + rng.choice(problem["morals"])))
 
     # pad towards the target length, alternating scene details and sentences after the resolution
     def pool(templates):
@@ -799,7 +801,8 @@ def _draft_story(rng, target):
         return rng.sample(usable, min(5, len(usable)))
 
     scene_pool, after_pool, after = pool(DETAILS), pool(AFTER), {}
-    while _words([intro, scene, trouble, fix, after.values(), ending]) < target and (scene_pool or after_pool):
+    parts = [intro, scene, trouble, fix, after.values(), ending]  # live views: they grow in the loop
+    while (scene_pool or after_pool) and _words(parts) < target:
         if scene_pool and len(scene_pool) >= len(after_pool):
             scene.append(s.fill(DETAILS[scene_pool.pop()]))
         else:

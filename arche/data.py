@@ -32,6 +32,21 @@ DATA_KEYS = ("source", "n_tokens", "data_seed", "eos_between_stories", "val_spli
              "seq_len", "compact_vocab")
 
 
+# The real 4,000-story TinyStories sample that lives beside the project (never inside it).
+SAMPLE_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories-sample" / "stories.jsonl"
+
+
+def resolve_source(source: str, log=print) -> str:
+    """`tinystories-sample` means the real sample when it is present, else the synthetic corpus."""
+    if source != "tinystories-sample":
+        return source
+    path = Path(os.environ.get("ARCHE_SAMPLE_PATH", SAMPLE_PATH))
+    if path.exists():
+        return str(path)
+    log(f"data: TinyStories sample not found at {path}; using the synthetic corpus instead")
+    return "synthetic"
+
+
 def data_settings(config) -> dict:
     return {k: getattr(config, k) for k in DATA_KEYS}
 
@@ -70,6 +85,7 @@ def prepare(config, data_dir, num_threads: int | None = None, log=print) -> dict
     L = config.seq_len
     manifest = {
         "settings": settings,
+        "source": resolve_source(config.source, log=lambda *_: None),
         "tokenizer": "gpt2" + (" (compact)" if codec.compact else ""),
         "vocab_size": codec.vocab_size,
         "n_stories": len(stories),
@@ -107,7 +123,7 @@ def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
         batch.clear()
         return False
 
-    for text in iter_stories(config.source, seed=config.data_seed):
+    for text in iter_stories(resolve_source(config.source, log), seed=config.data_seed):
         batch.append(text)
         if len(batch) == 1024 and flush():
             break

