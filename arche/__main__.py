@@ -104,6 +104,12 @@ def main(argv=None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ValueError as e:
+        from .pipeline import PipelineError
+        if not isinstance(e, PipelineError):
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

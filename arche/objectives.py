@@ -63,14 +63,14 @@ def subs_log_probs(logits, mask_id: int):
     return F.log_softmax(logits.float()[..., :mask_id], dim=-1)
 
 
-def mdlm_loss_sum(model, tokens, t, mask, kind: str, eps: float):
+def mdlm_loss_sum(model, tokens, t, mask, kind: str, eps: float, mask_id: int | None = None):
     """Summed MDLM loss terms over the batch; the caller divides by `mdlm_normalizer`.
 
     `masked_mean`: plain cross-entropy (over vocabulary + [MASK]) summed over masked positions.
     `elbo`: NELBO-weighted SUBS cross-entropy summed over masked positions, times (1 - eps) because
     t is drawn from U(eps, 1) rather than U(0, 1).
     """
-    mask_id = model.mask_id
+    mask_id = model.mask_id if mask_id is None else mask_id  # wrappers (DDP) hide the attribute
     xt = torch.where(mask, torch.full_like(tokens, mask_id), tokens)
     logits = model(xt, t.to(tokens.device))
     if kind == "masked_mean":

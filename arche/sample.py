@@ -132,7 +132,9 @@ def cut_at_eot(tokens, eot: int, keep_eot: bool = False) -> list[int]:
 
 
 def _device_of(model, device):
-    return torch.device(device) if device is not None else next(model.parameters()).device
+    if device is not None:
+        return torch.device(device)
+    return next(model.parameters(), torch.empty(0)).device  # a parameter-free test model: CPU
 
 
 def _generator(seed: int, device) -> torch.Generator:
@@ -173,9 +175,21 @@ def filter_logits(logits, top_k: int = 0, top_p: float = 1.0):
     return logits
 
 
+def sample_from(probs, gen):
+    """One index per row of `probs` (rows summing to 1), shape (rows, 1), by inverse CDF: a single
+    uniform per row. Same distribution as torch.multinomial, several times faster on CPU, and a
+    zero-probability entry is never returned."""
+    cdf = probs.cumsum(dim=-1)
+    total = cdf[:, -1:].contiguous()
+    u = torch.rand(probs.size(0), 1, generator=gen, device=probs.device, dtype=cdf.dtype) * total
+    # u * total can round up to total; the last entry with positive probability catches that case.
+    last = torch.searchsorted(cdf, total, right=False)
+    return torch.minimum(torch.searchsorted(cdf, u, right=True), last)
+
+
 def _next_token(logits, temperature, top_k, top_p, gen):
     logits = filter_logits(logits.float() / temperature, top_k, top_p)
-    return torch.multinomial(logits.softmax(dim=-1), 1, generator=gen)  # (B, 1)
+    return sample_from(logits.softmax(dim=-1), gen)  # (B, 1)
 
 
 @torch.no_grad()
@@ -237,7 +251,7 @@ def _draw(rows, seq, transform, gen):
     tokens, probs_of = [], []
     for r, s in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK)):
         probs = transform(r.float(), s).softmax(dim=-1)
-        tok = torch.multinomial(probs, 1, generator=gen)
+        tok = sample_from(probs, gen)
         tokens.append(tok.squeeze(1))
         probs_of.append(probs.gather(1, tok).squeeze(1))
     return torch.cat(tokens), torch.cat(probs_of)

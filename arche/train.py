@@ -95,7 +95,10 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
     model = build_model(cfg, paradigm, vocab_size=data.codec.vocab_size).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
                                   weight_decay=cfg.weight_decay, fused=device.type == "cuda")
-    state = _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, is_main, log)
+    state = _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
+    _barrier(world)  # every rank has read the run directory before rank 0 rewrites it
+    if is_main:
+        _write_run_files(cfg, paradigm, run_dir, model, data, state["step"])
     start = state["step"]
     if start >= cfg.steps:
         log(f"[{paradigm}] {run_dir} is already complete ({start} steps)")
@@ -127,7 +130,7 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
                 s, n = ar_loss_sum(fwd, tokens)
                 loss = s / n
             else:
-                loss = _mdlm_step_loss(fwd, tokens, cfg, step, rank, world)
+                loss = _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, model.mask_id)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         optimizer.step()
@@ -185,19 +188,27 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
     return _summary(state, run_dir)
 
 
-def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world):
+def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id):
     """Noise for the global batch, this rank's slice, normalised by the global count."""
     t, u = draw_noise(noise_generator(cfg.seed, step), cfg.batch_size, cfg.seq_len, cfg.mdlm_eps)
     mask = masked_positions(t, u)
     norm = mdlm_normalizer(mask, cfg.mdlm_loss)
     per = cfg.batch_size // world
     sl = slice(rank * per, (rank + 1) * per)
-    device = tokens.device
-    total = mdlm_loss_sum(fwd, tokens, t[sl].to(device), mask[sl].to(device), cfg.mdlm_loss, cfg.mdlm_eps)
+    t, mask = _to(t[sl], tokens.device), _to(mask[sl], tokens.device)
+    total = mdlm_loss_sum(fwd, tokens, t, mask, cfg.mdlm_loss, cfg.mdlm_eps, mask_id)
     return total * (world / norm)
 
 
-def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, is_main, log) -> dict:
+def _to(x, device):
+    """Host-to-device copy that does not stall the GPU queue (pinned, non-blocking)."""
+    if device.type == "cuda":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x
+
+
+def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log) -> dict:
+    """Refuse a run directory of another paradigm or config; load its last checkpoint if any."""
     config_path, last = run_dir / "config.json", run_dir / "last.safetensors"
     if config_path.exists():
         old = json.loads(config_path.read_text())
@@ -206,28 +217,30 @@ def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, is_main, lo
                              f"{paradigm.upper()}. Use another --run-dir.")
         diff = config_diff(old.get("config", {}), cfg.to_dict())
         if diff:
-            lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in ((k, *v) for k, v in diff.items()))
+            lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise ValueError(f"{run_dir} was started with a different config ({lines}); "
                              "resume with the same settings or use another --run-dir")
-    if last.exists():
-        saved = checkpoint.read_state(last)
-        if saved["paradigm"] != paradigm:
-            raise ValueError(f"checkpoint {last} is a {saved['paradigm'].upper()} model, not {paradigm.upper()}")
-        state = checkpoint.load(last, model, optimizer)
-        if state["data_hash"] != data.manifest["content_hash"]:
-            raise ValueError(f"checkpoint {last} was trained on other data than {data.dir}")
-        log(f"[{paradigm}] resuming {run_dir} from step {state['step']}")
-    else:
-        state = {"step": 0, "best_val": float("inf"), "best_step": None, "train_time": 0.0,
-                 "window_loss_sum": 0.0, "window_steps": 0}
-    if is_main:
-        _truncate_metrics(run_dir / "metrics.jsonl", state["step"])
-        config_path.write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
-                                           "vocab_size": data.codec.vocab_size,
-                                           "n_params": model.n_params()}, indent=2, sort_keys=True))
-        # The tokenizer travels with the weights, so a model directory is self-contained for sampling.
-        (run_dir / "vocab.json").write_text(json.dumps(data.codec.to_dict(), sort_keys=True))
+    if not last.exists():
+        return {"step": 0, "best_val": float("inf"), "best_step": None, "train_time": 0.0,
+                "window_loss_sum": 0.0, "window_steps": 0}
+    saved = checkpoint.read_state(last)
+    if saved["paradigm"] != paradigm:
+        raise ValueError(f"checkpoint {last} is a {saved['paradigm'].upper()} model, not {paradigm.upper()}")
+    state = checkpoint.load(last, model, optimizer)
+    if state["data_hash"] != data.manifest["content_hash"]:
+        raise ValueError(f"checkpoint {last} was trained on other data than {data.dir}")
+    log(f"[{paradigm}] resuming {run_dir} from step {state['step']}")
     return state
+
+
+def _write_run_files(cfg, paradigm, run_dir, model, data, step) -> None:
+    """config.json, the tokenizer, and metrics.jsonl cut back to the checkpoint we start from."""
+    _truncate_metrics(run_dir / "metrics.jsonl", step)
+    (run_dir / "config.json").write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
+                                                     "vocab_size": data.codec.vocab_size,
+                                                     "n_params": model.n_params()}, indent=2, sort_keys=True))
+    # The tokenizer travels with the weights, so a model directory is self-contained for sampling.
+    (run_dir / "vocab.json").write_text(json.dumps(data.codec.to_dict(), sort_keys=True))
 
 
 def _ckpt_state(state, cfg, paradigm, data, step) -> dict:

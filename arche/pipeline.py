@@ -1,0 +1,667 @@
+"""The papermill runner: the five notebooks in order, into one resumable run directory.
+
+    python -m arche run --profile smoke [--run-dir DIR] [--set k=v ...] [--only NAME | --from NAME]
+
+Everything is checked before anything runs: the config (profile + overrides, `ConfigError`), the
+notebooks (each has exactly one cell tagged `parameters` holding only literal `profile`, `run_dir`
+and `overrides`), the stage names, and that an existing run directory was made with the same config
+(keys in RESUMABLE_KEYS may change). Then each notebook is executed with papermill (kernel
+`python3`, cwd = the repository root), its cell output streamed as plain text, into
+
+    RUN/notebooks/NAME.ipynb     the executed notebooks (and NAME.html)
+    RUN/pipeline_state.json      per stage: status, start/end time, seconds, the config it ran with
+    RUN/manifest.json            git commit, profile, overrides, config, versions, device, stage times
+    RUN/report.html              the five executed notebooks as one page, read top to bottom
+
+plus what the notebooks write themselves (data, models, samples, results.json; see arche.study).
+A stage recorded as done whose executed notebook exists is skipped on a re-run; a stage that was
+interrupted runs again, and training continues from its checkpoints. `only` re-runs one stage (e.g.
+`05_analysis`: figures again without retraining), `start_from` re-runs that stage and the rest.
+
+The notebooks call arche and display; the few display helpers they share live at the end of this
+module. `resolve_run_dir` maps a relative run directory to the repository root, so a notebook run
+by plain papermill (whose kernel starts in notebooks/) writes where the runner would.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import datetime
+import json
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .config import config_diff, load_config
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS_DIR = PACKAGE_ROOT / "notebooks"
+NOTEBOOKS = ["01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis"]
+PARAMETERS = ("profile", "run_dir", "overrides")
+KERNEL = "python3"
+STATE_FILE = "pipeline_state.json"
+MANIFEST_FILE = "manifest.json"
+REPORT_FILE = "report.html"
+# Seconds a single notebook cell may run; profiles not listed (the paper ones) have no limit.
+DEFAULT_TIMEOUTS = {"smoke": 1800, "study": 7200}
+VERSIONS_OF = ("torch", "numpy", "papermill", "nbconvert", "tiktoken", "sacrebleu", "arche")
+LATEX_HINT = ("apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern, "
+              "then: python -m arche paper --run-dir {run}")
+
+
+class PipelineError(ValueError):
+    """A bad notebook, stage name or run directory (exit code 2), or a failed stage (exit code 1)."""
+
+    exit_code = 2
+
+
+class StageFailed(PipelineError):
+    exit_code = 1
+
+
+# --------------------------------------------------------------------------- paths
+
+def project_root() -> Path:
+    """The checkout arche is installed from (editable install, Colab clone), else the working directory."""
+    return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+
+def resolve_run_dir(run_dir) -> Path:
+    """An absolute run directory. A relative one is taken from $ARCHE_RUNS_ROOT when set (Colab sets
+    it to Google Drive), else from the repository root, whatever the current directory is."""
+    path = Path(run_dir).expanduser()
+    if path.is_absolute():
+        return path
+    base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
+    return (base / path).resolve()
+
+
+# --------------------------------------------------------------------------- validation
+
+def parse_parameters(source: str, where: str) -> dict:
+    """Values of a parameters cell, which may only assign literals to profile, run_dir and overrides."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as e:
+        raise PipelineError(f"{where}: the parameters cell is not valid Python ({e.msg}, line {e.lineno})") from None
+    values = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
+            node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
+        if not isinstance(target, ast.Name):
+            raise PipelineError(f"{where}: line {node.lineno} of the parameters cell is not a plain assignment; "
+                                f"the cell may only assign literals to {', '.join(PARAMETERS)}")
+        if target.id not in PARAMETERS:
+            raise PipelineError(f"{where}: the parameters cell defines {target.id!r}; it may define only "
+                                f"{', '.join(PARAMETERS)} (compute derived values in a later cell)")
+        try:
+            values[target.id] = ast.literal_eval(node.value)
+        except ValueError:
+            raise PipelineError(f"{where}: parameter {target.id!r} is not a literal "
+                                f"({ast.unparse(node.value)}); compute it in a later cell") from None
+    missing = [p for p in PARAMETERS if p not in values]
+    if missing:
+        raise PipelineError(f"{where}: the parameters cell does not define {', '.join(missing)}")
+    if not isinstance(values["overrides"], dict):
+        raise PipelineError(f"{where}: parameter 'overrides' must be a dict, got {values['overrides']!r}")
+    return values
+
+
+def check_notebook(path) -> dict:
+    """The defaults of a notebook's one `parameters` cell; PipelineError naming the notebook otherwise."""
+    import nbformat
+
+    path = Path(path)
+    if not path.exists():
+        raise PipelineError(f"notebook {path} does not exist")
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as e:  # noqa: BLE001 - any unreadable notebook is the same error for the user
+        raise PipelineError(f"notebook {path} cannot be read: {e}") from None
+    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(cells) != 1:
+        what = "no cell" if not cells else f"{len(cells)} cells"
+        raise PipelineError(f"notebook {path.name} has {what} tagged 'parameters'; it needs exactly one "
+                            f"(profile, run_dir, overrides), or papermill's values would be ignored")
+    if cells[0].cell_type != "code":
+        raise PipelineError(f"notebook {path.name}: the cell tagged 'parameters' is not a code cell")
+    return parse_parameters(cells[0].source, path.name)
+
+
+def select_stages(only=None, start_from=None) -> list[str]:
+    if only and start_from:
+        raise PipelineError("use either --only or --from, not both")
+    for name in (only, start_from):
+        if name is not None and name not in NOTEBOOKS:
+            raise PipelineError(f"unknown notebook {name!r}; choose one of {', '.join(NOTEBOOKS)}")
+    if only:
+        return [only]
+    return NOTEBOOKS[NOTEBOOKS.index(start_from):] if start_from else list(NOTEBOOKS)
+
+
+def default_timeout(profile: str):
+    return DEFAULT_TIMEOUTS.get(profile)
+
+
+# --------------------------------------------------------------------------- state
+
+def read_state(run: Path) -> dict | None:
+    path = Path(run) / STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def stage_done(state: dict | None, run: Path, name: str) -> bool:
+    rec = (state or {}).get("stages", {}).get(name, {})
+    return rec.get("status") == "done" and (Path(run) / "notebooks" / f"{name}.ipynb").exists()
+
+
+def _check_run_dir(run: Path, cfg, state, stages, forced: bool) -> None:
+    if state is None:
+        if forced and stages[0] != NOTEBOOKS[0]:
+            raise PipelineError(f"{run} has no finished stages ({STATE_FILE} missing); run the whole "
+                                f"pipeline first, without --only/--from")
+        return
+    diff = config_diff(state["config"], cfg.to_dict())
+    if diff:
+        changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+        raise PipelineError(f"{run} was run with a different config ({changes}); re-run with the profile "
+                            f"and --set values it was made with (profile {state.get('profile')!r}, "
+                            f"overrides {state.get('overrides')}), or use another --run-dir")
+    if forced:
+        missing = [n for n in NOTEBOOKS[:NOTEBOOKS.index(stages[0])] if not stage_done(state, run, n)]
+        if missing:
+            raise PipelineError(f"stage {stages[0]} needs {', '.join(missing)}, not finished in {run}; "
+                                f"run without --only/--from to finish them first")
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, sort_keys=False, default=str))
+    os.replace(tmp, path)
+
+
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _run_lock(run: Path):
+    """One runner per run directory; the lock goes away with the process, even on SIGKILL."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    with open(run / ".pipeline.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise PipelineError(f"another pipeline is running in {run}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------- manifest
+
+def environment() -> dict:
+    """Git commit, package versions, python, platform and device of this machine."""
+    from importlib import metadata
+
+    versions = {}
+    for name in VERSIONS_OF:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"git": _git_info(), "packages": versions, "python": sys.version.split()[0],
+            "platform": platform.platform(), "device": _device_description()}
+
+
+def _git_info() -> dict | None:
+    root = PACKAGE_ROOT
+
+    def git(*args):
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+
+    try:
+        head = git("rev-parse", "HEAD")
+        if head.returncode != 0:
+            return None
+        status = git("status", "--porcelain", "--untracked-files=no")
+        branch = git("rev-parse", "--abbrev-ref", "HEAD")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()), "branch": branch.stdout.strip()}
+
+
+def _device_description() -> str:
+    cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    try:
+        import torch
+        if torch.cuda.is_available():
+            names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            return f"CUDA: {', '.join(names)} (CPU {cpu})"
+    except Exception:  # noqa: BLE001 - the manifest must not fail on a broken CUDA setup
+        pass
+    return f"CPU ({cpu})"
+
+
+# --------------------------------------------------------------------------- the runner
+
+def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=None, timeout=None, log=print,
+                 notebooks_dir=None, kernel_name=KERNEL) -> Path:
+    """Execute the notebooks of the pipeline into `run_dir` (default runs/PROFILE, relative to the current
+    directory); returns the run directory. See the module docstring."""
+    t_start = time.perf_counter()
+    overrides = dict(overrides or {})
+    cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
+    stages = select_stages(only, start_from)
+    nb_dir = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
+    for name in stages:
+        check_notebook(nb_dir / f"{name}.ipynb")
+    run = Path(run_dir if run_dir is not None else Path("runs") / profile).expanduser().resolve()
+    if run.exists() and not run.is_dir():
+        raise PipelineError(f"run directory {run} exists and is not a directory")
+    state = read_state(run)
+    forced = bool(only or start_from)
+    _check_run_dir(run, cfg, state, stages, forced)
+    if timeout is None:
+        timeout = default_timeout(profile)
+    elif timeout <= 0:
+        raise PipelineError(f"--timeout must be positive, got {timeout}")
+
+    (run / "notebooks").mkdir(parents=True, exist_ok=True)
+    with _run_lock(run):
+        state = read_state(run) or {"stages": {}}
+        state.update(profile=profile, overrides=overrides, config=cfg.to_dict())
+        invocation = {"started": _now(), "finished": None, "command": _command(profile, run, overrides, only,
+                                                                              start_from), "ran": [], "skipped": []}
+        manifest = {"profile": profile, "overrides": overrides, "run_dir": str(run), **environment(),
+                    "config": cfg.to_dict(), "cell_timeout_s": timeout}
+        history = (_read_json(run / MANIFEST_FILE) or {}).get("invocations", []) + [invocation]
+
+        def save():
+            _write_json(run / STATE_FILE, state)
+            _write_json(run / MANIFEST_FILE, {**manifest, "stages": _stage_times(state),
+                                              "invocations": history})
+
+        log(f"[pipeline] profile {profile}, run dir {run}, overrides {overrides or '{}'}, "
+            f"cell timeout {f'{timeout} s' if timeout else 'none'}")
+        save()
+        rerun_rest = False
+        for name in stages:
+            pos = f"({NOTEBOOKS.index(name) + 1}/{len(NOTEBOOKS)})"
+            if not (forced or rerun_rest) and stage_done(state, run, name):
+                log(f"[pipeline] {name}: skipped (done) {pos}")
+                invocation["skipped"].append(name)
+                continue
+            rerun_rest = not forced  # once a stage runs, the ones after it run again too
+            log(f"[pipeline] {name}: running {pos}")
+            rec = state["stages"][name] = {"status": "running", "started": _now(), "config": cfg.to_dict()}
+            save()
+            t0 = time.perf_counter()
+            try:
+                _execute(nb_dir / f"{name}.ipynb", run / "notebooks" / f"{name}.ipynb",
+                         {"profile": profile, "run_dir": str(run), "overrides": overrides},
+                         timeout, kernel_name, log)
+            except BaseException as e:
+                rec.update(status="failed", finished=_now(), seconds=round(time.perf_counter() - t0, 1),
+                           error=_error_text(e))
+                invocation["finished"] = _now()
+                save()
+                if not isinstance(e, Exception):  # KeyboardInterrupt: stop at once, resumable
+                    raise
+                _render_quietly(run, state, log)
+                raise StageFailed(f"stage {name} failed: {_error_text(e)}\n  executed notebook: "
+                                  f"{run / 'notebooks' / (name + '.ipynb')}\n  report: {run / REPORT_FILE}\n"
+                                  f"  fix it and run the same command again: finished stages are skipped, "
+                                  f"training continues from its checkpoint") from e
+            rec.update(status="done", finished=_now(), seconds=round(time.perf_counter() - t0, 1))
+            invocation["ran"].append(name)
+            save()
+            log(f"[pipeline] {name}: done in {rec['seconds']:.1f} s")
+
+        if invocation["ran"] or not (run / REPORT_FILE).exists():
+            report = render_report(run, state)
+            log(f"[pipeline] report: {report}")
+        pdf = None
+        if "05_analysis" in invocation["ran"]:
+            pdf = _build_paper(run, log)
+        invocation["finished"] = _now()
+        save()
+    _print_locations(run, pdf, time.perf_counter() - t_start, log)
+    return run
+
+
+def _command(profile, run, overrides, only, start_from) -> str:
+    parts = ["python -m arche run", f"--profile {profile}", f"--run-dir {run}"]
+    parts += [f"--set {k}={v}" for k, v in overrides.items()]
+    parts += [f"--only {only}"] if only else []
+    parts += [f"--from {start_from}"] if start_from else []
+    return " ".join(parts)
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _stage_times(state) -> dict:
+    keys = ("status", "started", "finished", "seconds")
+    return {name: {k: rec.get(k) for k in keys} for name, rec in state["stages"].items()}
+
+
+def _error_text(e: BaseException) -> str:
+    if getattr(e, "ename", None):  # PapermillExecutionError: the notebook's own exception
+        return f"{e.ename}: {e.evalue}"
+    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+
+
+class _StreamToLog(logging.Handler):
+    """Cell output that papermill logs (log_output=True), written as plain text; papermill's own chatter
+    (cell boundaries, paths) and figure placeholders are dropped."""
+
+    QUIET = ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory",
+             "Executing notebook with kernel", "<Figure size")
+
+    def __init__(self, log):
+        super().__init__(logging.INFO)
+        self.log = log
+
+    def emit(self, record):
+        msg = record.getMessage()
+        if msg.startswith(self.QUIET) or not msg.strip():
+            return
+        if record.levelno >= logging.WARNING:
+            sys.stderr.write(msg if msg.endswith("\n") else msg + "\n")
+            sys.stderr.flush()
+        else:
+            self.log(msg.rstrip("\n"))
+
+
+def _execute(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) -> None:
+    import papermill
+
+    logger = logging.getLogger("papermill")
+    handler = _StreamToLog(log)
+    saved = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        papermill.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=kernel_name,
+                                   cwd=str(project_root()), execution_timeout=timeout, log_output=True,
+                                   progress_bar=False)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+        sys.stdout.flush()
+
+
+# --------------------------------------------------------------------------- report and paper
+
+def render_report(run, state=None) -> Path:
+    """RUN/report.html: a header (profile, commit, stage times), then every executed notebook in order,
+    each under a heading of its own; also RUN/notebooks/NAME.html per notebook."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    run = Path(run)
+    state = state or read_state(run) or {"stages": {}}
+    manifest = _read_json(run / MANIFEST_FILE) or {}
+    exporter = HTMLExporter(template_name="lab")
+    git = manifest.get("git") or {}
+    commit = f"`{git['commit'][:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else "") \
+        if git.get("commit") else "not a git checkout"
+    rows = ["| | stage | status | finished | time |", "|---|---|---|---|---|"]
+    for i, name in enumerate(NOTEBOOKS, 1):
+        rec = state["stages"].get(name, {})
+        secs = f"{rec['seconds']:.1f} s" if rec.get("seconds") is not None else ""
+        rows.append(f"| {i} | [{name}](#stage-{name}) | {rec.get('status', 'not run')} | "
+                    f"{rec.get('finished') or ''} | {secs} |")
+    overrides = state.get("overrides") or {}
+    header = (f"# arche: run report\n\nProfile **{state.get('profile', '?')}**, overrides `{overrides}`, "
+              f"run directory `{run}`.  \nCommit {commit}; device {manifest.get('device', '?')}; "
+              f"python {manifest.get('python', '?')}, torch {manifest.get('packages', {}).get('torch', '?')}."
+              f"\n\nThe five notebooks of the pipeline, as executed, top to bottom. Full provenance is in "
+              f"`manifest.json`; every number is in `results.json`.\n\n" + "\n".join(rows))
+    book = nbformat.v4.new_notebook()
+    book.cells.append(nbformat.v4.new_markdown_cell(header))
+    for i, name in enumerate(NOTEBOOKS, 1):
+        path = run / "notebooks" / f"{name}.ipynb"
+        anchor = f'<a id="stage-{name}"></a>\n\n'
+        if not path.exists():
+            book.cells.append(nbformat.v4.new_markdown_cell(
+                f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`: not run yet.**"))
+            continue
+        nb = nbformat.read(path, as_version=4)
+        if not book.metadata.get("kernelspec"):
+            book.metadata.update({k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata})
+        html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
+        _write_text(path.with_suffix(".html"), html)
+        rec = state["stages"].get(name, {})
+        book.cells.append(nbformat.v4.new_markdown_cell(
+            f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`** ({rec.get('status', '?')}"
+            + (f", {rec['seconds']:.1f} s" if rec.get("seconds") is not None else "")
+            + f"; executed notebook `notebooks/{name}.ipynb`)"))
+        for cell in nb.cells:
+            if "colab-install" in cell.metadata.get("tags", []):
+                continue  # the Colab install cell says nothing about this run
+            if cell.cell_type == "markdown":
+                cell.source = "\n".join(line for line in cell.source.splitlines()
+                                        if "colab.research.google.com" not in line)
+            book.cells.append(cell)
+    for j, cell in enumerate(book.cells):
+        cell["id"] = f"cell-{j}"  # ids must be unique across the joined notebooks
+    html, _ = exporter.from_notebook_node(book, resources={"metadata": {"name": f"arche report: {run.name}"}})
+    out = run / REPORT_FILE
+    _write_text(out, html)
+    return out
+
+
+def _render_quietly(run, state, log) -> None:
+    try:
+        render_report(run, state)
+    except Exception as e:  # noqa: BLE001 - a failed stage is the error to report, not the report
+        log(f"[pipeline] report could not be rendered: {type(e).__name__}: {e}")
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _build_paper(run: Path, log):
+    """arche.report.build_paper(run) when there is one; a missing LaTeX or a LaTeX error is reported
+    (with how to get the PDF) but does not fail the run. Returns the PDF path or None."""
+    try:
+        from . import report
+    except ImportError as e:
+        log(f"[pipeline] paper: not built (arche.report cannot be imported: {e})")
+        return None
+    build = getattr(report, "build_paper", None)
+    if build is None:
+        log("[pipeline] paper: not built (arche.report has no build_paper)")
+        return None
+    log("[pipeline] paper: building")
+    try:
+        result = build(run)
+    except Exception as e:  # noqa: BLE001 - the run's results stand without the PDF
+        if not (shutil.which("latexmk") or shutil.which("pdflatex")):
+            log(f"[pipeline] paper: not built, LaTeX is not installed ({type(e).__name__}: {e}).\n"
+                f"  To get the PDF: {LATEX_HINT.format(run=run)}")
+        else:
+            log(f"[pipeline] paper: LaTeX FAILED ({type(e).__name__}):\n{_indent(str(e))}\n"
+                f"  fix the error above, then: python -m arche paper --run-dir {run}")
+        return None
+    pdf = Path(result) if isinstance(result, (str, os.PathLike)) else None
+    if pdf is None or not pdf.exists():
+        log(f"[pipeline] paper: no PDF produced. To get it: {LATEX_HINT.format(run=run)}")
+        return None
+    return pdf
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.strip().splitlines()[-40:])
+
+
+def _print_locations(run: Path, pdf, seconds: float, log) -> None:
+    lines = [f"[pipeline] finished in {seconds:.1f} s", f"  report:   {run / REPORT_FILE}"]
+    if pdf is not None:
+        lines.append(f"  paper:    {pdf}")
+    for figures in (run / "figures", run / "paper" / "figures"):
+        if figures.is_dir() and any(figures.iterdir()):
+            lines.append(f"  figures:  {figures}")
+    if (run / "results.json").exists():
+        lines.append(f"  results:  {run / 'results.json'}")
+    lines.append(f"  manifest: {run / MANIFEST_FILE}")
+    log("\n".join(lines))
+
+
+# --------------------------------------------------------------------------- notebook display helpers
+
+def describe(cfg, profile: str, run_dir) -> str:
+    """A few lines on what a notebook is about to do: profile, run directory, device, the arms."""
+    from . import study
+    from .train import resolve_device
+
+    arms = ", ".join(a.key for a in study.arms(cfg))
+    return (f"profile {profile} | run dir {run_dir} | device {resolve_device(cfg)} | source {cfg.source}\n"
+            f"model d{cfg.d_model} L{cfg.n_layers} H{cfg.n_heads} | {cfg.steps} steps x {cfg.batch_size} x "
+            f"{cfg.seq_len} tokens\narms: {arms}")
+
+
+def data_table(manifests: dict):
+    """The data manifests of `study.prepare_all` as one row per protocol."""
+    import pandas as pd
+
+    keys = ("source", "tokenizer", "vocab_size", "n_stories", "n_tokens", "n_train_chunks", "n_val_chunks",
+            "n_val_stories")
+    rows = {p: {**{k: m.get(k) for k in keys}, "eos_between_stories": m["settings"]["eos_between_stories"],
+                "val_split": m["settings"]["val_split"], "seq_len": m["settings"]["seq_len"]}
+            for p, m in manifests.items()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("protocol")
+
+
+def example_stories(cfg, run_dir, n: int = 3, max_tokens: int = 120) -> dict[str, list[str]]:
+    """The first `n` held-out stories of every protocol (up to `max_tokens` tokens each), decoded."""
+    import numpy as np
+
+    from . import study
+    from .data import TokenData
+
+    out = {}
+    for protocol in study.protocols(cfg):
+        data = TokenData(study.data_dir(run_dir, protocol))
+        flat = np.asarray(data.val).reshape(-1)
+        starts = [int(s) for s in data.val_story_starts[:n + 1]] or [0]
+        texts = []
+        for i, s in enumerate(starts[:n]):
+            end = min(starts[i + 1] if i + 1 < len(starts) else flat.size, s + max_tokens)
+            text = data.codec.decode(flat[s:end]).replace("<|endoftext|>", "").strip()
+            texts.append(text + (" ..." if end == s + max_tokens else ""))
+        out[protocol] = texts
+    return out
+
+
+def print_texts(groups: dict[str, list[str]], width: int = 100) -> None:
+    """Print texts grouped under headings, wrapped to `width` columns."""
+    import textwrap
+
+    for title, texts in groups.items():
+        print(f"=== {title} ===")
+        for i, text in enumerate(texts, 1):
+            print(textwrap.fill(text, width, initial_indent=f"[{i}] ", subsequent_indent="    "))
+        print()
+
+
+def metrics_table(cfg, run_dir, paradigm: str):
+    """Every evaluated step of every arm of a paradigm (from metrics.jsonl)."""
+    import pandas as pd
+
+    from . import study
+    from .train import read_metrics
+
+    rows = []
+    for arm in study.arms(cfg, paradigm):
+        for rec in read_metrics(study.arm_dir(run_dir, arm)):
+            if "val_loss" in rec:
+                rows.append({"arm": arm.key, **{k: v for k, v in rec.items() if k != "lr"}})
+    return pd.DataFrame(rows)
+
+
+def plot_losses(cfg, run_dir, paradigm: str):
+    """Train and validation loss against step, one panel per protocol, one colour per arm."""
+    import matplotlib.pyplot as plt
+
+    from . import study
+    from .train import read_metrics
+
+    protocols = study.protocols(cfg)
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 3.8), squeeze=False)
+    for ax, protocol in zip(axes[0], protocols):
+        arms = [a for a in study.arms(cfg, paradigm) if a.protocol == protocol]
+        for k, arm in enumerate(arms):
+            recs = read_metrics(study.arm_dir(run_dir, arm))
+            train = [(r["step"], r["train_loss"]) for r in recs if "train_loss" in r]
+            val = [(r["step"], r["val_loss"]) for r in recs if "val_loss" in r]
+            colour = f"C{k}"
+            if train:
+                ax.plot(*zip(*train), color=colour, alpha=0.6, lw=1, label=f"{arm.name} s{arm.seed} train")
+            if val:
+                ax.plot(*zip(*val), color=colour, marker="o", lw=2, label=f"{arm.name} s{arm.seed} val")
+        loss = "AR cross-entropy" if paradigm == "ar" else f"MDLM loss ({arms[0].config.mdlm_loss})" if arms else ""
+        ax.set(title=f"{protocol} protocol", xlabel="step", ylabel=f"{loss}, nats/token")
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _sample_files(cfg, run_dir, only_stem=None):
+    from . import study
+
+    for arm in study.arms(cfg):
+        for stem in study.sample_settings(cfg, arm):
+            path = study.arm_dir(run_dir, arm) / f"{stem}.jsonl"
+            if only_stem not in (None, stem):
+                continue
+            if path.exists():
+                yield arm, stem, [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def sample_times(cfg, run_dir):
+    """One row per sample set written: arm, set, sampler, count, wall time."""
+    import pandas as pd
+
+    rows = []
+    for arm, stem, recs in _sample_files(cfg, run_dir):
+        wall = recs[0].get("wall_time_s") if recs else None
+        rows.append({"arm": arm.key, "set": stem, "sampler": recs[0].get("sampler") if recs else None,
+                     "n": len(recs), "wall_time_s": wall,
+                     "ms_per_sample": 1000 * wall / len(recs) if wall and recs else None})
+    return pd.DataFrame(rows)
+
+
+def sample_examples(cfg, run_dir, n: int = 3, stem: str = "samples", max_chars: int = 400) -> dict:
+    """The first `n` texts of every arm's `stem` sample set."""
+    return {f"{arm.key} [{s}]": [r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "")
+                                 for r in recs[:n]]
+            for arm, _, recs in _sample_files(cfg, run_dir, stem)}
+
+
+__all__ = ["NOTEBOOKS", "PipelineError", "StageFailed", "run_pipeline", "resolve_run_dir", "check_notebook",
+           "parse_parameters", "render_report", "read_state"]

@@ -1,0 +1,378 @@
+"""Samplers, sample records, reference rows and fluency measures, on tiny random models."""
+
+import json
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from arche import build_model, load_config
+from arche import checkpoint
+from arche.model import KVCache
+from arche.sample import (apply_repetition_penalty, ar_nll, filter_logits, generate, generative_perplexity,
+                          load_model, mdlm_nelbo, prefix_ids, read_samples, reference_rows, reference_texts,
+                          sample_ar, sample_mdlm, sample_run, time_for_masked_fraction, token_counts)
+from arche.objectives import alpha
+from arche.tokenizer import TokenCodec
+
+V = 40
+EOT = 39  # the compact codec below puts <|endoftext|> last
+
+
+def tiny(**kw):
+    return load_config("smoke", d_model=32, n_layers=2, n_heads=4, d_ff=64, seq_len=32, sample_length=16,
+                       vocab_size=V, **kw)
+
+
+@pytest.fixture(scope="module")
+def codec():
+    # 38 single-character tokens, " Once"... no: "Once" (id 7454), and <|endoftext|>: 40 tokens.
+    c = TokenCodec.from_ids(list(range(38)) + TokenCodec.full().encode("Once"))
+    assert c.vocab_size == V and c.eot == EOT
+    return c
+
+
+@pytest.fixture(scope="module")
+def ar():
+    torch.manual_seed(0)
+    return build_model(tiny(), "ar").eval()
+
+
+@pytest.fixture(scope="module")
+def mdlm():
+    torch.manual_seed(1)
+    return build_model(tiny(), "mdlm").eval()
+
+
+class Recorder(torch.nn.Module):
+    """Wraps an MDLM: records every input, and can push the [MASK] logit up."""
+
+    def __init__(self, model, mask_bias=0.0):
+        super().__init__()
+        self.model, self.mask_bias, self.inputs = model, mask_bias, []
+        self.vocab_size, self.mask_id, self.max_len = model.vocab_size, model.mask_id, model.max_len
+
+    def forward(self, tokens, t):
+        self.inputs.append(tokens.clone())
+        logits = self.model(tokens, t)
+        logits[..., self.mask_id] += self.mask_bias
+        return logits
+
+
+# ---------------------------------------------------------------------------- logits filters
+
+
+def test_top_p_keeps_the_smallest_set_reaching_p():
+    probs = torch.tensor([0.15, 0.5, 0.05, 0.3])
+    logits = probs.log()
+    kept = lambda p: set(torch.isfinite(filter_logits(logits, top_p=p)).nonzero().flatten().tolist())
+    assert kept(0.4) == {1}
+    assert kept(0.6) == {1, 3}
+    assert kept(0.9) == {1, 3, 0}
+    assert kept(0.99) == {0, 1, 2, 3}
+    assert kept(1.0) == {0, 1, 2, 3}
+    assert kept(1e-6) == {1}  # never empty
+    # kept logits are unchanged; rows are filtered independently
+    out = filter_logits(torch.stack([logits, logits.flip(0)]), top_p=0.6)
+    assert torch.equal(out[0, [1, 3]], logits[[1, 3]])
+    assert torch.isfinite(out[1]).nonzero().flatten().tolist() == [0, 2]
+
+
+def test_top_k_then_top_p():
+    logits = torch.tensor([0.15, 0.5, 0.05, 0.3]).log()
+    assert torch.isfinite(filter_logits(logits, top_k=2)).nonzero().flatten().tolist() == [1, 3]
+    assert torch.equal(filter_logits(logits, top_k=0), logits)
+    # after top-3 the renormalised mass of the best token is 0.5 / 0.95 < 0.6, so two are kept
+    assert torch.isfinite(filter_logits(logits, top_k=3, top_p=0.6)).nonzero().flatten().tolist() == [1, 3]
+    assert torch.isfinite(filter_logits(logits, top_k=3, top_p=0.5)).nonzero().flatten().tolist() == [1]
+
+
+def test_repetition_penalty_pushes_down_both_signs():
+    logits = torch.tensor([[2.0, -2.0, 1.0, -1.0]])
+    seen = torch.tensor([[True, True, False, False]])
+    out = apply_repetition_penalty(logits, seen, 1.3)
+    assert torch.allclose(out, torch.tensor([[2.0 / 1.3, -2.6, 1.0, -1.0]]))
+    assert out[0, 1] < logits[0, 1]  # a negative logit becomes more negative
+
+
+def test_token_counts_ignore_mask():
+    canvas = torch.tensor([[3, 3, V, 5], [V, V, V, V]])
+    counts = token_counts(canvas, V)
+    assert counts.shape == (2, V)
+    assert counts[0, 3] == 2 and counts[0, 5] == 1 and counts[0].sum() == 3 and counts[1].sum() == 0
+
+
+def test_time_matches_masked_fraction():
+    for frac in (1.0, 0.75, 0.3, 0.01):
+        t = time_for_masked_fraction(frac)
+        assert 1 - float(alpha(torch.tensor(t))) == pytest.approx(frac, abs=1e-6)
+
+
+# ---------------------------------------------------------------------------- autoregressive
+
+
+def test_kv_cache_logits_equal_uncached(ar):
+    x = torch.randint(0, V, (3, 12), generator=torch.Generator().manual_seed(0))
+    full = ar(x)
+    cache = KVCache()
+    steps = [ar(x[:, :5], cache=cache)] + [ar(x[:, i:i + 1], cache=cache) for i in range(5, 12)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+
+
+def test_cached_sampling_equals_uncached(ar):
+    kw = dict(n=5, length=16, temperature=0.8, top_p=0.9, seed=3, batch_size=2)
+    cached = sample_ar(ar, [EOT], **kw)
+    assert cached.shape == (5, 16) and cached.dtype == torch.long
+    assert torch.equal(cached, sample_ar(ar, [EOT], use_cache=False, **kw))
+
+
+def test_ar_is_deterministic_per_seed(ar):
+    a = sample_ar(ar, [EOT, 7], 4, 16, seed=0)
+    assert torch.equal(a, sample_ar(ar, [EOT, 7], 4, 16, seed=0))
+    assert not torch.equal(a, sample_ar(ar, [EOT, 7], 4, 16, seed=1))
+
+
+def test_ar_needs_a_prefix_and_room(ar):
+    with pytest.raises(ValueError, match="at least one context token"):
+        sample_ar(ar, [], 2, 8)
+    sample_ar(ar, [EOT], 1, 32)  # the last new token is never fed: 32 positions fit max_len 32
+    with pytest.raises(ValueError, match="max_len"):
+        sample_ar(ar, [EOT, 5], 1, 32)
+
+
+# ---------------------------------------------------------------------------- masked diffusion
+
+
+@pytest.mark.parametrize("sampler", ["confidence", "published", "ancestral", "remask"])
+def test_mdlm_samplers_leave_no_mask_and_keep_the_prefix(mdlm, sampler):
+    probe = Recorder(mdlm)
+    prefix = [EOT, 7, 8]
+    out = sample_mdlm(probe, prefix, 5, 16, sampler, steps=6, seed=0, batch_size=2)
+    assert out.shape == (5, 16)
+    assert int(out.max()) < V and int(out.min()) >= 0
+    assert probe.inputs and all(torch.equal(x[:, :3], torch.tensor(prefix).expand(x.size(0), 3))
+                                for x in probe.inputs)
+    # deterministic for a seed, different across seeds
+    assert torch.equal(out, sample_mdlm(mdlm, prefix, 5, 16, sampler, steps=6, seed=0, batch_size=2))
+    assert not torch.equal(out, sample_mdlm(mdlm, prefix, 5, 16, sampler, steps=6, seed=1, batch_size=2))
+
+
+@pytest.mark.parametrize("steps, expected", [(5, [4, 3, 3, 3, 3]), (3, [6, 5, 5]), (50, [1] * 16)])
+def test_confidence_unmasks_ceil_remaining_over_rounds_left(mdlm, steps, expected):
+    trace = []
+    sample_mdlm(mdlm, [EOT], 3, 16, "confidence", steps=steps, trace=trace)
+    assert [r["unmasked"] for r in trace] == expected
+    rounds = len(trace)
+    for r, rec in enumerate(trace):
+        assert rec["unmasked"] == math.ceil(rec["masked"] / (rounds - r))
+    assert trace[0]["t"] == pytest.approx(1.0) and trace[0]["temperature"] == pytest.approx(1.2)
+    assert trace[-1]["temperature"] == pytest.approx(0.5)
+
+
+def test_published_schedule_and_unmask_counts(mdlm):
+    trace = []
+    sample_mdlm(mdlm, [], 2, 16, "published", steps=4, trace=trace)
+    assert [r["t"] for r in trace] == [1.0, 0.75, 0.5, 0.25]
+    assert [r["temperature"] for r in trace] == pytest.approx([0.8, 0.8 * 0.85, 0.8 * 0.7, 0.8 * 0.55])
+    assert [r["unmasked"] for r in trace] == [[4, 4], [4, 4], [4, 4], [4, 4]]  # max(1, masked // left)
+
+
+def test_published_never_emits_mask_even_when_mask_is_likely(mdlm):
+    probe = Recorder(mdlm, mask_bias=3.0)  # [MASK] is the single most likely output
+    trace = []
+    out = sample_mdlm(probe, [], 4, 16, "published", steps=4, include_mask_logit=True, trace=trace)
+    assert int(out.max()) < V
+    # drawn [MASK]s kept positions masked: fewer positions were filled than max(1, masked // left)
+    filled = [m - n for m, n in zip(trace[0]["masked"], trace[1]["masked"])]
+    assert any(f < u for f, u in zip(filled, trace[0]["unmasked"]))
+    # by default [MASK] is not a candidate, as in the released model whose head had no [MASK] output
+    assert int(sample_mdlm(probe, [], 4, 16, "published", steps=4).max()) < V
+
+
+def test_ancestral_reveals_everything_by_t0(mdlm):
+    trace = []
+    out = sample_mdlm(mdlm, [EOT], 3, 16, "ancestral", steps=3, trace=trace)
+    assert int(out.max()) < V
+    assert [r["t"] for r in trace] == pytest.approx([1.0, 2 / 3, 1 / 3])
+    assert sum(sum(r["unmasked"]) for r in trace) == 3 * 16
+
+
+def test_mdlm_rejects_bad_arguments(mdlm, ar):
+    with pytest.raises(ValueError, match="max_len"):
+        sample_mdlm(mdlm, [EOT], 1, 32)
+    with pytest.raises(ValueError, match="unknown MDLM sampler"):
+        sample_mdlm(mdlm, [], 1, 8, "greedy")
+    with pytest.raises(ValueError, match="no option"):
+        sample_mdlm(mdlm, [], 1, 8, "ancestral", repetition_penalty=2.0)
+    with pytest.raises(ValueError, match="diffusion model"):
+        sample_mdlm(ar, [], 1, 8)
+
+
+# ---------------------------------------------------------------------------- runs and records
+
+
+def make_run(tmp_path, codec, paradigm, cfg, name="best"):
+    torch.manual_seed(5)
+    model = build_model(cfg, paradigm, vocab_size=V)
+    run = tmp_path / paradigm
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
+                                                 "vocab_size": V}))
+    (run / "vocab.json").write_text(json.dumps(codec.to_dict()))
+    checkpoint.save(run / f"{name}.safetensors", model, {"step": 7})
+    return run, model
+
+
+def test_prefix_rule(codec):
+    assert prefix_ids(codec, True, "") == [EOT]
+    assert prefix_ids(codec, False, "") == []
+    assert prefix_ids(codec, False, "Once") == [38]
+    assert prefix_ids(codec, True, "Once") == [EOT, 38]
+
+
+def test_load_model_falls_back_to_last(tmp_path, codec):
+    run, model = make_run(tmp_path, codec, "mdlm", tiny(), name="last")
+    loaded, c, saved, paradigm = load_model(run)
+    assert paradigm == "mdlm" and c == codec and saved["checkpoint"] == {"file": "last.safetensors", "step": 7}
+    assert not loaded.training
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    assert load_model(run, max_len=40)[0].max_len == 40
+
+
+def test_ar_records_published_protocol(tmp_path, codec):
+    cfg = tiny(n_samples=6, sample_batch_size=4, sample_seed=2, device="cpu")  # published: "Once", no EOT
+    run, _ = make_run(tmp_path, codec, "ar", cfg)
+    path = sample_run(cfg, "ar", run)
+    assert path == run / "samples.jsonl"
+    recs = read_samples(path)
+    assert len(recs) == 6 and [r["index"] for r in recs] == list(range(6))
+    for r in recs:
+        assert r["model"] == "ar" and r["sampler"] == "ar" and r["seed"] == 2
+        assert len(r["tokens"]) == 16 and r["text"].startswith("Once")
+        assert r["settings"]["prefix_ids"] == [38] and r["settings"]["temperature"] == 0.8
+        assert r["wall_time_s"] > 0
+    with_eot = [r for r in recs if EOT in r["tokens"]]
+    assert with_eot, "pick a seed that produces an <|endoftext|>"
+    for r in with_eot:
+        cut = r["tokens"].index(EOT)
+        assert r["text"] == codec.decode([38] + r["tokens"][:cut]) and "<|endoftext|>" not in r["text"]
+    # the same config gives the same samples
+    assert [r["tokens"] for r in generate(cfg, "ar", run)] == [r["tokens"] for r in recs]
+
+
+def test_mdlm_records_controlled_protocol(tmp_path, codec):
+    cfg = tiny(protocol="controlled", n_samples=3, sample_batch_size=2, mdlm_steps=4, device="cpu")
+    run, _ = make_run(tmp_path, codec, "mdlm", cfg)
+    recs = read_samples(sample_run(cfg, "mdlm", run, out=tmp_path / "out" / "s.jsonl"))
+    assert len(recs) == 3
+    for r in recs:
+        assert r["sampler"] == "confidence" and r["settings"]["prefix_ids"] == [EOT]
+        assert r["settings"]["steps"] == 4 and r["settings"]["repetition_penalty"] == 1.3
+        assert V not in r["tokens"] and len(r["tokens"]) == 16
+        story = r["tokens"][:r["tokens"].index(EOT)] if EOT in r["tokens"] else r["tokens"]
+        assert r["text"] == codec.decode(story)  # the EOT prefix is not text
+    with pytest.raises(ValueError, match="holds a MDLM model"):
+        generate(cfg, "ar", run)
+
+
+# ---------------------------------------------------------------------------- reference rows
+
+
+@pytest.fixture(scope="module")
+def story_data(tmp_path_factory):
+    from arche.data import TokenData, prepare
+    d = tmp_path_factory.mktemp("story")
+    prepare(tiny(n_tokens=6000, eos_between_stories=True, val_split="story", val_fraction=0.3), d, log=print)
+    return TokenData(d)
+
+
+def test_openings_start_at_held_out_stories(story_data):
+    flat = story_data.val.reshape(-1)
+    starts = story_data.val_story_starts
+    eot = story_data.codec.eot
+    assert len(starts) >= 3
+    rows = reference_rows(story_data, 100, 24, "openings", seed=0)
+    assert len(rows) == len(starts)
+    for s, row in zip(starts, rows):
+        assert row == flat[s:s + 24].tolist()
+    texts = reference_texts(story_data, 100, 24, "openings", seed=0)
+    for row, text in zip(rows, texts):
+        assert text == story_data.codec.decode(row[:row.index(eot)] if eot in row else row)
+    # a seeded subsample, in stream order
+    few = reference_rows(story_data, 2, 24, "openings", seed=0)
+    assert len(few) == 2 and all(r in rows for r in few)
+    assert few == reference_rows(story_data, 2, 24, "openings", seed=0)
+
+
+def test_windows_are_seeded_and_cut_at_eot(story_data):
+    rows = reference_rows(story_data, 20, 24, "windows", seed=1)
+    assert len(rows) == 20 and all(len(r) == 24 for r in rows)
+    assert rows == reference_rows(story_data, 20, 24, "windows", seed=1)
+    assert rows != reference_rows(story_data, 20, 24, "windows", seed=2)
+    texts = reference_texts(story_data, 20, 24, "windows", seed=1)
+    assert all("<|endoftext|>" not in t for t in texts)
+
+
+def test_chunk_split_rows_stay_inside_their_chunk(tmp_path):
+    from arche.data import TokenData, prepare
+    prepare(tiny(n_tokens=6000, val_fraction=0.3), tmp_path, log=print)  # published: chunk split
+    data = TokenData(tmp_path)
+    L = data.seq_len
+    for s, row in zip(data.val_story_starts, reference_rows(data, 100, 24, "openings", seed=0)):
+        assert len(row) == min(24, L - s % L)
+    assert all(len(r) == 24 for r in reference_rows(data, 10, 24, "windows", seed=0))
+
+
+# ---------------------------------------------------------------------------- fluency
+
+
+def test_ar_nll_matches_cross_entropy(ar):
+    row = [3, 5, EOT, 7, 9]
+    got = ar_nll(ar, [EOT], [row, [1, 2, 3, 4]], eot=EOT)
+    logits = ar(torch.tensor([[EOT, 3, 5]]))[0]
+    assert got[0] == pytest.approx(F.cross_entropy(logits, torch.tensor([3, 5, EOT])).item(), rel=1e-5)
+    logits = ar(torch.tensor([[EOT, 1, 2, 3]]))[0]
+    assert got[1] == pytest.approx(F.cross_entropy(logits, torch.tensor([1, 2, 3, 4])).item(), rel=1e-5)
+    # no prefix: the first token has no context and is not scored; a 1-token row has nothing to score
+    got = ar_nll(ar, [], [[3, 5, 7], [4]], batch_size=1)
+    logits = ar(torch.tensor([[3, 5]]))[0]
+    assert got[0] == pytest.approx(F.cross_entropy(logits, torch.tensor([5, 7])).item(), rel=1e-5)
+    assert got[1] is None
+
+
+def test_generative_perplexity_is_token_weighted(ar):
+    rows = [[3, 5, 7, 9, 11, 13], [4]]
+    nll = ar_nll(ar, [EOT], rows)
+    assert generative_perplexity(ar, [EOT], rows) == pytest.approx(math.exp((6 * nll[0] + nll[1]) / 7), rel=1e-5)
+
+
+class Uniform(torch.nn.Module):
+    """An MDLM that predicts the uniform distribution over the real tokens everywhere."""
+    mask_id, vocab_size, max_len, causal = V, V, 64, False
+
+    def forward(self, tokens, t):
+        return torch.zeros(*tokens.shape, V + 1)
+
+
+def test_mdlm_nelbo_of_a_uniform_model_is_log_vocab():
+    rows = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, EOT, 11]]
+    got = mdlm_nelbo(Uniform(), [EOT], rows, seed=0, n_t=256, eot=EOT)
+    assert got == pytest.approx([math.log(V)] * 2, rel=0.03)
+    assert got == mdlm_nelbo(Uniform(), [EOT], rows, seed=0, n_t=256, eot=EOT)
+
+
+def test_mdlm_nelbo_never_masks_the_prefix(mdlm):
+    probe = Recorder(mdlm)
+    got = mdlm_nelbo(probe, [EOT, 7], [[1, 2, 3]], seed=0, n_t=8)
+    assert len(got) == 1 and got[0] > 0
+    assert all((x[:, :2] == torch.tensor([EOT, 7])).all() for x in probe.inputs)
+
+
+def test_sample_from_follows_the_distribution_and_skips_zeros():
+    from arche.sample import sample_from
+    probs = torch.tensor([0.0, 0.2, 0.0, 0.5, 0.3, 0.0]).expand(20000, -1).contiguous()
+    draws = sample_from(probs, torch.Generator().manual_seed(0)).flatten()
+    freq = torch.bincount(draws, minlength=6).float() / draws.numel()
+    assert freq[[0, 2, 5]].sum() == 0
+    assert torch.allclose(freq, probs[0], atol=0.015)
