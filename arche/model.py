@@ -3,9 +3,11 @@
 Pre-norm blocks with RMSNorm, rotary position embeddings, SwiGLU feed-forward and no biases.
 `causal=True` gives the autoregressive model (tied output head); `causal=False` gives the masked
 diffusion model: one extra embedding row for [MASK], a timestep embedding (sinusoid of t in [0, 1]
--> Linear -> SiLU) added to every token embedding, and by default an untied output head over the
-vocabulary plus [MASK]. With the paper's sizes this gives exactly 123,551,232 (AR) and 162,739,968
-(MDLM) parameters; the gap is the untied head and the time MLP, nothing inherent to diffusion.
+-> Linear with bias -> SiLU) added to every token embedding, and by default an untied output head
+over the real vocabulary (the [MASK] class is never predicted, as in the released code). With the
+paper's sizes this gives exactly 123,551,232 (AR) and 162,739,968 (MDLM) parameters; the gap is the
+untied head and the time MLP, nothing inherent to diffusion. A tied head reuses the embedding's
+first `vocab_size` rows (all but [MASK]).
 """
 
 from __future__ import annotations
@@ -113,11 +115,11 @@ class KVCache:
 
 
 def timestep_embedding(t, dim: int):
-    """Sinusoidal embedding of t in [0, 1] (scaled to [0, 1000] as in diffusion models)."""
+    """Sinusoidal embedding of t in [0, 1], unscaled, [sin, cos], as in the released code."""
     half = dim // 2
     freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = 1000.0 * t.float()[:, None] * freqs[None]
-    return torch.cat([args.cos(), args.sin()], dim=-1)
+    args = t.float()[:, None] * freqs[None]
+    return torch.cat([args.sin(), args.cos()], dim=-1)
 
 
 class Transformer(nn.Module):
@@ -130,12 +132,11 @@ class Transformer(nn.Module):
         n_embed = vocab_size if causal else vocab_size + 1
         self.d_model, self.n_heads, self.max_len = d_model, n_heads, max_len
         self.embed = nn.Embedding(n_embed, d_model)
-        self.time_mlp = None if causal else nn.Linear(d_model, d_model, bias=False)
+        self.time_mlp = None if causal else nn.Linear(d_model, d_model, bias=True)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, d_ff, causal) for _ in range(n_layers))
         self.norm = RMSNorm(d_model)
-        self.head = nn.Linear(d_model, n_embed, bias=False)
-        if tied_head:
-            self.head.weight = self.embed.weight
+        # Logits over the real vocabulary only; a tied head reads the embedding rows instead.
+        self.head = None if tied_head else nn.Linear(d_model, vocab_size, bias=False)
         cos, sin = rope_tables(max_len, d_model // n_heads, rope_base)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
@@ -149,6 +150,8 @@ class Transformer(nn.Module):
     def _init(m):
         if isinstance(m, (nn.Linear, nn.Embedding)):
             nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
 
     def forward(self, tokens, t=None, cache: KVCache | None = None):
         """tokens (B, T) -> logits (B, T, n_out). MDLM needs t (B,) in [0, 1]; AR takes none."""
@@ -169,7 +172,10 @@ class Transformer(nn.Module):
             x = block(x, cos, sin, cache)
         if cache is not None:
             cache.length += T
-        return self.head(self.norm(x))
+        x = self.norm(x)
+        if self.head is None:
+            return F.linear(x, self.embed.weight[: self.vocab_size])
+        return self.head(x)
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())  # tied weights counted once

@@ -3,10 +3,10 @@
 AR: next-token cross-entropy. MDLM: tokens are masked independently with rate 1 - alpha(t),
 alpha(t) = cos^2(pi t / 2), t ~ U(eps, 1). Two MDLM losses:
 
-* `masked_mean` (the released code): cross-entropy over the vocabulary AND [MASK], averaged over
-  the masked positions. Not a likelihood bound, so not comparable with AR's loss.
-* `elbo` (Sahoo et al. 2024, SUBS parameterisation): the [MASK] logit is never predicted, unmasked
-  positions carry their input token (they cost nothing), and each masked position's cross-entropy
+* `masked_mean` (the released code): cross-entropy averaged over the masked positions, with no
+  weighting over t. Not a likelihood bound, so not comparable with AR's loss.
+* `elbo` (Sahoo et al. 2024, SUBS parameterisation): the [MASK] class is never predicted (the head
+  has no [MASK] output), unmasked positions carry their input token (they cost nothing), and each masked position's cross-entropy
   is weighted by -alpha'(t) / (1 - alpha(t)) = pi / tan(pi t / 2). Averaged over all tokens this is
   the NELBO, an upper bound on the negative log-likelihood in nats/token.
 
@@ -66,7 +66,7 @@ def subs_log_probs(logits, mask_id: int):
 def mdlm_loss_sum(model, tokens, t, mask, kind: str, eps: float, mask_id: int | None = None):
     """Summed MDLM loss terms over the batch; the caller divides by `mdlm_normalizer`.
 
-    `masked_mean`: plain cross-entropy (over vocabulary + [MASK]) summed over masked positions.
+    `masked_mean`: plain cross-entropy summed over masked positions.
     `elbo`: NELBO-weighted SUBS cross-entropy summed over masked positions, times (1 - eps) because
     t is drawn from U(eps, 1) rather than U(0, 1).
     """

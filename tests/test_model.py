@@ -16,7 +16,7 @@ def test_paper_parameter_counts_are_exact():
     assert counts["ar"] == 123_551_232
     assert counts["mdlm"] == 162_739_968
     # The tied-head MDLM differs from AR only by the [MASK] row and the time MLP.
-    assert counts["mdlm_tied"] == 123_551_232 + 768 + 768 * 768
+    assert counts["mdlm_tied"] == 123_551_232 + 768 + 768 * 768 + 768
 
 
 def test_ar_is_causal():
@@ -40,8 +40,8 @@ def test_mdlm_is_bidirectional_and_time_conditioned():
     a, b = model(x, t), model(y, t)
     assert not torch.allclose(a[:, :12], b[:, :12], atol=1e-5)  # earlier positions see a later change
     assert not torch.allclose(a, model(x, torch.full((2,), 0.1)), atol=1e-5)
-    assert a.shape[-1] == 51  # vocabulary + [MASK]
-    assert model.mask_id == 50
+    assert a.shape[-1] == 50  # the real vocabulary: [MASK] is never predicted
+    assert model.mask_id == 50 and model.embed.weight.shape[0] == 51  # [MASK] is an input row
 
 
 def test_forward_rejects_wrong_arguments():

@@ -40,13 +40,13 @@ class Probe(torch.nn.Module):
         B, L = tokens.shape
         if self.fixed is not None:
             return self.fixed.expand(B, L, -1)
-        return torch.zeros(B, L, self.vocab + 1)
+        return torch.zeros(B, L, self.vocab)
 
 
 def test_mdlm_loss_counts_only_masked_positions():
     V = 10
     # Logits heavily favour token 0: a token-0 target costs ~0, any other ~50 nats.
-    logits = torch.full((1, 1, V + 1), -50.0)
+    logits = torch.full((1, 1, V), -50.0)
     logits[..., 0] = 0.0
     tokens = torch.ones(2, 8, dtype=torch.long)  # expensive everywhere...
     mask = torch.zeros(2, 8, dtype=torch.bool)
@@ -63,8 +63,8 @@ def test_uniform_model_nelbo_is_log_vocab():
     batches = [torch.randint(0, V, (64, 64), generator=gen) for _ in range(8)]
     out = evaluate(Probe(V), "mdlm", batches, seed=0, eps=1e-3)
     assert out["val_nelbo"] == pytest.approx(math.log(V), rel=0.02)
-    # The published loss includes the [MASK] class in its softmax: ln(V + 1) for a uniform model.
-    assert out["val_masked_mean"] == pytest.approx(math.log(V + 1), rel=1e-6)
+    # The published loss is the plain cross-entropy at masked positions: ln(V) for a uniform model.
+    assert out["val_masked_mean"] == pytest.approx(math.log(V), rel=1e-6)
 
 
 def test_evaluation_is_deterministic():
