@@ -28,12 +28,9 @@ Samplers:
     with probability (alpha(s) - alpha(t)) / (1 - alpha(t)), its token drawn from the SUBS distribution.
   - "remask": LLaDA-style low-confidence remasking, i.e. "confidence" at temperature 1 with no penalty.
 
-The [MASK] logit. The released MDLM had an output head over the real vocabulary only (`nn.Linear(d, V)`
-in gpu/models.py, gpu/arche_colab.py and eval_diversity.py), so its sampler could never produce [MASK];
-our MDLM has one more output, [MASK]. Every sampler here draws from the real tokens only, which for
-"published" is exactly the released computation. `include_mask_logit=True` instead samples over all
-outputs including [MASK]; a position whose draw is [MASK] then simply stays masked for the next round
-and the final argmax fill excludes [MASK] (the one deviation needed to keep [MASK] out of the output).
+The MDLM's head predicts the real vocabulary only, as in the released code (`nn.Linear(d, V)`), so no
+sampler can draw [MASK]; slicing `[..., :vocab_size]` keeps that true for a model with a [MASK] output.
+`infill` runs the same samplers on a canvas whose known tokens are fixed (`infill_demo` scores it).
 
 Randomness comes from one `torch.Generator` seeded by `seed`, consumed batch after batch, so a
 (seed, batch_size) pair gives the same samples on the same device; other batch sizes give others.
@@ -64,8 +61,7 @@ MDLM_SAMPLERS = ("published", "confidence", "ancestral", "remask")
 # Settings of each MDLM sampler besides steps; `sample_mdlm(..., **options)` overrides them.
 SAMPLER_DEFAULTS = {
     "confidence": dict(temperature_start=1.2, temperature_end=0.5, repetition_penalty=1.3),
-    "published": dict(temperature=0.8, min_temperature=0.1, repetition_penalty=1.3, penalty_cap=5.0,
-                      include_mask_logit=False),
+    "published": dict(temperature=0.8, min_temperature=0.1, repetition_penalty=1.3, penalty_cap=5.0),
     "ancestral": dict(temperature=1.0),
     "remask": dict(temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0),
 }
@@ -237,7 +233,7 @@ def sample_ar(model, prefix, n: int, length: int, temperature: float = 1.0, top_
 
 
 def _denoise(model, prefix, canvas, t: float):
-    """Logits (B, length, vocab + 1) of the canvas given the fixed prefix, at diffusion time t."""
+    """Logits (B, length, outputs) of the canvas given the fixed prefix, at diffusion time t."""
     B = canvas.size(0)
     x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
     logits = model(x, torch.full((B,), float(t), device=canvas.device))
@@ -302,6 +298,12 @@ def apply_repetition_penalty(logits, seen, penalty: float):
     return torch.where(seen, penalised, logits)
 
 
+def released_penalty_divisor(counts, base: float = 1.3, cap: float = 5.0):
+    """What the released code divided each logit by: min(base^count, cap), 1 for unused tokens.
+    Dividing regardless of sign RAISES a negative logit, so a repeated unlikely token gains probability."""
+    return (base ** counts.float()).clamp(max=cap)
+
+
 def time_for_masked_fraction(frac: float) -> float:
     """The t whose mask rate 1 - cos^2(pi t / 2) equals `frac`: the model sees the time that matches
     how much of the canvas is actually masked."""
@@ -312,19 +314,20 @@ def time_for_masked_fraction(frac: float) -> float:
 # the MDLM samplers, one batch each
 
 
-def _confidence_batch(model, prefix, B, length, steps, gen, trace, temperature_start, temperature_end,
+def _confidence_batch(model, prefix, canvas, steps, gen, trace, temperature_start, temperature_end,
                       repetition_penalty):
     """The paper's confidence-based unmasking (see the module docstring); also "remask"."""
     V, mask_id = model.vocab_size, model.mask_id
-    canvas = torch.full((B, length), mask_id, dtype=torch.long, device=prefix.device)
-    # With more steps than positions the ceil rule unmasks one per round and finishes after `length`
-    # rounds; the temperature schedule spans the rounds that actually run.
-    rounds = min(steps, length)
+    B, length = canvas.shape
+    n_masked = (canvas == mask_id).sum(dim=1)
+    if bool((n_masked != n_masked[0]).any()):
+        raise ValueError("the confidence sampler needs the same number of masked positions in every row")
+    # With more steps than masked positions the ceil rule unmasks one per round and finishes early;
+    # the temperature schedule spans the rounds that actually run.
+    rounds = min(steps, int(n_masked[0]))
     for r in range(rounds):
         masked = canvas == mask_id
         remaining = int(masked[0].sum())  # every row unmasks the same number, so all rows agree
-        if remaining == 0:
-            break
         t = time_for_masked_fraction(remaining / length)
         temperature = temperature_start + (temperature_end - temperature_start) * r / max(rounds - 1, 1)
         seen = token_counts(canvas, V) > 0
@@ -345,12 +348,10 @@ def _confidence_batch(model, prefix, B, length, steps, gen, trace, temperature_s
     return canvas
 
 
-def _published_batch(model, prefix, B, length, steps, gen, trace, temperature, min_temperature,
-                     repetition_penalty, penalty_cap, include_mask_logit):
+def _published_batch(model, prefix, canvas, steps, gen, trace, temperature, min_temperature,
+                     repetition_penalty, penalty_cap):
     """The released code's sampler, batched with the same per-sequence semantics."""
     V, mask_id = model.vocab_size, model.mask_id
-    n_out = V + 1 if include_mask_logit else V
-    canvas = torch.full((B, length), mask_id, dtype=torch.long, device=prefix.device)
     for step in range(steps):
         masked = canvas == mask_id
         n_masked = masked.sum(dim=1)
@@ -358,35 +359,31 @@ def _published_batch(model, prefix, B, length, steps, gen, trace, temperature, m
             break
         t = 1.0 - step / steps
         temp = max(temperature * (0.4 + 0.6 * t), min_temperature)
-        # Divide by min(1.3^count, 5) whatever the sign, as released; count 0 gives 1.
-        divisor = (repetition_penalty ** token_counts(canvas, V).float()).clamp(max=penalty_cap)
-        if include_mask_logit:
-            divisor = F.pad(divisor, (0, 1), value=1.0)
+        divisor = released_penalty_divisor(token_counts(canvas, V), repetition_penalty, penalty_cap)
 
         def transform(rows, seq):
-            return rows[:, :n_out] / divisor[seq] / temp
+            return rows[:, :V] / divisor[seq] / temp
 
         logits = _denoise(model, prefix, canvas, t)
         sampled, confidence = _sampled_at(masked, *_draw(logits[masked], _rows_of(masked), transform, gen))
         k = torch.minimum((n_masked // (steps - step)).clamp(min=1), n_masked)
         chosen = most_confident(confidence, k, gen)
-        # A drawn [MASK] (include_mask_logit only) writes mask_id: the position stays masked.
         canvas = torch.where(chosen, sampled, canvas)
         if trace is not None:
             trace.append({"round": step, "t": t, "temperature": temp, "masked": n_masked.tolist(),
                           "unmasked": k.tolist()})
     masked = canvas == mask_id
     if bool(masked.any()):
-        # Leftovers: argmax of the plain logits at t = 0, over real tokens only.
+        # Leftovers (only when steps ran out first): argmax of the plain logits at t = 0.
         fill = _denoise(model, prefix, canvas, 0.0)[..., :V].argmax(dim=-1)
         canvas = torch.where(masked, fill, canvas)
     return canvas
 
 
-def _ancestral_batch(model, prefix, B, length, steps, gen, trace, temperature):
+def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
     """MDLM's ancestral sampler on the cosine schedule (SUBS: [MASK] never drawn)."""
     V, mask_id = model.vocab_size, model.mask_id
-    canvas = torch.full((B, length), mask_id, dtype=torch.long, device=prefix.device)
+    B, length = canvas.shape
     grid = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
     for i in range(steps):
         t, s = float(grid[i]), float(grid[i + 1])
@@ -420,27 +417,45 @@ def sample_mdlm(model, prefix, n: int, length: int, sampler: str = "confidence",
     masked and are unmasked by `sampler` in `steps` rounds. `options` override SAMPLER_DEFAULTS.
     `trace`, when a list, receives one dict per round (masked count before it, number unmasked, t...).
     """
+    device = _device_of(model, device)
+    canvas = torch.full((n, length), model.mask_id if model.mask_id is not None else 0, dtype=torch.long,
+                        device=device)
+    return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
+
+
+def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options):
+    """Unmask every [MASK] of `canvas` (n, length), batch by batch; the other tokens stay as they are."""
     if sampler not in _BATCH_SAMPLERS:
         raise ValueError(f"unknown MDLM sampler {sampler!r}; choose one of {list(MDLM_SAMPLERS)}")
     unknown = set(options) - set(SAMPLER_DEFAULTS[sampler])
     if unknown:
         raise ValueError(f"sampler {sampler!r} takes no option(s) {sorted(unknown)}")
     if model.mask_id is None:
-        raise ValueError("sample_mdlm needs the diffusion model (this one is autoregressive)")
-    if len(prefix) + length > model.max_len:
-        raise ValueError(f"a prefix of {len(prefix)} tokens plus a canvas of {length} exceeds the model's "
-                         f"max_len {model.max_len}")
+        raise ValueError("MDLM sampling needs the diffusion model (this one is autoregressive)")
+    if len(prefix) + canvas.size(1) > model.max_len:
+        raise ValueError(f"a prefix of {len(prefix)} tokens plus a canvas of {canvas.size(1)} exceeds the "
+                         f"model's max_len {model.max_len}")
     settings = {**SAMPLER_DEFAULTS[sampler], **options}
-    device = _device_of(model, device)
-    gen = _generator(seed, device)
-    prefix_t = torch.tensor(prefix, dtype=torch.long, device=device).reshape(1, -1)
+    gen = _generator(seed, canvas.device)
+    prefix_t = torch.tensor(prefix, dtype=torch.long, device=canvas.device).reshape(1, -1)
     out, t0 = [], time.perf_counter()
-    for start, size in _batches(n, batch_size):
-        canvas = _BATCH_SAMPLERS[sampler](model, prefix_t, size, length, steps, gen, trace, **settings)
-        assert not (canvas == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
-        out.append(canvas)
-        _report(log, f"mdlm/{sampler}", start, size, n, t0)
+    for start, size in _batches(canvas.size(0), batch_size):
+        known = canvas[start:start + size]
+        done = _BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
+        assert not (done == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
+        fixed = known != model.mask_id
+        assert torch.equal(done[fixed], known[fixed]), f"{sampler} sampler changed a known token"
+        out.append(done)
+        _report(log, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
     return torch.cat(out)
+
+
+@torch.no_grad()
+def infill(model, prefix, canvas, sampler: str = "confidence", steps: int = 100, seed: int = 0,
+           batch_size: int | None = None, trace: list | None = None, log=None, **options):
+    """Fill the [MASK] positions of `canvas` (n, length), keeping its other tokens and the prefix.
+    The confidence samplers need the same number of masked positions in every row."""
+    return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
 
 
 # -----------------------------------------------------------------------------
@@ -477,8 +492,7 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
         print(f"[{paradigm}] note: sampling uses {needed} positions, the model was trained on "
               f"{train_cfg['seq_len']}", flush=True)
     model, codec, saved, _ = load_model(run_dir, device=device, max_len=needed)
-    settings["checkpoint"] = saved["checkpoint"]
-    settings["device"] = str(device)
+    settings.update(eot=codec.eot, checkpoint=saved["checkpoint"], device=str(device))
 
     def log(msg):
         print(msg, flush=True)
@@ -625,10 +639,23 @@ def ar_nll(model, prefix, token_rows, device=None, batch_size: int = 64, eot: in
     return [s / c if c else None for s, c in ar_nll_sums(model, prefix, token_rows, device, batch_size, eot)]
 
 
-def generative_perplexity(model, prefix, token_rows, device=None, batch_size: int = 64,
+def generative_perplexity(model, samples, token_rows=None, device=None, batch_size: int = 64,
                           eot: int | None = None) -> float:
-    """exp of the token-weighted mean NLL of the rows under the AR model."""
-    sums = ar_nll_sums(model, prefix, token_rows, device, batch_size, eot)
+    """exp of the token-weighted mean NLL under the AR model, of either
+
+    * sample records as `generate` writes them (`samples`, no `token_rows`): each record is scored given
+      its own prefix, up to and including its first <|endoftext|>; or
+    * `token_rows` given the prefix `samples` (cut after the first `eot` when given).
+    """
+    if token_rows is None:
+        groups = {}  # records of one file share a prefix; group anyway so any mix works
+        for rec in samples:
+            key = (tuple(rec["settings"]["prefix_ids"]), rec["settings"]["eot"])
+            groups.setdefault(key, []).append(rec["tokens"])
+        sums = [s for (prefix, eot_id), rows in groups.items()
+                for s in ar_nll_sums(model, list(prefix), rows, device, batch_size, eot_id)]
+    else:
+        sums = ar_nll_sums(model, samples, token_rows, device, batch_size, eot)
     total, count = sum(s for s, _ in sums), sum(c for _, c in sums)
     if count == 0:
         raise ValueError("no tokens to score")
@@ -654,7 +681,8 @@ def mdlm_nelbo(model, prefix, token_rows, seed: int = 0, n_t: int = 32, device=N
             continue
         seq = torch.tensor(list(prefix) + row, dtype=torch.long)
         if seq.numel() > model.max_len:
-            raise ValueError(f"a row of {seq.numel()} tokens with its prefix exceeds max_len {model.max_len}")
+            raise ValueError(f"a row of {seq.numel()} tokens with its prefix exceeds max_len {model.max_len}; "
+                             "load the model with load_model(..., max_len=...)")
         t = eps + (1.0 - eps) * (torch.arange(n_t) + torch.rand(1, generator=gen)) / n_t
         u = torch.rand(n_t, seq.numel(), generator=gen)
         mask = u < (1.0 - alpha(t))[:, None]
@@ -663,3 +691,64 @@ def mdlm_nelbo(model, prefix, token_rows, seed: int = 0, n_t: int = 32, device=N
         total = mdlm_loss_sum(model, tokens, t.to(device), mask.to(device), "elbo", eps)
         out.append(float(total) / n_t / len(row))
     return out
+
+
+# -----------------------------------------------------------------------------
+# infilling: what only the MDLM can do
+
+
+@torch.no_grad()
+def infill_demo(cfg: Config, mdlm_dir, ar_dir, data, n: int = 100, device=None) -> dict:
+    """MDLM infilling on held-out stories, scored by the AR model trained on the same data.
+
+    The middle third of up to n held-out story openings (`cfg.sample_length` tokens with no story end
+    inside) is masked and filled by the MDLM with `cfg.mdlm_sampler`, the rest of the row fixed. The AR
+    model scores whole rows (mean NLL, nats/token, given the prefix), so a fill is rewarded for fitting
+    the text on BOTH sides of it. Reference points: the original rows, and the span filled with tokens
+    drawn from the held-out unigram distribution.
+    """
+    device = torch.device(device) if device is not None else resolve_device(cfg)
+    saved, codec = read_run(mdlm_dir)
+    prefix = [codec.eot] if saved["config"]["eos_between_stories"] else []
+    length = cfg.sample_length
+    mdlm, codec, _, _ = load_model(mdlm_dir, device=device, max_len=len(prefix) + length)
+    ar, ar_codec, _, _ = load_model(ar_dir, device=device, max_len=len(prefix) + length)
+    if ar_codec != codec:
+        raise ValueError(f"{mdlm_dir} and {ar_dir} use different vocabularies")
+
+    rows = [r for r in reference_rows(data, 10**9, length, "openings", cfg.sample_seed)
+            if len(r) == length and codec.eot not in r]
+    rng = np.random.default_rng(cfg.sample_seed)
+    if len(rows) > n:
+        rows = [rows[i] for i in np.sort(rng.choice(len(rows), size=n, replace=False))]
+    result = {"n_stories": len(rows), "length": length, "sampler": cfg.mdlm_sampler, "steps": cfg.mdlm_steps}
+    if not rows:
+        return result
+    original = torch.tensor(rows, dtype=torch.long, device=device)
+    span = slice(length // 3, 2 * length // 3)
+    canvas = original.clone()
+    canvas[:, span] = mdlm.mask_id
+    with autocast_for(cfg, device):
+        filled = infill(mdlm, prefix, canvas, cfg.mdlm_sampler, cfg.mdlm_steps, seed=cfg.sample_seed,
+                        batch_size=cfg.sample_batch_size)
+    stream = np.asarray(data.val).reshape(-1)
+    random_fill = original.clone()
+    random_fill[:, span] = torch.from_numpy(rng.choice(stream, size=random_fill[:, span].shape).astype(np.int64))
+
+    def mean_nll(batch):
+        sums = ar_nll_sums(ar, prefix, batch.tolist(), device, cfg.sample_batch_size)
+        return sum(s for s, _ in sums) / sum(c for _, c in sums)
+
+    def show(ids):  # the row as text, the span in brackets
+        return f"{codec.decode(ids[:span.start])}[{codec.decode(ids[span])}]{codec.decode(ids[span.stop:])}"
+
+    result.update({
+        "span_tokens": span.stop - span.start,
+        "ar_nll_original": mean_nll(original),
+        "ar_nll_infilled": mean_nll(filled),
+        "ar_nll_random": mean_nll(random_fill),
+        "span_token_match": float((filled[:, span] == original[:, span]).float().mean()),
+        "examples": [{"original": show(o), "infilled": show(f)}
+                     for o, f in zip(original[:3].tolist(), filled[:3].tolist())],
+    })
+    return result

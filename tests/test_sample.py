@@ -12,7 +12,8 @@ from arche import checkpoint
 from arche.model import KVCache
 from arche.sample import (apply_repetition_penalty, ar_nll, filter_logits, generate, generative_perplexity,
                           load_model, mdlm_nelbo, prefix_ids, read_samples, reference_rows, reference_texts,
-                          sample_ar, sample_mdlm, sample_run, time_for_masked_fraction, token_counts)
+                          infill, infill_demo, sample_ar, sample_mdlm, sample_run, time_for_masked_fraction,
+                          token_counts)
 from arche.objectives import alpha
 from arche.tokenizer import TokenCodec
 
@@ -21,8 +22,8 @@ EOT = 39  # the compact codec below puts <|endoftext|> last
 
 
 def tiny(**kw):
-    return load_config("smoke", d_model=32, n_layers=2, n_heads=4, d_ff=64, seq_len=32, sample_length=16,
-                       vocab_size=V, **kw)
+    kw = {"sample_length": 16, **kw}
+    return load_config("smoke", d_model=32, n_layers=2, n_heads=4, d_ff=64, seq_len=32, vocab_size=V, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +47,29 @@ def mdlm():
 
 
 class Recorder(torch.nn.Module):
-    """Wraps an MDLM: records every input, and can push the [MASK] logit up."""
+    """Wraps an MDLM and records every input it sees."""
 
-    def __init__(self, model, mask_bias=0.0):
+    def __init__(self, model):
         super().__init__()
-        self.model, self.mask_bias, self.inputs = model, mask_bias, []
+        self.model, self.inputs = model, []
         self.vocab_size, self.mask_id, self.max_len = model.vocab_size, model.mask_id, model.max_len
 
     def forward(self, tokens, t):
         self.inputs.append(tokens.clone())
+        return self.model(tokens, t)
+
+
+class WithMaskLogit(torch.nn.Module):
+    """An MDLM with an extra, dominant [MASK] output: the samplers must still never draw it."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+        self.vocab_size, self.mask_id, self.max_len = model.vocab_size, model.mask_id, model.max_len
+
+    def forward(self, tokens, t):
         logits = self.model(tokens, t)
-        logits[..., self.mask_id] += self.mask_bias
-        return logits
+        return torch.cat([logits, logits.max(dim=-1, keepdim=True).values + 5.0], dim=-1)
 
 
 # ---------------------------------------------------------------------------- logits filters
@@ -94,6 +106,14 @@ def test_repetition_penalty_pushes_down_both_signs():
     out = apply_repetition_penalty(logits, seen, 1.3)
     assert torch.allclose(out, torch.tensor([[2.0 / 1.3, -2.6, 1.0, -1.0]]))
     assert out[0, 1] < logits[0, 1]  # a negative logit becomes more negative
+
+
+def test_released_penalty_divides_whatever_the_sign():
+    from arche.sample import released_penalty_divisor
+    divisor = released_penalty_divisor(torch.tensor([[0, 1, 2, 10]]))
+    assert torch.allclose(divisor, torch.tensor([[1.0, 1.3, 1.69, 5.0]]))
+    logits = torch.tensor([[1.0, -2.0, 2.0, -3.0]])
+    assert torch.allclose(logits / divisor, torch.tensor([[1.0, -2.0 / 1.3, 2.0 / 1.69, -0.6]]))
 
 
 def test_token_counts_ignore_mask():
@@ -178,16 +198,27 @@ def test_published_schedule_and_unmask_counts(mdlm):
     assert [r["unmasked"] for r in trace] == [[4, 4], [4, 4], [4, 4], [4, 4]]  # max(1, masked // left)
 
 
-def test_published_never_emits_mask_even_when_mask_is_likely(mdlm):
-    probe = Recorder(mdlm, mask_bias=3.0)  # [MASK] is the single most likely output
-    trace = []
-    out = sample_mdlm(probe, [], 4, 16, "published", steps=4, include_mask_logit=True, trace=trace)
+@pytest.mark.parametrize("sampler", ["confidence", "published", "ancestral", "remask"])
+def test_no_sampler_draws_mask_even_from_a_mask_output(mdlm, sampler):
+    assert mdlm(torch.zeros(1, 4, dtype=torch.long), torch.ones(1)).shape[-1] == V  # the head: real tokens
+    out = sample_mdlm(WithMaskLogit(mdlm), [], 4, 16, sampler, steps=4)
     assert int(out.max()) < V
-    # drawn [MASK]s kept positions masked: fewer positions were filled than max(1, masked // left)
-    filled = [m - n for m, n in zip(trace[0]["masked"], trace[1]["masked"])]
-    assert any(f < u for f, u in zip(filled, trace[0]["unmasked"]))
-    # by default [MASK] is not a candidate, as in the released model whose head had no [MASK] output
-    assert int(sample_mdlm(probe, [], 4, 16, "published", steps=4).max()) < V
+
+
+def test_infill_keeps_known_tokens(mdlm):
+    rows = torch.randint(0, V - 1, (4, 16), generator=torch.Generator().manual_seed(0))
+    canvas = rows.clone()
+    canvas[:, 5:11] = V
+    for sampler in ("confidence", "published", "ancestral"):
+        trace = []
+        out = infill(mdlm, [EOT], canvas, sampler, steps=4, trace=trace)
+        assert int(out.max()) < V
+        assert torch.equal(out[:, :5], rows[:, :5]) and torch.equal(out[:, 11:], rows[:, 11:])
+    # the confidence sampler sees the masked fraction of the canvas: 6 of 16 at first
+    trace = []
+    infill(mdlm, [EOT], canvas, "confidence", steps=4, trace=trace)
+    assert [r["unmasked"] for r in trace] == [2, 2, 1, 1]
+    assert trace[0]["t"] == pytest.approx(time_for_masked_fraction(6 / 16))
 
 
 def test_ancestral_reveals_everything_by_t0(mdlm):
@@ -251,6 +282,7 @@ def test_ar_records_published_protocol(tmp_path, codec):
         assert r["model"] == "ar" and r["sampler"] == "ar" and r["seed"] == 2
         assert len(r["tokens"]) == 16 and r["text"].startswith("Once")
         assert r["settings"]["prefix_ids"] == [38] and r["settings"]["temperature"] == 0.8
+        assert r["settings"]["eot"] == EOT and r["settings"]["checkpoint"]["file"] == "best.safetensors"
         assert r["wall_time_s"] > 0
     with_eot = [r for r in recs if EOT in r["tokens"]]
     assert with_eot, "pick a seed that produces an <|endoftext|>"
@@ -345,6 +377,11 @@ def test_generative_perplexity_is_token_weighted(ar):
     rows = [[3, 5, 7, 9, 11, 13], [4]]
     nll = ar_nll(ar, [EOT], rows)
     assert generative_perplexity(ar, [EOT], rows) == pytest.approx(math.exp((6 * nll[0] + nll[1]) / 7), rel=1e-5)
+    # sample records: each scored given its own prefix, up to and including its first EOT
+    recs = [{"tokens": [3, 5, EOT, 8], "settings": {"prefix_ids": [EOT], "eot": EOT}},
+            {"tokens": [6, 7, 8], "settings": {"prefix_ids": [38], "eot": EOT}}]
+    a, b = ar_nll(ar, [EOT], [[3, 5, EOT]]), ar_nll(ar, [38], [[6, 7, 8]])
+    assert generative_perplexity(ar, recs) == pytest.approx(math.exp((3 * a[0] + 3 * b[0]) / 6), rel=1e-5)
 
 
 class Uniform(torch.nn.Module):
@@ -352,7 +389,7 @@ class Uniform(torch.nn.Module):
     mask_id, vocab_size, max_len, causal = V, V, 64, False
 
     def forward(self, tokens, t):
-        return torch.zeros(*tokens.shape, V + 1)
+        return torch.zeros(*tokens.shape, V)
 
 
 def test_mdlm_nelbo_of_a_uniform_model_is_log_vocab():
@@ -376,3 +413,27 @@ def test_sample_from_follows_the_distribution_and_skips_zeros():
     freq = torch.bincount(draws, minlength=6).float() / draws.numel()
     assert freq[[0, 2, 5]].sum() == 0
     assert torch.allclose(freq, probs[0], atol=0.015)
+
+
+def test_infill_demo_scores_fills(tmp_path, story_data):
+    cfg = tiny(protocol="controlled", sample_length=24, n_samples=4, sample_batch_size=4, mdlm_steps=4,
+               device="cpu")
+    codec = story_data.codec
+    runs = {}
+    for paradigm in ("ar", "mdlm"):
+        torch.manual_seed(0)
+        model = build_model(cfg, paradigm, vocab_size=codec.vocab_size)
+        run = tmp_path / paradigm
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
+                                                     "vocab_size": codec.vocab_size}))
+        (run / "vocab.json").write_text(json.dumps(codec.to_dict()))
+        checkpoint.save(run / "best.safetensors", model, {"step": 1})
+        runs[paradigm] = run
+    out = infill_demo(cfg, runs["mdlm"], runs["ar"], story_data, n=3)
+    assert out["n_stories"] == 3 and out["span_tokens"] == 8
+    for key in ("ar_nll_original", "ar_nll_infilled", "ar_nll_random"):
+        assert math.isfinite(out[key]) and out[key] > 0
+    assert 0.0 <= out["span_token_match"] <= 1.0
+    assert len(out["examples"]) == 3 and "[" in out["examples"][0]["infilled"]
+    json.dumps(out)
