@@ -163,7 +163,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     references  one row per protocol and kind ("openings", "windows") of real held-out text
     infill      the infilling check, or null
     """
-    from .sample import generative_perplexity, load_model, read_samples, reference_texts
+    from .sample import generative_perplexity, load_model, read_samples, reference_rows, reference_texts
 
     run_dir = Path(run_dir)
     rows_runs, rows_samples, rows_refs = [], [], []
@@ -173,7 +173,8 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         key = (protocol, seed)
         if key not in scorers:
             ar = next(a for a in arms(cfg, "ar") if a.protocol == protocol and a.seed == seed)
-            scorers[key] = load_model(arm_dir(run_dir, ar), device=_device(cfg))
+            # Room for the prefix (<|endoftext|> and a prompt) in front of a sample.
+            scorers[key] = load_model(arm_dir(run_dir, ar), device=_device(cfg), max_len=cfg.sample_length + 32)
         return scorers[key]
 
     for arm in arms(cfg):
@@ -201,9 +202,15 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
             if len(texts) < 2:
                 log(f"analysis: too few held-out {kind} for a reference row in {protocol}")
                 continue
+            # Fluency of real text under the same scorer calibrates the samples' gen-PPL.
+            rows = reference_rows(data, cfg.n_samples, cfg.sample_length, kind, seed=cfg.sample_seed)
+            eos = data.manifest["settings"]["eos_between_stories"]
+            prefix = [data.codec.eot] if (eos and kind == "openings") else []
             rows_refs.append({"protocol": protocol, "kind": kind,
                               **_text_metrics(texts, "exact" if protocol == "controlled" else "published",
                                               cfg.sample_seed),
+                              "gen_ppl": generative_perplexity(model, prefix, rows, device=_device(cfg),
+                                                               eot=data.codec.eot),
                               "examples": texts[:3]})
     infill = None
     for protocol in protocols(cfg):

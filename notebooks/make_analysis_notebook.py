@@ -1,0 +1,177 @@
+"""Write notebooks/05_analysis.ipynb (without outputs) with nbformat.
+
+    python notebooks/make_analysis_notebook.py
+
+The notebook reads a finished run's saved results (study.analyse never trains), shows every figure
+and table of the paper inline, and carries their vector PDF / booktabs LaTeX in the same outputs.
+Cells are found by TAG, not position, by arche.report.export_tagged (the notebook -> paper bridge):
+
+    fig-NAME  a figure: image/png + application/pdf       -> paper/generated/fig-NAME.pdf, figures/fig-NAME.png
+    tab-NAME  a table: text/html + text/latex (booktabs)  -> paper/generated/tab-NAME.tex
+    macros    every number the paper's prose cites        -> paper/generated/macros.tex
+"""
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+COLAB = "https://colab.research.google.com/github/caiovicentino/arche/blob/main/notebooks/05_analysis.ipynb"
+OUT = Path(__file__).resolve().parent / "05_analysis.ipynb"
+
+
+def md(text):
+    return new_markdown_cell(text.strip())
+
+
+def code(text, tag=None):
+    cell = new_code_cell(text.strip())
+    if tag:
+        cell.metadata["tags"] = [tag]
+    return cell
+
+
+def colab_install() -> str:
+    """The Colab-only install cell of notebooks 01-04 (same clone, install and Drive run root), so the
+    five notebooks share one run directory on Colab; a standalone version if that script is absent."""
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from make_notebooks import INSTALL
+        return INSTALL
+    except ImportError:
+        return """
+# Colab only: fetch and install arche (anywhere else this cell does nothing).
+import sys
+
+if "google.colab" in sys.modules:
+    import os, subprocess
+    if not os.path.isdir("/content/arche"):
+        subprocess.run(["git", "clone", "-q", "https://github.com/caiovicentino/arche", "/content/arche"],
+                       check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", "/content/arche"], check=True)
+    sys.path.insert(0, "/content/arche")
+"""
+
+
+def cells():
+    yield md(f"""
+# 05 · Analysis: figures, tables and numbers of the paper
+
+[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({COLAB})
+
+This notebook reads what the earlier notebooks saved in the run directory (training curves, samples,
+held-out references) and turns it into every figure, table and number of the paper. It never trains
+or samples: `study.analyse` only scores and summarises saved results and writes `RUN/results.json`.
+
+Each figure and table cell is **tagged** (`fig-*`, `tab-*`, `macros`): it shows its result here and carries
+the vector PDF or booktabs LaTeX that `arche.report.export_tagged` writes into `paper/generated/`
+(`python -m arche paper --run-dir RUN` builds the PDF). Numbers over seeds are the mean and the
+half-width of a 95% Student-t interval.
+""")
+    yield code(colab_install(), tag="colab-install")
+    yield code("""
+profile = "smoke"
+run_dir = "runs/smoke"
+overrides = {}
+""", tag="parameters")
+    yield code("""
+import arche
+from arche import report, study
+
+report.setup_notebook()
+cfg = arche.load_config(profile, **overrides)
+run_path = report.resolve_run_dir(run_dir)
+results = study.analyse(cfg, run_path, profile)
+meta = results["meta"]
+print(f"{run_path}: profile {meta['profile']}, data {report.describe_source(meta)}, "
+      f"protocols {meta['protocols']}, seeds {meta['seeds']}, device {meta['device']}")
+print(f"{len(results['runs'])} trained arms, {len(results['samples'])} sample sets, "
+      f"{len(results['references'])} reference rows")
+""")
+    yield md("""
+## Figure 1 · Validation loss over training
+
+The published curve (Table 3 of Vicentino 2026) on its own panel, then ours per protocol: thin lines are
+seeds, thick lines their mean, stars the best evaluation. Under the published protocol the MDLM's loss is
+the masked-token mean (not a likelihood); under the controlled one it is the NELBO, an upper bound on
+its NLL, in the same units as the AR model's NLL.
+""")
+    yield code("report.show_figure(report.fig_val_curves(results), 'fig-val-curves')", tag="fig-val-curves")
+    yield md("""
+## Comparable likelihoods
+
+AR validation NLL against the MDLM's NELBO bound (filled), with the masked-token mean the paper reported
+(hollow) for contrast.
+""")
+    yield code("report.show_figure(report.fig_likelihood(results), 'fig-likelihood')", tag="fig-likelihood")
+    yield md("""
+## Diversity
+
+Each arm's sample sets with 95% intervals over seeds, the paper's values (squares), and real held-out
+text cut the same way (dashed: story openings; dotted: random windows).
+""")
+    yield code("report.show_figure(report.fig_diversity(results), 'fig-diversity')", tag="fig-diversity")
+    yield md("""
+## Sampler sweep: diversity against fluency
+
+MDLM denoising steps and AR temperature (first seed), gen. perplexity under the AR model on the x axis,
+the wall time of each sample set annotated.
+""")
+    yield code("""
+(report.show_figure(report.fig_sweep(results), "fig-sweep") if report.has_sweep(results)
+ else report.Skipped("this run has no sampler sweep (sweep=False)"))
+""", tag="fig-sweep")
+    yield md("## Table 1 · Setup")
+    yield code("report.show_table(report.table_setup(results), 'tab-setup')", tag="tab-setup")
+    yield md("## Table 2 · Training efficiency")
+    yield code("report.show_table(report.table_training(results), 'tab-training')", tag="tab-training")
+    yield md("## Table 3 · Validation loss at each evaluation")
+    yield code("report.show_table(report.table_val_loss(results), 'tab-val-loss')", tag="tab-val-loss")
+    yield md("## Table 4 · Diversity")
+    yield code("report.show_table(report.table_diversity(results), 'tab-diversity')", tag="tab-diversity")
+    yield md("## Likelihoods that compare")
+    yield code("report.show_table(report.table_likelihood(results), 'tab-likelihood')", tag="tab-likelihood")
+    yield md("""
+## The three findings under the controlled protocol
+
+Rules (see `arche.report.finding_*`): (1) throughput parity holds if the MDLM's tokens/s is within 10% of
+AR's; (2) "AR overfits earlier" holds if, in every seed, AR's best evaluation comes before its last while
+the MDLM's best is its last; (3) the diversity advantage holds if the MDLM has more unique first 5-grams
+AND lower Self-BLEU than AR, each beyond the overlap of the 95% intervals, in unconditional samples.
+""")
+    yield code("report.show_table(report.table_findings(results), 'tab-findings')", tag="tab-findings")
+    yield md("""
+## Example samples and infilling
+""")
+    yield code("""
+for row in results["samples"]:
+    if row["setting"] in ("samples", "samples_prompted") and row["seed"] == meta["seeds"][0] and row["examples"]:
+        print(f"--- {row['protocol']} / {row['arm']} / {row['setting']}")
+        print(row["examples"][0][:300].replace("\\n", " "))
+print()
+print(report.infill_summary(results.get("infill")))
+for ex in (results.get("infill") or {}).get("examples", [])[:2]:
+    print(f"\\n  original: {ex['original'][:400]}\\n  infilled: {ex['infilled'][:400]}")
+""")
+    yield md("## Macros: every number the paper's text cites")
+    yield code("report.show_macros(results)", tag="macros")
+
+
+def build() -> nbformat.NotebookNode:
+    nb = new_notebook(cells=list(cells()))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nb.metadata["colab"] = {"provenance": []}
+    for i, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        cell.id = tags[0] if tags else f"cell-{i:02d}"   # stable ids: regenerating changes nothing
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.validate(nb)
+    return nb
+
+
+if __name__ == "__main__":
+    nbformat.write(build(), OUT)
+    print(f"wrote {OUT}")

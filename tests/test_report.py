@@ -1,0 +1,551 @@
+"""Tests for arche.report: tables, booktabs, macros against main.tex, verdict rules, the tagged-output
+exporter and (with latexmk) a real paper build, on a hand-made results dict in results.json's schema."""
+
+import base64
+import copy
+import math
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from arche import load_config, report
+from arche.study import aggregate
+
+ROOT = Path(__file__).resolve().parents[1]
+MAIN_TEX = ROOT / "paper" / "main.tex"
+T95_2 = 4.303  # two-sided 95% Student-t quantile, 2 degrees of freedom
+
+
+# --------------------------------------------------------------------------- the fixture
+
+def _curve(values, paradigm, loss="elbo", steps=(100, 200, 300)):
+    out = []
+    for s, v in zip(steps, values):
+        if paradigm == "ar":
+            out.append({"step": s, "val_loss": v, "val_nll": v, "val_ppl": math.exp(v)})
+        else:
+            nelbo, mm = v, v + 1.0
+            out.append({"step": s, "val_loss": nelbo if loss == "elbo" else mm, "val_masked_mean": mm,
+                        "val_nelbo": nelbo, "val_ppl_bound": math.exp(nelbo)})
+    return out
+
+
+def _run(protocol, arm, seed, values, n_params, tok_s, loss):
+    paradigm = "ar" if arm == "ar" else "mdlm"
+    curve = _curve(values, paradigm, loss)
+    best = min(curve, key=lambda r: r["val_loss"])
+    row = {"protocol": protocol, "arm": arm, "paradigm": paradigm, "seed": seed, "n_params": n_params,
+           "vocab_size": 900, "steps": 300, "train_time_s": 60.0 + seed, "wall_time_s": 66.0 + seed,
+           "tokens_per_s": tok_s, "best_val": best["val_loss"], "best_step": best["step"],
+           "final_val": curve[-1]["val_loss"], "curve": curve}
+    keys = ("val_nll", "val_ppl") if paradigm == "ar" else ("val_masked_mean", "val_nelbo", "val_ppl_bound")
+    for k in keys:
+        row[k] = curve[-1][k]
+        row["best_" + k] = min(r[k] for r in curve)
+    return row
+
+
+def _text_metrics(u5, sb, d=0.3, vocab=400, ufw=0.1):
+    return {"distinct_1": d / 5, "distinct_2": d, "distinct_3": d + 0.2, "distinct_4": d + 0.3,
+            "self_bleu": sb, "self_bleu_exact": sb, "self_bleu_published": sb + 0.01, "self_bleu_kind": "exact",
+            "vocab_size": vocab, "unique_first_word": ufw, "unique_first_5gram": u5, "n_texts": 20,
+            "unigram_entropy": 7.0, "mean_words": 80.0, "first_words_top": [["once", 0.6], ["one", 0.2]]}
+
+
+def _sample(protocol, arm, seed, setting, u5, sb, gen_ppl=12.0, knob=None, value=None, wall=5.0):
+    return {"protocol": protocol, "arm": arm, "paradigm": "ar" if arm == "ar" else "mdlm", "seed": seed,
+            "setting": setting, "sampler": "ar" if arm == "ar" else "confidence", "knob": knob, "value": value,
+            "wall_time_s": wall, **_text_metrics(u5, sb), "gen_ppl": gen_ppl,
+            "examples": ["Once upon a time_ 50% & {more}", "b", "c"]}
+
+
+def make_results(synthetic=True):
+    """Published protocol: one seed of AR and MDLM; controlled: three seeds of AR, MDLM and the
+    tied MDLM, the prompted setting, the sweep on seed 0, reference rows for both."""
+    cfg = load_config("smoke", n_seeds=3, tied_mdlm=True)
+    runs = [
+        _run("published", "ar", 0, [3.0, 2.5, 2.6], 500_000, 10_000.0, "masked_mean"),
+        _run("published", "mdlm", 0, [4.0, 3.5, 3.3], 620_000, 9_500.0, "masked_mean"),
+    ]
+    for seed, best in enumerate([2.0, 2.1, 2.2]):
+        runs.append(_run("controlled", "ar", seed, [2.6, best, best + 0.05], 500_000, 10_000.0 + 100 * seed, "elbo"))
+        runs.append(_run("controlled", "mdlm", seed, [3.5, 3.0, 2.5 + 0.1 * seed], 620_000, 9_800.0 + 100 * seed,
+                         "elbo"))
+        runs.append(_run("controlled", "mdlm_tied", seed, [3.6, 3.1, 2.6 + 0.1 * seed], 510_000, 9_900.0, "elbo"))
+    samples = [_sample("published", "ar", 0, "samples", 0.05, 0.40),
+               _sample("published", "mdlm", 0, "samples", 0.90, 0.30)]
+    for seed in range(3):
+        samples += [_sample("controlled", "ar", seed, "samples", 0.50 + 0.01 * seed, 0.30 + 0.01 * seed),
+                    _sample("controlled", "mdlm", seed, "samples", 0.52 + 0.01 * seed, 0.29 + 0.01 * seed),
+                    _sample("controlled", "mdlm_tied", seed, "samples", 0.51, 0.295),
+                    _sample("controlled", "ar", seed, "samples_prompted", 0.10 + 0.01 * seed, 0.40),
+                    _sample("controlled", "mdlm", seed, "samples_prompted", 0.60 + 0.01 * seed, 0.30)]
+    for steps, ppl, wall in ((10, 80.0, 1.0), (25, 50.0, 2.0), (50, 40.0, 4.0), (100, 30.0, 8.0), (200, 28.0, 16.0)):
+        samples.append(_sample("controlled", "mdlm", 0, f"sweep_steps{steps}", 0.6, 0.25 + steps / 2000, ppl,
+                               "mdlm_steps", steps, wall))
+    for temp, ppl in ((0.7, 6.0), (0.8, 8.0), (1.0, 15.0)):
+        samples.append(_sample("controlled", "ar", 0, f"sweep_temp{temp:g}", 0.3 + temp / 10, 0.5 - temp / 5, ppl,
+                               "ar_temperature", temp, 3.0))
+    refs = []
+    for protocol in ("published", "controlled"):
+        for kind, u5, sb in (("openings", 0.45, 0.31), ("windows", 0.99, 0.28)):
+            refs.append({"protocol": protocol, "kind": kind, **_text_metrics(u5, sb), "examples": ["x"]})
+    data = {p: {"source": "synthetic" if synthetic else "tinystories", "n_tokens": 300_000, "vocab_size": 900,
+                "n_stories": 2000, "settings": {"val_split": "chunk" if p == "published" else "story"}}
+            for p in ("published", "controlled")}
+    meta = {"profile": "smoke", "config": cfg.to_dict(), "protocols": ["published", "controlled"],
+            "seeds": [0, 1, 2], "source": "synthetic" if synthetic else "tinystories", "synthetic": synthetic,
+            "n_tokens": 300_000, "vocab_size": 900, "data": data, "device": "CPU (x86_64, 2 cores, 2 threads)",
+            "created": "2026-01-01 00:00:00"}
+    infill = {"protocol": "controlled", "seed": 0, "n_stories": 8, "length": 128, "sampler": "confidence", "steps": 50,
+              "span_tokens": 42, "ar_nll_original": 2.9, "ar_nll_infilled": 3.2, "ar_nll_random": 6.5,
+              "span_token_match": 0.12, "examples": [{"original": "a [b] c", "infilled": "a [d] c"}]}
+    return {"meta": meta, "runs": runs, "samples": samples, "references": refs, "infill": infill}
+
+
+@pytest.fixture
+def results():
+    return make_results()
+
+
+# --------------------------------------------------------------------------- tables
+
+def half(vals):
+    a = aggregate(vals)
+    return (a["hi"] - a["lo"]) / 2
+
+
+def test_table2_cells_are_seed_aggregates(results):
+    df = report.table_training(results)
+    # Controlled AR best val over seeds 2.0, 2.1, 2.2: mean 2.1, sd 0.1, half-width t * sd / sqrt(3).
+    h = T95_2 * 0.1 / math.sqrt(3)
+    assert df.loc["Best val loss", ("Ours: controlled", "AR")] == f"2.100 ± {h:.3f}"
+    # One seed: the value itself, no interval.
+    assert df.loc["Best val loss", ("Ours: published", "AR")] == "2.500"
+    assert df.loc["Best step", ("Ours: published", "AR")] == "200"
+    assert df.loc["Best step", ("Ours: published", "MDLM")] == "300"
+    assert df.loc["Best val loss", ("Vicentino (2026)", "AR")] == "1.589"
+    assert df.loc["Throughput (tok/s)", ("Vicentino (2026)", "MDLM")] == "48,343"
+    assert df.loc["Parameters", ("Vicentino (2026)", "MDLM")] == "162.7M"
+    tok = aggregate([10_000, 10_100, 10_200])
+    assert df.loc["Throughput (tok/s)", ("Ours: controlled", "AR")] == f"{tok['mean']:,.0f} ± {half([10_000, 10_100, 10_200]):,.0f}"
+    assert df.loc["Val loss measured", ("Ours: published", "MDLM")] == "masked mean"
+    assert df.loc["Val loss measured", ("Ours: controlled", "MDLM")] == "NELBO bound"
+    assert ("Ours: controlled", "MDLM (tied)") in df.columns
+    assert ("Ours: published", "MDLM (tied)") not in df.columns
+
+
+def test_table3_aligns_by_fraction_and_bolds_the_best(results):
+    df = report.table_val_loss(results)
+    assert df.loc["70%", ("Vicentino (2026)", "AR")] == "1.589"
+    assert df.loc["70%", ("", "Paper step")] == "14,000"
+    assert ("70%", ("Vicentino (2026)", "AR")) in df.attrs["bold"]
+    assert ("100%", ("Vicentino (2026)", "MDLM")) in df.attrs["bold"]
+    assert df.loc["100%", ("", "Our step")] == "300"
+    assert df.loc["100%", ("Ours: published", "MDLM")] == "4.300"   # published: the masked mean (NELBO + 1 here)
+    assert df.loc["66.7%", ("Ours: published", "AR")] == "2.500"
+    assert ("66.7%", ("Ours: published", "AR")) in df.attrs["bold"]
+    assert df.loc["10%", ("Ours: published", "AR")] == ""
+
+
+def test_table4_columns_and_numbers(results):
+    df = report.table_diversity(results)
+    assert df.loc["Unique first 5-grams", ("Vicentino (2026)", "MDLM")] == "93.4%"
+    assert df.loc["Unique first words", ("Vicentino (2026)", "AR")] == "0.2%"
+    assert df.loc["Vocabulary used", ("Vicentino (2026)", "MDLM")] == "5,754"
+    assert df.loc["Unique first 5-grams", ("Ours: published", "MDLM")] == "90.0%"
+    m = aggregate([0.52, 0.53, 0.54])
+    assert df.loc["Unique first 5-grams", ("Ours: controlled", "MDLM")] == \
+        f"{100 * m['mean']:.1f} ± {100 * (m['hi'] - m['lo']) / 2:.1f}%"
+    assert df.loc["Self-BLEU", ("Ours: controlled", "data: windows")] == "0.280"
+    assert df.loc["Unique first 5-grams", ("Ours: published", "data: openings")] == "45.0%"
+    # the data columns sit inside their protocol's group
+    cols = list(df.columns)
+    assert cols.index(("Ours: published", "data: windows")) < cols.index(("Ours: controlled", "AR"))
+
+
+def test_table_setup_and_likelihood(results):
+    df = report.table_setup(results)
+    assert df.loc["Parameters: AR", "Vicentino (2026)"] == "123.6M"
+    assert df.loc["Parameters: MDLM", "Vicentino (2026)"] == "162.7M"
+    assert df.loc["Parameters: MDLM", "Ours: controlled"] == "620K"
+    assert df.loc["MDLM over AR", "Ours: controlled"] == "+24.0%"
+    assert df.loc["MDLM over AR", "Vicentino (2026)"] == "+31.6%"
+    assert df.loc["AR prompt", "Ours: published"] == '"Once"'
+    assert df.loc["AR prompt", "Ours: controlled"].startswith("none")
+    assert df.loc["End-of-text between stories", "Ours: controlled"] == "yes"
+    lk = report.table_likelihood(results)
+    assert lk.loc["AR perplexity", ("Vicentino (2026)", "AR")] == f"{math.exp(1.589):.2f}"
+    assert lk.loc["MDLM masked-token mean (not a bound)", ("Vicentino (2026)", "MDLM")] == "3.412"
+    assert lk.loc["MDLM NELBO (nats/token, bound)", ("Ours: published", "MDLM")] == "3.300"
+    assert lk.loc["MDLM masked-token mean (not a bound)", ("Ours: published", "MDLM")] == "4.300"
+
+
+def test_booktabs_escapes_and_structure():
+    import pandas as pd
+    df = pd.DataFrame({("G_1", "a&b"): ["50% ± 2", "x_y"], ("G_1", "c"): ["$5", "{z}"], ("H", "#"): ["~", "^"]},
+                      index=["row_1", "r%2"], dtype=object)
+    df.columns = pd.MultiIndex.from_tuples(df.columns)
+    df.index.name = "Metric_x"
+    df.attrs["bold"] = {("r%2", ("G_1", "c"))}
+    tex = report.to_booktabs(df)
+    assert r"\toprule" in tex and r"\midrule" in tex and r"\bottomrule" in tex
+    assert r"\multicolumn{2}{c}{G\_1}" in tex and r"\cmidrule(lr){2-3}" in tex and r"\cmidrule(lr){4-4}" in tex
+    assert r"50\% $\pm$ 2" in tex and r"x\_y" in tex and r"\$5" in tex and r"\textbf{\{z\}}" in tex
+    assert r"row\_1" in tex and r"r\%2" in tex and r"Metric\_x" in tex and r"a\&b" in tex and r"\#" in tex
+    assert r"\textasciitilde{}" in tex and r"\textasciicircum{}" in tex
+    for line in tex.splitlines():
+        if line.endswith(r"\\"):
+            assert line.count(" & ") == 3 or r"\multicolumn" in line
+
+
+def test_latex_escape_all_specials():
+    assert report.latex_escape(r"a\b&c%d$e#f_g{h}i~j^k") == \
+        r"a\textbackslash{}b\&c\%d\$e\#f\_g\{h\}i\textasciitilde{}j\textasciicircum{}k"
+
+
+def test_all_tables_render(results):
+    for fn in (report.table_setup, report.table_training, report.table_val_loss, report.table_diversity,
+               report.table_likelihood, report.table_findings):
+        df = fn(results)
+        tex = report.to_booktabs(df)
+        assert tex.count(r"\begin{tabular}") == 1
+        assert "<table" in report.to_html(df)
+        bundle = report.show_table(df)._repr_mimebundle_()
+        assert set(bundle) >= {"text/html", "text/latex", "text/plain"}
+
+
+# --------------------------------------------------------------------------- verdict rules
+
+def test_verdicts_on_the_fixture(results):
+    f = {x["key"]: x for x in report.findings(results)}
+    assert f["FindingOne"]["holds"] is True            # 9,900 / 10,100 tok/s
+    assert f["FindingTwo"]["holds"] is True            # AR best at 200 of 300, MDLM at 300
+    assert f["FindingThree"]["holds"] is False         # intervals overlap
+    assert f["FindingThreePrompted"]["holds"] is True  # 5-grams 0.61 vs 0.11, Self-BLEU 0.30 vs 0.40
+    assert f["FindingTwoTied"]["holds"] is True
+
+
+def test_throughput_rule():
+    r = make_results()
+    for row in r["runs"]:
+        if row["protocol"] == "controlled" and row["arm"] == "mdlm":
+            row["tokens_per_s"] = 8_500.0   # 84% of AR's ~10,100
+    assert report.finding_throughput(r)["holds"] is False
+    assert report.finding_throughput(r)["verdict"] == "does not hold"
+    for row in r["runs"]:
+        if row["protocol"] == "controlled" and row["arm"] == "mdlm":
+            row["tokens_per_s"] = 9_200.0   # 91%
+    assert report.finding_throughput(r)["holds"] is True
+
+
+def test_overfitting_rule_needs_every_seed():
+    r = make_results()
+    # One seed where the MDLM peaks before the end: the finding no longer holds.
+    row = next(x for x in r["runs"] if x["protocol"] == "controlled" and x["arm"] == "mdlm" and x["seed"] == 1)
+    row["best_step"] = 200
+    out = report.finding_overfitting(r)
+    assert out["holds"] is False and out["k"] == 2 and out["n"] == 3
+    r = make_results()
+    for x in r["runs"]:
+        if x["protocol"] == "controlled" and x["arm"] == "ar":
+            x["best_step"] = 300   # AR still improving at the end
+    assert report.finding_overfitting(r)["holds"] is False
+
+
+def test_diversity_rule_needs_both_metrics_beyond_overlap():
+    r = make_results()
+    for s in r["samples"]:
+        if s["protocol"] == "controlled" and s["setting"] == "samples" and s["arm"] == "mdlm":
+            s["unique_first_5gram"] = 0.9 + 0.001 * s["seed"]
+            s["self_bleu"] = 0.10 + 0.001 * s["seed"]
+    assert report.finding_diversity(r)["holds"] is True
+    for s in r["samples"]:
+        if s["protocol"] == "controlled" and s["setting"] == "samples" and s["arm"] == "mdlm":
+            s["self_bleu"] = 0.5   # now MDLM is more repetitive
+    out = report.finding_diversity(r)
+    assert out["holds"] is False and out["five_gram"] is True and out["self_bleu"] is False
+
+
+def test_untestable_findings():
+    r = make_results()
+    r["runs"] = [x for x in r["runs"] if x["arm"] != "mdlm"]
+    r["samples"] = [x for x in r["samples"] if x["arm"] != "mdlm"]
+    f = {x["key"]: x for x in report.findings(r)}
+    assert f["FindingOne"]["verdict"] == "cannot be tested"
+    assert f["FindingThree"]["verdict"] == "cannot be tested"
+    m = report.macros(r)
+    assert m["FindingOneVerdict"] == "cannot be tested" and m["MdlmBestVal"] == "n/a"
+
+
+# --------------------------------------------------------------------------- macros
+
+def test_macros_cover_main_tex(results):
+    m = report.macros(results)
+    assert MAIN_TEX.exists()
+    assert report.missing_macros(MAIN_TEX, set(m)) == []
+    assert report.used_macros(MAIN_TEX.read_text())  # the paper does use generated macros
+
+
+def test_macros_values_and_names(results):
+    m = report.macros(results)
+    assert all(re.fullmatch(r"[A-Za-z]+", k) for k in m)
+    assert m["PaperArBestVal"] == "1.589" and m["PaperMdlmBestStep"] == "20,000"
+    assert m["PaperArTokPerSec"] == "50,620" and m["PaperMdlmUniqueFiveGram"] == r"93.4\%"
+    assert m["PubArBestVal"] == "2.500" and m["PubMdlmBestStep"] == "300"
+    assert m["ArBestVal"] == rf"2.100 $\pm$ {T95_2 * 0.1 / math.sqrt(3):.3f}"
+    assert m["NSeeds"] == "3" and m["ProfileName"] == "smoke" and m["ToyLevel"] == "1"
+    assert m["ToyMark"] == "toy data"
+    assert m["FindingOneVerdict"] == "holds" and m["FindingThreeVerdict"] == "does not hold"
+    assert m["PubMdlmTiedBestVal"] == "n/a"
+    assert m["SweepMdlmLowSteps"] == "10" and m["SweepMdlmHighSteps"] == "200"
+    assert m["DeviceName"] == "CPU (x86\\_64, 2 cores, 2 threads)"
+    assert m["InfillNllInfilled"] == "3.200" and m["InfillTokenMatch"] == r"12.0\%" and m["HasInfill"] == "1"
+    assert report.macros(make_results(synthetic=False))["ToyMark"] == "small-scale run"
+    tex = report.macros_tex(m)
+    assert report.defined_macros(tex) == set(m)
+
+
+def test_missing_macro_is_named():
+    tex = "\\documentclass{article}\n\\newcommand{\\Mine}{x}\n\\begin{document}\\Mine \\ArBestVal \\LaTeX\n" \
+          "% \\Commented out\n\\NotDefinedAnywhere \\section{A}\\end{document}\n"
+    assert report.missing_macros(tex, {"ArBestVal"}) == ["NotDefinedAnywhere"]
+    with pytest.raises(report.MissingMacroError, match=r"\\NotDefinedAnywhere"):
+        report.check_macros(tex, "\\newcommand{\\ArBestVal}{1}\n")
+
+
+# --------------------------------------------------------------------------- the notebook bridge
+
+TAGS = {
+    "fig-val-curves": lambda r: report.show_figure(report.fig_val_curves(r)),
+    "fig-likelihood": lambda r: report.show_figure(report.fig_likelihood(r)),
+    "fig-diversity": lambda r: report.show_figure(report.fig_diversity(r)),
+    "fig-sweep": lambda r: report.show_figure(report.fig_sweep(r)),
+    "tab-setup": lambda r: report.show_table(report.table_setup(r)),
+    "tab-training": lambda r: report.show_table(report.table_training(r)),
+    "tab-val-loss": lambda r: report.show_table(report.table_val_loss(r)),
+    "tab-diversity": lambda r: report.show_table(report.table_diversity(r)),
+    "tab-likelihood": lambda r: report.show_table(report.table_likelihood(r)),
+    "tab-findings": lambda r: report.show_table(report.table_findings(r)),
+    "macros": lambda r: report.show_macros(r),
+}
+
+
+_BUNDLES = {}
+
+
+def _bundle(tag, make, results):
+    """Display bundles of the fixture, computed once per session (figures take seconds)."""
+    if results is not None:
+        return make(results)._repr_mimebundle_()
+    if tag not in _BUNDLES:
+        _BUNDLES[tag] = make(make_results())._repr_mimebundle_()
+    return _BUNDLES[tag]
+
+
+def executed_notebook(results=None, tags=TAGS, drop=()):
+    """An 'executed' analysis notebook built by hand: each tagged cell's outputs are what its display
+    object gives (for the default fixture when results is None); tags in `drop` keep the cell but
+    lose its output."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_markdown_cell("# analysis"))
+    nb.cells.append(nbformat.v4.new_code_cell('profile = "smoke"', metadata={"tags": ["parameters"]}))
+    for i, (tag, make) in enumerate(tags.items()):
+        cell = nbformat.v4.new_code_cell(f"# {tag}", metadata={"tags": [tag]}, execution_count=i + 1)
+        if tag not in drop:
+            data = copy.deepcopy(_bundle(tag, make, results if make is not TAGS.get(tag) else None))
+            out_type = "execute_result" if i % 2 else "display_data"
+            kw = {"execution_count": i + 1} if out_type == "execute_result" else {}
+            cell.outputs = [nbformat.v4.new_output(out_type, data=data, **kw)]
+        nb.cells.append(cell)
+    nbformat.validate(nb)
+    return nb
+
+
+def test_export_tagged_writes_the_files(results, tmp_path):
+    path = tmp_path / "05_analysis.ipynb"
+    nbformat.write(executed_notebook(), path)
+    written = report.export_tagged(path, tmp_path / "generated", png_dir=tmp_path / "figures")
+    names = {p.name for p in (tmp_path / "generated").iterdir()}
+    assert names == {"fig-val-curves.pdf", "fig-likelihood.pdf", "fig-diversity.pdf", "fig-sweep.pdf",
+                     "tab-setup.tex", "tab-training.tex", "tab-val-loss.tex", "tab-diversity.tex",
+                     "tab-likelihood.tex", "tab-findings.tex", "macros.tex"}
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == {
+        "fig-val-curves.png", "fig-likelihood.png", "fig-diversity.png", "fig-sweep.png"}
+    assert (tmp_path / "generated" / "fig-val-curves.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "figures" / "fig-sweep.png").read_bytes().startswith(b"\x89PNG")
+    assert r"\toprule" in (tmp_path / "generated" / "tab-training.tex").read_text()
+    assert report.defined_macros((tmp_path / "generated" / "macros.tex").read_text()) == set(report.macros(results))
+    assert set(written) >= {"macros.tex", "fig-sweep.png"}
+    # The PDF is vector with embedded TrueType (not Type 3) fonts.
+    pdf = (tmp_path / "generated" / "fig-diversity.pdf").read_bytes()
+    assert b"/Type3" not in pdf
+
+
+def test_export_tagged_names_the_missing_tag(results, tmp_path):
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(executed_notebook(drop=("tab-diversity",)), path)
+    with pytest.raises(report.TaggedOutputError, match="tab-diversity"):
+        report.export_tagged(path, tmp_path / "out")
+    nbformat.write(executed_notebook(drop=("fig-likelihood",)), path)
+    with pytest.raises(report.TaggedOutputError, match="fig-likelihood"):
+        report.export_tagged(path, tmp_path / "out")
+    # A figure cell whose only output is a PNG (no vector PDF) is refused too.
+    nb = executed_notebook()
+    cell = next(c for c in nb.cells if "fig-val-curves" in c.metadata.get("tags", []))
+    del cell.outputs[0]["data"]["application/pdf"]
+    nbformat.write(nb, path)
+    with pytest.raises(report.TaggedOutputError, match="fig-val-curves"):
+        report.export_tagged(path, tmp_path / "out")
+
+
+def test_skipped_cell_writes_nothing(results, tmp_path):
+    tags = dict(TAGS)
+    tags["fig-sweep"] = lambda r: report.Skipped("no sweep in this run")
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(executed_notebook(make_results(), tags=tags), path)
+    report.export_tagged(path, tmp_path / "out")
+    assert not (tmp_path / "out" / "fig-sweep.pdf").exists()
+    assert (tmp_path / "out" / "fig-val-curves.pdf").exists()
+
+
+def test_exporter_is_an_nbconvert_exporter(results):
+    from nbconvert.exporters import Exporter
+    exporter = report.TaggedOutputExporter()
+    assert isinstance(exporter, Exporter) and exporter.file_extension == ".json"
+    body, resources = exporter.from_notebook_node(executed_notebook())
+    assert "macros.tex" in resources["outputs"] and "macros.tex" in body
+
+
+def minimal_results(synthetic=True):
+    """One protocol, one seed, no tied MDLM, no sweep, no references, no infilling."""
+    r = make_results(synthetic=synthetic)
+    r["meta"]["protocols"] = ["controlled"]
+    r["meta"]["seeds"] = [0]
+    r["runs"] = [x for x in r["runs"] if x["protocol"] == "controlled" and x["seed"] == 0 and x["arm"] != "mdlm_tied"]
+    r["samples"] = [x for x in r["samples"] if x["protocol"] == "controlled" and x["seed"] == 0
+                    and not x["setting"].startswith("sweep") and x["arm"] != "mdlm_tied"]
+    r["references"] = []
+    r["infill"] = None
+    return r
+
+
+def test_figures_without_optional_parts():
+    """One protocol, one seed, no tied MDLM, no sweep, no references: every figure still draws."""
+    r = minimal_results()
+    for fn in (report.fig_val_curves, report.fig_likelihood, report.fig_diversity):
+        assert fn(r) is not None
+    assert not report.has_sweep(r)
+    with pytest.raises(ValueError):
+        report.fig_sweep(r)
+    m = report.macros(r)
+    assert m["PubArBestVal"] == "n/a" and m["SweepMdlmLowSteps"] == "n/a"
+    assert report.missing_macros(MAIN_TEX, set(m)) == []
+    for fn in (report.table_setup, report.table_training, report.table_val_loss, report.table_diversity,
+               report.table_likelihood, report.table_findings):
+        report.to_booktabs(fn(r))
+
+
+def test_analysis_notebook_structure():
+    nb = nbformat.read(ROOT / "notebooks" / "05_analysis.ipynb", as_version=4)
+    tags = [t for c in nb.cells for t in c.metadata.get("tags", [])]
+    assert tags.count("parameters") == 1
+    for tag in TAGS:
+        assert tags.count(tag) == 1, tag
+    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert params.source.strip().splitlines() == ['profile = "smoke"', 'run_dir = "runs/smoke"', "overrides = {}"]
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    assert "colab.research.google.com/github/caiovicentino/arche/blob/main/notebooks/05_analysis.ipynb" in nb.cells[0].source
+    install = next(c for c in nb.cells if c.cell_type == "code")
+    assert 'if "google.colab" in sys.modules' in install.source
+
+
+def test_analysis_notebook_matches_its_generator():
+    """The committed notebook is what notebooks/make_analysis_notebook.py writes."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("make_analysis_notebook", ROOT / "notebooks" / "make_analysis_notebook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert nbformat.writes(module.build()) == nbformat.writes(nbformat.read(ROOT / "notebooks" / "05_analysis.ipynb",
+                                                                            as_version=4)), \
+        "05_analysis.ipynb is stale: run python notebooks/make_analysis_notebook.py"
+
+
+# --------------------------------------------------------------------------- the real build
+
+@pytest.mark.skipif(shutil.which("latexmk") is None,
+                    reason="latexmk not installed (apt-get install -y --no-install-recommends latexmk "
+                           "texlive-latex-recommended lmodern)")
+def test_build_paper_with_toy_mark(results, tmp_path):
+    run = tmp_path / "run"
+    (run / "notebooks").mkdir(parents=True)
+    nbformat.write(executed_notebook(), run / "notebooks" / "05_analysis.ipynb")
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    shutil.copy(MAIN_TEX, paper / "main.tex")
+    for extra in ("references.bib",):
+        if (MAIN_TEX.parent / extra).exists():
+            shutil.copy(MAIN_TEX.parent / extra, paper / extra)
+    pdf = report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
+    assert pdf == run / "paper.pdf" and pdf.read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "figures" / "fig-val-curves.png").exists()
+    if shutil.which("pdftotext"):
+        import subprocess
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        assert "TOY DATA" in text.upper()
+        assert "1.589" in text                     # a published number, via a generated table
+    # A macro main.tex uses but macros.tex lacks fails the build, naming it.
+    (paper / "main.tex").write_text((paper / "main.tex").read_text().replace(
+        r"\end{document}", "\\ArNoSuchMacro\n\\end{document}"))
+    with pytest.raises(report.MissingMacroError, match="ArNoSuchMacro"):
+        report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
+    # Any other LaTeX error fails too, with LaTeX's own message.
+    shutil.copy(MAIN_TEX, paper / "main.tex")
+    (paper / "main.tex").write_text((paper / "main.tex").read_text().replace(
+        r"\end{document}", "\\someundefinedcommand\n\\end{document}"))
+    with pytest.raises(report.PaperBuildError, match="Undefined control sequence"):
+        report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
+def test_build_paper_minimal_real_data_run(tmp_path):
+    """The paper's optional parts (published protocol, tied MDLM, sweep, seeds) all absent, real data at
+    small scale: it still compiles, with the small-scale mark and without the sweep figure."""
+    r = minimal_results(synthetic=False)
+    tags = {k: v for k, v in TAGS.items()}
+    tags["fig-sweep"] = lambda res: report.Skipped("no sweep")
+    run = tmp_path / "run"
+    (run / "notebooks").mkdir(parents=True)
+    nbformat.write(executed_notebook(r, tags={k: (lambda res, f=f: f(res)) for k, f in tags.items()}),
+                   run / "notebooks" / "05_analysis.ipynb")
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    shutil.copy(MAIN_TEX, paper / "main.tex")
+    if (MAIN_TEX.parent / "references.bib").exists():
+        shutil.copy(MAIN_TEX.parent / "references.bib", paper / "references.bib")
+    pdf = report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
+    assert pdf.exists() and not (paper / "generated" / "fig-sweep.pdf").exists()
+    if shutil.which("pdftotext"):
+        import subprocess
+        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
+        assert "SMALL-SCALE RUN" in text.upper() and "TOY DATA" not in text.upper()
+        assert "no sampler sweep" in text
+
+
+def test_build_paper_without_latexmk(results, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    (run / "notebooks").mkdir(parents=True)
+    nbformat.write(executed_notebook(), run / "notebooks" / "05_analysis.ipynb")
+    paper = tmp_path / "paper"
+    paper.mkdir()
+    shutil.copy(MAIN_TEX, paper / "main.tex")
+    monkeypatch.setattr(report.shutil, "which", lambda name: None)
+    said = []
+    assert report.build_paper(run, log=said.append, paper_dir=paper, figures_dir=tmp_path / "f") is None
+    assert any("apt-get install" in s for s in said)
+    assert (paper / "generated" / "macros.tex").exists()
