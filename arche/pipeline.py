@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime
+import inspect
 import json
 import logging
 import os
@@ -45,11 +46,14 @@ NOTEBOOKS_DIR = PACKAGE_ROOT / "notebooks"
 NOTEBOOKS = ["01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis"]
 PARAMETERS = ("profile", "run_dir", "overrides")
 KERNEL = "python3"
+# The kernel's own log (not the notebook's output) says only what matters: ipykernel 7 otherwise warns
+# on every start that its local TCP sockets are unencrypted.
+KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 STATE_FILE = "pipeline_state.json"
 MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "report.html"
 # Seconds a single notebook cell may run; profiles not listed (the paper ones) have no limit.
-DEFAULT_TIMEOUTS = {"smoke": 1800, "study": 7200}
+DEFAULT_TIMEOUTS = {"smoke": 3600, "study": 14400}
 VERSIONS_OF = ("torch", "numpy", "papermill", "nbconvert", "tiktoken", "sacrebleu", "arche")
 LATEX_HINT = ("apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern, "
               "then: python -m arche paper --run-dir {run}")
@@ -102,7 +106,7 @@ def parse_parameters(source: str, where: str) -> dict:
                                 f"{', '.join(PARAMETERS)} (compute derived values in a later cell)")
         try:
             values[target.id] = ast.literal_eval(node.value)
-        except ValueError:
+        except (ValueError, TypeError, SyntaxError, RecursionError):
             raise PipelineError(f"{where}: parameter {target.id!r} is not a literal "
                                 f"({ast.unparse(node.value)}); compute it in a later cell") from None
     missing = [p for p in PARAMETERS if p not in values]
@@ -257,9 +261,13 @@ def _device_description() -> str:
 # --------------------------------------------------------------------------- the runner
 
 def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=None, timeout=None, log=print,
-                 notebooks_dir=None, kernel_name=KERNEL) -> Path:
+                 notebooks_dir=None, kernel_name=KERNEL, paper=None) -> Path:
     """Execute the notebooks of the pipeline into `run_dir` (default runs/PROFILE, relative to the current
-    directory); returns the run directory. See the module docstring."""
+    directory); returns the run directory. See the module docstring.
+
+    `notebooks_dir` replaces notebooks/ (tests). `paper=False` (or the environment variable
+    ARCHE_SKIP_PAPER=1) skips `arche.report.build_paper`, which rewrites the repository's
+    paper/generated/ and figures/ from this run."""
     t_start = time.perf_counter()
     overrides = dict(overrides or {})
     cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
@@ -333,8 +341,12 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
             report = render_report(run, state)
             log(f"[pipeline] report: {report}")
         pdf = None
-        if "05_analysis" in invocation["ran"]:
+        if paper is None:
+            paper = os.environ.get("ARCHE_SKIP_PAPER", "") in ("", "0")
+        if "05_analysis" in invocation["ran"] and paper:
             pdf = _build_paper(run, log)
+        elif "05_analysis" in invocation["ran"]:
+            log("[pipeline] paper: not built (paper=False or ARCHE_SKIP_PAPER=1)")
         invocation["finished"] = _now()
         save()
     _print_locations(run, pdf, time.perf_counter() - t_start, log)
@@ -401,7 +413,7 @@ def _execute(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) 
     try:
         papermill.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=kernel_name,
                                    cwd=str(project_root()), execution_timeout=timeout, log_output=True,
-                                   progress_bar=False)
+                                   progress_bar=False, extra_arguments=KERNEL_ARGS)
     finally:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
@@ -456,7 +468,7 @@ def render_report(run, state=None) -> Path:
             + (f", {rec['seconds']:.1f} s" if rec.get("seconds") is not None else "")
             + f"; executed notebook `notebooks/{name}.ipynb`)"))
         for cell in nb.cells:
-            if "colab-install" in cell.metadata.get("tags", []):
+            if "colab-install" in cell.metadata.get("tags", []) or "google.colab" in cell.source:
                 continue  # the Colab install cell says nothing about this run
             if cell.cell_type == "markdown":
                 cell.source = "\n".join(line for line in cell.source.splitlines()
@@ -484,8 +496,9 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _build_paper(run: Path, log):
-    """arche.report.build_paper(run) when there is one; a missing LaTeX or a LaTeX error is reported
-    (with how to get the PDF) but does not fail the run. Returns the PDF path or None."""
+    """arche.report.build_paper(run) when there is one. It says itself how to get the PDF when LaTeX is
+    missing; a missing macro or a LaTeX error is reported here, loudly, without failing the run (the
+    results and the report stand). Returns the PDF path or None."""
     try:
         from . import report
     except ImportError as e:
@@ -497,18 +510,15 @@ def _build_paper(run: Path, log):
         return None
     log("[pipeline] paper: building")
     try:
-        result = build(run)
+        result = build(run, log=log) if "log" in inspect.signature(build).parameters else build(run)
     except Exception as e:  # noqa: BLE001 - the run's results stand without the PDF
-        if not (shutil.which("latexmk") or shutil.which("pdflatex")):
-            log(f"[pipeline] paper: not built, LaTeX is not installed ({type(e).__name__}: {e}).\n"
-                f"  To get the PDF: {LATEX_HINT.format(run=run)}")
-        else:
-            log(f"[pipeline] paper: LaTeX FAILED ({type(e).__name__}):\n{_indent(str(e))}\n"
-                f"  fix the error above, then: python -m arche paper --run-dir {run}")
+        log(f"[pipeline] paper: FAILED, {type(e).__name__}:\n{_indent(str(e))}\n"
+            f"  the run itself is complete; fix the paper, then: python -m arche paper --run-dir {run}")
         return None
     pdf = Path(result) if isinstance(result, (str, os.PathLike)) else None
     if pdf is None or not pdf.exists():
-        log(f"[pipeline] paper: no PDF produced. To get it: {LATEX_HINT.format(run=run)}")
+        if not shutil.which("latexmk"):
+            log(f"[pipeline] paper: no PDF (LaTeX is not installed). To get it: {LATEX_HINT.format(run=run)}")
         return None
     return pdf
 
@@ -519,11 +529,12 @@ def _indent(text: str) -> str:
 
 def _print_locations(run: Path, pdf, seconds: float, log) -> None:
     lines = [f"[pipeline] finished in {seconds:.1f} s", f"  report:   {run / REPORT_FILE}"]
-    if pdf is not None:
-        lines.append(f"  paper:    {pdf}")
-    for figures in (run / "figures", run / "paper" / "figures"):
-        if figures.is_dir() and any(figures.iterdir()):
-            lines.append(f"  figures:  {figures}")
+    if pdf is not None or (run / "paper.pdf").exists():
+        lines.append(f"  paper:    {pdf or run / 'paper.pdf'}")
+    root = project_root()
+    for label, folder in (("figures", root / "figures"), ("tables", root / "paper" / "generated")):
+        if folder.is_dir() and any(folder.iterdir()):
+            lines.append(f"  {label}:{' ' * (9 - len(label))}{folder}")
     if (run / "results.json").exists():
         lines.append(f"  results:  {run / 'results.json'}")
     lines.append(f"  manifest: {run / MANIFEST_FILE}")
@@ -658,7 +669,7 @@ def sample_times(cfg, run_dir):
 
 def sample_examples(cfg, run_dir, n: int = 3, stem: str = "samples", max_chars: int = 400) -> dict:
     """The first `n` texts of every arm's `stem` sample set."""
-    return {f"{arm.key} [{s}]": [r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "")
+    return {f"{arm.key} [{stem}]": [r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "")
                                  for r in recs[:n]]
             for arm, _, recs in _sample_files(cfg, run_dir, stem)}
 
