@@ -118,7 +118,7 @@ PROFILES = {
         source="synthetic", n_tokens=300_000, compact_vocab=True,
         d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
         steps=300, warmup_steps=30, eval_every=100, eval_batches=4, log_every=25,
-        checkpoint_every=100, lr=1e-3, n_samples=200, sample_batch_size=100, mdlm_steps=50,
+        checkpoint_every=100, lr=1e-3, n_samples=100, sample_batch_size=100, mdlm_steps=50,
         compare_protocols=True, sweep=True, infill=True,
     ),
     # The controlled study at CPU scale (real sample when present, else synthetic): see arche.study.
