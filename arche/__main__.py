@@ -54,6 +54,16 @@ def cmd_run(args):
                  only=args.only, start_from=getattr(args, "from"), timeout=args.timeout)
 
 
+def cmd_summary(args):
+    from .report import load_results, summary_markdown, update_readme
+    results = load_results(args.run_dir)
+    if args.readme:
+        update_readme(args.readme, results, args.run_dir)
+        print(f"updated {args.readme}")
+    else:
+        print(summary_markdown(results, args.run_dir))
+
+
 def cmd_paper(args):
     from .report import build_paper
     build_paper(args.run_dir)
@@ -97,6 +107,11 @@ def main(argv=None) -> int:
     p = sub.add_parser("paper", help="build paper/main.pdf from an analysed run")
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_paper)
+
+    p = sub.add_parser("summary", help="what a run found, as markdown (optionally into the README)")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--readme", default=None, help="fill the README's results block instead of printing")
+    p.set_defaults(func=cmd_summary)
 
     args = parser.parse_args(argv)
     try:

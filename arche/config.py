@@ -123,10 +123,10 @@ PROFILES = {
     ),
     # The controlled study at CPU scale (real sample when present, else synthetic): see arche.study.
     "study": dict(
-        source="tinystories-sample", n_tokens=600_000, compact_vocab=True,
+        source="tinystories-sample", n_tokens=300_000, compact_vocab=True,
         d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
-        steps=600, warmup_steps=50, eval_every=100, eval_batches=8, log_every=50,
-        checkpoint_every=200, lr=1e-3, n_samples=300, sample_batch_size=150, mdlm_steps=50,
+        steps=300, warmup_steps=30, eval_every=50, eval_batches=8, log_every=25,
+        checkpoint_every=100, lr=1e-3, n_samples=150, sample_batch_size=150, mdlm_steps=50,
         compare_protocols=True, n_seeds=3, tied_mdlm=True, sweep=True, infill=True,
     ),
 }

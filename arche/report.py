@@ -1553,3 +1553,40 @@ def build_paper(run_dir, log=print, paper_dir=None, figures_dir=None, notebook=N
     shutil.copy2(pdf, out)
     log(f"paper: wrote {out}")
     return out
+
+
+# --------------------------------------------------------------------------- README summary
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A plain GitHub-markdown table of a report table (multi-level headers joined with ' / ')."""
+    cols = [" / ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else str(col) for col in df.columns]
+    esc = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join([esc(df.index.name or "")] + [esc(c) for c in cols]) + " |",
+             "|" + "---|" * (len(cols) + 1)]
+    for label, row in df.iterrows():
+        lines.append("| " + " | ".join([esc(label)] + [esc(v) for v in row.tolist()]) + " |")
+    return "\n".join(lines)
+
+
+def summary_markdown(results, run_dir=None) -> str:
+    """What a run found, for the README: where the numbers come from, the findings, the likelihoods."""
+    meta = results["meta"]
+    where = f"`{run_dir}/results.json`" if run_dir else "results.json"
+    head = (f"From {where} (profile `{meta.get('profile')}`, {describe_source(meta, short=True)}, "
+            f"{meta['n_tokens']:,} tokens, seeds {meta['seeds']}, {meta['device']}, {meta['created']}).")
+    parts = [head, "", "**The paper's three findings under the controlled protocol**", "",
+             to_markdown(table_findings(results)), "", "**Comparable likelihoods**", "",
+             to_markdown(table_likelihood(results))]
+    return "\n".join(parts) + "\n"
+
+
+def update_readme(readme, results, run_dir=None) -> None:
+    """Replace the block between <!-- results:start --> and <!-- results:end --> in the README."""
+    readme = Path(readme)
+    text = readme.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"{readme} has no {start} ... {end} block to fill")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    readme.write_text(before + start + "\n" + summary_markdown(results, run_dir) + end + after)

@@ -549,3 +549,18 @@ def test_build_paper_without_latexmk(results, tmp_path, monkeypatch):
     assert report.build_paper(run, log=said.append, paper_dir=paper, figures_dir=tmp_path / "f") is None
     assert any("apt-get install" in s for s in said)
     assert (paper / "generated" / "macros.tex").exists()
+
+
+def test_readme_block_is_filled_from_results(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nrest\n")
+    report.update_readme(readme, results, "runs/x")
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("rest\n") and "\nold\n" not in text
+    findings = report.findings(results)
+    assert "Holds?" in text and findings[0]["measure"] in text
+    report.update_readme(readme, results, "runs/x")  # idempotent: still one block
+    assert text == readme.read_text()
+    readme.write_text("no block here")
+    with pytest.raises(ValueError, match="results:start"):
+        report.update_readme(readme, results)
