@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -248,3 +250,24 @@ def config_diff(old: dict, new: dict, ignore=RESUMABLE_KEYS) -> dict:
 
 def dumps(cfg: Config) -> str:
     return json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- where runs live
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_root() -> Path:
+    """The checkout arche is installed from (editable install, Colab clone), else the working directory."""
+    return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+
+def resolve_run_dir(run_dir) -> Path:
+    """An absolute run directory. A relative one is taken from $ARCHE_RUNS_ROOT when set (Colab sets
+    it to Google Drive), else from the repository root, whatever the current directory is (papermill
+    runs a notebook from notebooks/)."""
+    path = Path(run_dir).expanduser()
+    if path.is_absolute():
+        return path
+    base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
+    return (base / path).resolve()

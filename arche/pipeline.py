@@ -39,9 +39,8 @@ import sys
 import time
 from pathlib import Path
 
-from .config import config_diff, load_config
+from .config import PACKAGE_ROOT, config_diff, load_config, project_root, resolve_run_dir  # noqa: F401
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS_DIR = PACKAGE_ROOT / "notebooks"
 NOTEBOOKS = ["01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis"]
 PARAMETERS = ("profile", "run_dir", "overrides")
@@ -70,21 +69,6 @@ class StageFailed(PipelineError):
 
 
 # --------------------------------------------------------------------------- paths
-
-def project_root() -> Path:
-    """The checkout arche is installed from (editable install, Colab clone), else the working directory."""
-    return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
-
-
-def resolve_run_dir(run_dir) -> Path:
-    """An absolute run directory. A relative one is taken from $ARCHE_RUNS_ROOT when set (Colab sets
-    it to Google Drive), else from the repository root, whatever the current directory is."""
-    path = Path(run_dir).expanduser()
-    if path.is_absolute():
-        return path
-    base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
-    return (base / path).resolve()
-
 
 # --------------------------------------------------------------------------- validation
 

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .config import project_root, resolve_run_dir  # noqa: F401  (re-exported for notebooks)
 from .study import aggregate, summarise
 
 # --------------------------------------------------------------------------- the published numbers
@@ -98,25 +99,8 @@ LATEX_UPPERCASE_COMMANDS = {
 # --------------------------------------------------------------------------- paths
 
 def repo_root() -> Path:
-    """The repository holding this package (the folder with pyproject.toml above arche/)."""
-    here = Path(__file__).resolve().parent
-    for cand in (here.parent, *here.parents):
-        if (cand / "pyproject.toml").exists() and (cand / "arche").is_dir():
-            return cand
-    return here.parent
-
-
-def resolve_run_dir(run_dir) -> Path:
-    """A relative run directory means relative to the repository root (so notebooks executed from
-    anywhere find runs/PROFILE). Uses arche.pipeline.resolve_run_dir when that exists."""
-    try:
-        from .pipeline import resolve_run_dir as _resolve  # noqa: PLC0415
-    except ImportError:
-        _resolve = None
-    if _resolve is not None:
-        return Path(_resolve(run_dir))
-    path = Path(run_dir).expanduser()
-    return path if path.is_absolute() else repo_root() / path
+    """The repository holding this package (where paper/ and figures/ live)."""
+    return project_root()
 
 
 def load_results(run_dir) -> dict:
