@@ -81,7 +81,7 @@ def prepare(config, data_dir, num_threads: int | None = None, log=print) -> dict
         "vocab.json": json.dumps(codec.to_dict(), sort_keys=True).encode(),
     }
     for name, blob in files.items():
-        _atomic_write(data_dir / name, blob)
+        atomic_write(data_dir / name, blob)
     L = config.seq_len
     manifest = {
         "settings": settings,
@@ -98,7 +98,7 @@ def prepare(config, data_dir, num_threads: int | None = None, log=print) -> dict
         "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()},
     }
     manifest["content_hash"] = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()
-    _atomic_write(data_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
+    atomic_write(data_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
     log(f"data: wrote {manifest['n_train_chunks']:,} train and {manifest['n_val_chunks']:,} val chunks "
         f"of {L} tokens, vocabulary {codec.vocab_size:,}, to {data_dir}")
     return manifest
@@ -247,7 +247,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, blob: bytes) -> None:
+def atomic_write(path: Path, blob: bytes) -> None:
     """Write to a temporary file and rename: a kill mid-write leaves the old file or none."""
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:

@@ -169,9 +169,8 @@ def _check_run_dir(run: Path, cfg, state, stages, forced: bool) -> None:
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=False, default=str))
-    os.replace(tmp, path)
+    from .data import atomic_write
+    atomic_write(path, json.dumps(obj, indent=1, default=str).encode())
 
 
 def _now() -> str:

@@ -41,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import time
 from pathlib import Path
 
@@ -51,6 +50,7 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .config import Config
+from .data import atomic_write
 from .model import KVCache, build_model
 from .objectives import alpha, mdlm_loss_sum
 from .tokenizer import TokenCodec
@@ -529,13 +529,7 @@ def sample_run(cfg: Config, paradigm: str, run_dir, out=None) -> Path:
     records = generate(cfg, paradigm, run_dir)
     path = Path(out) if out is not None else Path(run_dir) / "samples.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        for rec in records:
-            f.write(json.dumps(rec) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, "".join(json.dumps(rec) + "\n" for rec in records).encode())
     print(f"[{paradigm}] wrote {len(records)} samples to {path}", flush=True)
     return path
 

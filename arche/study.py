@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import metrics
 from .config import Config
-from .data import TokenData, prepare
+from .data import TokenData, atomic_write, prepare
 from .train import read_metrics, train
 
 SWEEP_MDLM_STEPS = (10, 25, 50, 100, 200)
@@ -327,6 +327,4 @@ def _device_name(cfg: Config) -> str:
 
 def _write_json(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(obj, indent=1, default=float).encode())
