@@ -4,8 +4,9 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 PROFILE ?= smoke
 RUN_DIR ?= runs/$(PROFILE)
+RESULTS ?= results/replica.json
 
-.PHONY: setup smoke test figures paper study clean
+.PHONY: setup smoke test figures analysis paper study replica clean
 
 setup: $(VENV)/.installed
 
@@ -22,14 +23,21 @@ smoke: setup            ## whole pipeline, smoke profile: data, AR, MDLM, sample
 test: setup             ## the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
 
-figures: setup          ## regenerate figures, tables and numbers from saved results (no retraining)
+figures: setup          ## the committed study's figures, tables, macros and PDF from its results file alone
+	$(PY) -m arche figures --results $(RESULTS) --out runs/figures-replica --figures-dir figures
+	cp runs/figures-replica/paper.pdf paper/arche-replica.pdf
+
+analysis: setup         ## re-run a run directory's analysis (05_analysis: scoring, tables, paper; no retraining)
 	$(PY) -m arche run --profile $(PROFILE) --run-dir $(RUN_DIR) --only 05_analysis
 
 paper: setup            ## rebuild the PDF from the last analysis
 	$(PY) -m arche paper --run-dir $(RUN_DIR)
 
-study: setup            ## the controlled study at CPU scale (about an hour on 2 cores)
+study: setup            ## a quick demo of the study (300 steps, d128; cannot answer the findings: see replica)
 	$(PY) -m arche run --profile study
 
+replica: setup          ## the paper's regime scaled to a third of the real sample (config.scale_to_budget), ~1 h on 2 cores
+	$(PY) -m arche run --profile replica
+
 clean:
-	rm -rf runs paper/generated paper/build
+	rm -rf runs

@@ -1,17 +1,23 @@
 """Command line: `python -m arche {params,prepare,train,sample,run,paper} ...`.
 
 Every command takes `--profile NAME` and any number of `--set key=value` overrides; an unknown key or
-a value of the wrong type stops the command before any work, naming the key.
+a value of the wrong type stops the command before any work, naming the key. Every error the user can
+fix (a bad setting, a run directory in use, damaged or made with other settings, a diverged run, a
+failed paper build) prints one line, `error: <message>`, and exits 2 (1 for a failed stage or paper
+build); ARCHE_TRACEBACK=1 shows the traceback too. Relative directories are taken from the current
+directory, for every command.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from .config import ConfigError, PROFILES, load_config, parse_overrides
+from .errors import UserError
 
 
 def _add_common(p):
@@ -42,9 +48,21 @@ def cmd_train(args):
 
 
 def cmd_sample(args):
+    from .runlock import run_lock
     from .sample import sample_run
+    from .train import RunDirError, read_config_json
     cfg = _config(args)
-    path = sample_run(cfg, args.paradigm, args.run_dir, out=args.out)
+    run_dir = Path(args.run_dir)
+    recorded = read_config_json(run_dir)  # a damaged config.json is a RunDirError naming it
+    if recorded is None:
+        raise RunDirError(f"{run_dir} holds no config.json: is it a training run directory?")
+    if recorded.get("paradigm") != args.paradigm:
+        raise RunDirError(f"{run_dir} holds a {str(recorded.get('paradigm')).upper()} model, "
+                          f"not {args.paradigm.upper()}")
+    if not any((run_dir / f"{name}.safetensors").exists() for name in ("best", "last")):
+        raise RunDirError(f"{run_dir} holds no checkpoint yet: train it first (python -m arche train ...)")
+    with run_lock(run_dir, f"sampling {args.paradigm}"):
+        path = sample_run(cfg, args.paradigm, run_dir, out=args.out)
     print(path)
 
 
@@ -54,19 +72,52 @@ def cmd_run(args):
                  only=args.only, start_from=getattr(args, "from"), timeout=args.timeout)
 
 
+def cmd_figures(args):
+    import shutil
+
+    from .report import render_results
+    out = _absolute(args.out or Path("runs") / f"figures-{Path(args.results).stem}")
+    pdf = render_results(_absolute(args.results), out)
+    if args.figures_dir:  # the committed figures change only through this explicit option
+        dest = _absolute(args.figures_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        for png in sorted((out / "figures").glob("*.png")):
+            shutil.copy2(png, dest / png.name)
+        print(f"copied the figures to {dest}")
+    print(pdf or out)
+
+
 def cmd_summary(args):
     from .report import load_results, summary_markdown, update_readme
-    results = load_results(args.run_dir)
+    source = None
+    if args.results:
+        results = json.loads(Path(args.results).read_text())
+        source = args.results
+    elif args.run_dir:
+        results = load_results(args.run_dir)
+    else:
+        raise UserError("summary needs --run-dir RUN or --results FILE")
     if args.readme:
-        update_readme(args.readme, results, args.run_dir)
+        update_readme(args.readme, results, args.run_dir, source)
         print(f"updated {args.readme}")
     else:
-        print(summary_markdown(results, args.run_dir))
+        print(summary_markdown(results, args.run_dir, source))
 
 
 def cmd_paper(args):
-    from .report import build_paper
-    build_paper(args.run_dir)
+    from . import report
+    try:
+        pdf = report.build_paper(_absolute(args.run_dir))
+    except (report.MissingMacroError, report.TaggedOutputError) as e:
+        raise report.PaperBuildError(str(e)) from e
+    if pdf is None:  # build_paper said how to get LaTeX
+        return 1
+    print(pdf)
+
+
+def _absolute(path) -> Path:
+    """A directory given on the command line, relative to the current directory (as for `run`)."""
+    return Path(path).expanduser().resolve()
 
 
 def main(argv=None) -> int:
@@ -108,24 +159,26 @@ def main(argv=None) -> int:
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_paper)
 
+    p = sub.add_parser("figures", help="every figure, table, macro and the PDF from a results.json alone")
+    p.add_argument("--results", required=True, help="a results.json (e.g. results/replica.json)")
+    p.add_argument("--out", default=None, help="output directory (default: runs/figures-STEM)")
+    p.add_argument("--figures-dir", default=None, help="also copy the PNGs here (e.g. figures/)")
+    p.set_defaults(func=cmd_figures)
+
     p = sub.add_parser("summary", help="what a run found, as markdown (optionally into the README)")
-    p.add_argument("--run-dir", required=True)
+    p.add_argument("--run-dir", default=None)
+    p.add_argument("--results", default=None, help="a results.json instead of a run directory")
     p.add_argument("--readme", default=None, help="fill the README's results block instead of printing")
     p.set_defaults(func=cmd_summary)
 
     args = parser.parse_args(argv)
     try:
-        args.func(args)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ValueError as e:
-        from .pipeline import PipelineError
-        if not isinstance(e, PipelineError):
+        return args.func(args) or 0
+    except (UserError, ConfigError) as e:
+        if os.environ.get("ARCHE_TRACEBACK", "") not in ("", "0"):
             raise
         print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    return 0
+        return getattr(e, "exit_code", 2)
 
 
 if __name__ == "__main__":

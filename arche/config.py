@@ -5,7 +5,8 @@ A run is described by a profile name and a handful of overrides:
     cfg = load_config("smoke", steps=200, seed=1)
 
 `paper` holds the published setup (numbers from the paper and its released code), `smoke` a tiny CPU
-run on the synthetic corpus, `study` the small-scale controlled study. The `protocol` key switches a
+run on the synthetic corpus, `study` the small-scale controlled study, `replica` the paper's regime
+(epochs, parameters per token, warmup, evaluations) scaled to the real sample by `scale_to_budget`. The `protocol` key switches a
 group of settings at once: `published` reproduces the released code's choices (no end-of-text
 between stories, chunk-level split, AR prompted with "Once", the released MDLM sampler and Self-BLEU
 estimator), `controlled` removes those confounds. Explicit overrides always win over the protocol.
@@ -14,6 +15,7 @@ estimator), `controlled` removes those confounds. Explicit overrides always win 
 from __future__ import annotations
 
 import dataclasses
+import math
 import json
 import os
 from dataclasses import dataclass, fields
@@ -57,6 +59,7 @@ class Config:
     # --- bookkeeping ---
     eval_every: int = 2000
     eval_batches: int = 20
+    eval_draws: int = 4                # MDLM: independent (t, mask) replicates of the validation set
     log_every: int = 100
     checkpoint_every: int = 1000
     device: str = "auto"               # "auto", "cpu", "cuda", "cuda:1", ...
@@ -83,6 +86,8 @@ class Config:
     tied_mdlm: bool = False            # also train the parameter-matched (tied-head) MDLM
     sweep: bool = False                # MDLM steps / AR temperature sweep (diversity vs fluency)
     infill: bool = False               # MDLM infilling demonstration
+    throughput_rounds: int = 5         # interleaved throughput benchmark (arche.speed): rounds
+    throughput_steps: int = 3          # ... and timed optimizer steps per model and round
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -119,7 +124,7 @@ PROFILES = {
     "smoke": dict(
         source="synthetic", n_tokens=300_000, compact_vocab=True,
         d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
-        steps=300, warmup_steps=30, eval_every=100, eval_batches=4, log_every=25,
+        steps=300, warmup_steps=30, eval_every=100, eval_batches=8, eval_draws=32, log_every=25,
         checkpoint_every=100, lr=1e-3, n_samples=100, sample_batch_size=100, mdlm_steps=50,
         compare_protocols=True, sweep=True, infill=True,
     ),
@@ -127,7 +132,7 @@ PROFILES = {
     "study": dict(
         source="tinystories-sample", n_tokens=300_000, compact_vocab=True,
         d_model=128, n_layers=2, n_heads=4, d_ff=384, seq_len=128, batch_size=16,
-        steps=300, warmup_steps=30, eval_every=50, eval_batches=8, log_every=25,
+        steps=300, warmup_steps=30, eval_every=50, eval_batches=8, eval_draws=32, log_every=25,
         checkpoint_every=100, lr=1e-3, n_samples=150, sample_batch_size=150, mdlm_steps=50,
         compare_protocols=True, n_seeds=3, tied_mdlm=True, sweep=True, infill=True,
     ),
@@ -222,8 +227,11 @@ def _parse_value(key: str, text: str):
 
 def _validate(cfg: Config) -> None:
     """Cross-field checks, so that a bad combination fails before any work is done."""
+    import math
+    import re
+
     positive = ["n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "steps", "batch_size", "seq_len",
-                "eval_every", "eval_batches", "log_every", "checkpoint_every", "n_samples",
+                "eval_every", "eval_batches", "eval_draws", "throughput_rounds", "throughput_steps", "log_every", "checkpoint_every", "n_samples",
                 "sample_length", "sample_batch_size", "mdlm_steps", "vocab_size", "n_seeds"]
     for key in positive:
         if getattr(cfg, key) <= 0:
@@ -232,14 +240,35 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"d_model ({cfg.d_model}) must split into n_heads ({cfg.n_heads}) heads of even size")
     if not 0.0 < cfg.val_fraction < 1.0:
         raise ConfigError(f"config key 'val_fraction' must be in (0, 1), got {cfg.val_fraction}")
+    # NaN passes every comparison below (and a run dir made with it could never be resumed: nan != nan).
+    for f in fields(Config):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key {f.name!r} must be a finite number, got {value}")
     if not 0.0 < cfg.ar_top_p <= 1.0:
         raise ConfigError(f"config key 'ar_top_p' must be in (0, 1], got {cfg.ar_top_p}")
-    if cfg.ar_temperature <= 0:
-        raise ConfigError(f"config key 'ar_temperature' must be positive, got {cfg.ar_temperature}")
-    if cfg.lr <= 0 or cfg.warmup_steps < 0 or not 0.0 <= cfg.min_lr_ratio <= 1.0:
-        raise ConfigError("lr must be positive, warmup_steps >= 0 and min_lr_ratio in [0, 1]")
+    for key in ("ar_temperature", "lr", "grad_clip", "rope_base"):
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    for key in ("warmup_steps", "ar_top_k", "seed", "data_seed", "sample_seed"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
+    if cfg.weight_decay < 0:
+        raise ConfigError(f"config key 'weight_decay' must be >= 0, got {cfg.weight_decay}")
+    for key in ("beta1", "beta2"):
+        if not 0.0 <= getattr(cfg, key) < 1.0:
+            raise ConfigError(f"config key {key!r} must be in [0, 1), got {getattr(cfg, key)}")
+    if not 0.0 <= cfg.min_lr_ratio <= 1.0:
+        raise ConfigError(f"config key 'min_lr_ratio' must be in [0, 1], got {cfg.min_lr_ratio}")
     if not 0.0 < cfg.mdlm_eps < 1.0:
         raise ConfigError(f"config key 'mdlm_eps' must be in (0, 1), got {cfg.mdlm_eps}")
+    # Attention memory grows with seq_len squared: 100,000 would hang a machine without a word.
+    if cfg.seq_len > 8192:
+        raise ConfigError(f"config key 'seq_len' must be at most 8192, got {cfg.seq_len}")
+    if 2 * cfg.seq_len > cfg.n_tokens:
+        raise ConfigError(f"n_tokens ({cfg.n_tokens}) must hold at least two chunks of seq_len ({cfg.seq_len})")
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", cfg.device):
+        raise ConfigError(f"config key 'device' must be auto, cpu, mps, cuda or cuda:N, got {cfg.device!r}")
 
 
 def config_diff(old: dict, new: dict, ignore=RESUMABLE_KEYS) -> dict:
@@ -271,3 +300,125 @@ def resolve_run_dir(run_dir) -> Path:
         return path
     base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
     return (base / path).resolve()
+
+
+# --------------------------------------------------------------------------- scaling a protocol down
+
+# The whole real TinyStories sample (4,000 stories, ../shared/data/tinystories-sample), counted once
+# with the GPT-2 tokenizer (tests/test_replica.py recounts it when the sample is present):
+# tokens with one <|endoftext|> after each story (the controlled protocol; the published one has
+# 4,000 fewer), and the compact vocabulary `prepare` builds from them (manifest vocab_size).
+SAMPLE_TOKENS = 819_674
+SAMPLE_VOCAB = 7_302
+
+
+def ar_param_counts(vocab_size: int, d_model: int, n_layers: int, d_ff: int) -> dict:
+    """Parameters of the AR model (arche.model, tied head) without building it: embedding V*d,
+    per layer 4d^2 (attention) + 3*d*d_ff (SwiGLU) + 2d (RMSNorm), and the final RMSNorm."""
+    non_embedding = n_layers * (4 * d_model ** 2 + 3 * d_model * d_ff + 2 * d_model) + d_model
+    return {"total": vocab_size * d_model + non_embedding, "non_embedding": non_embedding}
+
+
+def scale_to_budget(base: Config, train_tokens: int, vocab_size: int | None = None,
+                    base_train_tokens: int | None = None, min_steps: int = 1000,
+                    n_evals: int | None = None, val_tokens: int | None = None) -> Config:
+    """The replica of `base` for a budget of `train_tokens` training tokens: the same regime, smaller.
+
+    Kept from `base` (the paper profile): epochs over the training tokens (steps * batch * seq_len /
+    train_tokens; paper 20,000 * 32 * 512 / 47.5M = 6.9), the warmup fraction (500 / 20,000 = 2.5%),
+    the number of evaluations (20,000 / 2,000 = 10), the schedule shape (cosine to min_lr_ratio),
+    seq_len, the head size (d_model / n_heads = 64) and d_ff / d_model (2048 / 768).
+    Chosen: the width (a multiple of the head size, at most base's) and depth whose AR model is closest,
+    in log ratio summed over the three, to base's parameters per training token (total, which counts
+    the embedding of `vocab_size` rows, and non-embedding) and to base's width/depth (768 / 12 = 64).
+    The batch is base's, halved until the run has at least `min_steps` optimizer steps (a few hundred
+    steps of a small model is too few updates to learn from); steps are then rounded to a multiple of
+    the number of evaluations. The learning rate grows as 1/width (the muP rule for Adam's hidden
+    matrices), capped at 1e-3, the value this repository's d128 profiles train with.
+
+    `base_train_tokens` defaults to base.n_tokens * (1 - base.val_fraction) (the paper: 47.5M);
+    `vocab_size` to base's (pass the compact vocabulary of the corpus: it shrinks the embedding);
+    `val_tokens` (default train_tokens * val_fraction / (1 - val_fraction)) sets eval_batches to
+    cover the held-out set once, at most base's. The returned config has n_tokens = train_tokens /
+    (1 - val_fraction), so that `prepare` takes that many tokens.
+    """
+    vocab = vocab_size or base.vocab_size
+    base_train = base_train_tokens or int(round(base.n_tokens * (1 - base.val_fraction)))
+    if train_tokens <= 0 or base_train <= 0:
+        raise ConfigError("train_tokens must be positive")
+    base_tokens_per_step = base.batch_size * base.seq_len
+    epochs = base.steps * base_tokens_per_step / base_train
+    n_evals = n_evals or max(1, round(base.steps / base.eval_every))
+    warmup_fraction = base.warmup_steps / base.steps
+    head_dim = base.d_model // base.n_heads
+    ff_ratio = base.d_ff / base.d_model
+    aspect = base.d_model / base.n_layers
+    base_counts = ar_param_counts(base.vocab_size, base.d_model, base.n_layers, base.d_ff)
+    target_total = base_counts["total"] / base_train
+    target_non_emb = base_counts["non_embedding"] / base_train
+
+    def d_ff_for(d):
+        return max(8, int(round(d * ff_ratio / 8)) * 8)
+
+    best = None
+    for d in range(head_dim, base.d_model + 1, head_dim):
+        for layers in range(1, base.n_layers + 1):
+            counts = ar_param_counts(vocab, d, layers, d_ff_for(d))
+            score = (abs(math.log(counts["total"] / train_tokens / target_total))
+                     + abs(math.log(counts["non_embedding"] / train_tokens / target_non_emb))
+                     + abs(math.log(d / layers / aspect)))
+            if best is None or score < best[0] - 1e-12:
+                best = (score, d, layers)
+    _, d, layers = best
+
+    tokens_seen = epochs * train_tokens
+    batch = base.batch_size
+    while batch > 1 and tokens_seen / (batch * base.seq_len) < min_steps:
+        batch //= 2
+    steps = max(n_evals, int(round(tokens_seen / (batch * base.seq_len) / n_evals)) * n_evals)
+    val = val_tokens if val_tokens is not None else train_tokens * base.val_fraction / (1 - base.val_fraction)
+    eval_batches = max(1, min(base.eval_batches, int(val // (batch * base.seq_len))))
+    lr = min(1e-3, base.lr * base.d_model / d)
+    overrides = dict(
+        n_tokens=int(math.ceil(train_tokens / (1 - base.val_fraction))), vocab_size=vocab,
+        d_model=d, n_layers=layers, n_heads=d // head_dim, d_ff=d_ff_for(d),
+        batch_size=batch, steps=steps, warmup_steps=int(round(warmup_fraction * steps)),
+        eval_every=steps // n_evals, eval_batches=eval_batches, lr=lr,
+        checkpoint_every=max(1, round(base.checkpoint_every * steps / base.steps)),
+        log_every=max(1, round(base.log_every * steps / base.steps)),
+    )
+    return base.replace(**overrides)
+
+
+# The replica on this project's 2-core CPU: the whole sample's replica projects to ~11 h there
+# (benchmarks/RESULTS.md), and training cost grows with the square of the budget (model size and
+# tokens seen both scale with it), so `replica` takes the first third of the sample, whose study
+# fits the 75-minute limit; `replica_full` is the whole sample, for a GPU or a long CPU run.
+REPLICA_SHARE = 1 / 3
+REPLICA_VOCAB = 5_019  # distinct GPT-2 tokens (end-of-text included) in that first third, counted once
+
+
+def replica_overrides(share: float = REPLICA_SHARE, vocab_size: int = REPLICA_VOCAB) -> dict:
+    """A replica profile: the paper's protocol scaled (scale_to_budget) to `share` of the real sample's
+    training tokens (SAMPLE_TOKENS), plus the study's settings. Its sizes are computed, not typed."""
+    paper = _build(Config().to_dict(), PROFILES["paper"], reapply_protocol=True)
+    train_tokens = int(round(SAMPLE_TOKENS * (1 - paper.val_fraction) * share))
+    cfg = scale_to_budget(paper, train_tokens, vocab_size=vocab_size)
+    keys = ("n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "batch_size", "steps", "warmup_steps",
+            "eval_every", "eval_batches", "lr", "checkpoint_every", "log_every")
+    out = {
+        "source": "tinystories-sample", "compact_vocab": True,  # vocab_size comes from the corpus
+        **{k: getattr(cfg, k) for k in keys},
+        "n_samples": 300, "sample_batch_size": 300, "mdlm_steps": 100, "precision": "fp32",
+        "eval_draws": 8,  # the NELBO's standard error at the last evaluation: see results.json
+        "compare_protocols": True, "n_seeds": 3, "tied_mdlm": True, "sweep": True, "infill": True,
+    }
+    if share >= 1:
+        out["n_tokens"] = max(out["n_tokens"], SAMPLE_TOKENS)  # every story, whatever the rounding
+    return out
+
+
+# The paper's regime at a size this machine can run (about an hour on 2 CPU cores), and at the size
+# of the whole real sample (hours on a CPU): see replica_overrides.
+PROFILES["replica"] = replica_overrides()
+PROFILES["replica_full"] = replica_overrides(share=1.0, vocab_size=SAMPLE_VOCAB)

@@ -6,12 +6,15 @@ splits them into train and validation, and writes
     train.bin, val.bin        uint16 token ids, a whole number of `seq_len` chunks each
     val_story_starts.npy      offsets in val.bin where a held-out story begins (reference rows)
     vocab.json                the tokenizer: full GPT-2 or the compact vocabulary
-    manifest.json             source, counts, settings, seed and sha256 of every file; written last
+    manifest.json             source (and its sha256 when a file), counts, settings, seed and sha256
+                              of every file; written last
 
 Two switches reproduce or remove the published code's choices: `eos_between_stories` (an
 <|endoftext|> after every story, or none as published) and `val_split` ("chunk": a random 5% of
 the chunks, so a story can straddle train and val, as published; "story": whole held-out stories).
-Same inputs and seed give byte-identical files.
+Same inputs and seed give byte-identical files. A directory is reused only when its manifest's
+settings, source hash and file hashes all still hold; damaged token files are rebuilt, a changed
+source is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import numpy as np
 import torch
 
 from .corpus import iter_stories
+from .errors import UserError
+from .runlock import run_lock
 from .tokenizer import TokenCodec
 
 # The settings that decide the files' content; a data directory built with others is refused.
@@ -51,29 +56,55 @@ def data_settings(config) -> dict:
     return {k: getattr(config, k) for k in DATA_KEYS}
 
 
+class DataError(UserError, ValueError):
+    """A source or data directory that cannot be used (named in the message)."""
+
+
 def prepare(config, data_dir, num_threads: int | None = None, log=print) -> dict:
-    """Build the token files in `data_dir` (skipped when they already match the settings)."""
+    """Build the token files in `data_dir`, or reuse them when they match the settings, the source
+    (sha256 of a source file) and the sha256 of every file in the manifest. One process at a time: a
+    second one waits for the first, then finds the files ready."""
     data_dir = Path(data_dir)
+    with run_lock(data_dir, "preparing data", wait=24 * 3600, log=log):
+        return _prepare(config, data_dir, num_threads, log)
+
+
+def _prepare(config, data_dir: Path, num_threads, log) -> dict:
     settings = data_settings(config)
-    existing = _read_manifest(data_dir)
+    source_sha = _source_sha256(config.source)
+    try:
+        existing = _read_manifest(data_dir)
+    except DataError as e:
+        log(f"data: {e}; preparing again")
+        existing = None
     if existing is not None:
-        if existing["settings"] == settings and _files_intact(data_dir, existing):
-            log(f"data: {data_dir} already prepared ({existing['n_tokens']:,} tokens), skipping")
-            return existing
         if existing["settings"] != settings:
             diff = {k: (existing["settings"].get(k), v) for k, v in settings.items()
                     if existing["settings"].get(k) != v}
-            raise ValueError(f"{data_dir} holds data prepared with other settings {diff}; "
-                             "use another directory or delete it")
-    data_dir.mkdir(parents=True, exist_ok=True)
+            raise DataError(f"{data_dir} holds data prepared with other settings {diff}; "
+                            "use another directory or delete it")
+        if existing.get("source_sha256") not in (None, source_sha):
+            raise DataError(f"the source {config.source!r} changed since {data_dir} was prepared from it "
+                            f"(sha256 {existing['source_sha256'][:12]}... then, {(source_sha or '?')[:12]}... now); "
+                            "models trained on the old data would not match it: use another data directory "
+                            "(or delete this one to prepare it again)")
+        damaged = damaged_files(data_dir, existing)
+        if not damaged:
+            log(f"data: {data_dir} already prepared ({existing['n_tokens']:,} tokens), skipping")
+            return existing
+        log(f"data: {', '.join(damaged)} in {data_dir} missing or not matching the manifest's sha256; "
+            "preparing again (same settings and source give the same bytes)")
     num_threads = num_threads or max(1, os.cpu_count() or 1)
 
-    stories = _tokenize_until(config, num_threads, log)
+    try:
+        stories = _tokenize_until(config, num_threads, log)
+    except (ValueError, RuntimeError) as e:  # a bad source: named file and line, or an unreachable hub
+        raise DataError(str(e)) from e
     train_stream, val_stream, val_starts = _split(stories, config)
     all_ids = np.concatenate([train_stream, val_stream])
     codec = TokenCodec.from_ids(np.unique(all_ids).tolist()) if config.compact_vocab else TokenCodec.full()
     if codec.mask > np.iinfo(np.uint16).max:
-        raise ValueError(f"vocabulary of {codec.vocab_size} tokens does not fit uint16 token files")
+        raise DataError(f"vocabulary of {codec.vocab_size} tokens does not fit uint16 token files")
     files = {
         "train.bin": codec.to_model(train_stream).astype(np.uint16).tobytes(),
         "val.bin": codec.to_model(val_stream).astype(np.uint16).tobytes(),
@@ -96,6 +127,7 @@ def prepare(config, data_dir, num_threads: int | None = None, log=print) -> dict
         "n_val_chunks": int(val_stream.size // L),
         "n_val_stories": len(val_starts),
         "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()},
+        "source_sha256": source_sha,
     }
     manifest["content_hash"] = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()
     atomic_write(data_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
@@ -145,7 +177,7 @@ def _split(stories, config):
         stream = np.concatenate(stories)
         n_chunks = stream.size // L
         if n_chunks < 2:
-            raise ValueError(f"{stream.size} tokens make fewer than 2 chunks of seq_len {L}")
+            raise DataError(f"{stream.size} tokens make fewer than 2 chunks of seq_len {L}")
         starts = np.cumsum([0] + [s.size for s in stories[:-1]])
         chunks = stream[: n_chunks * L].reshape(n_chunks, L)
         n_val = max(1, round(config.val_fraction * n_chunks))
@@ -158,7 +190,7 @@ def _split(stories, config):
         val_starts = pos[inside] * L + starts[inside] % L
         return chunks[train_idx].reshape(-1), chunks[val_idx].reshape(-1), val_starts.tolist()
     if len(stories) < 2:
-        raise ValueError("a story-level split needs at least 2 stories")
+        raise DataError("a story-level split needs at least 2 stories")
     n_val = max(1, round(config.val_fraction * len(stories)))
     is_val = np.zeros(len(stories), dtype=bool)
     is_val[rng.permutation(len(stories))[:n_val]] = True
@@ -168,8 +200,8 @@ def _split(stories, config):
     val_starts = np.cumsum([0] + [s.size for s in val_list[:-1]])
     n_train, n_val_tok = (train.size // L) * L, (val.size // L) * L
     if n_train == 0 or n_val_tok == 0:
-        raise ValueError(f"too few tokens for a story-level split into chunks of seq_len {L} "
-                         f"({train.size} train, {val.size} val); raise n_tokens or val_fraction")
+        raise DataError(f"too few tokens for a story-level split into chunks of seq_len {L} "
+                        f"({train.size} train, {val.size} val); raise n_tokens or val_fraction")
     return train[:n_train], val[:n_val_tok], [int(s) for s in val_starts if s < n_val_tok]
 
 
@@ -220,7 +252,7 @@ class TokenData:
         """The first n_batches * batch_size held-out chunks, in file order (the same for every model)."""
         n = min(len(self.val), batch_size * n_batches)
         if n == 0:
-            raise ValueError(f"{self.dir} has no validation chunks")
+            raise DataError(f"{self.dir} has no validation chunks")
         return [_to_device(self.val[i:i + batch_size], device) for i in range(0, n, batch_size)]
 
 
@@ -233,11 +265,32 @@ def _to_device(chunk: np.ndarray, device):
 
 def _read_manifest(data_dir: Path):
     path = Path(data_dir) / "manifest.json"
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise DataError(f"{path} is damaged ({e})") from None
 
 
-def _files_intact(data_dir: Path, manifest) -> bool:
-    return all((data_dir / name).exists() for name in manifest["sha256"])
+def damaged_files(data_dir, manifest) -> list[str]:
+    """The files of a prepared directory that are missing or differ from the manifest's sha256."""
+    return [name for name, digest in manifest["sha256"].items()
+            if not (Path(data_dir) / name).is_file() or _sha256_file(Path(data_dir) / name) != digest]
+
+
+def _source_sha256(source: str) -> str | None:
+    """sha256 of a source file (None for the hub and the built-in synthetic corpus)."""
+    path = Path(resolve_source(source, log=lambda *_: None))
+    return _sha256_file(path) if path.suffix.lower() in (".txt", ".jsonl") and path.is_file() else None
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -247,11 +300,13 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def atomic_write(path: Path, blob: bytes) -> None:
-    """Write to a temporary file and rename: a kill mid-write leaves the old file or none."""
+def atomic_write(path: Path, blob: bytes | str) -> None:
+    """Write to a temporary file and rename: a kill mid-write leaves the old file or none. The project's
+    one writer of whole files (token files, run files, results, state, samples)."""
+    path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
-        f.write(blob)
+        f.write(blob.encode() if isinstance(blob, str) else blob)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)

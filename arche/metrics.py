@@ -33,6 +33,7 @@ from sacrebleu.metrics.bleu import BLEU
 from sacrebleu.metrics.helpers import extract_all_word_ngrams
 
 MAX_ORDER = 4  # BLEU-4, and sacrebleu's default max_ngram_order
+TOKENIZATIONS = ("13a", "words")
 
 # -----------------------------------------------------------------------------
 # word-level metrics
@@ -41,6 +42,11 @@ MAX_ORDER = 4  # BLEU-4, and sacrebleu's default max_ngram_order
 def words(text):
     """Lowercased whitespace split, as in the published code."""
     return text.lower().split()
+
+
+def truncate_words(text, n_words):
+    """The first `n_words` words of a text (as `words()` splits it), for length-matched metrics."""
+    return " ".join(words(text)[:n_words])
 
 
 def _ngrams(ws, n):
@@ -128,18 +134,30 @@ def _closest_other_length(length, length_counts, sorted_lengths):
     return above
 
 
-def self_bleu(texts):
+def self_bleu(texts, tokenize="13a"):
     """Exact Self-BLEU in [0, 1]:
     mean_i sacrebleu.sentence_bleu(texts[i], texts[:i] + texts[i+1:]).score / 100
-    with sacrebleu's defaults, computed in O(total n-grams) instead of O(N^2)."""
+    with sacrebleu's defaults, computed in O(total n-grams) instead of O(N^2).
+
+    tokenize="13a" is sacrebleu's default tokenizer (punctuation split off, case kept);
+    tokenize="words" scores the lowercased whitespace words of `words()`, the
+    tokens of Distinct-n and the openings, so that every diversity number of a
+    table counts the same units (equal to sentence_bleu(..., tokenize="none") on
+    " ".join(words(text)))."""
     texts = list(texts)
     if len(texts) < 2:
         raise ValueError(f"self_bleu needs at least 2 texts, got {len(texts)}")
+    if tokenize not in TOKENIZATIONS:
+        raise ValueError(f"tokenize must be one of {TOKENIZATIONS}, got {tokenize!r}")
 
     # Tokenize exactly as sacrebleu does: BLEU._preprocess_segment is
     # tokenizer(sent.rstrip()) when lowercase=False. Then count n-grams 1..4
     # with sacrebleu's own helper, so tokens and lengths match by construction.
-    tokenizer = BLEU(tokenize="13a").tokenizer
+    if tokenize == "words":
+        def tokenizer(text):
+            return " ".join(words(text))
+    else:
+        tokenizer = BLEU(tokenize="13a").tokenizer
     counts, lengths = [], []
     for text in texts:
         c, length = extract_all_word_ngrams(tokenizer(text.rstrip()), 1, MAX_ORDER)

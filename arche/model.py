@@ -153,8 +153,10 @@ class Transformer(nn.Module):
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
 
-    def forward(self, tokens, t=None, cache: KVCache | None = None):
-        """tokens (B, T) -> logits (B, T, n_out). MDLM needs t (B,) in [0, 1]; AR takes none."""
+    def forward(self, tokens, t=None, cache: KVCache | None = None, where=None):
+        """tokens (B, T) -> logits (B, T, n_out). MDLM needs t (B,) in [0, 1]; AR takes none.
+        `where`, a (B, T) boolean mask, returns the logits of those positions only, (M, n_out) in
+        `x[where]` order: a sampler that reads a few positions skips the output head elsewhere."""
         B, T = tokens.shape
         start = cache.length if cache is not None else 0
         if start + T > self.max_len:
@@ -173,6 +175,8 @@ class Transformer(nn.Module):
         if cache is not None:
             cache.length += T
         x = self.norm(x)
+        if where is not None:
+            x = x[where]
         if self.head is None:
             return F.linear(x, self.embed.weight[: self.vocab_size])
         return self.head(x)

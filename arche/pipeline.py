@@ -12,10 +12,12 @@ and `overrides`), the stage names, and that an existing run directory was made w
     RUN/pipeline_state.json      per stage: status, start/end time, seconds, the config it ran with
     RUN/manifest.json            git commit, profile, overrides, config, versions, device, stage times
     RUN/report.html              the five executed notebooks as one page, read top to bottom
+    RUN/paper.pdf                the paper, built in RUN/paper/ (generated/, build/), PNGs in RUN/figures/
 
 plus what the notebooks write themselves (data, models, samples, results.json; see arche.study).
-A stage recorded as done whose executed notebook exists is skipped on a re-run; a stage that was
-interrupted runs again, and training continues from its checkpoints. `only` re-runs one stage (e.g.
+One runner at a time per run directory (RUN/.lock, see arche.runlock). A stage recorded as done
+whose executed notebook exists is skipped on a re-run; a stage that was interrupted runs again, and
+training continues from its checkpoints. `only` re-runs one stage (e.g.
 `05_analysis`: figures again without retraining), `start_from` re-runs that stage and the rest.
 
 The notebooks call arche and display; the few display helpers they share live at the end of this
@@ -40,6 +42,9 @@ import time
 from pathlib import Path
 
 from .config import PACKAGE_ROOT, config_diff, load_config, project_root, resolve_run_dir  # noqa: F401
+from .data import atomic_write
+from .errors import UserError
+from .runlock import run_lock
 
 NOTEBOOKS_DIR = PACKAGE_ROOT / "notebooks"
 NOTEBOOKS = ["01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis"]
@@ -58,7 +63,7 @@ LATEX_HINT = ("apt-get install -y --no-install-recommends latexmk texlive-latex-
               "then: python -m arche paper --run-dir {run}")
 
 
-class PipelineError(ValueError):
+class PipelineError(UserError, ValueError):
     """A bad notebook, stage name or run directory (exit code 2), or a failed stage (exit code 1)."""
 
     exit_code = 2
@@ -169,31 +174,11 @@ def _check_run_dir(run: Path, cfg, state, stages, forced: bool) -> None:
 
 
 def _write_json(path: Path, obj) -> None:
-    from .data import atomic_write
-    atomic_write(path, json.dumps(obj, indent=1, default=str).encode())
+    atomic_write(path, json.dumps(obj, indent=1, default=str))
 
 
 def _now() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-@contextlib.contextmanager
-def _run_lock(run: Path):
-    """One runner per run directory; the lock goes away with the process, even on SIGKILL."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(run / ".pipeline.lock", "w") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise PipelineError(f"another pipeline is running in {run}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -249,8 +234,8 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
     directory); returns the run directory. See the module docstring.
 
     `notebooks_dir` replaces notebooks/ (tests). `paper=False` (or the environment variable
-    ARCHE_SKIP_PAPER=1) skips `arche.report.build_paper`, which rewrites the repository's
-    paper/generated/ and figures/ from this run."""
+    ARCHE_SKIP_PAPER=1) skips `arche.report.build_paper` (which builds into RUN/paper/ and RUN/figures/).
+    A failed paper build raises StageFailed once the state is saved."""
     t_start = time.perf_counter()
     overrides = dict(overrides or {})
     cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
@@ -270,7 +255,7 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
         raise PipelineError(f"--timeout must be positive, got {timeout}")
 
     (run / "notebooks").mkdir(parents=True, exist_ok=True)
-    with _run_lock(run):
+    with run_lock(run, "python -m arche run", log=log):
         state = read_state(run) or {"stages": {}}
         state.update(profile=profile, overrides=overrides, config=cfg.to_dict())
         invocation = {"started": _now(), "finished": None, "command": _command(profile, run, overrides, only,
@@ -313,8 +298,10 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
                 _render_quietly(run, state, log)
                 raise StageFailed(f"stage {name} failed: {_error_text(e)}\n  executed notebook: "
                                   f"{run / 'notebooks' / (name + '.ipynb')}\n  report: {run / REPORT_FILE}\n"
-                                  f"  fix it and run the same command again: finished stages are skipped, "
-                                  f"training continues from its checkpoint") from e
+                                  f"  fix the cause and run the same command again: finished stages are "
+                                  f"skipped, training continues from its checkpoint. A fix that changes the "
+                                  f"config (e.g. a lower lr after a divergence) needs a new --run-dir: this "
+                                  f"one keeps the config it was made with") from e
             rec.update(status="done", finished=_now(), seconds=round(time.perf_counter() - t0, 1))
             invocation["ran"].append(name)
             save()
@@ -323,16 +310,18 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
         if invocation["ran"] or not (run / REPORT_FILE).exists():
             report = render_report(run, state)
             log(f"[pipeline] report: {report}")
-        pdf = None
+        pdf, paper_error = None, None
         if paper is None:
             paper = os.environ.get("ARCHE_SKIP_PAPER", "") in ("", "0")
         if "05_analysis" in invocation["ran"] and paper:
-            pdf = _build_paper(run, log)
+            pdf, paper_error = _build_paper(run, log)
         elif "05_analysis" in invocation["ran"]:
             log("[pipeline] paper: not built (paper=False or ARCHE_SKIP_PAPER=1)")
         invocation["finished"] = _now()
         save()
     _print_locations(run, pdf, time.perf_counter() - t_start, log)
+    if paper_error:
+        raise StageFailed(paper_error)
     return run
 
 
@@ -473,37 +462,25 @@ def _render_quietly(run, state, log) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text)
 
 
 def _build_paper(run: Path, log):
-    """arche.report.build_paper(run) when there is one. It says itself how to get the PDF when LaTeX is
-    missing; a missing macro or a LaTeX error is reported here, loudly, without failing the run (the
-    results and the report stand). Returns the PDF path or None."""
-    try:
-        from . import report
-    except ImportError as e:
-        log(f"[pipeline] paper: not built (arche.report cannot be imported: {e})")
-        return None
-    build = getattr(report, "build_paper", None)
-    if build is None:
-        log("[pipeline] paper: not built (arche.report has no build_paper)")
-        return None
+    """arche.report.build_paper(run), into the run's own RUN/paper/. Returns (pdf, error): the PDF built
+    now (None when LaTeX is missing: build_paper says how to get it), and the message of a failed
+    build, which the runner raises after saving its state (exit code 1; the results and the report
+    stand)."""
+    from . import report
+
     log("[pipeline] paper: building")
     try:
-        result = build(run, log=log) if "log" in inspect.signature(build).parameters else build(run)
-    except Exception as e:  # noqa: BLE001 - the run's results stand without the PDF
-        log(f"[pipeline] paper: FAILED, {type(e).__name__}:\n{_indent(str(e))}\n"
-            f"  the run itself is complete; fix the paper, then: python -m arche paper --run-dir {run}")
-        return None
-    pdf = Path(result) if isinstance(result, (str, os.PathLike)) else None
-    if pdf is None or not pdf.exists():
-        if not shutil.which("latexmk"):
-            log(f"[pipeline] paper: no PDF (LaTeX is not installed). To get it: {LATEX_HINT.format(run=run)}")
-        return None
-    return pdf
+        pdf = report.build_paper(run, log=log)
+    except Exception as e:  # noqa: BLE001 - reported as the run's failure once everything is saved
+        return None, (f"paper build failed, {type(e).__name__}:\n{_indent(str(e))}\n  the rest of the run is "
+                      f"complete; fix the paper, then: python -m arche paper --run-dir {run}")
+    if pdf is None and not shutil.which("latexmk"):
+        log(f"[pipeline] paper: no PDF (LaTeX is not installed). To get it: {LATEX_HINT.format(run=run)}")
+    return pdf, None
 
 
 def _indent(text: str) -> str:
@@ -511,11 +488,11 @@ def _indent(text: str) -> str:
 
 
 def _print_locations(run: Path, pdf, seconds: float, log) -> None:
+    """Where things are. The PDF only when this invocation built it: an older one may not match."""
     lines = [f"[pipeline] finished in {seconds:.1f} s", f"  report:   {run / REPORT_FILE}"]
-    if pdf is not None or (run / "paper.pdf").exists():
-        lines.append(f"  paper:    {pdf or run / 'paper.pdf'}")
-    root = project_root()
-    for label, folder in (("figures", root / "figures"), ("tables", root / "paper" / "generated")):
+    if pdf is not None:
+        lines.append(f"  paper:    {pdf}")
+    for label, folder in (("figures", run / "figures"), ("tables", run / "paper" / "generated")):
         if folder.is_dir() and any(folder.iterdir()):
             lines.append(f"  {label}:{' ' * (9 - len(label))}{folder}")
     if (run / "results.json").exists():
@@ -525,6 +502,35 @@ def _print_locations(run: Path, pdf, seconds: float, log) -> None:
 
 
 # --------------------------------------------------------------------------- notebook display helpers
+
+# Names a notebook may hold when its setup cell runs: its parameters, IPython's own, the Colab install
+# cell's, and what its own cells assign (a re-run of the setup cell in Jupyter must not trip over them).
+_NOTEBOOK_NAMES = set(PARAMETERS) | {"In", "Out", "get_ipython", "exit", "quit", "open", "REPO", "USE_DRIVE",
+                                     "cfg", "manifests", "summaries", "paths"}
+
+
+def refuse_unknown_parameters(namespace: dict) -> None:
+    """Called by the notebooks' setup cell with globals(). papermill only warns about a parameter a
+    notebook does not define (`-p steps 20` would be ignored): here it is an error."""
+    unknown = sorted(k for k, v in namespace.items()
+                     if not k.startswith("_") and k not in _NOTEBOOK_NAMES and not inspect.ismodule(v))
+    if unknown:
+        raise PipelineError(f"unknown notebook parameter(s) {', '.join(unknown)}: the notebooks take only "
+                            f"{', '.join(PARAMETERS)}; put config keys in overrides, e.g. papermill "
+                            f"-y 'overrides: {{{unknown[0]}: ...}}'")
+
+
+@contextlib.contextmanager
+def lock_arms(cfg, run_dir, what: str):
+    """Hold the lock of every model directory of the run (04_sample: no sampling from a model that is
+    being trained, no two samplers writing the same files)."""
+    from . import study
+
+    with contextlib.ExitStack() as stack:
+        for arm in study.arms(cfg):
+            stack.enter_context(run_lock(study.arm_dir(run_dir, arm), what))
+        yield
+
 
 def describe(cfg, profile: str, run_dir) -> str:
     """A few lines on what a notebook is about to do: profile, run directory, device, the arms."""

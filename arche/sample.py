@@ -16,17 +16,20 @@ Samplers:
 
 * `sample_ar`: KV-cached incremental decoding, temperature, then top-k, then top-p.
 * `sample_mdlm` with `sampler=` one of
-  - "confidence": the paper's text. Each round predicts every masked position with temperature
-    linear from 1.2 to 0.5 and a repetition penalty of 1.3 on tokens already in the sequence (applied
-    correctly for both signs), samples a token per position, and unmasks the ceil(remaining /
-    rounds_left) positions whose sampled token was most probable (ties broken at random).
+  - "confidence": the paper's text (section 3.4, Appendix A). Each round predicts every masked
+    position with temperature linear from 1.2 to 0.5 and a repetition penalty of 1.3 on tokens already
+    in the sequence (applied correctly for both signs), samples a token per position, and unmasks the
+    ceil(remaining / rounds_left) positions with the highest MAXIMUM softmax probability (ties broken
+    at random). Ranking by the probability of the sampled token instead would favour positions whose
+    draw hit the mode and collapse the samples onto it; that is the "published" and "remask" rule.
   - "published": the released code, batched (it sampled one sequence at a time): t from 1 to 1/steps,
     temperature 0.8 (0.4 + 0.6 t) floored at 0.1, logits DIVIDED by min(1.3^count, 5) whatever their
     sign (which boosts tokens whose logit is negative), unmask the top max(1, masked // steps_left),
     argmax fill of any leftovers at t = 0.
   - "ancestral": MDLM's own sampler (Sahoo et al. 2024): from t to s every masked position is revealed
     with probability (alpha(s) - alpha(t)) / (1 - alpha(t)), its token drawn from the SUBS distribution.
-  - "remask": LLaDA-style low-confidence remasking, i.e. "confidence" at temperature 1 with no penalty.
+  - "remask": LLaDA-style low-confidence remasking: temperature 1, no penalty, positions ranked by the
+    probability of the token drawn there.
 
 The MDLM's head predicts the real vocabulary only, as in the released code (`nn.Linear(d, V)`), so no
 sampler can draw [MASK]; slicing `[..., :vocab_size]` keeps that true for a model with a [MASK] output.
@@ -51,7 +54,7 @@ import torch.nn.functional as F
 from . import checkpoint
 from .config import Config
 from .data import atomic_write
-from .model import KVCache, build_model
+from .model import KVCache, Transformer, build_model
 from .objectives import alpha, mdlm_loss_sum
 from .tokenizer import TokenCodec
 from .train import autocast_for, resolve_device
@@ -60,10 +63,10 @@ MDLM_SAMPLERS = ("published", "confidence", "ancestral", "remask")
 
 # Settings of each MDLM sampler besides steps; `sample_mdlm(..., **options)` overrides them.
 SAMPLER_DEFAULTS = {
-    "confidence": dict(temperature_start=1.2, temperature_end=0.5, repetition_penalty=1.3),
+    "confidence": dict(temperature_start=1.2, temperature_end=0.5, repetition_penalty=1.3, rank_by="max"),
     "published": dict(temperature=0.8, min_temperature=0.1, repetition_penalty=1.3, penalty_cap=5.0),
     "ancestral": dict(temperature=1.0),
-    "remask": dict(temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0),
+    "remask": dict(temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0, rank_by="sampled"),
 }
 
 ROW_CHUNK = 4096  # rows of (rows, vocab) probabilities handled at once: bounds memory at any batch size
@@ -175,9 +178,15 @@ def sample_from(probs, gen):
     """One index per row of `probs` (rows summing to 1), shape (rows, 1), by inverse CDF: a single
     uniform per row. Same distribution as torch.multinomial, several times faster on CPU, and a
     zero-probability entry is never returned."""
+    u = torch.rand(probs.size(0), 1, generator=gen, device=probs.device, dtype=probs.dtype)
+    return _inverse_cdf(probs, u)
+
+
+def _inverse_cdf(probs, u):
+    """`sample_from` given its uniforms u (rows, 1) in [0, 1), drawn beforehand."""
     cdf = probs.cumsum(dim=-1)
     total = cdf[:, -1:].contiguous()
-    u = torch.rand(probs.size(0), 1, generator=gen, device=probs.device, dtype=cdf.dtype) * total
+    u = u.to(cdf.dtype) * total
     # u * total can round up to total; the last entry with positive probability catches that case.
     last = torch.searchsorted(cdf, total, right=False)
     return torch.minimum(torch.searchsorted(cdf, u, right=True), last)
@@ -233,24 +242,80 @@ def sample_ar(model, prefix, n: int, length: int, temperature: float = 1.0, top_
 
 
 def _denoise(model, prefix, canvas, t: float):
-    """Logits (B, length, outputs) of the canvas given the fixed prefix, at diffusion time t."""
+    """Logits (B, length, vocab_size) of the canvas given the fixed prefix, at diffusion time t."""
     B = canvas.size(0)
     x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
     logits = model(x, torch.full((B,), float(t), device=canvas.device))
     return logits[:, prefix.numel():]
 
 
-def _draw(rows, seq, transform, gen):
-    """One token per row of `rows` (M, outputs) from softmax(transform(rows, seq)); `seq` (M,) is each
-    row's sequence in the batch. Returns (tokens, their probabilities). Done in chunks of rows so
-    that the float copies stay small at any batch size."""
-    tokens, probs_of = [], []
+def _denoise_at(model, prefix, canvas, t: float, where):
+    """Logits (M, vocab_size) of the canvas positions where `where` (B, length) is True, in
+    `canvas[where]` order: the same values as `_denoise(...)[where]`, with the output head computed
+    only there when the model can (arche's Transformer); about half the work of a round."""
+    if not isinstance(model, Transformer):
+        return _denoise(model, prefix, canvas, t)[where]
+    B = canvas.size(0)
+    x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
+    full = torch.zeros(B, prefix.numel(), dtype=torch.bool, device=canvas.device)
+    return model(x, torch.full((B,), float(t), device=canvas.device), where=torch.cat([full, where], dim=1))
+
+
+def _draw(rows, seq, transform, gen, confidence: str = "sampled"):
+    """One token per row of `rows` (M, vocab_size) from softmax(transform(rows, seq)); `seq` (M,) is each
+    row's sequence in the batch. Returns (tokens, confidences), where a row's confidence is the
+    probability of the token drawn (`confidence="sampled"`) or the row's largest probability
+    (`"max"`, the paper's rule). Done in chunks of rows so that the float copies stay small."""
+    tokens, conf = [], []
     for r, s in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK)):
-        probs = transform(r.float(), s).softmax(dim=-1)
+        probs = transform(r, s).softmax(dim=-1)
         tok = sample_from(probs, gen)
         tokens.append(tok.squeeze(1))
-        probs_of.append(probs.gather(1, tok).squeeze(1))
-    return torch.cat(tokens), torch.cat(probs_of)
+        conf.append(probs.amax(dim=1) if confidence == "max" else probs.gather(1, tok).squeeze(1))
+    return torch.cat(tokens), torch.cat(conf)
+
+
+def _max_confidence(rows, seq, transform, gen):
+    """The first half of `_draw(..., confidence="max")`: each row's largest probability, and the
+    uniform `sample_from` would have used for it (drawn in the same order from `gen`, so the stream
+    is the same). The token itself is drawn later by `_draw_rows`, only for the rows that are kept:
+    the ranking by maximum probability does not depend on the draw, and the rows are independent."""
+    conf, uniforms = [], []
+    for r, s in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK)):
+        probs = transform(r, s).softmax(dim=-1)
+        uniforms.append(torch.rand(probs.size(0), 1, generator=gen, device=probs.device, dtype=probs.dtype))
+        conf.append(probs.amax(dim=1))
+    return torch.cat(conf), torch.cat(uniforms)
+
+
+def _draw_rows(rows, seq, transform, uniforms):
+    """Tokens (M,) of `rows` drawn with their given uniforms: what `_draw` returns for those rows."""
+    tokens = [_inverse_cdf(transform(r, s).softmax(dim=-1), u).squeeze(1)
+              for r, s, u in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK), uniforms.split(ROW_CHUNK))]
+    return torch.cat(tokens) if tokens else torch.zeros(0, dtype=torch.long, device=rows.device)
+
+
+def _seen_pairs(seen):
+    """(B, K) token ids each sequence has used (`seen` (B, V) bool), padded with -1, K the most used."""
+    b, v = seen.nonzero(as_tuple=True)
+    counts = seen.sum(dim=1)
+    K = int(counts.max()) if counts.numel() else 0
+    ids = torch.full((seen.size(0), K), -1, dtype=torch.long, device=seen.device)
+    if K:
+        offsets = torch.cumsum(counts, 0) - counts
+        ids[b, torch.arange(b.numel(), device=seen.device) - offsets[b]] = v
+    return ids
+
+
+def _at_seen(rows, seq, seen_ids):
+    """(row, column) index pairs of the entries of `rows` (M, V) whose token its sequence has used."""
+    ids = seen_ids[seq]  # (M, K)
+    r, k = (ids >= 0).nonzero(as_tuple=True)
+    return r, ids[r, k]
+
+
+def _fp32_copy(rows):
+    return rows.to(torch.float32, copy=True)
 
 
 def _sampled_at(masked, tokens, probs):
@@ -291,6 +356,12 @@ def token_counts(canvas, vocab_size: int):
     return counts[:, :vocab_size]
 
 
+def filled_only(canvas, fillable, mask_id: int):
+    """The canvas with its fixed tokens (infilling context) hidden as [MASK]: the repetition penalty
+    counts only what the sampler itself wrote. For unconditional sampling every position is fillable."""
+    return torch.where(fillable, canvas, torch.full_like(canvas, mask_id))
+
+
 def apply_repetition_penalty(logits, seen, penalty: float):
     """Push down the logits of tokens already used, whatever their sign: positive logits are divided by
     `penalty`, negative ones multiplied (dividing a negative logit would RAISE its probability)."""
@@ -315,8 +386,13 @@ def time_for_masked_fraction(frac: float) -> float:
 
 
 def _confidence_batch(model, prefix, canvas, steps, gen, trace, temperature_start, temperature_end,
-                      repetition_penalty):
-    """The paper's confidence-based unmasking (see the module docstring); also "remask"."""
+                      repetition_penalty, rank_by):
+    """The paper's confidence-based unmasking (see the module docstring); also "remask".
+
+    `rank_by="max"` ranks positions by their largest softmax probability (the paper, Appendix A):
+    where to commit does not depend on what was drawn, so each committed token keeps the sampling
+    distribution. `"sampled"` ranks by the drawn token's probability (LLaDA's low-confidence
+    remasking), which prefers positions whose draw hit the mode and so skews commits towards it."""
     V, mask_id = model.vocab_size, model.mask_id
     B, length = canvas.shape
     n_masked = (canvas == mask_id).sum(dim=1)
@@ -325,24 +401,39 @@ def _confidence_batch(model, prefix, canvas, steps, gen, trace, temperature_star
     # With more steps than masked positions the ceil rule unmasks one per round and finishes early;
     # the temperature schedule spans the rounds that actually run.
     rounds = min(steps, int(n_masked[0]))
+    fillable = canvas == mask_id
     for r in range(rounds):
         masked = canvas == mask_id
         remaining = int(masked[0].sum())  # every row unmasks the same number, so all rows agree
         t = time_for_masked_fraction(remaining / length)
         temperature = temperature_start + (temperature_end - temperature_start) * r / max(rounds - 1, 1)
-        seen = token_counts(canvas, V) > 0
+        seen_ids = (_seen_pairs(token_counts(filled_only(canvas, fillable, mask_id), V) > 0)
+                    if repetition_penalty != 1.0 else None)
 
         def transform(rows, seq):
-            rows = rows[:, :V]  # [MASK] is never a candidate
-            if repetition_penalty != 1.0:
-                rows = apply_repetition_penalty(rows, seen[seq], repetition_penalty)
+            # Only the entries of used tokens change; the same values as
+            # apply_repetition_penalty(rows, seen[seq], penalty) without an (M, V) mask.
+            rows = _fp32_copy(rows[:, :V])  # [MASK] is never a candidate
+            if seen_ids is not None and seen_ids.size(1):
+                i, j = _at_seen(rows, seq, seen_ids)
+                vals = rows[i, j]
+                rows[i, j] = torch.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
             return rows / temperature
 
-        logits = _denoise(model, prefix, canvas, t)
-        sampled, confidence = _sampled_at(masked, *_draw(logits[masked], _rows_of(masked), transform, gen))
+        rows, seq = _denoise_at(model, prefix, canvas, t, masked), _rows_of(masked)
         k = math.ceil(remaining / (rounds - r))
-        chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
-        canvas = torch.where(chosen, sampled, canvas)
+        if rank_by == "max":  # rank first, then draw only the k tokens kept per sequence
+            conf, uniforms = _max_confidence(rows, seq, transform, gen)
+            confidence = torch.full(masked.shape, float("-inf"), device=canvas.device)
+            confidence[masked] = conf
+            chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
+            keep = chosen[masked]
+            canvas = canvas.clone()
+            canvas[chosen] = _draw_rows(rows[keep], seq[keep], transform, uniforms[keep])
+        else:
+            sampled, confidence = _sampled_at(masked, *_draw(rows, seq, transform, gen, confidence=rank_by))
+            chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
+            canvas = torch.where(chosen, sampled, canvas)
         if trace is not None:
             trace.append({"round": r, "t": t, "temperature": temperature, "masked": remaining, "unmasked": k})
     return canvas
@@ -352,6 +443,7 @@ def _published_batch(model, prefix, canvas, steps, gen, trace, temperature, min_
                      repetition_penalty, penalty_cap):
     """The released code's sampler, batched with the same per-sequence semantics."""
     V, mask_id = model.vocab_size, model.mask_id
+    fillable = canvas == mask_id
     for step in range(steps):
         masked = canvas == mask_id
         n_masked = masked.sum(dim=1)
@@ -359,13 +451,21 @@ def _published_batch(model, prefix, canvas, steps, gen, trace, temperature, min_
             break
         t = 1.0 - step / steps
         temp = max(temperature * (0.4 + 0.6 * t), min_temperature)
-        divisor = released_penalty_divisor(token_counts(canvas, V), repetition_penalty, penalty_cap)
+        counts = token_counts(filled_only(canvas, fillable, mask_id), V)
+        divisor = released_penalty_divisor(counts, repetition_penalty, penalty_cap)
+        seen_ids = _seen_pairs(counts > 0)
 
         def transform(rows, seq):
-            return rows[:, :V] / divisor[seq] / temp
+            # The divisor is exactly 1 for unused tokens: only the used tokens' entries are divided
+            # (the same values as rows / divisor[seq], without an (M, V) gather).
+            rows = _fp32_copy(rows[:, :V])
+            if seen_ids.size(1):
+                i, j = _at_seen(rows, seq, seen_ids)
+                rows[i, j] = rows[i, j] / divisor[seq[i], j]
+            return rows / temp
 
-        logits = _denoise(model, prefix, canvas, t)
-        sampled, confidence = _sampled_at(masked, *_draw(logits[masked], _rows_of(masked), transform, gen))
+        rows = _denoise_at(model, prefix, canvas, t, masked)
+        sampled, confidence = _sampled_at(masked, *_draw(rows, _rows_of(masked), transform, gen))
         k = torch.minimum((n_masked // (steps - step)).clamp(min=1), n_masked)
         chosen = most_confident(confidence, k, gen)
         canvas = torch.where(chosen, sampled, canvas)
@@ -397,10 +497,9 @@ def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
             continue  # nothing changes this step: skip the forward pass
 
         def transform(rows, seq):
-            return rows[:, :V] / temperature
+            return rows[:, :V].float() / temperature
 
-        logits = _denoise(model, prefix, canvas, t)
-        tokens, _ = _draw(logits[reveal], _rows_of(reveal), transform, gen)
+        tokens, _ = _draw(_denoise_at(model, prefix, canvas, t, reveal), _rows_of(reveal), transform, gen)
         canvas = canvas.masked_scatter(reveal, tokens)
     return canvas
 
@@ -462,9 +561,19 @@ def infill(model, prefix, canvas, sampler: str = "confidence", steps: int = 100,
 # samples of a run
 
 
-def sample_settings(cfg: Config, paradigm: str, prefix: list[int]) -> tuple[str, dict]:
+def new_tokens(cfg: Config, paradigm: str, prompt_ids: list[int]) -> int:
+    """How many tokens a sample adds after its prefix. The released code counted the AR prompt in the
+    128 ("Once" + 127 new tokens), so the published protocol does too; otherwise `sample_length` new
+    tokens, the same for both models."""
+    if paradigm == "ar" and cfg.protocol == "published":
+        return max(1, cfg.sample_length - len(prompt_ids))
+    return cfg.sample_length
+
+
+def sample_settings(cfg: Config, paradigm: str, prefix: list[int], length: int | None = None) -> tuple[str, dict]:
     """(sampler name, every setting the sampler uses) for a config."""
-    common = {"length": cfg.sample_length, "prefix_ids": list(prefix), "batch_size": cfg.sample_batch_size}
+    common = {"length": length or cfg.sample_length, "prefix_ids": list(prefix),
+              "batch_size": cfg.sample_batch_size}
     if paradigm == "ar":
         return "ar", {**common, "prompt": cfg.ar_prompt, "temperature": cfg.ar_temperature,
                       "top_p": cfg.ar_top_p, "top_k": cfg.ar_top_k, "kv_cache": True}
@@ -486,8 +595,10 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
     train_cfg = saved["config"]
     prompt = cfg.ar_prompt if paradigm == "ar" else cfg.mdlm_prompt
     prefix = prefix_ids(codec, train_cfg["eos_between_stories"], prompt)
-    sampler, settings = sample_settings(cfg, paradigm, prefix)
-    needed = len(prefix) + cfg.sample_length - (1 if paradigm == "ar" else 0)
+    prompt_ids = prefix[1:] if train_cfg["eos_between_stories"] else prefix  # the EOT is not text
+    length = new_tokens(cfg, paradigm, prompt_ids)
+    sampler, settings = sample_settings(cfg, paradigm, prefix, length)
+    needed = len(prefix) + length - (1 if paradigm == "ar" else 0)
     if needed > train_cfg["seq_len"]:
         print(f"[{paradigm}] note: sampling uses {needed} positions, the model was trained on "
               f"{train_cfg['seq_len']}", flush=True)
@@ -497,23 +608,22 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
     def log(msg):
         print(msg, flush=True)
 
-    log(f"[{paradigm}] sampling {cfg.n_samples} x {cfg.sample_length} tokens with {sampler!r}, "
+    log(f"[{paradigm}] sampling {cfg.n_samples} x {length} tokens with {sampler!r}, "
         f"prefix {prefix}, batch {cfg.sample_batch_size}, seed {cfg.sample_seed}, on {device}")
     t0 = time.perf_counter()
     with torch.no_grad(), autocast_for(cfg, device):
         if paradigm == "ar":
-            tokens = sample_ar(model, prefix, cfg.n_samples, cfg.sample_length, cfg.ar_temperature,
+            tokens = sample_ar(model, prefix, cfg.n_samples, length, cfg.ar_temperature,
                                cfg.ar_top_p, cfg.ar_top_k, cfg.sample_seed, cfg.sample_batch_size, device,
                                log=log)
         else:
-            tokens = sample_mdlm(model, prefix, cfg.n_samples, cfg.sample_length, sampler, cfg.mdlm_steps,
+            tokens = sample_mdlm(model, prefix, cfg.n_samples, length, sampler, cfg.mdlm_steps,
                                  cfg.sample_seed, cfg.sample_batch_size, device, log=log)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - t0
     log(f"[{paradigm}] {cfg.n_samples} samples in {wall:.1f} s ({wall / cfg.n_samples:.4f} s/sample)")
 
-    prompt_ids = prefix[1:] if train_cfg["eos_between_stories"] else prefix  # the EOT is not text
     records = []
     for i, row in enumerate(tokens.tolist()):
         story = cut_at_eot(row, codec.eot)
@@ -622,7 +732,9 @@ def ar_nll_sums(model, prefix, token_rows, device=None, batch_size: int = 64, eo
             scored[j, first - 1:len(s) - 1] = True  # target index first .. len-1
         x, scored = x.to(device), scored.to(device)
         logits = model(x[:, :-1]).float()  # causal: right padding does not change real positions
-        nll = F.cross_entropy(logits.transpose(1, 2), x[:, 1:], reduction="none") * scored
+        targets = x[:, 1:]
+        nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
+                              reduction="none").view_as(targets) * scored
         out.extend(zip(nll.sum(1).tolist(), scored.sum(1).tolist()))
     return out
 

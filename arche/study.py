@@ -12,19 +12,19 @@ the controlled protocol, where the comparison is meant to be fair). Each step sk
 done, so an interrupted pipeline continues where it stopped.
 
 results.json is a flat, long-format record of everything measured (see `analyse`); aggregation
-over seeds (mean and a 95% Student-t interval) is done by `aggregate` when tables are drawn.
+over seeds (a 95% interval on each quantity's own scale, arche.stats) is done by `aggregate` when
+tables are drawn.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import metrics
+from . import metrics, stats
 from .config import Config
 from .data import TokenData, atomic_write, prepare
 from .train import read_metrics, train
@@ -32,6 +32,7 @@ from .train import read_metrics, train
 SWEEP_MDLM_STEPS = (10, 25, 50, 100, 200)
 SWEEP_AR_TEMPERATURES = (0.7, 0.8, 1.0)
 PROMPT = "Once"  # the second controlled setting: both models given the same prompt
+JUDGE_SEED_OFFSET = 1000  # the judge's seed is used by no arm: it wrote none of the texts it scores
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,20 @@ def arms(cfg: Config, paradigm: str | None = None) -> list[Arm]:
     return out
 
 
+def main_protocol(cfg: Config) -> str:
+    """The protocol whose results the verdicts use: controlled when it is run, else the only one."""
+    return "controlled" if "controlled" in protocols(cfg) else protocols(cfg)[0]
+
+
+def judge_arm(cfg: Config) -> Arm:
+    """The common judge of fluency: an AR model of the main protocol, trained like the AR arms but
+    with a seed no arm uses, so that it generated none of the samples or references it scores."""
+    protocol = main_protocol(cfg)
+    pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
+    seed = cfg.seed + JUDGE_SEED_OFFSET
+    return Arm(protocol, "judge", "ar", seed, pcfg.replace(seed=seed, mdlm_tied_head=False))
+
+
 def data_dir(run_dir, protocol: str) -> Path:
     return Path(run_dir) / protocol / "data"
 
@@ -91,7 +106,8 @@ def prepare_all(cfg: Config, run_dir, log=print) -> dict:
 def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
     """Train (or resume, or skip when finished) every arm of one paradigm."""
     summaries = []
-    for arm in arms(cfg, paradigm):
+    todo = arms(cfg, paradigm) + ([judge_arm(cfg)] if paradigm == "ar" else [])
+    for arm in todo:
         log(f"== training {arm.key} ==")
         summary = train(arm.config, arm.paradigm, arm_dir(run_dir, arm), data_dir(run_dir, arm.protocol), log=log)
         summaries.append({"arm": arm.key, **summary})
@@ -104,8 +120,7 @@ def sample_settings(cfg: Config, arm: Arm) -> dict[str, Config]:
     sets = {"samples": arm.config}
     if arm.protocol == "controlled":
         sets["samples_prompted"] = arm.config.replace(ar_prompt=PROMPT, mdlm_prompt=PROMPT)
-    sweep_protocol = "controlled" if "controlled" in protocols(cfg) else protocols(cfg)[0]
-    if cfg.sweep and arm.seed == cfg.seed and arm.protocol == sweep_protocol and arm.name in ("ar", "mdlm"):
+    if cfg.sweep and arm.seed == cfg.seed and arm.protocol == main_protocol(cfg) and arm.name in ("ar", "mdlm"):
         if arm.paradigm == "mdlm":
             for steps in SWEEP_MDLM_STEPS:
                 sets[f"sweep_steps{steps}"] = arm.config.replace(mdlm_steps=steps)
@@ -138,7 +153,7 @@ def infill_all(cfg: Config, run_dir, log=print) -> Path | None:
     """MDLM infilling on held-out stories, scored by the AR model of the same protocol and seed."""
     from .sample import infill_demo
 
-    protocol = "controlled" if "controlled" in protocols(cfg) else protocols(cfg)[0]
+    protocol = main_protocol(cfg)
     mdlm = next(a for a in arms(cfg, "mdlm") if a.protocol == protocol and a.name == "mdlm")
     ar = next(a for a in arms(cfg, "ar") if a.protocol == protocol and a.seed == mdlm.seed)
     out = Path(run_dir) / protocol / "infill.json"
@@ -156,81 +171,157 @@ def infill_all(cfg: Config, run_dir, log=print) -> Path | None:
 def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
     """Read every saved result of the run and write RUN/results.json (long format):
 
-    meta        profile, config, data source and size, whether the data is synthetic, device
+    meta        profile, config, data source and size, whether the data is synthetic, device, the
+                unigram entropy of each protocol's validation tokens (the sanity gate), the judge,
+                the number of texts every diversity row is computed on (`n_match`)
     runs        one row per arm: sizes, timing, best/final validation, likelihoods, the val curve
-    samples     one row per sample set: sampler, knob/value, diversity, Self-BLEU (both estimators),
-                gen-PPL under the same-seed AR model, wall time, a few example texts
-    references  one row per protocol and kind ("openings", "windows") of real held-out text
+    samples     one row per sample set: sampler, knob/value, diversity at n_match texts (and at a
+                matched length), Self-BLEU (both estimators), gen-PPL under the common judge, length,
+                wall time, a few example texts
+    references  one row per protocol and kind ("openings", "windows") of real held-out text, at the
+                same n_match
+    throughput  the interleaved benchmark (arche.speed): tokens/s per round and model, on one device
     infill      the infilling check, or null
     """
-    from .sample import generative_perplexity, load_model, read_samples, reference_rows, reference_texts
+    from .sample import generative_perplexity, load_model, read_samples, reference_rows
 
     run_dir = Path(run_dir)
-    rows_runs, rows_samples, rows_refs = [], [], []
-    scorers = {}
+    device = _device(cfg)
+    judge = judge_arm(cfg)
+    jmodel, jcodec, _, _ = load_model(arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
+    datas = {p: TokenData(data_dir(run_dir, p)) for p in protocols(cfg)}
 
-    def scorer(protocol, seed):
-        key = (protocol, seed)
-        if key not in scorers:
-            ar = next(a for a in arms(cfg, "ar") if a.protocol == protocol and a.seed == seed)
-            # Room for the prefix (<|endoftext|> and a prompt) in front of a sample.
-            scorers[key] = load_model(arm_dir(run_dir, ar), device=_device(cfg), max_len=cfg.sample_length + 32)
-        return scorers[key]
+    def judge_rows(codec, rows):
+        """Token rows of another codec in the judge's ids (both compact views of GPT-2)."""
+        return [jcodec.to_model(codec.to_gpt2(r)).tolist() if r else [] for r in rows]
 
-    for arm in arms(cfg):
-        adir = arm_dir(run_dir, arm)
-        rows_runs.append(_run_row(arm, adir))
-        for stem, scfg in sample_settings(cfg, arm).items():
-            path = adir / f"{stem}.jsonl"
-            if not path.exists():
-                log(f"analysis: {path} missing, skipped")
-                continue
-            recs = read_samples(path)
-            model, codec, _, _ = scorer(arm.protocol, arm.seed)
-            row = {"protocol": arm.protocol, "arm": arm.name, "paradigm": arm.paradigm, "seed": arm.seed,
-                   "setting": stem, "sampler": recs[0]["sampler"], **_knob(stem),
-                   "wall_time_s": recs[0].get("wall_time_s"),
-                   **_text_metrics([r["text"] for r in recs], scfg.self_bleu, arm.seed),
-                   "gen_ppl": generative_perplexity(model, recs, device=_device(cfg)),
-                   "examples": [r["text"] for r in recs[:3]]}
-            rows_samples.append(row)
-    for protocol in protocols(cfg):
-        data = TokenData(data_dir(run_dir, protocol))
-        model, _, _, _ = scorer(protocol, cfg.seed)
+    def judged_ppl(codec, prompt_ids, rows, story_start=True):
+        # Every text is scored as the judge reads a story: after <|endoftext|>, then its prompt.
+        prefix = ([jcodec.eot] if story_start else []) + judge_rows(codec, [prompt_ids])[0]
+        eot = codec.eot if codec.eot is not None else None
+        cut = [r[:r.index(eot) + 1] if eot in r else r for r in rows]
+        return generative_perplexity(jmodel, prefix, judge_rows(codec, cut), device=device, eot=jcodec.eot)
+
+    # Reference texts first: every diversity row is computed at the same number of texts.
+    refs = {}
+    for protocol, data in datas.items():
         for kind in ("openings", "windows"):
-            texts = reference_texts(data, cfg.n_samples, cfg.sample_length, kind, seed=cfg.sample_seed)
-            if len(texts) < 2:
+            rows = reference_rows(data, cfg.n_samples, cfg.sample_length, kind, seed=cfg.sample_seed)
+            if len(rows) < 2:
                 log(f"analysis: too few held-out {kind} for a reference row in {protocol}")
                 continue
-            # Fluency of real text under the same scorer calibrates the samples' gen-PPL.
-            rows = reference_rows(data, cfg.n_samples, cfg.sample_length, kind, seed=cfg.sample_seed)
-            eos = data.manifest["settings"]["eos_between_stories"]
-            prefix = [data.codec.eot] if (eos and kind == "openings") else []
-            rows_refs.append({"protocol": protocol, "kind": kind,
-                              **_text_metrics(texts, "exact" if protocol == "controlled" else "published",
-                                              cfg.sample_seed),
-                              "gen_ppl": generative_perplexity(model, prefix, rows, device=_device(cfg),
-                                                               eot=data.codec.eot),
-                              "examples": texts[:3]})
+            refs[(protocol, kind)] = rows
+    n_match = min([cfg.n_samples] + [len(r) for r in refs.values()])
+    if n_match < cfg.n_samples:
+        log(f"analysis: {n_match} held-out story openings < {cfg.n_samples} samples: every diversity row "
+            f"is computed on {n_match} texts (a seeded subsample of the larger sets)")
+
+    sample_sets = []
+    for arm in arms(cfg):
+        for stem, scfg in sample_settings(cfg, arm).items():
+            path = arm_dir(run_dir, arm) / f"{stem}.jsonl"
+            if path.exists():
+                sample_sets.append((arm, stem, scfg, read_samples(path)))
+            else:
+                log(f"analysis: {path} missing, skipped")
+    # Length confound: n-gram metrics are also computed with every text cut to a common number of
+    # words, the smallest median length of the main protocol's unconditional sets and references.
+    main = main_protocol(cfg)
+    medians = [_median_words([r["text"] for r in recs]) for arm, stem, _, recs in sample_sets
+               if arm.protocol == main and stem == "samples"]
+    match_words = max(5, min(medians)) if medians else None
+
+    rows_runs = [_run_row(arm, arm_dir(run_dir, arm)) for arm in arms(cfg)]
+    rows_samples = []
+    for arm, stem, scfg, recs in sample_sets:
+        codec = datas[arm.protocol].codec
+        texts = _subsample([r["text"] for r in recs], n_match, cfg.sample_seed)
+        picked = _subsample(recs, n_match, cfg.sample_seed)
+        eos = datas[arm.protocol].manifest["settings"]["eos_between_stories"]
+        prompt_ids = recs[0]["settings"]["prefix_ids"][1 if eos else 0:]
+        row = {"protocol": arm.protocol, "arm": arm.name, "paradigm": arm.paradigm, "seed": arm.seed,
+               "setting": stem, "sampler": recs[0]["sampler"], **_knob(stem),
+               "wall_time_s": recs[0].get("wall_time_s"), "n_generated": len(recs),
+               **_text_metrics(texts, scfg.self_bleu, arm.seed, match_words),
+               "gen_ppl": judged_ppl(codec, prompt_ids, [r["tokens"] for r in picked]),
+               "examples": [r["text"] for r in recs[:5]]}
+        rows_samples.append(row)
+    rows_refs = []
+    for (protocol, kind), rows in refs.items():
+        data = datas[protocol]
+        codec = data.codec
+        rows = _subsample(rows, n_match, cfg.sample_seed)
+        texts = [codec.decode(r[:r.index(codec.eot)] if codec.eot in r else r) for r in rows]
+        # The judge trained on the main protocol's split: held-out text of another split may be in its
+        # training data, so only the main protocol's references calibrate fluency.
+        ppl = judged_ppl(codec, [], rows, story_start=kind == "openings") if protocol == judge.protocol else None
+        rows_refs.append({"protocol": protocol, "kind": kind,
+                          **_text_metrics(texts, "exact" if protocol == "controlled" else "published",
+                                          cfg.sample_seed, match_words),
+                          "gen_ppl": ppl, "examples": texts[:5]})
     infill = None
     for protocol in protocols(cfg):
         path = run_dir / protocol / "infill.json"
         if path.exists():
             infill = json.loads(path.read_text())
-    manifests = {p: TokenData(data_dir(run_dir, p)).manifest for p in protocols(cfg)}
+    manifests = {p: d.manifest for p, d in datas.items()}
     first = manifests[protocols(cfg)[0]]
     results = {
         "meta": {"profile": profile, "config": cfg.to_dict(), "protocols": protocols(cfg),
-                 "seeds": sorted({a.seed for a in arms(cfg)}), "source": first.get("source", cfg.source),
+                 "main_protocol": main, "seeds": sorted({a.seed for a in arms(cfg)}),
+                 "source": first.get("source", cfg.source),
                  "synthetic": first.get("source", cfg.source) == "synthetic",
                  "n_tokens": first["n_tokens"], "vocab_size": first["vocab_size"],
                  "data": {p: {k: v for k, v in m.items() if k != "sha256"} for p, m in manifests.items()},
+                 "unigram_entropy": {p: unigram_entropy(d.val) for p, d in datas.items()},
+                 "judge": {**_run_row(judge, arm_dir(run_dir, judge)), "key": judge.key},
+                 "n_match": n_match, "match_words": match_words,
                  "device": _device_name(cfg), "created": time.strftime("%Y-%m-%d %H:%M:%S")},
-        "runs": rows_runs, "samples": rows_samples, "references": rows_refs, "infill": infill,
+        "runs": rows_runs, "samples": rows_samples, "references": rows_refs,
+        "throughput": measure_throughput(cfg, datas[main].codec.vocab_size, log=log),
+        "infill": infill,
     }
     _write_json(run_dir / "results.json", results)
     log(f"analysis: wrote {run_dir / 'results.json'}")
     return results
+
+
+def measure_throughput(cfg: Config, vocab_size: int, log=print) -> dict:
+    """The interleaved training-throughput benchmark (arche.speed) at the run's model shape, for
+    AR, MDLM and (when trained) the tied MDLM of the main protocol."""
+    from .speed import interleaved
+
+    main = [a for a in arms(cfg) if a.protocol == main_protocol(cfg) and a.seed == cfg.seed]
+    models = {a.name: (a.config, a.paradigm) for a in main}
+    out = interleaved(models, vocab_size, _device(cfg), rounds=cfg.throughput_rounds,
+                      steps=cfg.throughput_steps, log=log)
+    return {**out, "device": _device_name(cfg), "precision": cfg.precision, "protocol": main_protocol(cfg),
+            "batch_size": cfg.batch_size, "seq_len": cfg.seq_len}
+
+
+def unigram_entropy(tokens) -> float:
+    """Entropy (nats/token) of the token frequencies of `tokens`: the loss of a model that knows only
+    how often each token occurs. A model no better than this has learned nothing about order."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(tokens).reshape(-1).astype(np.int64))
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def _subsample(items: list, n: int, seed: int) -> list:
+    """n items kept in their order, a seeded choice when there are more."""
+    if len(items) <= n:
+        return list(items)
+    import numpy as np
+
+    keep = np.sort(np.random.default_rng(seed).choice(len(items), size=n, replace=False))
+    return [items[i] for i in keep]
+
+
+def _median_words(texts) -> int:
+    lengths = sorted(len(metrics.words(t)) for t in texts)
+    return lengths[len(lengths) // 2] if lengths else 0
 
 
 def _run_row(arm: Arm, adir: Path) -> dict:
@@ -244,16 +335,24 @@ def _run_row(arm: Arm, adir: Path) -> dict:
     cfg = arm.config
     train_time = last["train_time_s"]
     eval_time = sum(r.get("eval_time_s", 0.0) for r in evals)
+    # The bound every model is judged by: AR NLL, MDLM NELBO (both nats/token on the same tokens).
+    bound_key = "val_nll" if arm.paradigm == "ar" else "val_nelbo"
     row = {"protocol": arm.protocol, "arm": arm.name, "paradigm": arm.paradigm, "seed": arm.seed,
            "n_params": saved["n_params"], "vocab_size": saved["vocab_size"], "steps": last["step"],
            "train_time_s": train_time, "wall_time_s": train_time + eval_time,
            "tokens_per_s": last["step"] * cfg.batch_size * cfg.seq_len / train_time,
+           "tokens_seen": last["step"] * cfg.batch_size * cfg.seq_len,
            "best_val": best["val_loss"], "best_step": best["step"], "final_val": evals[-1]["val_loss"],
+           "first_val": evals[0]["val_loss"],
+           "best_bound": min(r[bound_key] for r in evals if r.get(bound_key) is not None),
+           "first_bound": evals[0].get(bound_key),
            "curve": [{k: r[k] for k in r if k == "step" or k.startswith("val_")} for r in evals]}
-    for key in ("val_nll", "val_ppl", "val_masked_mean", "val_nelbo", "val_ppl_bound"):
-        if key in evals[-1]:
+    for key in ("val_nll", "val_ppl", "val_masked_mean", "val_nelbo", "val_ppl_bound", "val_nelbo_se",
+                "val_loss_se"):
+        if evals[-1].get(key) is not None:
             row[key] = evals[-1][key]
-            row["best_" + key] = min(r[key] for r in evals)
+            if not key.endswith("_se"):
+                row["best_" + key] = min(r[key] for r in evals)
     return row
 
 
@@ -265,48 +364,48 @@ def _knob(stem: str) -> dict:
     return {"knob": None, "value": None}
 
 
-def _text_metrics(texts, self_bleu_kind: str, seed: int) -> dict:
-    exact = metrics.self_bleu(texts)
+SELF_BLEU_LABEL = {"exact": "exact all-pairs BLEU-4 on lowercased words",
+                   "published": "released 200x50 unsmoothed BLEU-4 estimate on lowercased words"}
+
+
+def _text_metrics(texts, self_bleu_kind: str, seed: int, match_words: int | None = None) -> dict:
+    """Diversity of a set of texts. Every metric counts lowercased whitespace words (metrics.words),
+    Self-BLEU included: "exact" scores all pairs on words, "published" is the released estimator.
+    With `match_words`, Distinct-n and Self-BLEU again on every text cut to that many words
+    (suffix `_matched`), which removes the dependence of both on text length."""
+    exact = metrics.self_bleu(texts, tokenize="words")
     published = metrics.published_self_bleu(texts, seed=seed)
     div = metrics.diversity(texts, self_bleu_fn=lambda _: exact if self_bleu_kind == "exact" else published)
     firsts = [metrics.words(t)[0] for t in texts if metrics.words(t)]
-    top = sorted({w: firsts.count(w) for w in set(firsts)}.items(), key=lambda kv: -kv[1])[:5]
-    return {**div, "self_bleu_exact": exact, "self_bleu_published": published, "self_bleu_kind": self_bleu_kind,
-            "first_words_top": [[w, c / max(len(texts), 1)] for w, c in top]}
+    counts = {w: firsts.count(w) for w in set(firsts)}
+    top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]  # ties in word order: stable
+    out = {**div, "n_texts": len(texts), "self_bleu_exact": exact, "self_bleu_published": published,
+           "self_bleu_13a": metrics.self_bleu(texts, tokenize="13a"), "self_bleu_kind": self_bleu_kind,
+           "self_bleu_label": SELF_BLEU_LABEL[self_bleu_kind],
+           "first_words_top": [[w, c / max(len(texts), 1)] for w, c in top]}
+    if match_words:
+        cut = [metrics.truncate_words(t, match_words) for t in texts]
+        out["match_words"] = match_words
+        for n in range(1, 5):
+            out[f"distinct_{n}_matched"] = metrics.distinct_n(cut, n)
+        out["self_bleu_matched"] = (metrics.self_bleu(cut, tokenize="words") if self_bleu_kind == "exact"
+                                    else metrics.published_self_bleu(cut, seed=seed))
+    return out
 
 
 # --------------------------------------------------------------------------- aggregation
 
-# Two-sided 95% Student-t quantiles for 1..30 degrees of freedom.
-_T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
-        2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042]
-
-
-def t_quantile_95(df: int) -> float:
-    if df < 1:
-        raise ValueError("a confidence interval needs at least 2 values")
-    return _T95[df - 1] if df <= len(_T95) else 1.96
-
-
-def aggregate(values) -> dict:
-    """Mean and 95% Student-t interval over seeds; with one value the interval is the value itself."""
-    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    n = len(vals)
-    if n == 0:
-        return {"mean": None, "lo": None, "hi": None, "sd": None, "n": 0}
-    mean = sum(vals) / n
-    if n == 1:
-        return {"mean": mean, "lo": mean, "hi": mean, "sd": None, "n": 1}
-    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (n - 1))
-    half = t_quantile_95(n - 1) * sd / math.sqrt(n)
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "sd": sd, "n": n}
+def aggregate(values, scale: str = "raw", n_items: int | None = None) -> dict:
+    """Centre and 95% interval over seeds on the quantity's scale (see arche.stats.interval)."""
+    return stats.interval(values, scale, n_items)
 
 
 def summarise(rows: list[dict], metric: str, **where) -> dict:
-    """aggregate(metric) over the rows matching `where` (e.g. protocol="controlled", arm="ar")."""
-    picked = [r.get(metric) for r in rows if all(r.get(k) == v for k, v in where.items())]
-    return aggregate(picked)
+    """aggregate(metric) over the rows matching `where` (e.g. protocol="controlled", arm="ar"), on
+    the metric's scale (stats.scale_of); proportions are padded by half a text of the rows."""
+    picked = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    n_items = min((r["n_texts"] for r in picked if r.get("n_texts")), default=None)
+    return aggregate([r.get(metric) for r in picked], stats.scale_of(metric), n_items)
 
 
 # --------------------------------------------------------------------------- helpers

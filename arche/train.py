@@ -9,7 +9,15 @@ bit-deterministic). Run directory layout:
     config.json        the full config the run was started with (a resume must match it)
     metrics.jsonl      one JSON object per logged step; eval steps carry the validation fields
     last.safetensors   weights + optimizer + state, every checkpoint_every steps and at the end
+    prev.safetensors   the checkpoint before last: the fallback when last is damaged
     best.safetensors   weights of the best validation loss so far
+    .lock              while a process trains here (see arche.runlock)
+
+The checkpoint is the truth: its state holds the config and every metrics row up to its step, and
+carries a checksum. A start compares the config with both config.json and the checkpoint (a changed
+setting is refused, even with config.json deleted), falls back to prev when last is damaged, and
+rewrites config.json and metrics.jsonl (atomically) only where they differ from what the checkpoint
+says, so a kill at any moment of a start or of a finished run loses nothing.
 
 Under `torchrun`, each rank takes its slice of the same global batch and noise, and the losses are
 normalised by global counts, so N processes compute what one process would. Only rank 0 writes.
@@ -28,14 +36,21 @@ import torch
 import torch.distributed as dist
 
 from . import checkpoint
+from .checkpoint import CheckpointError
 from .config import Config, config_diff
-from .data import TokenData, prepare
+from .data import TokenData, atomic_write, prepare
+from .errors import UserError
 from .model import build_model
 from .objectives import ar_loss_sum, draw_noise, evaluate, masked_positions, mdlm_loss_sum, mdlm_normalizer
+from .runlock import run_lock
 
 
-class TrainingError(RuntimeError):
-    pass
+class TrainingError(UserError, RuntimeError):
+    """The run cannot go on (it diverged, or its device is missing); the message says what to do."""
+
+
+class RunDirError(UserError, ValueError):
+    """A run directory made with another paradigm, config or data, or one that cannot be read."""
 
 
 def lr_at(step: int, cfg: Config) -> float:
@@ -48,9 +63,24 @@ def lr_at(step: int, cfg: Config) -> float:
 
 
 def resolve_device(cfg: Config) -> torch.device:
-    if cfg.device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(cfg.device)
+    """The device of `cfg.device`; a CUDA device always with its index (torch.cuda.set_device
+    refuses a bare "cuda")."""
+    name = cfg.device
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError(f"config device={cfg.device!r}, but CUDA is not available here; "
+                                "use device=auto or device=cpu")
+        index = torch.cuda.current_device() if device.index is None else device.index
+        if index >= torch.cuda.device_count():
+            raise TrainingError(f"config device={cfg.device!r}, but this machine has "
+                                f"{torch.cuda.device_count()} CUDA device(s)")
+        device = torch.device("cuda", index)
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise TrainingError("config device='mps', but MPS is not available here; use device=auto or device=cpu")
+    return device
 
 
 def autocast_for(cfg: Config, device: torch.device):
@@ -72,7 +102,6 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
     run_dir = Path(run_dir)
     data_dir = Path(data_dir) if data_dir else run_dir / "data"
     rank, world = _init_distributed()
-    is_main = rank == 0
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
     device = resolve_device(cfg)
@@ -82,28 +111,42 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
         torch.cuda.set_device(device)
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+    # One process (one torchrun job) per run directory: a second one would duplicate every metrics row.
+    lock = run_lock(run_dir, f"training {paradigm}", log=log) if rank == 0 else nullcontext()
+    with lock:
+        return _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log)
 
+
+def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> dict:
+    is_main = rank == 0
     if is_main:
         prepare(cfg, data_dir, log=log)
-        run_dir.mkdir(parents=True, exist_ok=True)
     _barrier(world)
     data = TokenData(data_dir)
     if data.seq_len != cfg.seq_len:
-        raise ValueError(f"data in {data_dir} has seq_len {data.seq_len}, the config {cfg.seq_len}")
+        raise RunDirError(f"data in {data_dir} has seq_len {data.seq_len}, the config {cfg.seq_len}")
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=data.codec.vocab_size).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
                                   weight_decay=cfg.weight_decay, fused=device.type == "cuda")
-    state = _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
+    state, records, damaged = _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
     _barrier(world)  # every rank has read the run directory before rank 0 rewrites it
     if is_main:
-        _write_run_files(cfg, paradigm, run_dir, model, data, state["step"])
+        for bad in damaged:  # aside, so that the next save does not keep it as prev
+            os.replace(bad, bad.with_name(bad.name + ".damaged"))
+        _write_run_files(cfg, paradigm, run_dir, model, data, records, log)
     start = state["step"]
     if start >= cfg.steps:
         log(f"[{paradigm}] {run_dir} is already complete ({start} steps)")
         _finish_distributed(world)
         return _summary(state, run_dir)
+    if cfg.warmup_steps > cfg.steps:
+        log(f"[{paradigm}] warning: warmup_steps ({cfg.warmup_steps}) > steps ({cfg.steps}): the learning "
+            f"rate never reaches lr ({cfg.lr:g}); it peaks at {lr_at(cfg.steps - 1, cfg):.3g}")
+    log(f"[{paradigm}] training {run_dir}: steps {start + 1}..{cfg.steps}, {model.n_params():,} parameters, "
+        f"{cfg.batch_size} x {cfg.seq_len} tokens per step, on {device}")
+    last_good = start or None  # the step of the checkpoint on disk a resume would start from
 
     fwd = model
     if cfg.compile and device.type == "cuda":
@@ -154,9 +197,7 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
             loss_sum /= world
         mean_loss = loss_sum.item() / window_steps
         if not math.isfinite(mean_loss):
-            raise TrainingError(
-                f"[{paradigm}] non-finite training loss ({mean_loss}) at step {done}; stopped. The last good "
-                f"checkpoint (step {state['step']}) is kept in {run_dir / 'last.safetensors'}")
+            raise _diverged(paradigm, f"non-finite training loss ({mean_loss})", done, run_dir, last_good)
         record = None
         if done % cfg.log_every == 0 or is_eval:
             record = {"step": done, "train_loss": mean_loss, "lr": lr,
@@ -167,7 +208,7 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
         if is_eval and is_main:
             t_eval = time.perf_counter()
             with autocast:
-                val = evaluate(model, paradigm, val_batches, seed=cfg.seed + 7919, eps=cfg.mdlm_eps,
+                val = evaluate(model, paradigm, val_batches, draws=cfg.eval_draws, eps=cfg.mdlm_eps,
                                mdlm_loss=cfg.mdlm_loss)
             record.update(val)
             record["eval_time_s"] = time.perf_counter() - t_eval
@@ -177,15 +218,33 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
         state["step"] = done
         state["window_loss_sum"], state["window_steps"] = loss_sum.item(), window_steps
         if record is not None and is_main:
+            records.append(record)
             _append_metrics(metrics_path, record)
             _print_progress(paradigm, record, cfg, state)
         if is_ckpt and is_main:
-            checkpoint.save(run_dir / "last.safetensors", model, _ckpt_state(state, cfg, paradigm, data, done), optimizer)
+            if not checkpoint.all_finite(model):  # never call a NaN model the last good checkpoint
+                raise _diverged(paradigm, "non-finite weights", done, run_dir, last_good)
+            checkpoint.save(run_dir / "last.safetensors", model,
+                            {**_ckpt_state(state, cfg, paradigm, data, done), "metrics": records}, optimizer,
+                            keep_previous=True)
+            last_good = done
         _barrier(world)
         t_last = time.perf_counter()
 
+    if is_main:  # metrics.jsonl deleted or edited while training: the rows are all in `records`
+        _sync_metrics(metrics_path, records, log, paradigm)
     _finish_distributed(world)
     return _summary(state, run_dir)
+
+
+def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:
+    kept = (f"The last good checkpoint (step {last_good}) is kept in {run_dir}" if last_good
+            else "No checkpoint was written before it")
+    return TrainingError(
+        f"[{paradigm}] training diverged: {what} at step {step}; stopped. {kept}. The run is deterministic, "
+        f"so resuming it would diverge at the same step again. Start over with other settings (a lower lr, "
+        f"more warmup_steps, a smaller grad_clip) in a new run directory (--run-dir), or delete {run_dir} "
+        f"first: a run directory keeps the config it was started with")
 
 
 def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id):
@@ -207,40 +266,121 @@ def _to(x, device):
     return x
 
 
-def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log) -> dict:
-    """Refuse a run directory of another paradigm or config; load its last checkpoint if any."""
-    config_path, last = run_dir / "config.json", run_dir / "last.safetensors"
-    if config_path.exists():
-        old = json.loads(config_path.read_text())
-        if old.get("paradigm", paradigm) != paradigm:
-            raise ValueError(f"{run_dir} holds a {old['paradigm'].upper()} run; it cannot be resumed as "
-                             f"{paradigm.upper()}. Use another --run-dir.")
-        diff = config_diff(old.get("config", {}), cfg.to_dict())
-        if diff:
-            lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-            raise ValueError(f"{run_dir} was started with a different config ({lines}); "
-                             "resume with the same settings or use another --run-dir")
-    if not last.exists():
+def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log):
+    """(state, metrics rows, damaged checkpoint files) to start from: those of the last good checkpoint,
+    or a fresh start. Refuses a run directory of another paradigm or config, per config.json and per
+    the checkpoint itself."""
+    try:
+        recorded = read_config_json(run_dir)
+    except RunDirError as e:
+        log(f"[{paradigm}] {e}; it is rebuilt from the checkpoint and the config")
+        recorded = None
+    if recorded is not None:
+        _refuse_mismatch(run_dir, "config.json", recorded.get("paradigm"), recorded.get("config", {}), cfg, paradigm)
+    state, damaged = _load_last_good(cfg, paradigm, run_dir, model, optimizer, log)
+    if state is None:
         return {"step": 0, "best_val": float("inf"), "best_step": None, "train_time": 0.0,
-                "window_loss_sum": 0.0, "window_steps": 0}
-    saved = checkpoint.read_state(last)
-    if saved["paradigm"] != paradigm:
-        raise ValueError(f"checkpoint {last} is a {saved['paradigm'].upper()} model, not {paradigm.upper()}")
-    state = checkpoint.load(last, model, optimizer)
+                "window_loss_sum": 0.0, "window_steps": 0}, [], []
     if state["data_hash"] != data.manifest["content_hash"]:
-        raise ValueError(f"checkpoint {last} was trained on other data than {data.dir}")
+        raise RunDirError(f"the checkpoint in {run_dir} was trained on other data than {data.dir}")
+    records = state.pop("metrics", None)
+    if records is None:  # a checkpoint from before the rows were kept in it: trust the file up to its step
+        records = [r for r in _read_rows(run_dir / "metrics.jsonl") or [] if r.get("step", 0) <= state["step"]]
     log(f"[{paradigm}] resuming {run_dir} from step {state['step']}")
-    return state
+    return state, records, damaged
 
 
-def _write_run_files(cfg, paradigm, run_dir, model, data, step) -> None:
-    """config.json, the tokenizer, and metrics.jsonl cut back to the checkpoint we start from."""
-    _truncate_metrics(run_dir / "metrics.jsonl", step)
-    (run_dir / "config.json").write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
-                                                     "vocab_size": data.codec.vocab_size,
-                                                     "n_params": model.n_params()}, indent=2, sort_keys=True))
+def _load_last_good(cfg, paradigm, run_dir, model, optimizer, log):
+    """(state, damaged files): last.safetensors loaded, or prev.safetensors when last is damaged (with
+    a log line); (None, []) when the directory has no checkpoint; CheckpointError naming the files
+    when none is good."""
+    last = run_dir / "last.safetensors"
+    damaged = []
+    for path in (last, checkpoint.previous(last)):
+        if not path.exists():
+            continue
+        try:
+            saved = checkpoint.read_state(path)
+        except CheckpointError as e:
+            damaged.append((path, e))
+            continue
+        _refuse_mismatch(run_dir, path.name, saved.get("paradigm"), saved.get("config", {}), cfg, paradigm)
+        try:
+            state = checkpoint.load(path, model, optimizer)
+            if not checkpoint.all_finite(model):
+                raise CheckpointError(f"checkpoint {path} holds non-finite weights")
+        except CheckpointError as e:
+            damaged.append((path, e))
+            continue
+        for bad, err in damaged:
+            log(f"[{paradigm}] {err}; moving it to {bad.name}.damaged, resuming from {path.name} instead")
+        return state, [bad for bad, _ in damaged]
+    if damaged:
+        raise CheckpointError(f"{run_dir} cannot be resumed: " + "; ".join(str(e) for _, e in damaged)
+                              + f". No good checkpoint is left: delete {run_dir} (or use another --run-dir) "
+                              "to train from scratch")
+    return None, []
+
+
+def _refuse_mismatch(run_dir, source, old_paradigm, old_config, cfg, paradigm) -> None:
+    if old_paradigm not in (None, paradigm):
+        raise RunDirError(f"{run_dir} holds a {old_paradigm.upper()} run (per its {source}); it cannot be "
+                          f"resumed as {paradigm.upper()}. Use another --run-dir.")
+    diff = config_diff(old_config, cfg.to_dict())
+    if diff:
+        lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+        raise RunDirError(f"{run_dir} was started with a different config ({lines}; per its {source}); "
+                          "resume with the same settings or use another --run-dir")
+
+
+def read_config_json(run_dir) -> dict | None:
+    """A run directory's config.json, None when it has none; RunDirError naming it when damaged."""
+    path = Path(run_dir) / "config.json"
+    if not path.exists():
+        return None
+    try:
+        recorded = json.loads(path.read_text())
+        if not isinstance(recorded, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        raise RunDirError(f"{path} is damaged ({e})") from None
+    return recorded
+
+
+def _write_run_files(cfg, paradigm, run_dir, model, data, records, log) -> None:
+    """config.json, the tokenizer, and metrics.jsonl as of the checkpoint we start from; each written
+    (atomically) only when it differs, so restarting a finished run writes nothing."""
+    _write_if_changed(run_dir / "config.json", json.dumps(
+        {"paradigm": paradigm, "config": cfg.to_dict(), "vocab_size": data.codec.vocab_size,
+         "n_params": model.n_params()}, indent=2, sort_keys=True))
     # The tokenizer travels with the weights, so a model directory is self-contained for sampling.
-    (run_dir / "vocab.json").write_text(json.dumps(data.codec.to_dict(), sort_keys=True))
+    _write_if_changed(run_dir / "vocab.json", json.dumps(data.codec.to_dict(), sort_keys=True))
+    _sync_metrics(run_dir / "metrics.jsonl", records, log, paradigm)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write(path, text)
+
+
+def _sync_metrics(path: Path, records: list[dict], log, paradigm) -> None:
+    """Make metrics.jsonl hold exactly `records` (rows after the checkpoint and half-written lines
+    go; rows lost from the file come back), saying so when rows had gone missing."""
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    try:
+        if path.read_text() == text:
+            return
+    except (OSError, UnicodeDecodeError):
+        if not records:
+            return
+    rows = _read_rows(path) or []
+    if rows[:len(records)] != records:
+        log(f"[{paradigm}] {path} lacked rows of the run; rewritten from the checkpoint's {len(records)} rows")
+    atomic_write(path, text)
 
 
 def _ckpt_state(state, cfg, paradigm, data, step) -> dict:
@@ -248,19 +388,19 @@ def _ckpt_state(state, cfg, paradigm, data, step) -> dict:
             "vocab_size": data.codec.vocab_size, "data_hash": data.manifest["content_hash"]}
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop lines written after the checkpoint we resume from (and any half-written line)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
+def _read_rows(path: Path) -> list[dict] | None:
+    """The rows of a metrics file, skipping a half-written line; None when there is no file."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    rows = []
+    for line in lines:
         try:
-            rec = json.loads(line)
+            rows.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-        if rec.get("step", 0) <= step:
-            keep.append(line)
-    path.write_text("".join(line + "\n" for line in keep))
+    return rows
 
 
 def _append_metrics(path: Path, record: dict) -> None:
@@ -286,8 +426,8 @@ def _summary(state, run_dir) -> dict:
 
 
 def read_metrics(run_dir) -> list[dict]:
-    path = Path(run_dir) / "metrics.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    """The rows of RUN/metrics.jsonl (a line being written is skipped); [] when there is none."""
+    return _read_rows(Path(run_dir) / "metrics.jsonl") or []
 
 
 def _init_distributed():

@@ -52,6 +52,7 @@ import matplotlib.pyplot as plt
 import arche
 from arche import pipeline, study
 
+pipeline.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
 cfg = arche.load_config(profile, **overrides)
 run_dir = pipeline.resolve_run_dir(run_dir)
 print(pipeline.describe(cfg, profile, run_dir))'''
@@ -61,7 +62,8 @@ PARAMETERS_TEXT = '''\
 
 `profile` picks the settings (`smoke`: a few minutes on a CPU; `paper`: the published setup on a GPU;
 see `arche/config.py`), `overrides` changes single keys, `run_dir` is where everything is written.
-All five notebooks must be given the same three values. `python -m arche run` (or papermill) sets them.'''
+All five notebooks must be given the same three values, and no others (a config key goes in
+`overrides`). `python -m arche run` (or papermill) sets them.'''
 
 
 def header(stem: str, title: str, text: str) -> str:
@@ -124,7 +126,8 @@ NOTEBOOKS = {
              "analysis (05) measures them.",
         cells=[
             ("md", "## Sample"),
-            ("code", "paths = study.sample_all(cfg, run_dir)"),
+            ("code", "with pipeline.lock_arms(cfg, run_dir, \"04_sample\"):  # no sampling from a model in training\n"
+                     "    paths = study.sample_all(cfg, run_dir)"),
             ("md", "## Wall time of every sample set"),
             ("code", "pipeline.sample_times(cfg, run_dir)"),
             ("md", "## A few samples per model"),

@@ -240,6 +240,7 @@ def test_runner_executes_skips_reruns_and_reports(tmp_path):
     with pytest.raises(StageFailed, match="03_train_mdlm failed: RuntimeError: asked to fail") as err:
         run_pipeline("smoke", run_dir=run, overrides={"steps": 7}, notebooks_dir=nb_dir, log=lines.append, paper=False)
     assert err.value.exit_code == 1
+    assert "needs a new --run-dir" in str(err.value)  # the advice after a failure that needs another config
     assert "[pipeline] 02_train_ar: running (2/5)" in lines
     assert any(line.startswith("stub 02_train_ar: steps 7 cwd ") for line in lines)  # the cell output, streamed
     assert f"cwd {ROOT}" in "\n".join(lines)  # the kernel runs in the repository root

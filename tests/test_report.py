@@ -40,7 +40,8 @@ def _run(protocol, arm, seed, values, n_params, tok_s, loss):
     row = {"protocol": protocol, "arm": arm, "paradigm": paradigm, "seed": seed, "n_params": n_params,
            "vocab_size": 900, "steps": 300, "train_time_s": 60.0 + seed, "wall_time_s": 66.0 + seed,
            "tokens_per_s": tok_s, "best_val": best["val_loss"], "best_step": best["step"],
-           "final_val": curve[-1]["val_loss"], "curve": curve}
+           "final_val": curve[-1]["val_loss"], "curve": curve,
+           "best_bound": min(r["val_nll" if paradigm == "ar" else "val_nelbo"] for r in curve)}
     keys = ("val_nll", "val_ppl") if paradigm == "ar" else ("val_masked_mean", "val_nelbo", "val_ppl_bound")
     for k in keys:
         row[k] = curve[-1][k]
@@ -50,7 +51,7 @@ def _run(protocol, arm, seed, values, n_params, tok_s, loss):
 
 def _text_metrics(u5, sb, d=0.3, vocab=400, ufw=0.1):
     return {"distinct_1": d / 5, "distinct_2": d, "distinct_3": d + 0.2, "distinct_4": d + 0.3,
-            "self_bleu": sb, "self_bleu_exact": sb, "self_bleu_published": sb + 0.01, "self_bleu_kind": "exact",
+            "self_bleu": sb, "self_bleu_matched": sb, "self_bleu_exact": sb, "self_bleu_published": sb + 0.01, "self_bleu_kind": "exact",
             "vocab_size": vocab, "unique_first_word": ufw, "unique_first_5gram": u5, "n_texts": 20,
             "unigram_entropy": 7.0, "mean_words": 80.0, "first_words_top": [["once", 0.6], ["one", 0.2]]}
 
@@ -99,11 +100,18 @@ def make_results(synthetic=True):
     meta = {"profile": "smoke", "config": cfg.to_dict(), "protocols": ["published", "controlled"],
             "seeds": [0, 1, 2], "source": "synthetic" if synthetic else "tinystories", "synthetic": synthetic,
             "n_tokens": 300_000, "vocab_size": 900, "data": data, "device": "CPU (x86_64, 2 cores, 2 threads)",
-            "created": "2026-01-01 00:00:00"}
+            "created": "2026-01-01 00:00:00", "unigram_entropy": {"published": 5.0, "controlled": 5.0}}
+    # Interleaved throughput: MDLM at ~98% of AR in every round.
+    ar_tok = [10_000.0, 10_300.0, 9_800.0, 10_100.0, 9_900.0]
+    throughput = {"per_round": {"ar": ar_tok, "mdlm": [0.98 * v for v in ar_tok],
+                                "mdlm_tied": [0.99 * v for v in ar_tok]},
+                  "median": {"ar": 10_000.0, "mdlm": 9_800.0, "mdlm_tied": 9_900.0}, "rounds": 5, "steps": 3,
+                  "device": "CPU (test)"}
     infill = {"protocol": "controlled", "seed": 0, "n_stories": 8, "length": 128, "sampler": "confidence", "steps": 50,
               "span_tokens": 42, "ar_nll_original": 2.9, "ar_nll_infilled": 3.2, "ar_nll_random": 6.5,
               "span_token_match": 0.12, "examples": [{"original": "a [b] c", "infilled": "a [d] c"}]}
-    return {"meta": meta, "runs": runs, "samples": samples, "references": refs, "infill": infill}
+    return {"meta": meta, "runs": runs, "samples": samples, "references": refs, "infill": infill,
+            "throughput": throughput}
 
 
 @pytest.fixture
@@ -128,10 +136,13 @@ def test_table2_cells_are_seed_aggregates(results):
     assert df.loc["Best step", ("Ours: published", "AR")] == "200"
     assert df.loc["Best step", ("Ours: published", "MDLM")] == "300"
     assert df.loc["Best val loss", ("Vicentino (2026)", "AR")] == "1.589"
-    assert df.loc["Throughput (tok/s)", ("Vicentino (2026)", "MDLM")] == "48,343"
+    assert df.loc["Throughput, training log (tok/s)", ("Vicentino (2026)", "MDLM")] == "48,343"
+    assert df.loc["Throughput, interleaved (tok/s)", ("Ours: controlled", "MDLM")] == "9,800 [9,604, 10,094]"
+    assert df.loc["Throughput, interleaved (tok/s)", ("Ours: published", "AR")] == "n/a"
     assert df.loc["Parameters", ("Vicentino (2026)", "MDLM")] == "162.7M"
-    tok = aggregate([10_000, 10_100, 10_200])
-    assert df.loc["Throughput (tok/s)", ("Ours: controlled", "AR")] == f"{tok['mean']:,.0f} ± {half([10_000, 10_100, 10_200]):,.0f}"
+    tok = aggregate([10_000, 10_100, 10_200], "log")  # a throughput's interval lives on the log scale
+    assert df.loc["Throughput, training log (tok/s)", ("Ours: controlled", "AR")] == \
+        f"{tok['mean']:,.0f} [{tok['lo']:,.0f}, {tok['hi']:,.0f}]"
     assert df.loc["Val loss measured", ("Ours: published", "MDLM")] == "masked mean"
     assert df.loc["Val loss measured", ("Ours: controlled", "MDLM")] == "NELBO bound"
     assert ("Ours: controlled", "MDLM (tied)") in df.columns
@@ -157,9 +168,13 @@ def test_table4_columns_and_numbers(results):
     assert df.loc["Unique first words", ("Vicentino (2026)", "AR")] == "0.2%"
     assert df.loc["Vocabulary used", ("Vicentino (2026)", "MDLM")] == "5,754"
     assert df.loc["Unique first 5-grams", ("Ours: published", "MDLM")] == "90.0%"
-    m = aggregate([0.52, 0.53, 0.54])
+    m = aggregate([0.52, 0.53, 0.54], "logit", n_items=20)  # proportions: on the logit scale
     assert df.loc["Unique first 5-grams", ("Ours: controlled", "MDLM")] == \
-        f"{100 * m['mean']:.1f} ± {100 * (m['hi'] - m['lo']) / 2:.1f}%"
+        f"{100 * m['mean']:.1f}% [{100 * m['lo']:.1f}, {100 * m['hi']:.1f}]"
+    assert df.loc["Texts (n)", ("Vicentino (2026)", "MDLM")] == "1,000"
+    assert df.loc["Texts (n)", ("Ours: controlled", "MDLM")] == "20"
+    assert df.loc["  estimator", ("Ours: controlled", "MDLM")] == "exact, words"
+    assert df.loc["  estimator", ("Vicentino (2026)", "MDLM")] == "200x50 est."
     assert df.loc["Self-BLEU", ("Ours: controlled", "data: windows")] == "0.280"
     assert df.loc["Unique first 5-grams", ("Ours: published", "data: openings")] == "45.0%"
     # the data columns sit inside their protocol's group
@@ -222,63 +237,107 @@ def test_all_tables_render(results):
 
 def test_verdicts_on_the_fixture(results):
     f = {x["key"]: x for x in report.findings(results)}
-    assert f["FindingOne"]["holds"] is True            # 9,900 / 10,100 tok/s
-    assert f["FindingTwo"]["holds"] is True            # AR best at 200 of 300, MDLM at 300
-    assert f["FindingThree"]["holds"] is False         # intervals overlap
-    assert f["FindingThreePrompted"]["holds"] is True  # 5-grams 0.61 vs 0.11, Self-BLEU 0.30 vs 0.40
-    assert f["FindingTwoTied"]["holds"] is True
+    assert f["FindingOne"]["outcome"] == "holds"           # 98% of AR in every interleaved round
+    assert f["FindingTwo"]["outcome"] == "holds"           # AR best at 200 of 300, MDLM at 300
+    assert f["FindingThree"]["outcome"] == "inconclusive"  # the differences' intervals contain 0
+    assert f["FindingThreePrompted"]["outcome"] == "holds"  # 5-grams 0.61 vs 0.11, Self-BLEU 0.30 vs 0.40
+    assert f["FindingTwoTied"]["outcome"] == "holds"
+    for x in f.values():
+        assert x["outcome"] in report.OUTCOMES and x["reason"]
 
 
-def test_throughput_rule():
+def _set_rounds(r, arm, factors):
+    ar = r["throughput"]["per_round"]["ar"]
+    r["throughput"]["per_round"][arm] = [f * v for f, v in zip(factors, ar)]
+
+
+def test_throughput_rule_four_outcomes():
     r = make_results()
-    for row in r["runs"]:
-        if row["protocol"] == "controlled" and row["arm"] == "mdlm":
-            row["tokens_per_s"] = 8_500.0   # 84% of AR's ~10,100
-    assert report.finding_throughput(r)["holds"] is False
-    assert report.finding_throughput(r)["verdict"] == "does not hold"
-    for row in r["runs"]:
-        if row["protocol"] == "controlled" and row["arm"] == "mdlm":
-            row["tokens_per_s"] = 9_200.0   # 91%
-    assert report.finding_throughput(r)["holds"] is True
+    _set_rounds(r, "mdlm", [0.84, 0.85, 0.83, 0.84, 0.85])    # clearly below 90%
+    assert report.finding_throughput(r)["outcome"] == "does not hold"
+    _set_rounds(r, "mdlm", [0.80, 1.00, 0.88, 0.95, 0.86])    # straddles 90%
+    assert report.finding_throughput(r)["outcome"] == "inconclusive"
+    _set_rounds(r, "mdlm", [0.95, 0.96, 0.95, 0.94, 0.96])
+    assert report.finding_throughput(r)["outcome"] == "holds"
+    r["throughput"] = None                                     # training logs are not used
+    assert report.finding_throughput(r)["outcome"] == "not testable"
 
 
-def test_overfitting_rule_needs_every_seed():
+def _mdlm_curve(r, seed, values):
+    row = next(x for x in r["runs"] if x["protocol"] == "controlled" and x["arm"] == "mdlm" and x["seed"] == seed)
+    for point, v in zip(row["curve"], values):
+        point["val_loss"] = point["val_nelbo"] = v
+    row["best_step"] = min(row["curve"], key=lambda p: p["val_loss"])["step"]
+
+
+def test_overfitting_rule_four_outcomes():
     r = make_results()
-    # One seed where the MDLM peaks before the end: the finding no longer holds.
-    row = next(x for x in r["runs"] if x["protocol"] == "controlled" and x["arm"] == "mdlm" and x["seed"] == 1)
-    row["best_step"] = 200
+    _mdlm_curve(r, 1, [3.5, 2.4, 2.6])            # one seed where the MDLM peaks before the end
     out = report.finding_overfitting(r)
-    assert out["holds"] is False and out["k"] == 2 and out["n"] == 3
+    assert out["outcome"] == "inconclusive" and out["k"] == 2 and out["n"] == 3
+    for seed in (0, 2):
+        _mdlm_curve(r, seed, [3.5, 2.4, 2.6])
+    assert report.finding_overfitting(r)["outcome"] == "does not hold"
     r = make_results()
     for x in r["runs"]:
-        if x["protocol"] == "controlled" and x["arm"] == "ar":
-            x["best_step"] = 300   # AR still improving at the end
-    assert report.finding_overfitting(r)["holds"] is False
+        if x["protocol"] == "controlled" and x["arm"] == "ar":   # AR still improving at the end
+            for point, v in zip(x["curve"], [2.6, 2.3, 2.2]):
+                point["val_loss"] = point["val_nll"] = v
+    out = report.finding_overfitting(r)
+    assert out["outcome"] == "not testable" and "no overfitting regime" in out["reason"]
 
 
-def test_diversity_rule_needs_both_metrics_beyond_overlap():
+def test_overfitting_rule_allows_for_the_noise_of_the_bound():
     r = make_results()
+    for seed in range(3):
+        _mdlm_curve(r, seed, [3.5, 2.50, 2.51])  # last is 0.01 above the best ...
+    assert report.finding_overfitting(r)["outcome"] == "does not hold"
+    for x in r["runs"]:
+        if x["arm"] == "mdlm":
+            x["curve"][-1]["val_loss_se"] = 0.01   # ... which is within two standard errors
+    assert report.finding_overfitting(r)["outcome"] == "holds"
+
+
+def test_sanity_gate_makes_verdicts_not_testable():
+    r = make_results()
+    r["meta"]["unigram_entropy"]["controlled"] = 2.55   # the MDLMs (best 2.5-2.7) sit at unigram level
+    f = {x["key"]: x for x in report.findings(r)}
+    assert f["FindingTwo"]["outcome"] == "not testable" and "unigram" in f["FindingTwo"]["reason"]
+    assert f["FindingThree"]["outcome"] == "not testable"
+    assert f["FindingOne"]["outcome"] == "holds"   # throughput does not need a model that learned
+
+
+def _set_div(r, arm, u5, sb):
     for s in r["samples"]:
-        if s["protocol"] == "controlled" and s["setting"] == "samples" and s["arm"] == "mdlm":
-            s["unique_first_5gram"] = 0.9 + 0.001 * s["seed"]
-            s["self_bleu"] = 0.10 + 0.001 * s["seed"]
-    assert report.finding_diversity(r)["holds"] is True
-    for s in r["samples"]:
-        if s["protocol"] == "controlled" and s["setting"] == "samples" and s["arm"] == "mdlm":
-            s["self_bleu"] = 0.5   # now MDLM is more repetitive
+        if s["protocol"] == "controlled" and s["setting"] == "samples" and s["arm"] == arm:
+            s["unique_first_5gram"] = u5 + 0.003 * s["seed"]
+            s["self_bleu_matched"] = sb + 0.003 * s["seed"]
+
+
+def test_diversity_rule_four_outcomes():
+    r = make_results()
+    _set_div(r, "mdlm", 0.90, 0.10)
     out = report.finding_diversity(r)
-    assert out["holds"] is False and out["five_gram"] is True and out["self_bleu"] is False
+    assert out["outcome"] == "holds" and out["five_gram"] == 1 and out["self_bleu"] == 1
+    _set_div(r, "mdlm", 0.90, 0.50)   # more unique openings, but more repetitive
+    out = report.finding_diversity(r)
+    assert out["outcome"] == "does not hold" and out["five_gram"] == 1 and out["self_bleu"] == -1
+    _set_div(r, "mdlm", 0.90, 0.31)   # Self-BLEU indistinguishable from AR's
+    assert report.finding_diversity(r)["outcome"] == "inconclusive"
+    r["samples"] = [s for s in r["samples"] if not (s["arm"] == "mdlm" and s["seed"] > 0)]
+    assert report.finding_diversity(r)["outcome"] == "not testable"   # one seed: nothing to test
 
 
 def test_untestable_findings():
     r = make_results()
     r["runs"] = [x for x in r["runs"] if x["arm"] != "mdlm"]
     r["samples"] = [x for x in r["samples"] if x["arm"] != "mdlm"]
+    del r["throughput"]["per_round"]["mdlm"]
     f = {x["key"]: x for x in report.findings(r)}
-    assert f["FindingOne"]["verdict"] == "cannot be tested"
-    assert f["FindingThree"]["verdict"] == "cannot be tested"
+    assert f["FindingOne"]["verdict"] == "not testable"
+    assert f["FindingThree"]["verdict"] == "not testable"
     m = report.macros(r)
-    assert m["FindingOneVerdict"] == "cannot be tested" and m["MdlmBestVal"] == "n/a"
+    assert m["FindingOneVerdict"] == "not testable" and m["MdlmBestVal"] == "n/a"
 
 
 # --------------------------------------------------------------------------- macros
@@ -299,7 +358,7 @@ def test_macros_values_and_names(results):
     assert m["ArBestVal"] == rf"2.100 $\pm$ {T95_2 * 0.1 / math.sqrt(3):.3f}"
     assert m["NSeeds"] == "3" and m["ProfileName"] == "smoke" and m["ToyLevel"] == "1"
     assert m["ToyMark"] == "toy data"
-    assert m["FindingOneVerdict"] == "holds" and m["FindingThreeVerdict"] == "does not hold"
+    assert m["FindingOneVerdict"] == "holds" and m["FindingThreeVerdict"] == "inconclusive"
     assert m["PubMdlmTiedBestVal"] == "n/a"
     assert m["SweepMdlmLowSteps"] == "10" and m["SweepMdlmHighSteps"] == "200"
     assert m["DeviceName"] == "CPU (x86\\_64, 2 cores, 2 threads)"
@@ -330,6 +389,9 @@ TAGS = {
     "tab-diversity": lambda r: report.show_table(report.table_diversity(r)),
     "tab-likelihood": lambda r: report.show_table(report.table_likelihood(r)),
     "tab-findings": lambda r: report.show_table(report.table_findings(r)),
+    "tab-examples-published": lambda r: report.show_table(report.table_examples(r, "published")),
+    "tab-examples-controlled": lambda r: report.show_table(report.table_examples(r, "controlled")),
+    "tab-examples-prompted": lambda r: report.show_table(report.table_examples(r, "prompted")),
     "macros": lambda r: report.show_macros(r),
 }
 
@@ -372,7 +434,8 @@ def test_export_tagged_writes_the_files(results, tmp_path):
     names = {p.name for p in (tmp_path / "generated").iterdir()}
     assert names == {"fig-val-curves.pdf", "fig-likelihood.pdf", "fig-diversity.pdf", "fig-sweep.pdf",
                      "tab-setup.tex", "tab-training.tex", "tab-val-loss.tex", "tab-diversity.tex",
-                     "tab-likelihood.tex", "tab-findings.tex", "macros.tex"}
+                     "tab-likelihood.tex", "tab-findings.tex", "tab-examples-published.tex",
+                     "tab-examples-controlled.tex", "tab-examples-prompted.tex", "macros.tex"}
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {
         "fig-val-curves.png", "fig-likelihood.png", "fig-diversity.png", "fig-sweep.png"}
     assert (tmp_path / "generated" / "fig-val-curves.pdf").read_bytes().startswith(b"%PDF")
@@ -564,3 +627,32 @@ def test_readme_block_is_filled_from_results(results, tmp_path):
     readme.write_text("no block here")
     with pytest.raises(ValueError, match="results:start"):
         report.update_readme(readme, results)
+
+
+# --------------------------------------------------------------------------- from a results file alone
+
+def test_results_file_alone_renders_what_the_notebook_exports(results, tmp_path):
+    """`python -m arche figures --results FILE` needs no run directory: its tables and macros are the
+    analysis notebook's, byte for byte."""
+    path = tmp_path / "results.json"
+    path.write_text(__import__("json").dumps(results))
+    assert set(report.ARTEFACTS) == set(TAGS)
+    nb_path = tmp_path / "nb.ipynb"
+    nbformat.write(executed_notebook(), nb_path)
+    from_notebook = report.export_tagged(nb_path, tmp_path / "a")
+    nbformat.write(report.results_notebook(results), tmp_path / "r.ipynb")
+    from_results = report.export_tagged(tmp_path / "r.ipynb", tmp_path / "b")
+    assert set(from_notebook) == set(from_results)
+    for name in from_notebook:
+        if name.endswith(".tex"):
+            assert from_notebook[name].read_bytes() == from_results[name].read_bytes(), name
+
+
+def test_figures_command_refuses_a_bad_results_file(tmp_path, capsys):
+    from arche.__main__ import main
+    bad = tmp_path / "results.json"
+    bad.write_text("{not json")
+    assert main(["figures", "--results", str(bad), "--out", str(tmp_path / "out")]) == 2
+    assert "cannot read the results file" in capsys.readouterr().err
+    bad.write_text("{}")
+    assert main(["figures", "--results", str(bad), "--out", str(tmp_path / "out")]) == 2

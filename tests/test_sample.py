@@ -280,7 +280,8 @@ def test_ar_records_published_protocol(tmp_path, codec):
     assert len(recs) == 6 and [r["index"] for r in recs] == list(range(6))
     for r in recs:
         assert r["model"] == "ar" and r["sampler"] == "ar" and r["seed"] == 2
-        assert len(r["tokens"]) == 16 and r["text"].startswith("Once")
+        # the released code counted the prompt in the length: "Once" + 15 new tokens = 16
+        assert len(r["tokens"]) == 15 and r["text"].startswith("Once")
         assert r["settings"]["prefix_ids"] == [38] and r["settings"]["temperature"] == 0.8
         assert r["settings"]["eot"] == EOT and r["settings"]["checkpoint"]["file"] == "best.safetensors"
         assert r["wall_time_s"] > 0
@@ -437,3 +438,72 @@ def test_infill_demo_scores_fills(tmp_path, story_data):
     assert 0.0 <= out["span_token_match"] <= 1.0
     assert len(out["examples"]) == 3 and "[" in out["examples"][0]["infilled"]
     json.dumps(out)
+
+
+# ---------------------------------------------------------------------------- what each rule commits
+
+
+class FixedRows(torch.nn.Module):
+    """An MDLM that predicts the same distribution `p` at every position, whatever the input."""
+
+    def __init__(self, p, max_len=256):
+        super().__init__()
+        self.p = torch.tensor(p)
+        self.vocab_size, self.mask_id, self.max_len = len(p), len(p), max_len
+
+    def forward(self, tokens, t):
+        return self.p.log().expand(*tokens.shape, -1).clone()
+
+
+def _committed_frequencies(sampler, **options):
+    model = FixedRows([0.5, 0.3, 0.2])
+    out = sample_mdlm(model, [], 200, 128, sampler, steps=10, seed=0, **options)
+    return torch.bincount(out.flatten(), minlength=3).double() / out.numel()
+
+
+def test_paper_confidence_rule_keeps_the_sampling_distribution():
+    # Appendix A: rank by the MAXIMUM softmax probability. With identical rows every position ties, so
+    # which positions are committed is independent of what was drawn: frequencies follow p.
+    freq = _committed_frequencies("confidence", temperature_start=1.0, temperature_end=1.0,
+                                  repetition_penalty=1.0)
+    se = (0.25 / (200 * 128)) ** 0.5 * 4  # generous: positions in a row are committed jointly
+    assert torch.allclose(freq, torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64), atol=max(se, 0.01))
+
+
+def test_ranking_by_the_sampled_token_collapses_onto_the_mode():
+    # The released rule (and LLaDA's) commits first where the draw hit the most probable token.
+    freq = _committed_frequencies("remask")
+    assert freq[0] > 0.9
+    freq = _committed_frequencies("published", repetition_penalty=1.0, temperature=1.0, min_temperature=1.0)
+    assert freq[0] > 0.9
+
+
+@pytest.mark.parametrize("sampler", ["confidence", "published"])
+def test_infill_penalty_sees_only_the_filled_span(sampler):
+    # The context is token 0 only. One round fills the whole span, so a penalty that counted only the
+    # span has nothing to push yet: token 0 keeps p = 0.2. Counting the 8 context copies would move it
+    # to ~0.13 (the paper's penalty) or ~0.59 (the released divisor, which raises negative logits).
+    model = FixedRows([0.2, 0.3, 0.5])
+    canvas = torch.zeros(400, 12, dtype=torch.long)
+    canvas[:, 4:8] = model.mask_id
+    options = dict(repetition_penalty=1.3)
+    if sampler == "confidence":
+        options.update(temperature_start=1.0, temperature_end=1.0)
+    else:
+        options.update(temperature=1.0, min_temperature=1.0, penalty_cap=5.0)
+    out = infill(model, [], canvas, sampler, steps=1, seed=0, **options)
+    freq = torch.bincount(out[:, 4:8].flatten(), minlength=3).double() / out[:, 4:8].numel()
+    assert freq[0] == pytest.approx(0.2, abs=0.03)
+
+
+def test_head_only_at_the_asked_positions_gives_the_same_logits(mdlm):
+    from arche.sample import _denoise, _denoise_at
+    canvas = torch.randint(0, V, (3, 16), generator=torch.Generator().manual_seed(0))
+    where = torch.rand(3, 16, generator=torch.Generator().manual_seed(1)) < 0.4
+    canvas[where] = mdlm.mask_id
+    prefix = torch.tensor([[EOT, 7]])
+    with torch.no_grad():
+        full = _denoise(mdlm, prefix, canvas, 0.6)[where]
+        part = _denoise_at(mdlm, prefix, canvas, 0.6, where)
+    assert part.shape == (int(where.sum()), V)
+    assert torch.allclose(part, full, atol=1e-6)
