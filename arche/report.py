@@ -115,7 +115,10 @@ def _protocols(results) -> list[str]:
 
 
 def main_protocol(results) -> str:
-    """The protocol the findings are judged on: controlled when it was run, else the only one."""
+    """The protocol the findings are judged on: controlled when it was run, else the only one
+    (study.main_protocol's rule, recorded in results.json; older files are read by the same rule)."""
+    if results["meta"].get("main_protocol"):
+        return results["meta"]["main_protocol"]
     protos = _protocols(results)
     return "controlled" if "controlled" in protos else protos[0]
 

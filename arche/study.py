@@ -198,9 +198,8 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     def judged_ppl(codec, prompt_ids, rows, story_start=True):
         # Every text is scored as the judge reads a story: after <|endoftext|>, then its prompt.
         prefix = ([jcodec.eot] if story_start else []) + judge_rows(codec, [prompt_ids])[0]
-        eot = codec.eot if codec.eot is not None else None
-        cut = [r[:r.index(eot) + 1] if eot in r else r for r in rows]
-        return generative_perplexity(jmodel, prefix, judge_rows(codec, cut), device=device, eot=jcodec.eot)
+        # generative_perplexity scores each row up to and including its first end-of-text.
+        return generative_perplexity(jmodel, prefix, judge_rows(codec, rows), device=device, eot=jcodec.eot)
 
     # Reference texts first: every diversity row is computed at the same number of texts.
     refs = {}
