@@ -42,8 +42,14 @@ def save(path, model, state: dict, optimizer=None, keep_previous: bool = False) 
             for name, value in slots.items():
                 tensors[f"optim.{idx}.{name}"] = value
         opt_meta = sd["param_groups"]
+    write(path, tensors, state, opt_meta, keep_previous)
+
+
+def write(path, tensors: dict, state: dict, param_groups, keep_previous: bool = False) -> None:
+    """Write a checkpoint from its parts (as `read` returns them): used by save, and to re-label a
+    checkpoint as the start of another run (arche.train.fork)."""
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    meta = {"state": json.dumps({**state, "format": FORMAT}), "param_groups": json.dumps(opt_meta)}
+    meta = {"state": json.dumps({**state, "format": FORMAT}), "param_groups": json.dumps(param_groups)}
     meta["sha256"] = checksum(tensors, meta)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

@@ -32,6 +32,7 @@ class Config:
     eos_between_stories: bool = False  # published code: stories concatenated with no separator
     val_split: str = "chunk"           # "chunk" (published: random 5% of chunks) or "story" (no leakage)
     val_fraction: float = 0.05
+    train_chunks: int = 0              # 0 = every training chunk; N = the first N (a fixed unique-data budget)
     compact_vocab: bool = False        # keep only the token ids the corpus uses (small CPU heads)
     # --- model (both paradigms share the backbone) ---
     vocab_size: int = 50257            # GPT-2; replaced by the corpus vocabulary when compact_vocab
@@ -54,7 +55,9 @@ class Config:
     beta2: float = 0.999
     grad_clip: float = 1.0
     warmup_steps: int = 500
-    min_lr_ratio: float = 0.05         # cosine decays to 5% of lr
+    min_lr_ratio: float = 0.05         # the schedule decays to 5% of lr
+    lr_schedule: str = "cosine"        # "cosine" (published) or "wsd": warmup, stable, linear decay over
+    decay_fraction: float = 0.2        # ... the last decay_fraction of the steps (wsd only)
     seed: int = 0                      # training seed: init, data order, masking noise
     # --- bookkeeping ---
     eval_every: int = 2000
@@ -88,6 +91,11 @@ class Config:
     infill: bool = False               # MDLM infilling demonstration
     throughput_rounds: int = 5         # interleaved throughput benchmark (arche.speed): rounds
     throughput_steps: int = 3          # ... and timed optimizer steps per model and round
+    # --- the repetition study (arche.repetition): the same unique data seen for more and more epochs ---
+    study: str = "comparison"          # "comparison" (arche.study: AR vs MDLM) or "repetition"
+    repetition_epochs: str = "1,2,4,8,16,32"  # epoch counts, each a run that ends its decay there
+    repetition_shares: str = "1,0.25"  # unique-data budgets: shares of the training chunks
+    repetition_sample_epochs: str = "2,8,32"  # the epoch counts whose models are sampled and scored
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -108,6 +116,8 @@ CHOICES = {
     "val_split": ("chunk", "story"),
     "mdlm_loss": ("masked_mean", "elbo"),
     "precision": ("auto", "fp32", "bf16"),
+    "lr_schedule": ("cosine", "wsd"),
+    "study": ("comparison", "repetition"),
     "mdlm_sampler": ("published", "confidence", "ancestral", "remask"),
     "self_bleu": ("published", "exact"),
     "protocol": tuple(PROTOCOLS),
@@ -250,7 +260,7 @@ def _validate(cfg: Config) -> None:
     for key in ("ar_temperature", "lr", "grad_clip", "rope_base"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
-    for key in ("warmup_steps", "ar_top_k", "seed", "data_seed", "sample_seed"):
+    for key in ("warmup_steps", "ar_top_k", "seed", "data_seed", "sample_seed", "train_chunks"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
     if cfg.weight_decay < 0:
@@ -260,6 +270,13 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"config key {key!r} must be in [0, 1), got {getattr(cfg, key)}")
     if not 0.0 <= cfg.min_lr_ratio <= 1.0:
         raise ConfigError(f"config key 'min_lr_ratio' must be in [0, 1], got {cfg.min_lr_ratio}")
+    if not 0.0 < cfg.decay_fraction <= 1.0:
+        raise ConfigError(f"config key 'decay_fraction' must be in (0, 1], got {cfg.decay_fraction}")
+    epochs = parse_list(cfg, "repetition_epochs", int)
+    parse_list(cfg, "repetition_shares", float, upper=1.0)
+    missing = [e for e in parse_list(cfg, "repetition_sample_epochs", int) if e not in epochs]
+    if missing:
+        raise ConfigError(f"repetition_sample_epochs {missing} are not in repetition_epochs {epochs}")
     if not 0.0 < cfg.mdlm_eps < 1.0:
         raise ConfigError(f"config key 'mdlm_eps' must be in (0, 1), got {cfg.mdlm_eps}")
     # Attention memory grows with seq_len squared: 100,000 would hang a machine without a word.
@@ -269,6 +286,19 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"n_tokens ({cfg.n_tokens}) must hold at least two chunks of seq_len ({cfg.seq_len})")
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", cfg.device):
         raise ConfigError(f"config key 'device' must be auto, cpu, mps, cuda or cuda:N, got {cfg.device!r}")
+
+
+def parse_list(cfg: Config, key: str, kind=int, upper: float | None = None) -> list:
+    """A comma-separated list setting ("1,2,4") as sorted unique positive numbers; ConfigError naming it."""
+    text = getattr(cfg, key)
+    try:
+        values = sorted({kind(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise ConfigError(f"config key {key!r} must be comma-separated {kind.__name__}s, got {text!r}") from None
+    if not values or values[0] <= 0 or (upper is not None and values[-1] > upper):
+        bound = f" and at most {upper:g}" if upper is not None else ""
+        raise ConfigError(f"config key {key!r} must list positive numbers{bound}, got {text!r}")
+    return values
 
 
 def config_diff(old: dict, new: dict, ignore=RESUMABLE_KEYS) -> dict:
@@ -317,6 +347,14 @@ def ar_param_counts(vocab_size: int, d_model: int, n_layers: int, d_ff: int) -> 
     per layer 4d^2 (attention) + 3*d*d_ff (SwiGLU) + 2d (RMSNorm), and the final RMSNorm."""
     non_embedding = n_layers * (4 * d_model ** 2 + 3 * d_model * d_ff + 2 * d_model) + d_model
     return {"total": vocab_size * d_model + non_embedding, "non_embedding": non_embedding}
+
+
+def flops_per_token(cfg: Config, vocab_size: int) -> float:
+    """Training FLOPs per token (forward + backward = 3 x forward): 6 per non-embedding parameter, 6 d V
+    for the output head, and 12 L d T for attention scores and values (dense: no saving for causality)."""
+    counts = ar_param_counts(vocab_size, cfg.d_model, cfg.n_layers, cfg.d_ff)
+    return float(6 * counts["non_embedding"] + 6 * cfg.d_model * vocab_size
+                 + 12 * cfg.n_layers * cfg.d_model * cfg.seq_len)
 
 
 def scale_to_budget(base: Config, train_tokens: int, vocab_size: int | None = None,
@@ -422,3 +460,14 @@ def replica_overrides(share: float = REPLICA_SHARE, vocab_size: int = REPLICA_VO
 # of the whole real sample (hours on a CPU): see replica_overrides.
 PROFILES["replica"] = replica_overrides()
 PROFILES["replica_full"] = replica_overrides(share=1.0, vocab_size=SAMPLE_VOCAB)
+
+
+# The repetition study (arche.repetition): the replica's model and unique data (and a quarter of it),
+# seen for 1 to 32 epochs by both paradigms under the controlled protocol. bf16 autocast on the CPU
+# (tests/test_bf16_cpu.py: within 0.05 nats of fp32) keeps it within an hour on 2 cores.
+PROFILES["repetition"] = {
+    **replica_overrides(), "study": "repetition", "protocol": "controlled", "compare_protocols": False,
+    "n_seeds": 2, "tied_mdlm": False, "sweep": False, "infill": False, "precision": "bf16",
+    "repetition_epochs": "1,2,4,8,16,32", "repetition_shares": "1,0.25", "repetition_sample_epochs": "2,8,32",
+    "decay_fraction": 0.2, "n_samples": 100, "sample_batch_size": 100,
+}

@@ -208,7 +208,7 @@ def _split(stories, config):
 class TokenData:
     """Memory-mapped token chunks of a prepared directory, and the batches drawn from them."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, train_chunks: int = 0):
         self.dir = Path(data_dir)
         self.manifest = _read_manifest(self.dir)
         if self.manifest is None:
@@ -216,6 +216,11 @@ class TokenData:
         self.seq_len = self.manifest["settings"]["seq_len"]
         self.codec = TokenCodec.from_dict(json.loads((self.dir / "vocab.json").read_text()))
         self.train = self._chunks("train.bin")
+        if train_chunks:  # a fixed unique-data budget: the first chunks, in the order prepare wrote them
+            if train_chunks > len(self.train):
+                raise DataError(f"train_chunks={train_chunks}, but {self.dir} has only {len(self.train)} "
+                                f"training chunks")
+            self.train = self.train[:train_chunks]
         self.val = self._chunks("val.bin")
         self.val_story_starts = np.load(self.dir / "val_story_starts.npy", allow_pickle=False)
         self._perm_cache = {}

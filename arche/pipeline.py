@@ -527,8 +527,8 @@ def lock_arms(cfg, run_dir, what: str):
     from . import study
 
     with contextlib.ExitStack() as stack:
-        for arm in study.arms(cfg):
-            stack.enter_context(run_lock(study.arm_dir(run_dir, arm), what))
+        for _, _, path in study.model_dirs(cfg, run_dir):
+            stack.enter_context(run_lock(path, what))
         yield
 
 
@@ -595,10 +595,10 @@ def metrics_table(cfg, run_dir, paradigm: str):
     from .train import read_metrics
 
     rows = []
-    for arm in study.arms(cfg, paradigm):
-        for rec in read_metrics(study.arm_dir(run_dir, arm)):
+    for key, _, path in study.model_dirs(cfg, run_dir, paradigm):
+        for rec in read_metrics(path):
             if "val_loss" in rec:
-                rows.append({"arm": arm.key, **{k: v for k, v in rec.items() if k != "lr"}})
+                rows.append({"arm": key, **{k: v for k, v in rec.items() if k != "lr"}})
     return pd.DataFrame(rows)
 
 

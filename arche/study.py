@@ -84,6 +84,15 @@ def judge_arm(cfg: Config) -> Arm:
     return Arm(protocol, "judge", "ar", seed, pcfg.replace(seed=seed, mdlm_tied_head=False))
 
 
+def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[str, str, Path]]:
+    """(key, paradigm, directory) of every model the run trains, for either study (progress tables,
+    plots and locks need no other knowledge of its layout). The judge is not included."""
+    if cfg.study == "repetition":
+        from . import repetition
+        return repetition.model_dirs(cfg, run_dir, paradigm)
+    return [(a.key, a.paradigm, arm_dir(run_dir, a)) for a in arms(cfg, paradigm)]
+
+
 def data_dir(run_dir, protocol: str) -> Path:
     return Path(run_dir) / protocol / "data"
 
@@ -96,6 +105,9 @@ def arm_dir(run_dir, arm: Arm) -> Path:
 
 def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     """Token files for every protocol of the run; returns {protocol: manifest}."""
+    if cfg.study == "repetition":
+        from . import repetition
+        return repetition.prepare_all(cfg, run_dir, log)
     out = {}
     for protocol in protocols(cfg):
         pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
@@ -105,6 +117,9 @@ def prepare_all(cfg: Config, run_dir, log=print) -> dict:
 
 def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
     """Train (or resume, or skip when finished) every arm of one paradigm."""
+    if cfg.study == "repetition":
+        from . import repetition
+        return repetition.train_all(cfg, run_dir, paradigm, log)
     summaries = []
     todo = arms(cfg, paradigm) + ([judge_arm(cfg)] if paradigm == "ar" else [])
     for arm in todo:
@@ -132,6 +147,9 @@ def sample_settings(cfg: Config, arm: Arm) -> dict[str, Config]:
 
 def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
     """Draw every sample set (skipping those already written)."""
+    if cfg.study == "repetition":
+        from . import repetition
+        return repetition.sample_all(cfg, run_dir, log)
     from .sample import sample_run
 
     paths = []
@@ -183,6 +201,9 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     throughput  the interleaved benchmark (arche.speed): tokens/s per round and model, on one device
     infill      the infilling check, or null
     """
+    if cfg.study == "repetition":
+        from . import repetition
+        return repetition.analyse(cfg, run_dir, profile, log)
     from .sample import generative_perplexity, load_model, read_samples, reference_rows
 
     run_dir = Path(run_dir)

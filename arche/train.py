@@ -37,7 +37,7 @@ import torch.distributed as dist
 
 from . import checkpoint
 from .checkpoint import CheckpointError
-from .config import Config, config_diff
+from .config import RESUMABLE_KEYS, Config, config_diff
 from .data import TokenData, atomic_write, prepare
 from .errors import UserError
 from .model import build_model
@@ -54,12 +54,26 @@ class RunDirError(UserError, ValueError):
 
 
 def lr_at(step: int, cfg: Config) -> float:
-    """Linear warmup, then cosine decay to min_lr_ratio * lr at the last step."""
+    """Linear warmup, then cosine decay to min_lr_ratio * lr at the last step; or, with
+    lr_schedule="wsd", a constant lr until decay_start(cfg), then linear decay to min_lr_ratio * lr."""
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "wsd":
+        start = decay_start(cfg)
+        if step < start:
+            return cfg.lr
+        progress = (step - start + 1) / (cfg.steps - start)
+        return cfg.lr * (1 - (1 - cfg.min_lr_ratio) * min(1.0, progress))
     span = max(1, cfg.steps - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / span)
     return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def decay_start(cfg: Config) -> int:
+    """The first step of a wsd run's decay: the last decay_fraction of its steps decay, the rest is warmup
+    and a constant lr. A run of more steps has the same lr up to here, which is what lets one long run
+    branch into the decays of shorter ones (arche.repetition)."""
+    return max(cfg.warmup_steps, cfg.steps - max(1, round(cfg.decay_fraction * cfg.steps)))
 
 
 def resolve_device(cfg: Config) -> torch.device:
@@ -95,8 +109,9 @@ def noise_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
-def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict:
-    """Train (or resume) one model; returns a summary of the finished run."""
+def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at: int | None = None) -> dict:
+    """Train (or resume) one model; returns a summary of the run. `stop_at` pauses it at that step with a
+    checkpoint (the steps and schedule still those of cfg): a run the same call later continues."""
     if paradigm not in ("ar", "mdlm"):
         raise ValueError(f"paradigm must be 'ar' or 'mdlm', got {paradigm!r}")
     run_dir = Path(run_dir)
@@ -114,15 +129,15 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print) -> dict
     # One process (one torchrun job) per run directory: a second one would duplicate every metrics row.
     lock = run_lock(run_dir, f"training {paradigm}", log=log) if rank == 0 else nullcontext()
     with lock:
-        return _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log)
+        return _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at)
 
 
-def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> dict:
+def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=None) -> dict:
     is_main = rank == 0
     if is_main:
         prepare(cfg, data_dir, log=log)
     _barrier(world)
-    data = TokenData(data_dir)
+    data = TokenData(data_dir, train_chunks=cfg.train_chunks)
     if data.seq_len != cfg.seq_len:
         raise RunDirError(f"data in {data_dir} has seq_len {data.seq_len}, the config {cfg.seq_len}")
 
@@ -137,14 +152,15 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> dict:
             os.replace(bad, bad.with_name(bad.name + ".damaged"))
         _write_run_files(cfg, paradigm, run_dir, model, data, records, log)
     start = state["step"]
-    if start >= cfg.steps:
-        log(f"[{paradigm}] {run_dir} is already complete ({start} steps)")
+    end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    if start >= end:
+        log(f"[{paradigm}] {run_dir} is already {'complete' if end == cfg.steps else 'at'} ({start} steps)")
         _finish_distributed(world)
         return _summary(state, run_dir)
     if cfg.warmup_steps > cfg.steps:
         log(f"[{paradigm}] warning: warmup_steps ({cfg.warmup_steps}) > steps ({cfg.steps}): the learning "
             f"rate never reaches lr ({cfg.lr:g}); it peaks at {lr_at(cfg.steps - 1, cfg):.3g}")
-    log(f"[{paradigm}] training {run_dir}: steps {start + 1}..{cfg.steps}, {model.n_params():,} parameters, "
+    log(f"[{paradigm}] training {run_dir}: steps {start + 1}..{end} of {cfg.steps}, {model.n_params():,} parameters, "
         f"{cfg.batch_size} x {cfg.seq_len} tokens per step, on {device}")
     last_good = start or None  # the step of the checkpoint on disk a resume would start from
 
@@ -163,7 +179,7 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> dict:
     window_time = 0.0
     t_last = time.perf_counter()
     model.train()
-    for step in range(start, cfg.steps):
+    for step in range(start, end):
         lr = lr_at(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -183,7 +199,7 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> dict:
         done = step + 1
 
         is_eval = done % cfg.eval_every == 0 or done == cfg.steps
-        is_ckpt = done % cfg.checkpoint_every == 0 or done == cfg.steps
+        is_ckpt = done % cfg.checkpoint_every == 0 or done in (cfg.steps, end)
         if not (is_eval or is_ckpt or done % cfg.log_every == 0):
             continue
         # Only here do we wait for the device: reading the loss synchronises.
@@ -235,6 +251,42 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> dict:
         _sync_metrics(metrics_path, records, log, paradigm)
     _finish_distributed(world)
     return _summary(state, run_dir)
+
+
+def fork(src_dir, dst_dir, cfg: Config, paradigm: str, log=print) -> int:
+    """Start the run `cfg` in `dst_dir` from the last checkpoint of the run in `src_dir`; returns its step.
+
+    Allowed only when the two runs would have computed the same thing up to that step: their configs
+    differ in length alone (steps, eval_every and bookkeeping) and their learning rates agree at every
+    step before it (a wsd run of more steps, paused before this run's decay). Data order and MDLM noise
+    are functions of (seed, step), so `train(cfg, paradigm, dst_dir)` then ends where a run of `cfg`
+    from scratch would (tests/test_repetition.py checks it bit for bit on CPU). A dst_dir that already
+    has a checkpoint is left alone."""
+    dst = Path(dst_dir)
+    if (dst / "last.safetensors").exists():
+        return checkpoint.read_state(dst / "last.safetensors")["step"]
+    src = Path(src_dir) / "last.safetensors"
+    tensors, meta = checkpoint.read(src)
+    state = json.loads(meta["state"])
+    if state.get("paradigm") != paradigm:
+        raise RunDirError(f"{src} holds a {state.get('paradigm')} run, not {paradigm}")
+    diff = config_diff(state["config"], cfg.to_dict(), ignore=RESUMABLE_KEYS | {"steps", "eval_every"})
+    if diff:
+        lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+        raise RunDirError(f"cannot fork {src} into {dst}: the configs differ in more than length ({lines})")
+    step, old = state["step"], Config(**{**Config().to_dict(), **state["config"]})
+    if step > cfg.steps:
+        raise RunDirError(f"cannot fork {src} at step {step} into a run of {cfg.steps} steps")
+    bad = next((s for s in range(step) if lr_at(s, old) != lr_at(s, cfg)), None)
+    if bad is not None:
+        raise RunDirError(f"cannot fork {src} at step {step}: its learning rate differs from the new run's "
+                          f"at step {bad} ({lr_at(bad, old):.3g} vs {lr_at(bad, cfg):.3g})")
+    dst.mkdir(parents=True, exist_ok=True)
+    state.pop("format", None)
+    state.update(config=cfg.to_dict(), forked_from={"run_dir": str(src_dir), "step": step})
+    checkpoint.write(dst / "last.safetensors", tensors, state, json.loads(meta["param_groups"]))
+    log(f"[{paradigm}] {dst}: forked from {src_dir} at step {step}")
+    return step
 
 
 def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:

@@ -28,7 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from arche import load_config  # noqa: E402
-from arche.config import SAMPLE_VOCAB, ar_param_counts, parse_overrides  # noqa: E402
+from arche.config import SAMPLE_VOCAB, flops_per_token, parse_overrides  # noqa: E402
 from throughput import bench, device_name  # noqa: E402
 
 
@@ -43,12 +43,6 @@ def matmul_peak(dtype, sizes=(1024, 2048, 4096), repeats=5):
             a @ b
             best = max(best, 2 * n ** 3 / (time.perf_counter() - t0))
     return best
-
-
-def flops_per_token(cfg, vocab):
-    counts = ar_param_counts(vocab, cfg.d_model, cfg.n_layers, cfg.d_ff)
-    return (6 * counts["non_embedding"] + 6 * cfg.d_model * vocab
-            + 12 * cfg.n_layers * cfg.d_model * cfg.seq_len)
 
 
 def main():

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from arche import load_config  # noqa: E402
 from arche.config import SAMPLE_VOCAB, ar_param_counts, scale_to_budget  # noqa: E402
 from arche.data import SAMPLE_PATH  # noqa: E402
-from cpu_mfu import flops_per_token  # noqa: E402
+from arche.config import flops_per_token  # noqa: E402
 from throughput import bench  # noqa: E402
 
 

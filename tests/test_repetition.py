@@ -1,0 +1,132 @@
+"""The repetition study: exact epochs, branches that end where separate runs would, the verdict rule."""
+
+import json
+
+import pytest
+import torch
+
+from arche import checkpoint, repetition, study, verdicts
+from arche.config import ConfigError, load_config
+from arche.data import TokenData, prepare
+from arche.train import RunDirError, decay_start, fork, lr_at, read_metrics, train
+
+from conftest import tiny_config
+
+
+def rep_config(**overrides):
+    base = dict(study="repetition", protocol="controlled", compare_protocols=False, sweep=False, infill=False,
+                n_seeds=1, repetition_epochs="1,2,4", repetition_shares="1,0.5", repetition_sample_epochs="2,4",
+                checkpoint_every=1000)
+    return tiny_config(**{**base, **overrides})
+
+
+def test_wsd_schedule_shares_the_stable_phase():
+    short, long = (tiny_config(lr_schedule="wsd", steps=s, warmup_steps=2, decay_fraction=0.25) for s in (20, 40))
+    assert decay_start(short) == 15 and decay_start(long) == 30
+    assert [lr_at(s, short) for s in range(15)] == [lr_at(s, long) for s in range(15)]
+    assert lr_at(15, short) < short.lr and lr_at(19, short) == pytest.approx(short.lr * short.min_lr_ratio)
+    assert all(lr_at(s, long) == long.lr for s in range(2, 30))
+
+
+def test_epoch_accounting_is_exact(tmp_path):
+    cfg = rep_config()
+    prepare(cfg, tmp_path / "data", log=lambda *_: None)
+    n = len(TokenData(tmp_path / "data").train)
+    for b in repetition.branches(cfg, n):
+        assert b.chunks % cfg.batch_size == 0 and b.chunks <= n
+        assert b.config.steps * cfg.batch_size == b.epochs * b.chunks  # tokens seen / unique tokens = epochs
+        data = TokenData(tmp_path / "data", train_chunks=b.chunks)
+        seen = torch.bincount(torch.as_tensor(
+            [i for s in range(b.config.steps) for i in data.batch_indices(s, cfg.batch_size, b.seed)]),
+            minlength=b.chunks)
+        assert seen.numel() == b.chunks and bool((seen == b.epochs).all()), b.key  # every chunk e times, no other
+    with pytest.raises(Exception, match="only"):
+        TokenData(tmp_path / "data", train_chunks=n + 1)
+
+
+def test_a_branch_ends_bit_for_bit_where_a_separate_run_ends(tmp_path):
+    """Tolerance: none on CPU (the same weights and validation loss, exactly)."""
+    cfg = rep_config(repetition_epochs="2,4", repetition_shares="0.5")
+    for paradigm in ("ar", "mdlm"):
+        ddir = tmp_path / paradigm / "data"
+        prepare(cfg, ddir, log=lambda *_: None)
+        n = len(TokenData(ddir).train)
+        short = next(b for b in repetition.branches(cfg, n, paradigm) if b.epochs == 2)
+        trunk_cfg = repetition.trunk_config(cfg, short)
+        quiet = dict(log=lambda *_: None)
+        train(trunk_cfg, paradigm, tmp_path / paradigm / "trunk", ddir, stop_at=decay_start(short.config), **quiet)
+        fork(tmp_path / paradigm / "trunk", tmp_path / paradigm / "branch", short.config, paradigm, **quiet)
+        a = train(short.config, paradigm, tmp_path / paradigm / "branch", ddir, **quiet)
+        b = train(short.config, paradigm, tmp_path / paradigm / "separate", ddir, **quiet)
+        assert a["steps"] == b["steps"] == short.config.steps
+        assert a["best_val"] == b["best_val"]
+        wa, _ = checkpoint.read(tmp_path / paradigm / "branch" / "last.safetensors")
+        wb, _ = checkpoint.read(tmp_path / paradigm / "separate" / "last.safetensors")
+        assert all(torch.equal(wa[k], wb[k]) for k in wb if k.startswith("model."))
+        # The trunk is past the short run's decay now: forking it again would change the lr history.
+        train(trunk_cfg, paradigm, tmp_path / paradigm / "trunk", ddir, stop_at=short.config.steps - 1, **quiet)
+        with pytest.raises(RunDirError, match="learning rate differs"):
+            fork(tmp_path / paradigm / "trunk", tmp_path / paradigm / "late", short.config, paradigm, **quiet)
+        with pytest.raises(RunDirError, match="more than length"):
+            fork(tmp_path / paradigm / "trunk", tmp_path / paradigm / "other", short.config.replace(lr=1e-2),
+                 paradigm, **quiet)
+
+
+def test_the_repetition_study_runs_and_records_exact_epochs(tmp_path):
+    cfg = rep_config()
+    run = tmp_path / "run"
+    quiet = lambda *_: None  # noqa: E731
+    study.prepare_all(cfg, run, log=quiet)
+    study.train_all(cfg, run, "ar", log=quiet)
+    study.train_all(cfg, run, "mdlm", log=quiet)
+    study.sample_all(cfg, run, log=quiet)
+    results = study.analyse(cfg, run, "test", log=quiet)
+    rows = results["repetition"]
+    assert len(rows) == 2 * 2 * 3  # paradigms x budgets x epoch counts
+    assert all(r["epochs_seen"] == r["epochs"] for r in rows)
+    assert {r["chunks"] for r in rows} == {b.chunks for b in repetition.branches(cfg, results["meta"]["n_train_chunks"])}
+    # One trunk per (paradigm, budget, seed), and a branch per epoch count that took its steps from it.
+    for b in repetition.branches(cfg, results["meta"]["n_train_chunks"]):
+        state = checkpoint.read_state(repetition.branch_dir(run, b) / "last.safetensors")
+        assert state["forked_from"]["step"] == decay_start(b.config)
+        assert read_metrics(repetition.branch_dir(run, b))[-1]["step"] == b.config.steps
+    assert {(s["paradigm"], s["epochs"]) for s in results["samples"]} == {(p, e) for p in ("ar", "mdlm") for e in (2, 4)}
+    assert results["verdicts"]["finding_2"]["outcome"] in verdicts.OUTCOMES
+    assert json.loads((run / "results.json").read_text())["verdicts"] == results["verdicts"]
+    # Re-running a stage trains nothing: every branch is complete.
+    before = {p.stat().st_mtime_ns for p in run.rglob("last.safetensors")}
+    study.train_all(cfg, run, "ar", log=quiet)
+    assert {p.stat().st_mtime_ns for p in run.rglob("last.safetensors")} == before
+
+
+def curve(values, se=0.01):
+    return {e: (v, se) for e, v in zip((1, 2, 4, 8, 16, 32), values)}
+
+
+@pytest.mark.parametrize("ar,mdlm,outcome", [
+    ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.1, 3.9, 3.85], "holds"),
+    ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.5, 4.8, 5.0], "does not hold"),
+    ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.295, 4.4, 4.6], "inconclusive"),
+    ([4.0, 3.5, 3.2, 3.1, 3.0, 2.95], [5.0, 4.6, 4.3, 4.1, 3.9, 3.85], "not testable"),
+])
+def test_the_rule_gives_each_outcome(ar, mdlm, outcome):
+    v = verdicts.repetition_budget({"ar": curve(ar), "mdlm": curve(mdlm)}, unigram_entropy=5.5, flops={})
+    assert v["outcome"] == outcome, v["reason"]
+
+
+def test_the_rule_is_not_testable_above_the_unigram_baseline_and_finds_the_crossover():
+    ar, mdlm = curve([4.0, 3.5, 3.2, 3.3, 3.6, 4.0]), curve([5.0, 4.6, 4.3, 4.1, 3.9, 3.1])
+    flat = curve([5.0, 4.6, 4.3, 4.1, 4.05, 4.0])
+    v = verdicts.repetition_budget({"ar": ar, "mdlm": flat}, unigram_entropy=4.0, flops={})
+    assert v["outcome"] == "not testable" and "MDLM" in v["reason"]
+    v = verdicts.repetition_budget({"ar": ar, "mdlm": mdlm}, 5.5, flops={("mdlm", 32): 1e15})
+    assert v["crossover_epochs"] == 32 and v["crossover_flops"] == 1e15
+
+
+def test_bad_repetition_settings_are_named():
+    with pytest.raises(ConfigError, match="repetition_sample_epochs"):
+        load_config("repetition", repetition_sample_epochs="3")
+    with pytest.raises(ConfigError, match="repetition_shares"):
+        load_config("repetition", repetition_shares="1.5")
+    with pytest.raises(ConfigError, match="repetition_epochs"):
+        load_config("repetition", repetition_epochs="a,b")
