@@ -5,8 +5,9 @@ PY      := $(VENV)/bin/python
 PROFILE ?= smoke
 RUN_DIR ?= runs/$(PROFILE)
 RESULTS ?= results/replica.json
+REPETITION ?= results/repetition.json
 
-.PHONY: setup smoke test figures analysis paper study replica clean
+.PHONY: setup smoke test figures analysis paper study replica repetition clean
 
 setup: $(VENV)/.installed
 
@@ -24,7 +25,8 @@ test: setup             ## the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
 
 figures: setup          ## the committed study's figures, tables, macros and PDF from its results file alone
-	$(PY) -m arche figures --results $(RESULTS) --out runs/figures-replica --figures-dir figures
+	$(PY) -m arche figures --results $(RESULTS) --out runs/figures-replica --figures-dir figures \
+	  $(if $(wildcard $(REPETITION)),--repetition $(REPETITION))
 	cp runs/figures-replica/paper.pdf paper/arche-replica.pdf
 
 analysis: setup         ## re-run a run directory's analysis (05_analysis: scoring, tables, paper; no retraining)
@@ -38,6 +40,9 @@ study: setup            ## a quick demo of the study (300 steps, d128; cannot an
 
 replica: setup          ## the paper's regime scaled to a third of the real sample (config.scale_to_budget), ~1 h on 2 cores
 	$(PY) -m arche run --profile replica
+
+repetition: setup       ## AR vs MDLM on the replica's data repeated 1-32 epochs (arche.repetition), ~1 h on 2 cores
+	$(PY) -m arche run --profile repetition
 
 clean:
 	rm -rf runs

@@ -77,7 +77,8 @@ def cmd_figures(args):
 
     from .report import render_results
     out = _absolute(args.out or Path("runs") / f"figures-{Path(args.results).stem}")
-    pdf = render_results(_absolute(args.results), out)
+    pdf = render_results(_absolute(args.results), out,
+                         repetition_path=_absolute(args.repetition) if args.repetition else None)
     if args.figures_dir:  # the committed figures change only through this explicit option
         dest = _absolute(args.figures_dir)
         dest.mkdir(parents=True, exist_ok=True)
@@ -163,6 +164,8 @@ def main(argv=None) -> int:
     p.add_argument("--results", required=True, help="a results.json (e.g. results/replica.json)")
     p.add_argument("--out", default=None, help="output directory (default: runs/figures-STEM)")
     p.add_argument("--figures-dir", default=None, help="also copy the PNGs here (e.g. figures/)")
+    p.add_argument("--repetition", default=None,
+                   help="a repetition study's results.json: its section joins the paper (e.g. results/repetition.json)")
     p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("summary", help="what a run found, as markdown (optionally into the README)")

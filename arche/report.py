@@ -38,6 +38,7 @@ import pandas as pd
 
 from .config import project_root, resolve_run_dir  # noqa: F401  (re-exported for notebooks)
 from .stats import compare, paired_ratio
+from . import report_repetition
 from .study import aggregate, summarise
 
 # --------------------------------------------------------------------------- the published numbers
@@ -742,6 +743,25 @@ def describe_source(meta, short=False) -> str:
     return Path(source).name or source
 
 
+def describe_results(results) -> str:
+    """One line on what a results file holds (either study)."""
+    if report_repetition.is_repetition(results):
+        rows = results["repetition"]
+        return (f"repetition study: {len(rows)} runs ({len({r['chunks'] for r in rows})} unique-data budgets x "
+                f"{len({r['epochs'] for r in rows})} epoch counts x 2 paradigms x {len(results['meta']['seeds'])} "
+                f"seeds), {len(results['samples'])} sample sets; finding 2 "
+                f"{results['verdicts']['finding_2']['outcome']}")
+    return (f"{len(results['runs'])} trained arms, {len(results['samples'])} sample sets, "
+            f"{len(results['references'])} reference rows")
+
+
+def sample_label(row) -> str:
+    """protocol / arm / setting of a comparison's sample row; paradigm / epochs of a repetition's."""
+    if "epochs" in row:
+        return f"{row['paradigm']} / {row['epochs']} epochs / seed {row['seed']}"
+    return f"{row['protocol']} / {row['arm']} / {row['setting']}"
+
+
 def table_setup(results) -> pd.DataFrame:
     """Table 1: the setup, the paper's beside ours per protocol; parameter counts are our models'
     real counts (from the trained runs), the paper's are its reported 123.6M / 162.7M."""
@@ -1275,6 +1295,8 @@ def macros(results) -> dict[str, str]:
     held-out text. Values with several seeds read "mean $\\pm$ half-width of the 95% interval".
     Anything not measured in this run reads "n/a", so every name always exists.
     """
+    if report_repetition.is_repetition(results):
+        return report_repetition.macros(results)
     meta = results["meta"]
     cfg = meta["config"]
     protos = _protocols(results)
@@ -1684,6 +1706,17 @@ def _latex_errors(log_text: str, limit: int = 8) -> str:
     return "\n".join(out)
 
 
+PAPER_SOURCES = ("main.tex", "references.bib", "repetition.tex", "repetition-section.tex")
+
+
+def main_document(generated: Path) -> str:
+    """main.tex (the comparison, with the repetition section when its figure was generated), or
+    repetition.tex for a repetition study alone (its macros, no comparison's)."""
+    text = (Path(generated) / "macros.tex").read_text() if (Path(generated) / "macros.tex").exists() else ""
+    alone = "\\newcommand{\\RepOutcome}" in text and "\\newcommand{\\ToyLevel}" not in text
+    return "repetition.tex" if alone else "main.tex"
+
+
 def build_paper(run_dir, log=print, paper_dir=None, figures_dir=None, notebook=None) -> Path | None:
     """Build the paper of one run in directories of its own, so that two runs never share one:
     RUN/paper/ gets a copy of the repository's paper/main.tex (and references.bib), generated/ (the
@@ -1709,13 +1742,13 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
     if paper_dir is None:
         paper_dir = run_dir / "paper"
         paper_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("main.tex", "references.bib"):
+        for name in PAPER_SOURCES:
             if (repo_root() / "paper" / name).exists():
                 shutil.copy2(repo_root() / "paper" / name, paper_dir / name)
     paper_dir = Path(paper_dir)
     figures_dir = Path(figures_dir) if figures_dir else run_dir / "figures"
     out = run_dir / "paper.pdf"
-    for old in (out, paper_dir / "build" / "main.pdf"):
+    for old in (out, paper_dir / "build" / "main.pdf", paper_dir / "build" / "repetition.pdf"):
         old.unlink(missing_ok=True)
     gen = paper_dir / "generated"
     if gen.exists():
@@ -1728,17 +1761,19 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
     log(f"paper: exported {len(written)} files from {nb_path.name} into {gen}")
     if "macros.tex" not in written:
         raise TaggedOutputError(f"{nb_path} has no cell tagged 'macros'")
-    check_macros(paper_dir / "main.tex", gen / "macros.tex")
+    doc = main_document(gen)
+    for tex in [doc] + (["repetition-section.tex"] if (gen / "fig-repetition.pdf").exists() else []):
+        check_macros(paper_dir / tex, gen / "macros.tex")
     if shutil.which("latexmk") is None:
         log("paper: latexmk not found, so no PDF was built. The tables, figures and macros are in "
             f"{gen}. To get the PDF install LaTeX (Debian/Ubuntu, as root):\n    {LATEX_INSTALL}\n"
             f"then run: python -m arche paper --run-dir {run_dir}")
         return None
-    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-outdir=build", "main.tex"]
+    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-outdir=build", doc]
     proc = subprocess.run(cmd, cwd=paper_dir, capture_output=True, text=True)
-    pdf = paper_dir / "build" / "main.pdf"
+    pdf = paper_dir / "build" / doc.replace(".tex", ".pdf")
     if proc.returncode != 0 or not pdf.exists():
-        log_path = paper_dir / "build" / "main.log"
+        log_path = paper_dir / "build" / doc.replace(".tex", ".log")
         errors = _latex_errors(log_path.read_text(errors="replace")) if log_path.exists() else ""
         raise PaperBuildError(f"latexmk failed (exit {proc.returncode}) in {paper_dir}:\n"
                               f"{errors or proc.stdout[-3000:] + proc.stderr[-2000:]}")
@@ -1753,34 +1788,72 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
 
 # Every tagged artefact of the analysis notebook, as a function of results.json: what the notebook
 # shows and exports, so that a committed results file re-renders the paper with no run directory.
+def _comparison(make):
+    """An artefact of the AR-vs-MDLM comparison: Skipped for a repetition study's results."""
+    def shown(results):
+        if report_repetition.is_repetition(results):
+            return Skipped("part of the AR-vs-MDLM comparison, not of a repetition study")
+        return make(results)
+    return shown
+
+
+def _repetition(make):
+    """An artefact of the repetition study: Skipped for any other results."""
+    def shown(results):
+        if not report_repetition.is_repetition(results):
+            return Skipped("this run is not a repetition study (profile repetition)")
+        return make(results)
+    return shown
+
+
 ARTEFACTS = {
-    "fig-val-curves": lambda r: show_figure(fig_val_curves(r), "fig-val-curves"),
-    "fig-likelihood": lambda r: show_figure(fig_likelihood(r), "fig-likelihood"),
-    "fig-diversity": lambda r: show_figure(fig_diversity(r), "fig-diversity"),
-    "fig-sweep": lambda r: (show_figure(fig_sweep(r), "fig-sweep") if has_sweep(r)
-                            else Skipped("this run has no sampler sweep (sweep=False)")),
-    "tab-setup": lambda r: show_table(table_setup(r), "tab-setup"),
-    "tab-training": lambda r: show_table(table_training(r), "tab-training"),
-    "tab-val-loss": lambda r: show_table(table_val_loss(r), "tab-val-loss"),
-    "tab-diversity": lambda r: show_table(table_diversity(r), "tab-diversity"),
-    "tab-likelihood": lambda r: show_table(table_likelihood(r), "tab-likelihood"),
-    "tab-findings": lambda r: show_table(table_findings(r), "tab-findings"),
-    "tab-examples-published": lambda r: show_table(table_examples(r, "published")),
-    "tab-examples-controlled": lambda r: show_table(table_examples(r, "controlled")),
-    "tab-examples-prompted": lambda r: show_table(table_examples(r, "prompted")),
+    "fig-val-curves": _comparison(lambda r: show_figure(fig_val_curves(r), "fig-val-curves")),
+    "fig-likelihood": _comparison(lambda r: show_figure(fig_likelihood(r), "fig-likelihood")),
+    "fig-diversity": _comparison(lambda r: show_figure(fig_diversity(r), "fig-diversity")),
+    "fig-sweep": _comparison(lambda r: (show_figure(fig_sweep(r), "fig-sweep") if has_sweep(r)
+                                        else Skipped("this run has no sampler sweep (sweep=False)"))),
+    "tab-setup": _comparison(lambda r: show_table(table_setup(r), "tab-setup")),
+    "tab-training": _comparison(lambda r: show_table(table_training(r), "tab-training")),
+    "tab-val-loss": _comparison(lambda r: show_table(table_val_loss(r), "tab-val-loss")),
+    "tab-diversity": _comparison(lambda r: show_table(table_diversity(r), "tab-diversity")),
+    "tab-likelihood": _comparison(lambda r: show_table(table_likelihood(r), "tab-likelihood")),
+    "tab-findings": _comparison(lambda r: show_table(table_findings(r), "tab-findings")),
+    "tab-examples-published": _comparison(lambda r: show_table(table_examples(r, "published"))),
+    "tab-examples-controlled": _comparison(lambda r: show_table(table_examples(r, "controlled"))),
+    "tab-examples-prompted": _comparison(lambda r: show_table(table_examples(r, "prompted"))),
+    "fig-repetition": _repetition(lambda r: show_figure(report_repetition.fig_repetition(r), "fig-repetition")),
+    "tab-repetition": _repetition(lambda r: show_table(report_repetition.table_repetition(r), "tab-repetition")),
+    "tab-repetition-samples": _repetition(lambda r: show_table(report_repetition.table_repetition_samples(r),
+                                                               "tab-repetition-samples")),
     "macros": lambda r: show_macros(r),
 }
+REPETITION_TAGS = ("fig-repetition", "tab-repetition", "tab-repetition-samples")
 
 
-def results_notebook(results):
+def artefact(results, tag: str):
+    """The display object of one tagged artefact (what the analysis notebook's cell tagged `tag` shows):
+    a figure, a table, the macros, or Skipped when it does not apply to this run's study."""
+    if tag not in ARTEFACTS:
+        raise KeyError(f"unknown artefact {tag!r}; known: {', '.join(ARTEFACTS)}")
+    return ARTEFACTS[tag](results)
+
+
+def results_notebook(results, repetition=None):
     """An executed-analysis-notebook equivalent built from results alone: one tagged cell per
-    artefact, its output the display bundle the analysis notebook would show."""
+    artefact, its output the display bundle the analysis notebook would show. With `repetition` (a
+    repetition study's results), its artefacts and macros join the comparison's, so that the paper
+    gets its repetition section."""
     import matplotlib.pyplot as plt
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     for i, (tag, make) in enumerate(ARTEFACTS.items(), 1):
-        shown = make(results)
+        if repetition is not None and tag in REPETITION_TAGS:
+            shown = make(repetition)
+        elif repetition is not None and tag == "macros":
+            shown = MacrosOutput({**macros(results), **report_repetition.macros(repetition)})
+        else:
+            shown = make(results)
         data = shown._repr_mimebundle_()
         if isinstance(shown, FigureOutput):
             plt.close(shown.fig)
@@ -1790,22 +1863,34 @@ def results_notebook(results):
     return nb
 
 
-def render_results(results_path, out_dir, log=print) -> Path | None:
+def read_results(path) -> dict:
+    """A results.json of either study, or a UserError naming what is wrong with the file."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise UserError(f"cannot read the results file {path}: {e}") from None
+    need = {"meta", "repetition", "verdicts"} if report_repetition.is_repetition(results) else {"meta", "runs", "samples"}
+    if not isinstance(results, dict) or not need <= set(results):
+        raise UserError(f"{path} is not a results.json of arche (it lacks {', '.join(sorted(need - set(results)))})")
+    return results
+
+
+def render_results(results_path, out_dir, log=print, repetition_path=None) -> Path | None:
     """Every figure, table, macro, the HTML-free paper and its PDF from a results.json file alone (no
     checkpoints, no samples): OUT/notebooks/05_analysis.ipynb (the tagged outputs), OUT/paper/,
-    OUT/figures/*.png and OUT/paper.pdf (returned; None without LaTeX)."""
+    OUT/figures/*.png and OUT/paper.pdf (returned; None without LaTeX). `repetition_path` adds a
+    repetition study's results as a section of the comparison's paper."""
     import nbformat
 
     results_path, out_dir = Path(results_path), Path(out_dir)
-    try:
-        results = json.loads(results_path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read the results file {results_path}: {e}") from None
-    if not {"meta", "runs", "samples"} <= set(results):
-        raise UserError(f"{results_path} is not a results.json of arche (no meta/runs/samples)")
+    results = read_results(results_path)
+    repetition = read_results(repetition_path) if repetition_path else None
+    if repetition is not None and not report_repetition.is_repetition(repetition):
+        raise UserError(f"{repetition_path} is not the results of a repetition study")
     nb_path = out_dir / "notebooks" / "05_analysis.ipynb"
     nb_path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(results_notebook(results), nb_path)
+    nbformat.write(results_notebook(results, repetition), nb_path)
     log(f"figures: rendered {len(ARTEFACTS)} artefacts of {results_path} into {nb_path}")
     return build_paper(out_dir, log=log, notebook=nb_path)
 

@@ -88,8 +88,7 @@ results = study.analyse(cfg, run_path, profile)
 meta = results["meta"]
 print(f"{run_path}: profile {meta['profile']}, data {report.describe_source(meta)}, "
       f"protocols {meta['protocols']}, seeds {meta['seeds']}, device {meta['device']}")
-print(f"{len(results['runs'])} trained arms, {len(results['samples'])} sample sets, "
-      f"{len(results['references'])} reference rows")
+print(report.describe_results(results))
 """)
     yield md("""
 ## Figure 1 · Validation loss over training
@@ -99,41 +98,38 @@ seeds, thick lines their mean, stars the best evaluation. Under the published pr
 the masked-token mean (not a likelihood); under the controlled one it is the NELBO, an upper bound on
 its NLL, in the same units as the AR model's NLL.
 """)
-    yield code("report.show_figure(report.fig_val_curves(results), 'fig-val-curves')", tag="fig-val-curves")
+    yield code("report.artefact(results, 'fig-val-curves')", tag="fig-val-curves")
     yield md("""
 ## Comparable likelihoods
 
 AR validation NLL against the MDLM's NELBO bound (filled), with the masked-token mean the paper reported
 (hollow) for contrast.
 """)
-    yield code("report.show_figure(report.fig_likelihood(results), 'fig-likelihood')", tag="fig-likelihood")
+    yield code("report.artefact(results, 'fig-likelihood')", tag="fig-likelihood")
     yield md("""
 ## Diversity
 
 Each arm's sample sets with 95% intervals over seeds, the paper's values (squares), and real held-out
 text cut the same way (dashed: story openings; dotted: random windows).
 """)
-    yield code("report.show_figure(report.fig_diversity(results), 'fig-diversity')", tag="fig-diversity")
+    yield code("report.artefact(results, 'fig-diversity')", tag="fig-diversity")
     yield md("""
 ## Sampler sweep: diversity against fluency
 
 MDLM denoising steps and AR temperature (first seed), gen. perplexity under the AR model on the x axis,
 the wall time of each sample set annotated.
 """)
-    yield code("""
-(report.show_figure(report.fig_sweep(results), "fig-sweep") if report.has_sweep(results)
- else report.Skipped("this run has no sampler sweep (sweep=False)"))
-""", tag="fig-sweep")
+    yield code("report.artefact(results, 'fig-sweep')", tag="fig-sweep")
     yield md("## Table 1 · Setup")
-    yield code("report.show_table(report.table_setup(results), 'tab-setup')", tag="tab-setup")
+    yield code("report.artefact(results, 'tab-setup')", tag="tab-setup")
     yield md("## Table 2 · Training efficiency")
-    yield code("report.show_table(report.table_training(results), 'tab-training')", tag="tab-training")
+    yield code("report.artefact(results, 'tab-training')", tag="tab-training")
     yield md("## Table 3 · Validation loss at each evaluation")
-    yield code("report.show_table(report.table_val_loss(results), 'tab-val-loss')", tag="tab-val-loss")
+    yield code("report.artefact(results, 'tab-val-loss')", tag="tab-val-loss")
     yield md("## Table 4 · Diversity")
-    yield code("report.show_table(report.table_diversity(results), 'tab-diversity')", tag="tab-diversity")
+    yield code("report.artefact(results, 'tab-diversity')", tag="tab-diversity")
     yield md("## Likelihoods that compare")
-    yield code("report.show_table(report.table_likelihood(results), 'tab-likelihood')", tag="tab-likelihood")
+    yield code("report.artefact(results, 'tab-likelihood')", tag="tab-likelihood")
     yield md("""
 ## The three findings under the controlled protocol
 
@@ -145,22 +141,32 @@ among the seeds where AR's last evaluation is worse than its best, the MDLM's la
 standard errors. (3) "MDLM more diverse": Welch tests over seeds of unique first 5-grams (higher) and
 Self-BLEU at matched length (lower), both in the MDLM's favour.
 """)
-    yield code("report.show_table(report.table_findings(results), 'tab-findings')", tag="tab-findings")
+    yield code("report.artefact(results, 'tab-findings')", tag="tab-findings")
+    yield md("""
+## The repetition study (profile `repetition`)
+
+The same unique tokens seen for 1 to 32 epochs by both paradigms (arche.repetition): the validation bound
+at the end of each epoch count, its table, and the samples after 2, 8 and 32 epochs. Skipped in a
+comparison run. The verdict on finding 2 follows the rule in `arche.verdicts.REPETITION_RULE`, fixed
+before the study was run.
+""")
+    yield code("report.artefact(results, 'fig-repetition')", tag="fig-repetition")
+    yield code("report.artefact(results, 'tab-repetition')", tag="tab-repetition")
+    yield code("report.artefact(results, 'tab-repetition-samples')", tag="tab-repetition-samples")
     yield md("""
 ## Appendix · What the numbers are about
 
 The first five samples of every arm and setting (first seed), beside five real held-out story openings.
 """)
     for group in ("published", "controlled", "prompted"):
-        yield code(f"report.show_table(report.table_examples(results, {group!r}), 'tab-examples-{group}')",
-                   tag=f"tab-examples-{group}")
+        yield code(f"report.artefact(results, 'tab-examples-{group}')", tag=f"tab-examples-{group}")
     yield md("""
 ## Example samples and infilling
 """)
     yield code("""
 for row in results["samples"]:
-    if row["setting"] in ("samples", "samples_prompted") and row["seed"] == meta["seeds"][0] and row["examples"]:
-        print(f"--- {row['protocol']} / {row['arm']} / {row['setting']}")
+    if row.get("setting", "samples") in ("samples", "samples_prompted") and row["seed"] == meta["seeds"][0] and row["examples"]:
+        print(f"--- {report.sample_label(row)}")
         print(row["examples"][0][:300].replace("\\n", " "))
 print()
 print(report.infill_summary(results.get("infill")))
@@ -168,7 +174,7 @@ for ex in (results.get("infill") or {}).get("examples", [])[:2]:
     print(f"\\n  original: {ex['original'][:400]}\\n  infilled: {ex['infilled'][:400]}")
 """)
     yield md("## Macros: every number the paper's text cites")
-    yield code("report.show_macros(results)", tag="macros")
+    yield code("report.artefact(results, 'macros')", tag="macros")
 
 
 def build() -> nbformat.NotebookNode:

@@ -72,15 +72,21 @@ def test_a_branch_ends_bit_for_bit_where_a_separate_run_ends(tmp_path):
                  paradigm, **quiet)
 
 
-def test_the_repetition_study_runs_and_records_exact_epochs(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory):
+    """A whole repetition study at the tiny size: (config, run directory, results)."""
     cfg = rep_config()
-    run = tmp_path / "run"
+    run = tmp_path_factory.mktemp("repetition") / "run"
     quiet = lambda *_: None  # noqa: E731
     study.prepare_all(cfg, run, log=quiet)
     study.train_all(cfg, run, "ar", log=quiet)
     study.train_all(cfg, run, "mdlm", log=quiet)
     study.sample_all(cfg, run, log=quiet)
-    results = study.analyse(cfg, run, "test", log=quiet)
+    return cfg, run, study.analyse(cfg, run, "test", log=quiet)
+
+
+def test_the_repetition_study_runs_and_records_exact_epochs(tiny_study):
+    cfg, run, results = tiny_study
     rows = results["repetition"]
     assert len(rows) == 2 * 2 * 3  # paradigms x budgets x epoch counts
     assert all(r["epochs_seen"] == r["epochs"] for r in rows)
@@ -95,8 +101,49 @@ def test_the_repetition_study_runs_and_records_exact_epochs(tmp_path):
     assert json.loads((run / "results.json").read_text())["verdicts"] == results["verdicts"]
     # Re-running a stage trains nothing: every branch is complete.
     before = {p.stat().st_mtime_ns for p in run.rglob("last.safetensors")}
-    study.train_all(cfg, run, "ar", log=quiet)
+    study.train_all(cfg, run, "ar", log=lambda *_: None)
     assert {p.stat().st_mtime_ns for p in run.rglob("last.safetensors")} == before
+
+
+def test_a_repetition_results_file_renders_its_own_paper(tiny_study, tmp_path):
+    from arche import report
+
+    _, run, results = tiny_study
+    assert report.artefact(results, "fig-val-curves").__class__ is report.Skipped
+    table = report.report_repetition.table_repetition(results)
+    assert list(table.index) == ["1", "2", "4"] and table.shape[1] == 4  # 2 budgets x 2 paradigms
+    assert sum("*" in v for v in table.iloc[:, 0]) == 1  # one best per column
+    pdf = report.render_results(run / "results.json", tmp_path / "out", log=lambda *_: None)
+    gen = tmp_path / "out" / "paper" / "generated"
+    assert {"fig-repetition.pdf", "tab-repetition.tex", "tab-repetition-samples.tex"} <= {p.name for p in gen.iterdir()}
+    assert not (gen / "tab-findings.tex").exists() and report.main_document(gen) == "repetition.tex"
+    if pdf is None:
+        pytest.skip("latexmk not installed: the PDF itself is not built")
+    text = _pdf_text(pdf)
+    assert "repeating the same data" in text.lower() and results["verdicts"]["finding_2"]["outcome"] in text
+
+
+def test_the_comparison_paper_gets_the_repetition_section(tiny_study, tmp_path):
+    from arche import report
+
+    _, run, _ = tiny_study
+    committed = report.repo_root() / "results" / "replica.json"
+    pdf = report.render_results(committed, tmp_path / "out", log=lambda *_: None, repetition_path=run / "results.json")
+    gen = tmp_path / "out" / "paper" / "generated"
+    assert (gen / "fig-repetition.pdf").exists() and (gen / "tab-findings.tex").exists()
+    assert report.main_document(gen) == "main.tex"
+    if pdf is None:
+        pytest.skip("latexmk not installed: the PDF itself is not built")
+    assert "Beyond the paper: repeating the same data" in _pdf_text(pdf)
+
+
+def _pdf_text(pdf) -> str:
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    return subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
 def curve(values, se=0.01):
