@@ -1,4 +1,4 @@
-"""Command line: `python -m arche {params,prepare,train,sample,run,paper} ...`.
+"""Command line: `python -m arche {config,params,prepare,train,sample,run,paper,figures,summary,notebooks} ...`.
 
 Every command takes `--profile NAME` and any number of `--set key=value` overrides; an unknown key or
 a value of the wrong type stops the command before any work, naming the key. Every error the user can
@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, PROFILES, load_config, parse_overrides
+from .config import PROFILES, STAGES, ConfigError, load_config, parse_overrides
 from .errors import UserError
 
 
@@ -28,6 +28,32 @@ def _add_common(p):
 
 def _config(args):
     return load_config(args.profile, **parse_overrides(args.overrides))
+
+
+def cmd_config(args):
+    """The resolved settings of a profile (+ overrides), what each differs from, and what the run costs."""
+    from .config import Config, default_run_dir, describe_cost
+
+    cfg = _config(args)
+    defaults = Config().to_dict()
+    profile = PROFILES[args.profile]
+    overrides = parse_overrides(args.overrides)
+    print(f"# profile {args.profile}; run directory (default) {default_run_dir(args.profile)}")
+    for key, value in cfg.to_dict().items():
+        origin = ("--set" if key in overrides else "profile" if key in profile
+                  else "protocol" if value != defaults[key] else "")
+        print(f"{key:26} = {value!r:34} {'# ' + origin if origin else ''}".rstrip())
+    print(describe_cost(cfg))
+
+
+def cmd_notebooks(args):
+    from .notebook_sync import sync
+    stale = sync(check=args.check)
+    if args.check and stale:
+        print(f"out of sync: {', '.join(stale)} (run: python -m arche notebooks)", file=sys.stderr)
+        return 1
+    print("notebooks: in sync" if not stale else f"notebooks: updated {', '.join(stale)}")
+    return 0
 
 
 def cmd_params(args):
@@ -125,6 +151,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m arche", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    p = sub.add_parser("config", help="print a profile's resolved settings (and --set overrides), its cost and disk")
+    _add_common(p)
+    p.set_defaults(func=cmd_config)
+
+    p = sub.add_parser("notebooks", help="sync notebooks/NN_*.py (the source) with their .ipynb (jupytext)")
+    p.add_argument("--check", action="store_true", help="only report notebooks out of sync (exit 1)")
+    p.set_defaults(func=cmd_notebooks)
+
     p = sub.add_parser("params", help="parameter counts of every model variant, as JSON")
     _add_common(p)
     p.set_defaults(func=cmd_params)
@@ -148,11 +182,15 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="samples JSONL (default: RUN_DIR/samples.jsonl)")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("run", help="execute the notebooks with papermill, render report and paper")
+    p = sub.add_parser("run", help="execute the notebooks with papermill, render report and paper",
+                       description="Execute the five stages in order (" + " -> ".join(STAGES) + ") into one "
+                                   "run directory; re-running skips finished stages.")
     _add_common(p)
     p.add_argument("--run-dir", default=None, help="default: runs/PROFILE")
-    p.add_argument("--only", default=None, help="run just this notebook (e.g. 05_analysis)")
-    p.add_argument("--from", default=None, help="start at this notebook")
+    p.add_argument("--only", default=None, choices=STAGES, metavar="STAGE",
+                   help="run just this stage: " + ", ".join(STAGES))
+    p.add_argument("--from", default=None, choices=STAGES, metavar="STAGE",
+                   help="start at this stage and run the ones after it: " + ", ".join(STAGES))
     p.add_argument("--timeout", type=int, default=None, help="seconds per notebook cell")
     p.set_defaults(func=cmd_run)
 

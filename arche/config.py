@@ -65,8 +65,12 @@ class Config:
     eval_draws: int = 4                # MDLM: independent (t, mask) replicates of the validation set
     log_every: int = 100
     checkpoint_every: int = 1000
+    keep_optimizer_state: bool = True  # False: a finished run keeps weights only (no resume needs more)
     device: str = "auto"               # "auto", "cpu", "cuda", "cuda:1", ...
-    precision: str = "auto"            # "auto" (bf16 autocast on CUDA, fp32 on CPU), "fp32", "bf16"
+    precision: str = "auto"            # "auto" (bf16 on a GPU with bf16, else fp16 + loss scaling; fp32
+                                       # on CPU: arche.device), "fp32", "bf16", "fp16"
+    grad_accum: int = 1                # micro-batches per step: the same global batch in less memory
+    force_cpu: bool = False            # let a paper-size run start without CUDA (arche.device.check_fits)
     compile: bool = True               # torch.compile, used on CUDA only
     # --- sampling ---
     n_samples: int = 1000
@@ -115,7 +119,7 @@ PROTOCOLS = {
 CHOICES = {
     "val_split": ("chunk", "story"),
     "mdlm_loss": ("masked_mean", "elbo"),
-    "precision": ("auto", "fp32", "bf16"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
     "lr_schedule": ("cosine", "wsd"),
     "study": ("comparison", "repetition"),
     "mdlm_sampler": ("published", "confidence", "ancestral", "remask"),
@@ -125,11 +129,11 @@ CHOICES = {
 
 PROFILES = {
     # The published setup: 50M TinyStories tokens, GPT-2 BPE, 20K steps x 32 x 512, d768 L12 H12.
-    "paper": dict(source="tinystories"),
-    "paper_controlled": dict(source="tinystories", protocol="controlled"),
+    "paper": dict(source="tinystories", keep_optimizer_state=False),
+    "paper_controlled": dict(source="tinystories", protocol="controlled", keep_optimizer_state=False),
     # Everything at paper scale on a GPU: both protocols, 3 seeds, tied MDLM, sweep, infilling.
     "paper_study": dict(source="tinystories", compare_protocols=True, n_seeds=3, tied_mdlm=True,
-                        sweep=True, infill=True),
+                        sweep=True, infill=True, keep_optimizer_state=False),
     # Tiny and fast: the whole five-notebook pipeline on 2 CPU cores in a few minutes.
     "smoke": dict(
         source="synthetic", n_tokens=300_000, compact_vocab=True,
@@ -149,7 +153,8 @@ PROFILES = {
 }
 
 # Keys that may change when a run directory is resumed: they do not change what is computed.
-RESUMABLE_KEYS = {"device", "compile", "log_every", "checkpoint_every", "sample_batch_size"}
+RESUMABLE_KEYS = {"device", "compile", "log_every", "checkpoint_every", "sample_batch_size", "keep_optimizer_state",
+                  "force_cpu"}
 
 
 class ConfigError(ValueError):
@@ -241,13 +246,16 @@ def _validate(cfg: Config) -> None:
     import re
 
     positive = ["n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "steps", "batch_size", "seq_len",
-                "eval_every", "eval_batches", "eval_draws", "throughput_rounds", "throughput_steps", "log_every", "checkpoint_every", "n_samples",
+                "eval_every", "eval_batches", "eval_draws", "grad_accum", "throughput_rounds", "throughput_steps", "log_every", "checkpoint_every", "n_samples",
                 "sample_length", "sample_batch_size", "mdlm_steps", "vocab_size", "n_seeds"]
     for key in positive:
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
     if cfg.d_model % cfg.n_heads or (cfg.d_model // cfg.n_heads) % 2:
         raise ConfigError(f"d_model ({cfg.d_model}) must split into n_heads ({cfg.n_heads}) heads of even size")
+    if cfg.batch_size % cfg.grad_accum:
+        raise ConfigError(f"batch_size ({cfg.batch_size}) must split into grad_accum ({cfg.grad_accum}) equal "
+                          "micro-batches")
     if not 0.0 < cfg.val_fraction < 1.0:
         raise ConfigError(f"config key 'val_fraction' must be in (0, 1), got {cfg.val_fraction}")
     # NaN passes every comparison below (and a run dir made with it could never be resumed: nan != nan).
@@ -321,6 +329,49 @@ def project_root() -> Path:
     return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
 
 
+def resource_dir(name: str) -> Path:
+    """notebooks/ or paper/: the checkout's own when arche runs from one (editable install, Colab
+    clone), else the copy the wheel ships inside the package (pyproject.toml maps both into it)."""
+    if (PACKAGE_ROOT / "pyproject.toml").exists() and (PACKAGE_ROOT / name).is_dir():
+        return PACKAGE_ROOT / name
+    return Path(__file__).resolve().parent / name
+
+
+# The five stages of the pipeline, one notebook each, run in this order (arche.pipeline).
+STAGES = ("01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis")
+
+
+def scale_level(synthetic: bool, n_tokens: int, steps: int, d_model: int, n_layers: int) -> int:
+    """0: the paper's scale on real data; 1: toy data (the synthetic corpus); 2: a small-scale run on
+    real data (fewer tokens, steps or a smaller model than the paper's: the `paper` profile)."""
+    if synthetic:
+        return 1
+    paper = Config()
+    small = (n_tokens < paper.n_tokens or steps < paper.steps or d_model < paper.d_model or n_layers < paper.n_layers)
+    return 2 if small else 0
+
+
+def scale_note(level: int, n_tokens: int) -> str:
+    """The mark every artefact of a run below the paper's scale carries (figure titles, the HTML
+    report, notebook output, the README block, the PDF banner); "" at the paper's scale."""
+    share = n_tokens / Config().n_tokens
+    return {0: "",
+            1: "TOY DATA: the synthetic corpus; these numbers test the pipeline and say nothing about the models",
+            2: f"SMALL-SCALE RUN: {n_tokens:,} tokens ({share:.1%} of the paper's 50M) and a smaller model; "
+               "it shows the method, not the paper-scale result"}[level]
+
+
+def config_scale_note(cfg: Config) -> str:
+    return scale_note(scale_level(cfg.source == "synthetic", cfg.n_tokens, cfg.steps, cfg.d_model, cfg.n_layers),
+                      cfg.n_tokens)
+
+
+def default_run_dir(profile: str) -> str:
+    """Where a profile's run goes when no run directory is named: runs/PROFILE (one name shared by the
+    five notebooks and the runner, so that changing the profile alone moves the whole run)."""
+    return f"runs/{profile}"
+
+
 def resolve_run_dir(run_dir) -> Path:
     """An absolute run directory. A relative one is taken from $ARCHE_RUNS_ROOT when set (Colab sets
     it to Google Drive), else from the repository root, whatever the current directory is (papermill
@@ -355,6 +406,47 @@ def flops_per_token(cfg: Config, vocab_size: int) -> float:
     counts = ar_param_counts(vocab_size, cfg.d_model, cfg.n_layers, cfg.d_ff)
     return float(6 * counts["non_embedding"] + 6 * cfg.d_model * vocab_size
                  + 12 * cfg.n_layers * cfg.d_model * cfg.seq_len)
+
+
+def study_models(cfg: Config) -> dict[str, int]:
+    """How many models of each kind a run trains (the judge counted as an AR model); torch-free."""
+    if cfg.study == "repetition":
+        n = cfg.n_seeds * len(parse_list(cfg, "repetition_shares", float)) * (len(parse_list(cfg, "repetition_epochs")) + 1)
+        return {"ar": n + 1, "mdlm": n, "mdlm_tied": 0}
+    protocols = 2 if cfg.compare_protocols else 1
+    return {"ar": protocols * cfg.n_seeds + 1, "mdlm": protocols * cfg.n_seeds,
+            "mdlm_tied": cfg.n_seeds if cfg.tied_mdlm else 0}
+
+
+def disk_bytes(cfg: Config, vocab_size: int | None = None) -> dict[str, float]:
+    """Checkpoint bytes of a whole run (fp32 weights, Adam's two moments), at its peak: every finished
+    model plus the largest one in training (last + prev with optimizer state, best without: 28 bytes per
+    parameter). A finished model keeps 28 bytes per parameter with keep_optimizer_state, 4 without (one
+    file of weights: arche.train.drop_optimizer_state). Samples and token files are small beside these."""
+    v = vocab_size or cfg.vocab_size
+    ar = ar_param_counts(v, cfg.d_model, cfg.n_layers, cfg.d_ff)["total"]
+    params = {"ar": ar, "mdlm": ar + v * cfg.d_model + cfg.d_model, "mdlm_tied": ar + cfg.d_model}
+    n = study_models(cfg)
+    total = sum(n[k] * params[k] for k in n)
+    largest = max(params[k] for k in n if n[k])
+    return {"keep": 28.0 * total, "drop": 4.0 * total + 24.0 * largest, "params": params, "models": n}
+
+
+def describe_cost(cfg: Config) -> str:
+    """What a run costs, in words: models, tokens and FLOPs per model, and its disk under both policies."""
+    d = disk_bytes(cfg)
+    tokens = cfg.steps * cfg.batch_size * cfg.seq_len
+    flops = tokens * flops_per_token(cfg, cfg.vocab_size)
+    models = ", ".join(f"{n} {k.upper().replace('_TIED', ' (tied)')}" for k, n in d["models"].items() if n)
+    gb = lambda b: f"{b / 1e9:,.1f} GB" if b >= 1e8 else f"{b / 1e6:,.1f} MB"  # noqa: E731
+    policy = "keep" if cfg.keep_optimizer_state else "drop"
+    lines = [f"# models: {models}; AR {d['params']['ar'] / 1e6:,.1f}M parameters at vocab_size {cfg.vocab_size:,}"
+             + (" (compact_vocab: the corpus' vocabulary replaces it, fewer)" if cfg.compact_vocab else ""),
+             f"# per model: {tokens:,} training tokens, {flops:.2g} FLOPs"
+             + (" (repetition: each epoch count its own length)" if cfg.study == "repetition" else ""),
+             f"# checkpoint disk at peak: {gb(d['keep'])} keeping optimizer state, {gb(d['drop'])} with "
+             f"keep_optimizer_state=False (this profile: {policy})"]
+    return "\n".join(lines)
 
 
 def scale_to_budget(base: Config, train_tokens: int, vocab_size: int | None = None,

@@ -29,6 +29,7 @@ import torch
 
 from .corpus import iter_stories
 from .errors import UserError
+from .io import atomic_write
 from .runlock import run_lock
 from .tokenizer import TokenCodec
 
@@ -303,15 +304,3 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
     return buf.getvalue()
-
-
-def atomic_write(path: Path, blob: bytes | str) -> None:
-    """Write to a temporary file and rename: a kill mid-write leaves the old file or none. The project's
-    one writer of whole files (token files, run files, results, state, samples)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(blob.encode() if isinstance(blob, str) else blob)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -41,13 +41,14 @@ import sys
 import time
 from pathlib import Path
 
-from .config import PACKAGE_ROOT, config_diff, load_config, project_root, resolve_run_dir  # noqa: F401
-from .data import atomic_write
+from .config import (PACKAGE_ROOT, STAGES, config_diff, load_config, project_root, resolve_run_dir,  # noqa: F401
+                     resource_dir)
+from .io import atomic_write, read_jsonl, read_json as _read_json, write_json as _write_json
 from .errors import UserError
 from .runlock import run_lock
 
-NOTEBOOKS_DIR = PACKAGE_ROOT / "notebooks"
-NOTEBOOKS = ["01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis"]
+NOTEBOOKS_DIR = resource_dir("notebooks")
+NOTEBOOKS = list(STAGES)
 PARAMETERS = ("profile", "run_dir", "overrides")
 KERNEL = "python3"
 # The kernel's own log (not the notebook's output) says only what matters: ipykernel 7 otherwise warns
@@ -173,10 +174,6 @@ def _check_run_dir(run: Path, cfg, state, stages, forced: bool) -> None:
                                 f"run without --only/--from to finish them first")
 
 
-def _write_json(path: Path, obj) -> None:
-    atomic_write(path, json.dumps(obj, indent=1, default=str))
-
-
 def _now() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
 
@@ -239,6 +236,8 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
     t_start = time.perf_counter()
     overrides = dict(overrides or {})
     cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
+    from .device import check_fits, resolve_device
+    check_fits(cfg, resolve_device(cfg))  # a paper-size run on a machine without CUDA stops here, not hours in
     stages = select_stages(only, start_from)
     nb_dir = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
     for name in stages:
@@ -333,13 +332,6 @@ def _command(profile, run, overrides, only, start_from) -> str:
     return " ".join(parts)
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def _stage_times(state) -> dict:
     keys = ("status", "started", "finished", "seconds")
     return {name: {k: rec.get(k) for k in keys} for name, rec in state["stages"].items()}
@@ -415,7 +407,10 @@ def render_report(run, state=None) -> Path:
         rows.append(f"| {i} | [{name}](#stage-{name}) | {rec.get('status', 'not run')} | "
                     f"{rec.get('finished') or ''} | {secs} |")
     overrides = state.get("overrides") or {}
-    header = (f"# arche: run report\n\nProfile **{state.get('profile', '?')}**, overrides `{overrides}`, "
+    note = _scale_note(run, state)
+    banner = (f'<div style="border:2px solid #b22222;background:#fdecea;color:#b22222;padding:8px;'
+              f'font-weight:bold">{note}</div>\n\n') if note else ""
+    header = (f"# arche: run report\n\n{banner}Profile **{state.get('profile', '?')}**, overrides `{overrides}`, "
               f"run directory `{run}`.  \nCommit {commit}; device {manifest.get('device', '?')}; "
               f"python {manifest.get('python', '?')}, torch {manifest.get('packages', {}).get('torch', '?')}."
               f"\n\nThe five notebooks of the pipeline, as executed, top to bottom. Full provenance is in "
@@ -433,7 +428,7 @@ def render_report(run, state=None) -> Path:
         if not book.metadata.get("kernelspec"):
             book.metadata.update({k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata})
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-        _write_text(path.with_suffix(".html"), html)
+        atomic_write(path.with_suffix(".html"), html)
         rec = state["stages"].get(name, {})
         book.cells.append(nbformat.v4.new_markdown_cell(
             f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`** ({rec.get('status', '?')}"
@@ -450,8 +445,22 @@ def render_report(run, state=None) -> Path:
         cell["id"] = f"cell-{j}"  # ids must be unique across the joined notebooks
     html, _ = exporter.from_notebook_node(book, resources={"metadata": {"name": f"arche report: {run.name}"}})
     out = run / REPORT_FILE
-    _write_text(out, html)
+    atomic_write(out, html)
     return out
+
+
+def _scale_note(run: Path, state: dict) -> str:
+    """The scale mark of the run: from its results when analysed, else from its config."""
+    from .config import Config, config_scale_note, scale_level, scale_note
+
+    results = _read_json(run / "results.json")
+    if results and "meta" in results:
+        meta, cfg = results["meta"], results["meta"].get("config", {})
+        return scale_note(scale_level(bool(meta.get("synthetic")), meta.get("n_tokens", 0), cfg.get("steps", 0),
+                                      cfg.get("d_model", 0), cfg.get("n_layers", 0)), meta.get("n_tokens", 0))
+    if state.get("config"):
+        return config_scale_note(Config().replace(**state["config"]))
+    return ""
 
 
 def _render_quietly(run, state, log) -> None:
@@ -459,10 +468,6 @@ def _render_quietly(run, state, log) -> None:
         render_report(run, state)
     except Exception as e:  # noqa: BLE001 - a failed stage is the error to report, not the report
         log(f"[pipeline] report could not be rendered: {type(e).__name__}: {e}")
-
-
-def _write_text(path: Path, text: str) -> None:
-    atomic_write(path, text)
 
 
 def _build_paper(run: Path, log):
@@ -535,10 +540,14 @@ def lock_arms(cfg, run_dir, what: str):
 def describe(cfg, profile: str, run_dir) -> str:
     """A few lines on what a notebook is about to do: profile, run directory, device, the arms."""
     from . import study
-    from .train import resolve_device
+    from .device import resolve_device
 
-    arms = ", ".join(a.key for a in study.arms(cfg))
-    return (f"profile {profile} | run dir {run_dir} | device {resolve_device(cfg)} | source {cfg.source}\n"
+    from .config import config_scale_note
+
+    arms = ", ".join(key for key, _, _ in study.model_dirs(cfg, run_dir)) or ", ".join(a.key for a in study.arms(cfg))
+    note = config_scale_note(cfg)
+    return ((f"*** {note} ***\n" if note else "") +
+            f"profile {profile} | run dir {run_dir} | device {resolve_device(cfg)} | source {cfg.source}\n"
             f"model d{cfg.d_model} L{cfg.n_layers} H{cfg.n_heads} | {cfg.steps} steps x {cfg.batch_size} x "
             f"{cfg.seq_len} tokens\narms: {arms}")
 
@@ -640,7 +649,7 @@ def _sample_files(cfg, run_dir, only_stem=None):
             if only_stem not in (None, stem):
                 continue
             if path.exists():
-                yield arm, stem, [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+                yield arm, stem, read_jsonl(path)
 
 
 def sample_times(cfg, run_dir):

@@ -18,7 +18,7 @@ Data flows one way:
 * `export_tagged` (an nbconvert Exporter underneath) picks outputs by cell tag; `build_paper` runs
   the export, checks that every macro main.tex uses is defined, and compiles with latexmk.
 
-Every seed aggregate is `study.aggregate`/`study.summarise`: the mean and a 95% Student-t interval.
+Every seed aggregate is `stats.aggregate`/`stats.summarise`: the mean and a 95% Student-t interval.
 Numbers shown as "m ± h" are the mean and the half-width of that interval (shown when >1 seed).
 """
 
@@ -36,10 +36,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import project_root, resolve_run_dir  # noqa: F401  (re-exported for notebooks)
+from .config import (project_root, resolve_run_dir, resource_dir, scale_level,  # noqa: F401  (for notebooks)
+                     scale_note)
 from .stats import compare, paired_ratio
 from . import report_repetition
-from .study import aggregate, summarise
+from .errors import UserError
+from .stats import aggregate, summarise
 
 # --------------------------------------------------------------------------- the published numbers
 
@@ -143,12 +145,12 @@ def _ref(results, protocol, kind) -> dict | None:
 
 
 def run_stat(results, metric, protocol, arm) -> dict:
-    """Seed aggregate of one run metric (study.summarise)."""
+    """Seed aggregate of one run metric (stats.summarise)."""
     return summarise(results["runs"], metric, protocol=protocol, arm=arm)
 
 
 def sample_stat(results, metric, protocol, arm, setting="samples") -> dict:
-    """Seed aggregate of one sample-set metric (study.summarise)."""
+    """Seed aggregate of one sample-set metric (stats.summarise)."""
     return summarise(results["samples"], metric, protocol=protocol, arm=arm, setting=setting)
 
 
@@ -744,7 +746,12 @@ def describe_source(meta, short=False) -> str:
 
 
 def describe_results(results) -> str:
-    """One line on what a results file holds (either study)."""
+    """What a results file holds (either study), under its scale mark when below the paper's scale."""
+    note = toy_note(results["meta"])
+    return (f"{note}\n" if note else "") + _holds(results)
+
+
+def _holds(results) -> str:
     if report_repetition.is_repetition(results):
         rows = results["repetition"]
         return (f"repetition study: {len(rows)} runs ({len({r['chunks'] for r in rows})} unique-data budgets x "
@@ -1256,7 +1263,8 @@ def findings(results) -> list[dict]:
 def table_findings(results) -> pd.DataFrame:
     """The three findings of Vicentino (2026): the paper's claim, our measure under the controlled
     protocol and whether the finding holds by its rule (see finding_* for the rules)."""
-    rows = {f["finding"]: [f["claim"], f["measure"], OUTCOME_SHORT[f["outcome"]]] for f in findings(results)}
+    rows = {f["finding"]: [f["claim"], f["measure"], outcome_text(f["outcome"], results["meta"])]
+            for f in findings(results)}
     df = pd.DataFrame.from_dict(rows, orient="index", columns=[f"{CITATION} claims",
                                                                f"Ours ({main_protocol(results)} protocol)",
                                                                "Holds?"], dtype=object)
@@ -1272,14 +1280,34 @@ def table_findings(results) -> pd.DataFrame:
 
 def toy_level(meta) -> int:
     """0: a full-scale run on real data; 1: toy data (the synthetic corpus); 2: a small-scale run
-    on real data (fewer tokens, steps or a smaller model than the paper's)."""
-    if meta.get("synthetic") or meta.get("source") == "synthetic":
-        return 1
+    on real data (fewer tokens, steps or a smaller model than the paper's): config.scale_level."""
     cfg = meta.get("config", {})
-    s = PUBLISHED["setup"]
-    small = (meta.get("n_tokens", 0) < s["n_tokens"] or cfg.get("steps", 0) < s["steps"]
-             or cfg.get("d_model", 0) < s["d_model"] or cfg.get("n_layers", 0) < s["n_layers"])
-    return 2 if small else 0
+    return scale_level(bool(meta.get("synthetic") or meta.get("source") == "synthetic"), meta.get("n_tokens", 0),
+                       cfg.get("steps", 0), cfg.get("d_model", 0), cfg.get("n_layers", 0))
+
+
+def toy_note(meta) -> str:
+    """The mark of a run below the paper's scale ("" at full scale): see config.scale_note."""
+    return scale_note(toy_level(meta), meta.get("n_tokens", 0))
+
+
+def outcome_text(outcome: str, meta) -> str:
+    """A verdict as the tables show it: "not testable at this scale" where a rule could not be tested
+    in a run below the paper's scale, and every verdict of toy data marked as such."""
+    level = toy_level(meta)
+    if outcome == "not testable" and level:
+        return "not testable at this scale"
+    return OUTCOME_SHORT[outcome] + (" (toy data)" if level == 1 else "")
+
+
+def mark_figure(fig, meta):
+    """Write the run's scale mark above a figure (nothing at the paper's scale); returns the figure."""
+    note = toy_note(meta)
+    if note:
+        head, _, rest = note.partition(": ")
+        fig.text(0.5, 1.0, f"{head}: {rest}", ha="center", va="bottom", fontsize=7.5, color="#b22222",
+                 fontweight="bold", wrap=True)
+    return fig
 
 
 def _tex(value: str) -> str:
@@ -1342,7 +1370,7 @@ def macros(results) -> dict[str, str]:
     m["HasInfill"] = str(int((results.get("infill") or {}).get("ar_nll_infilled") is not None))
     m["HasSeeds"] = str(int(len(seeds) > 1))
     m["ThroughputTolerance"] = fmt(THROUGHPUT_TOLERANCE, "pct").replace(".0%", "%")
-    m["CILevel"] = "95%"   # study.aggregate's interval
+    m["CILevel"] = "95%"   # stats.aggregate's interval
     # The measurement choices behind the verdicts.
     meta = results["meta"]
     mp = main_protocol(results)
@@ -1634,32 +1662,41 @@ def _collect(nb) -> tuple[dict[str, bytes], list[str]]:
     return files, skipped
 
 
-from nbconvert.exporters import Exporter as _Exporter  # noqa: E402
-from traitlets import default  # noqa: E402
+def tagged_output_exporter():
+    """The nbconvert Exporter class that turns an executed notebook into the files its tagged cells
+    carry. Built on first use: nbconvert belongs to the pipeline extra (arche[pipeline]), and the
+    report renders from results.json without it until a notebook is exported.
+
+    Its body is a JSON index of the files; resources["outputs"] maps each file name (fig-*.pdf,
+    fig-*.png, tab-*.tex, macros.tex) to its bytes, which nbconvert's FilesWriter (or `export_tagged`)
+    writes out. resources["skipped_tags"] lists cells that declared themselves not applicable
+    (report.Skipped)."""
+    global _EXPORTER
+    if _EXPORTER is None:
+        from nbconvert.exporters import Exporter
+        from traitlets import default
+
+        class TaggedOutputExporter(Exporter):
+            export_from_notebook = "arche tagged outputs"
+            output_mimetype = "application/json"
+
+            @default("file_extension")
+            def _file_extension_default(self):
+                return ".json"
+
+            def from_notebook_node(self, nb, resources=None, **kw):
+                nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
+                files, skipped = _collect(nb_copy)
+                resources = dict(resources or {})
+                resources.setdefault("outputs", {}).update(files)
+                resources["skipped_tags"] = skipped
+                return json.dumps({"files": sorted(files), "skipped": skipped}, indent=1), resources
+
+        _EXPORTER = TaggedOutputExporter
+    return _EXPORTER
 
 
-class TaggedOutputExporter(_Exporter):
-    """nbconvert Exporter: an executed notebook -> the files its tagged cells carry.
-
-    The returned body is a JSON index of the files; resources["outputs"] maps each file name
-    (fig-*.pdf, fig-*.png, tab-*.tex, macros.tex) to its bytes, which nbconvert's FilesWriter (or
-    `export_tagged`) writes out. resources["skipped_tags"] lists cells that declared themselves
-    not applicable (report.Skipped)."""
-
-    export_from_notebook = "arche tagged outputs"
-    output_mimetype = "application/json"
-
-    @default("file_extension")
-    def _file_extension_default(self):
-        return ".json"
-
-    def from_notebook_node(self, nb, resources=None, **kw):
-        nb_copy, resources = super().from_notebook_node(nb, resources, **kw)
-        files, skipped = _collect(nb_copy)
-        resources = dict(resources or {})
-        resources.setdefault("outputs", {}).update(files)
-        resources["skipped_tags"] = skipped
-        return json.dumps({"files": sorted(files), "skipped": skipped}, indent=1), resources
+_EXPORTER = None
 
 
 def export_tagged(executed_notebook_path, out_dir, png_dir=None) -> dict[str, Path]:
@@ -1669,7 +1706,7 @@ def export_tagged(executed_notebook_path, out_dir, png_dir=None) -> dict[str, Pa
     tag needs raises TaggedOutputError naming the tag."""
     import nbformat
     nb = nbformat.read(str(executed_notebook_path), as_version=4)
-    _, resources = TaggedOutputExporter().from_notebook_node(nb)
+    _, resources = tagged_output_exporter()().from_notebook_node(nb)
     out_dir = Path(out_dir)
     png_dir = Path(png_dir) if png_dir is not None else out_dir
     written = {}
@@ -1686,7 +1723,6 @@ def export_tagged(executed_notebook_path, out_dir, png_dir=None) -> dict[str, Pa
 LATEX_INSTALL = "apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern"
 
 
-from .errors import UserError  # noqa: E402
 
 
 class PaperBuildError(UserError, RuntimeError):
@@ -1743,8 +1779,8 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
         paper_dir = run_dir / "paper"
         paper_dir.mkdir(parents=True, exist_ok=True)
         for name in PAPER_SOURCES:
-            if (repo_root() / "paper" / name).exists():
-                shutil.copy2(repo_root() / "paper" / name, paper_dir / name)
+            if (resource_dir("paper") / name).exists():
+                shutil.copy2(resource_dir("paper") / name, paper_dir / name)
     paper_dir = Path(paper_dir)
     figures_dir = Path(figures_dir) if figures_dir else run_dir / "figures"
     out = run_dir / "paper.pdf"
@@ -1788,21 +1824,28 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
 
 # Every tagged artefact of the analysis notebook, as a function of results.json: what the notebook
 # shows and exports, so that a committed results file re-renders the paper with no run directory.
+def _marked(shown, results):
+    if isinstance(shown, FigureOutput):
+        mark_figure(shown.fig, results["meta"])
+    return shown
+
+
 def _comparison(make):
-    """An artefact of the AR-vs-MDLM comparison: Skipped for a repetition study's results."""
+    """An artefact of the AR-vs-MDLM comparison (Skipped for a repetition study's results), its figure
+    marked with the run's scale."""
     def shown(results):
         if report_repetition.is_repetition(results):
             return Skipped("part of the AR-vs-MDLM comparison, not of a repetition study")
-        return make(results)
+        return _marked(make(results), results)
     return shown
 
 
 def _repetition(make):
-    """An artefact of the repetition study: Skipped for any other results."""
+    """An artefact of the repetition study (Skipped for any other results), marked like the others."""
     def shown(results):
         if not report_repetition.is_repetition(results):
             return Skipped("this run is not a repetition study (profile repetition)")
-        return make(results)
+        return _marked(make(results), results)
     return shown
 
 
@@ -1915,7 +1958,9 @@ def summary_markdown(results, run_dir=None, source=None) -> str:
     where = f"`{source}`" if source else (f"`{run_dir}/results.json`" if run_dir else "results.json")
     head = (f"From {where} (profile `{meta.get('profile')}`, {describe_source(meta, short=True)}, "
             f"{meta['n_tokens']:,} tokens, seeds {meta['seeds']}, {meta['device']}, {meta['created']}).")
-    parts = [head, "", "**The paper's three findings under the controlled protocol**", "",
+    note = toy_note(meta)
+    parts = [head] + (["", f"> **{note.split(': ', 1)[0]}**: {note.split(': ', 1)[1]}."] if note else [])
+    parts += ["", "**The paper's three findings under the controlled protocol**", "",
              to_markdown(table_findings(results)), "", "**Comparable likelihoods**", "",
              to_markdown(table_likelihood(results))]
     return "\n".join(parts) + "\n"

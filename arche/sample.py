@@ -53,11 +53,11 @@ import torch.nn.functional as F
 
 from . import checkpoint
 from .config import Config
-from .data import atomic_write
+from .io import atomic_write, read_jsonl
 from .model import KVCache, Transformer, build_model
 from .objectives import alpha, mdlm_loss_sum
 from .tokenizer import TokenCodec
-from .train import autocast_for, resolve_device
+from .device import autocast_for, resolve_device
 
 MDLM_SAMPLERS = ("published", "confidence", "ancestral", "remask")
 
@@ -645,7 +645,10 @@ def sample_run(cfg: Config, paradigm: str, run_dir, out=None) -> Path:
 
 
 def read_samples(path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    rows = read_jsonl(path)
+    if rows is None:
+        raise FileNotFoundError(f"no samples file at {path}")
+    return rows
 
 
 # -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from .objectives import ar_loss_sum, draw_noise, masked_positions, mdlm_loss_sum
 
 def _step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
     """One optimizer step of a fresh model on random tokens, as train.py does it."""
-    from .train import autocast_for  # the precision policy of training
+    from .device import autocast_for  # the precision policy of training
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=vocab_size).to(device).train()

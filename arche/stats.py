@@ -133,3 +133,16 @@ def paired_ratio(numerators, denominators, level: float = LEVEL) -> dict:
     half = float(_st.t.ppf(0.5 + level / 2, len(r) - 1)) * float(r.std(ddof=1)) / math.sqrt(len(r))
     return {"ratio": centre, "lo": float(math.exp(r.mean() - half)), "hi": float(math.exp(r.mean() + half)),
             "n": len(r)}
+
+
+def aggregate(values, scale: str = "raw", n_items: int | None = None) -> dict:
+    """Centre and 95% interval over seeds on the quantity's scale (see `interval`)."""
+    return interval(values, scale, n_items)
+
+
+def summarise(rows: list[dict], metric: str, **where) -> dict:
+    """aggregate(metric) over the rows matching `where` (e.g. protocol="controlled", arm="ar"), on the
+    metric's scale (scale_of); proportions are padded by half a text of the rows."""
+    picked = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    n_items = min((r["n_texts"] for r in picked if r.get("n_texts")), default=None)
+    return aggregate([r.get(metric) for r in picked], scale_of(metric), n_items)

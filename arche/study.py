@@ -19,14 +19,14 @@ tables are drawn.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import metrics, stats
 from .config import Config
-from .data import TokenData, atomic_write, prepare
+from .data import TokenData, prepare
+from .io import write_json as _write_json
 from .train import read_metrics, train
 
 SWEEP_MDLM_STEPS = (10, 25, 50, 100, 200)
@@ -413,37 +413,17 @@ def _text_metrics(texts, self_bleu_kind: str, seed: int, match_words: int | None
     return out
 
 
-# --------------------------------------------------------------------------- aggregation
-
-def aggregate(values, scale: str = "raw", n_items: int | None = None) -> dict:
-    """Centre and 95% interval over seeds on the quantity's scale (see arche.stats.interval)."""
-    return stats.interval(values, scale, n_items)
-
-
-def summarise(rows: list[dict], metric: str, **where) -> dict:
-    """aggregate(metric) over the rows matching `where` (e.g. protocol="controlled", arm="ar"), on
-    the metric's scale (stats.scale_of); proportions are padded by half a text of the rows."""
-    picked = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
-    n_items = min((r["n_texts"] for r in picked if r.get("n_texts")), default=None)
-    return aggregate([r.get(metric) for r in picked], stats.scale_of(metric), n_items)
+# Aggregation over seeds lives in arche.stats (aggregate, summarise), which the torch-free report uses.
+aggregate, summarise = stats.aggregate, stats.summarise
 
 
 # --------------------------------------------------------------------------- helpers
 
 def _device(cfg: Config) -> str:
-    from .train import resolve_device
+    from .device import resolve_device
     return str(resolve_device(cfg))
 
 
 def _device_name(cfg: Config) -> str:
-    import platform
-
-    import torch
-    if _device(cfg).startswith("cuda"):
-        return torch.cuda.get_device_name()
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
-
-
-def _write_json(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(obj, indent=1, default=float).encode())
+    from .device import device_name
+    return device_name(cfg)

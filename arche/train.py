@@ -38,7 +38,9 @@ import torch.distributed as dist
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .config import RESUMABLE_KEYS, Config, config_diff
-from .data import TokenData, atomic_write, prepare
+from .data import TokenData, prepare
+from .io import append_jsonl, atomic_write, read_jsonl
+from .device import autocast_for, check_fits, describe_precision, grad_scaler, resolve_device  # noqa: F401
 from .errors import UserError
 from .model import build_model
 from .objectives import ar_loss_sum, draw_noise, evaluate, masked_positions, mdlm_loss_sum, mdlm_normalizer
@@ -76,35 +78,6 @@ def decay_start(cfg: Config) -> int:
     return max(cfg.warmup_steps, cfg.steps - max(1, round(cfg.decay_fraction * cfg.steps)))
 
 
-def resolve_device(cfg: Config) -> torch.device:
-    """The device of `cfg.device`; a CUDA device always with its index (torch.cuda.set_device
-    refuses a bare "cuda")."""
-    name = cfg.device
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise TrainingError(f"config device={cfg.device!r}, but CUDA is not available here; "
-                                "use device=auto or device=cpu")
-        index = torch.cuda.current_device() if device.index is None else device.index
-        if index >= torch.cuda.device_count():
-            raise TrainingError(f"config device={cfg.device!r}, but this machine has "
-                                f"{torch.cuda.device_count()} CUDA device(s)")
-        device = torch.device("cuda", index)
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise TrainingError("config device='mps', but MPS is not available here; use device=auto or device=cpu")
-    return device
-
-
-def autocast_for(cfg: Config, device: torch.device):
-    """bf16 autocast on CUDA, fp32 on CPU (unless `precision` says otherwise)."""
-    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and device.type == "cuda")
-    if use_bf16:
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return nullcontext()
-
-
 def noise_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
@@ -120,6 +93,7 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
     device = resolve_device(cfg)
+    check_fits(cfg, device)
     if device.type == "cuda":
         if world > 1:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -161,7 +135,9 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         log(f"[{paradigm}] warning: warmup_steps ({cfg.warmup_steps}) > steps ({cfg.steps}): the learning "
             f"rate never reaches lr ({cfg.lr:g}); it peaks at {lr_at(cfg.steps - 1, cfg):.3g}")
     log(f"[{paradigm}] training {run_dir}: steps {start + 1}..{end} of {cfg.steps}, {model.n_params():,} parameters, "
-        f"{cfg.batch_size} x {cfg.seq_len} tokens per step, on {device}")
+        f"{cfg.batch_size} x {cfg.seq_len} tokens per step"
+        f"{f' in {cfg.grad_accum} micro-batches' if cfg.grad_accum > 1 else ''}, on {device}, "
+        f"precision {describe_precision(cfg, device)}")
     last_good = start or None  # the step of the checkpoint on disk a resume would start from
 
     fwd = model
@@ -170,6 +146,9 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
     if world > 1:
         fwd = torch.nn.parallel.DistributedDataParallel(fwd, device_ids=[device.index] if device.type == "cuda" else None)
     autocast = autocast_for(cfg, device)
+    scaler = grad_scaler(cfg, device)
+    if state.get("grad_scaler"):
+        scaler.load_state_dict(state["grad_scaler"])
     val_batches = data.val_batches(cfg.batch_size, cfg.eval_batches, device)
     tokens_per_step = cfg.batch_size * cfg.seq_len
     metrics_path = run_dir / "metrics.jsonl"
@@ -184,17 +163,24 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         for group in optimizer.param_groups:
             group["lr"] = lr
         tokens = data.train_batch(step, cfg.batch_size, cfg.seed, device, rank, world)
-        with autocast:
-            if paradigm == "ar":
-                s, n = ar_loss_sum(fwd, tokens)
-                loss = s / n
-            else:
-                loss = _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, model.mask_id)
-        loss.backward()
+        per = tokens.shape[0] // cfg.grad_accum
+        for i in range(cfg.grad_accum):  # micro-batches: their losses sum to the whole batch's
+            part = tokens[i * per:(i + 1) * per]
+            sync = nullcontext() if world == 1 or i == cfg.grad_accum - 1 else fwd.no_sync()
+            with sync:
+                with autocast:
+                    if paradigm == "ar":  # every row has seq_len - 1 targets: the mean of means is the mean
+                        s, n = ar_loss_sum(fwd, part)
+                        loss = s / (n * cfg.grad_accum)
+                    else:
+                        loss = _mdlm_step_loss(fwd, part, cfg, step, rank, world, model.mask_id, i)
+                scaler.scale(loss).backward()
+            loss_sum += loss.detach().float()
+        scaler.unscale_(optimizer)  # clip the true gradient (no-ops unless fp16)
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        scaler.step(optimizer)
+        scaler.update()
         optimizer.zero_grad(set_to_none=True)
-        loss_sum += loss.detach().float()
         window_steps += 1
         done = step + 1
 
@@ -233,9 +219,11 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
                 checkpoint.save(run_dir / "best.safetensors", model, _ckpt_state(state, cfg, paradigm, data, done))
         state["step"] = done
         state["window_loss_sum"], state["window_steps"] = loss_sum.item(), window_steps
+        if scaler.is_enabled():
+            state["grad_scaler"] = scaler.state_dict()
         if record is not None and is_main:
             records.append(record)
-            _append_metrics(metrics_path, record)
+            append_jsonl(metrics_path, record)
             _print_progress(paradigm, record, cfg, state)
         if is_ckpt and is_main:
             if not checkpoint.all_finite(model):  # never call a NaN model the last good checkpoint
@@ -249,8 +237,34 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
 
     if is_main:  # metrics.jsonl deleted or edited while training: the rows are all in `records`
         _sync_metrics(metrics_path, records, log, paradigm)
+        if state["step"] >= cfg.steps and not cfg.keep_optimizer_state:
+            drop_optimizer_state(run_dir, log)
     _finish_distributed(world)
     return _summary(state, run_dir)
+
+
+def drop_optimizer_state(run_dir, log=print) -> None:
+    """The disk policy of keep_optimizer_state=False, for a finished run: one file of weights is left
+    (4 bytes per parameter instead of 28). best.safetensors keeps the best weights (what sampling
+    loads); last.safetensors keeps the state and metrics only, or the weights when the last step is
+    the best (best is then removed: sampling falls back to last); prev.safetensors goes. Nothing a
+    finished run is used for needs the optimizer: it cannot be resumed into a longer run (the config
+    would differ) and `fork` starts from unfinished trunks."""
+    run_dir = Path(run_dir)
+    last, best = run_dir / "last.safetensors", run_dir / "best.safetensors"
+    tensors, meta = checkpoint.read(last)
+    state = json.loads(meta["state"])
+    if not state.get("optimizer_dropped"):
+        state.pop("format", None)
+        state["optimizer_dropped"] = True
+        keep_best = best.exists() and state.get("best_step") != state["step"]
+        weights = {} if keep_best else {k: v for k, v in tensors.items() if k.startswith("model.")}
+        checkpoint.write(last, weights, state, None)
+        log(f"[{state.get('paradigm')}] {run_dir}: finished; optimizer state dropped, weights kept in "
+            f"{'best' if keep_best else 'last'}.safetensors only (keep_optimizer_state=False)")
+        if not keep_best:
+            best.unlink(missing_ok=True)
+    checkpoint.previous(last).unlink(missing_ok=True)
 
 
 def fork(src_dir, dst_dir, cfg: Config, paradigm: str, log=print) -> int:
@@ -299,13 +313,15 @@ def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:
         f"first: a run directory keeps the config it was started with")
 
 
-def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id):
-    """Noise for the global batch, this rank's slice, normalised by the global count."""
+def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id, micro=0):
+    """Noise for the global batch, this rank's micro-batch of it, normalised by the global count (so
+    the micro-batches of all ranks sum to the loss of the whole batch)."""
     t, u = draw_noise(noise_generator(cfg.seed, step), cfg.batch_size, cfg.seq_len, cfg.mdlm_eps)
     mask = masked_positions(t, u)
     norm = mdlm_normalizer(mask, cfg.mdlm_loss)
-    per = cfg.batch_size // world
-    sl = slice(rank * per, (rank + 1) * per)
+    per = cfg.batch_size // world // cfg.grad_accum
+    first = rank * (cfg.batch_size // world) + micro * per
+    sl = slice(first, first + per)
     t, mask = _to(t[sl], tokens.device), _to(mask[sl], tokens.device)
     total = mdlm_loss_sum(fwd, tokens, t, mask, cfg.mdlm_loss, cfg.mdlm_eps, mask_id)
     return total * (world / norm)
@@ -337,7 +353,7 @@ def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log):
         raise RunDirError(f"the checkpoint in {run_dir} was trained on other data than {data.dir}")
     records = state.pop("metrics", None)
     if records is None:  # a checkpoint from before the rows were kept in it: trust the file up to its step
-        records = [r for r in _read_rows(run_dir / "metrics.jsonl") or [] if r.get("step", 0) <= state["step"]]
+        records = [r for r in read_jsonl(run_dir / "metrics.jsonl") or [] if r.get("step", 0) <= state["step"]]
     log(f"[{paradigm}] resuming {run_dir} from step {state['step']}")
     return state, records, damaged
 
@@ -358,7 +374,14 @@ def _load_last_good(cfg, paradigm, run_dir, model, optimizer, log):
             continue
         _refuse_mismatch(run_dir, path.name, saved.get("paradigm"), saved.get("config", {}), cfg, paradigm)
         try:
-            state = checkpoint.load(path, model, optimizer)
+            if saved.get("optimizer_dropped") and saved.get("step", 0) >= cfg.steps:
+                # finished under keep_optimizer_state=False: nothing to train, maybe no weights in the file
+                tensors, meta = checkpoint.read(path)
+                state = json.loads(meta["state"])
+                if tensors:
+                    checkpoint.load(path, model)
+            else:
+                state = checkpoint.load(path, model, optimizer)
             if not checkpoint.all_finite(model):
                 raise CheckpointError(f"checkpoint {path} holds non-finite weights")
         except CheckpointError as e:
@@ -429,7 +452,7 @@ def _sync_metrics(path: Path, records: list[dict], log, paradigm) -> None:
     except (OSError, UnicodeDecodeError):
         if not records:
             return
-    rows = _read_rows(path) or []
+    rows = read_jsonl(path) or []
     if rows[:len(records)] != records:
         log(f"[{paradigm}] {path} lacked rows of the run; rewritten from the checkpoint's {len(records)} rows")
     atomic_write(path, text)
@@ -438,27 +461,6 @@ def _sync_metrics(path: Path, records: list[dict], log, paradigm) -> None:
 def _ckpt_state(state, cfg, paradigm, data, step) -> dict:
     return {**state, "step": step, "paradigm": paradigm, "config": cfg.to_dict(),
             "vocab_size": data.codec.vocab_size, "data_hash": data.manifest["content_hash"]}
-
-
-def _read_rows(path: Path) -> list[dict] | None:
-    """The rows of a metrics file, skipping a half-written line; None when there is no file."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()
-    except OSError:
-        return None
-    rows = []
-    for line in lines:
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
-def _append_metrics(path: Path, record: dict) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-        f.flush()
 
 
 def _print_progress(paradigm, rec, cfg, state):
@@ -479,7 +481,7 @@ def _summary(state, run_dir) -> dict:
 
 def read_metrics(run_dir) -> list[dict]:
     """The rows of RUN/metrics.jsonl (a line being written is skipped); [] when there is none."""
-    return _read_rows(Path(run_dir) / "metrics.jsonl") or []
+    return read_jsonl(Path(run_dir) / "metrics.jsonl") or []
 
 
 def _init_distributed():

@@ -47,12 +47,6 @@ def test_committed_notebooks_are_clean_and_parameterised(name):
     load_config(names["profile"], **names["overrides"])  # the defaults are a valid config
 
 
-def test_notebooks_match_their_generator():
-    proc = subprocess.run([sys.executable, str(NOTEBOOKS_DIR / "make_notebooks.py"), "--check"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-
-
 def test_notebooks_resolve_the_run_dir_from_the_repo_root(tmp_path, monkeypatch):
     monkeypatch.delenv("ARCHE_RUNS_ROOT", raising=False)
     monkeypatch.chdir(tmp_path)  # papermill's kernel starts in notebooks/, a user anywhere

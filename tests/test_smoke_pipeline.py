@@ -1,9 +1,9 @@
 """End to end: the five notebooks through `python -m arche run --profile smoke` (shrunk with --set), killed
 with SIGKILL during training and resumed, then run once more with every stage skipped.
 
-The runner's own paper build is left out (ARCHE_SKIP_PAPER=1): it would rewrite the repository's
-paper/generated/ and figures/ from this tiny run. Instead the paper is built from the executed analysis
-notebook into a copy of paper/ (when latexmk is installed), so the whole chain is exercised.
+The run lives where `make smoke` puts its run, under the repository's runs/, and builds its paper: the
+repository's working tree (`git status`) must be the same afterwards (the run writes its figures and
+paper inside its own directory, never into the committed figures/ or paper/).
 """
 
 import json
@@ -32,7 +32,16 @@ def _command(run):
 
 
 def _env():
-    return {**os.environ, "ARCHE_SKIP_PAPER": "1", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("ARCHE_SKIP_PAPER", None)
+    return env
+
+
+def _git_status():
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        return None
+    return subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"],
+                          capture_output=True, text=True).stdout
 
 
 def _children(pid: int) -> list[int]:
@@ -58,8 +67,17 @@ def _finished_times(run):
     return {name: rec.get("finished") for name, rec in read_state(run)["stages"].items()}
 
 
-def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path):
-    run = tmp_path / "run"
+@pytest.fixture
+def run_in_repo():
+    run = ROOT / "runs" / f"test-smoke-{os.getpid()}"
+    shutil.rmtree(run, ignore_errors=True)
+    yield run
+    shutil.rmtree(run, ignore_errors=True)
+
+
+def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
+    run = run_in_repo
+    status_before = _git_status()
     log_path = tmp_path / "first.log"
     metrics = run / "published" / "ar_s0" / "metrics.jsonl"
 
@@ -138,16 +156,17 @@ def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path):
         assert f"[pipeline] {name}: skipped (done) ({i}/5)" in again.stdout
     assert _finished_times(run) == after
 
-    # 4. The paper, built from this run's executed analysis notebook into a copy of paper/.
+    # 4. Nothing outside the run directory changed: the committed figures and paper are untouched.
+    assert _git_status() == status_before, "the smoke run changed the repository's working tree"
+
+    # 5. The paper, built by the runner into the run directory.
     if shutil.which("latexmk") is None:
         pytest.skip("latexmk not installed: the paper build was not exercised (see .ci/run)")
-    from arche import report
-    paper = tmp_path / "paper"
-    shutil.copytree(ROOT / "paper", paper, ignore=shutil.ignore_patterns("generated", "build"))
-    pdf = report.build_paper(run, log=lambda *_: None, paper_dir=paper, figures_dir=tmp_path / "figures")
-    assert pdf is not None and pdf.read_bytes()[:4] == b"%PDF"
+    pdf = run / "paper.pdf"
+    assert pdf.exists() and pdf.read_bytes()[:4] == b"%PDF"
     for name in ("tab-setup.tex", "tab-training.tex", "tab-val-loss.tex", "tab-diversity.tex",
                  "fig-val-curves.pdf", "macros.tex"):
-        assert (paper / "generated" / name).exists(), name
-    macros = (paper / "generated" / "macros.tex").read_text()
+        assert (run / "paper" / "generated" / name).exists(), name
+    assert (run / "figures" / "fig-val-curves.png").exists()
+    macros = (run / "paper" / "generated" / "macros.tex").read_text()
     assert "\\newcommand{\\ToyMark}{toy data}" in macros  # the synthetic corpus is marked in the PDF
