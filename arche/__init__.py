@@ -5,7 +5,7 @@ above it (ARCHITECTURE.md):
 
     core ML   config, tokenizer, corpus, data, model, objectives, checkpoint, train, sample, metrics, stats
     study     study (the comparison), repetition, verdicts: what is trained, compared and concluded
-    report    report, report_repetition: results.json -> figures, tables, macros, paper (no torch)
+    report    the report package: results.json -> figures, tables, macros, paper (no torch)
 
 `pipeline` (the papermill runner) and `__main__` (the command line) sit on top. Importing `arche`
 itself loads only the config; `arche.build_model` imports torch on first use.

@@ -75,7 +75,7 @@ def cmd_train(args):
 
 def cmd_sample(args):
     from .runlock import run_lock
-    from .sample import sample_run
+    from .generate import sample_run
     from .train import RunDirError, read_config_json
     cfg = _config(args)
     run_dir = Path(args.run_dir)

@@ -28,23 +28,34 @@ by plain papermill (whose kernel starts in notebooks/) writes where the runner w
 from __future__ import annotations
 
 import ast
-import contextlib
 import datetime
-import inspect
-import json
 import logging
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .config import (PACKAGE_ROOT, STAGES, config_diff, load_config, project_root, resolve_run_dir,  # noqa: F401
-                     resource_dir)
-from .io import atomic_write, read_jsonl, read_json as _read_json, write_json as _write_json
+from .config import (  # noqa: F401
+    PACKAGE_ROOT,
+    STAGES,
+    config_diff,
+    load_config,
+    project_root,
+    resolve_run_dir,
+    resource_dir,
+)
 from .errors import UserError
+from .io import read_json as _read_json
+from .io import write_json as _write_json
+from .run_report import (  # noqa: F401
+    MANIFEST_FILE,
+    REPORT_FILE,
+    STATE_FILE,
+    environment,
+    read_state,
+    render_report,
+)
 from .runlock import run_lock
 
 NOTEBOOKS_DIR = resource_dir("notebooks")
@@ -54,12 +65,8 @@ KERNEL = "python3"
 # The kernel's own log (not the notebook's output) says only what matters: ipykernel 7 otherwise warns
 # on every start that its local TCP sockets are unencrypted.
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
-STATE_FILE = "pipeline_state.json"
-MANIFEST_FILE = "manifest.json"
-REPORT_FILE = "report.html"
 # Seconds a single notebook cell may run; profiles not listed (the paper ones) have no limit.
 DEFAULT_TIMEOUTS = {"smoke": 3600, "study": 14400}
-VERSIONS_OF = ("torch", "numpy", "papermill", "nbconvert", "tiktoken", "sacrebleu", "arche")
 LATEX_HINT = ("apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern, "
               "then: python -m arche paper --run-dir {run}")
 
@@ -145,11 +152,6 @@ def default_timeout(profile: str):
 
 # --------------------------------------------------------------------------- state
 
-def read_state(run: Path) -> dict | None:
-    path = Path(run) / STATE_FILE
-    return json.loads(path.read_text()) if path.exists() else None
-
-
 def stage_done(state: dict | None, run: Path, name: str) -> bool:
     rec = (state or {}).get("stages", {}).get(name, {})
     return rec.get("status") == "done" and (Path(run) / "notebooks" / f"{name}.ipynb").exists()
@@ -176,51 +178,6 @@ def _check_run_dir(run: Path, cfg, state, stages, forced: bool) -> None:
 
 def _now() -> str:
     return datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-# --------------------------------------------------------------------------- manifest
-
-def environment() -> dict:
-    """Git commit, package versions, python, platform and device of this machine."""
-    from importlib import metadata
-
-    versions = {}
-    for name in VERSIONS_OF:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    return {"git": _git_info(), "packages": versions, "python": sys.version.split()[0],
-            "platform": platform.platform(), "device": _device_description()}
-
-
-def _git_info() -> dict | None:
-    root = PACKAGE_ROOT
-
-    def git(*args):
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
-
-    try:
-        head = git("rev-parse", "HEAD")
-        if head.returncode != 0:
-            return None
-        status = git("status", "--porcelain", "--untracked-files=no")
-        branch = git("rev-parse", "--abbrev-ref", "HEAD")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip()), "branch": branch.stdout.strip()}
-
-
-def _device_description() -> str:
-    cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    try:
-        import torch
-        if torch.cuda.is_available():
-            names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-            return f"CUDA: {', '.join(names)} (CPU {cpu})"
-    except Exception:  # noqa: BLE001 - the manifest must not fail on a broken CUDA setup
-        pass
-    return f"CPU ({cpu})"
 
 
 # --------------------------------------------------------------------------- the runner
@@ -387,82 +344,6 @@ def _execute(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) 
 
 # --------------------------------------------------------------------------- report and paper
 
-def render_report(run, state=None) -> Path:
-    """RUN/report.html: a header (profile, commit, stage times), then every executed notebook in order,
-    each under a heading of its own; also RUN/notebooks/NAME.html per notebook."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    run = Path(run)
-    state = state or read_state(run) or {"stages": {}}
-    manifest = _read_json(run / MANIFEST_FILE) or {}
-    exporter = HTMLExporter(template_name="lab")
-    git = manifest.get("git") or {}
-    commit = f"`{git['commit'][:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else "") \
-        if git.get("commit") else "not a git checkout"
-    rows = ["| | stage | status | finished | time |", "|---|---|---|---|---|"]
-    for i, name in enumerate(NOTEBOOKS, 1):
-        rec = state["stages"].get(name, {})
-        secs = f"{rec['seconds']:.1f} s" if rec.get("seconds") is not None else ""
-        rows.append(f"| {i} | [{name}](#stage-{name}) | {rec.get('status', 'not run')} | "
-                    f"{rec.get('finished') or ''} | {secs} |")
-    overrides = state.get("overrides") or {}
-    note = _scale_note(run, state)
-    banner = (f'<div style="border:2px solid #b22222;background:#fdecea;color:#b22222;padding:8px;'
-              f'font-weight:bold">{note}</div>\n\n') if note else ""
-    header = (f"# arche: run report\n\n{banner}Profile **{state.get('profile', '?')}**, overrides `{overrides}`, "
-              f"run directory `{run}`.  \nCommit {commit}; device {manifest.get('device', '?')}; "
-              f"python {manifest.get('python', '?')}, torch {manifest.get('packages', {}).get('torch', '?')}."
-              f"\n\nThe five notebooks of the pipeline, as executed, top to bottom. Full provenance is in "
-              f"`manifest.json`; every number is in `results.json`.\n\n" + "\n".join(rows))
-    book = nbformat.v4.new_notebook()
-    book.cells.append(nbformat.v4.new_markdown_cell(header))
-    for i, name in enumerate(NOTEBOOKS, 1):
-        path = run / "notebooks" / f"{name}.ipynb"
-        anchor = f'<a id="stage-{name}"></a>\n\n'
-        if not path.exists():
-            book.cells.append(nbformat.v4.new_markdown_cell(
-                f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`: not run yet.**"))
-            continue
-        nb = nbformat.read(path, as_version=4)
-        if not book.metadata.get("kernelspec"):
-            book.metadata.update({k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata})
-        html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-        atomic_write(path.with_suffix(".html"), html)
-        rec = state["stages"].get(name, {})
-        book.cells.append(nbformat.v4.new_markdown_cell(
-            f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`** ({rec.get('status', '?')}"
-            + (f", {rec['seconds']:.1f} s" if rec.get("seconds") is not None else "")
-            + f"; executed notebook `notebooks/{name}.ipynb`)"))
-        for cell in nb.cells:
-            if "colab-install" in cell.metadata.get("tags", []) or "google.colab" in cell.source:
-                continue  # the Colab install cell says nothing about this run
-            if cell.cell_type == "markdown":
-                cell.source = "\n".join(line for line in cell.source.splitlines()
-                                        if "colab.research.google.com" not in line)
-            book.cells.append(cell)
-    for j, cell in enumerate(book.cells):
-        cell["id"] = f"cell-{j}"  # ids must be unique across the joined notebooks
-    html, _ = exporter.from_notebook_node(book, resources={"metadata": {"name": f"arche report: {run.name}"}})
-    out = run / REPORT_FILE
-    atomic_write(out, html)
-    return out
-
-
-def _scale_note(run: Path, state: dict) -> str:
-    """The scale mark of the run: from its results when analysed, else from its config."""
-    from .config import Config, config_scale_note, scale_level, scale_note
-
-    results = _read_json(run / "results.json")
-    if results and "meta" in results:
-        meta, cfg = results["meta"], results["meta"].get("config", {})
-        return scale_note(scale_level(bool(meta.get("synthetic")), meta.get("n_tokens", 0), cfg.get("steps", 0),
-                                      cfg.get("d_model", 0), cfg.get("n_layers", 0)), meta.get("n_tokens", 0))
-    if state.get("config"):
-        return config_scale_note(Config().replace(**state["config"]))
-    return ""
-
-
 def _render_quietly(run, state, log) -> None:
     try:
         render_report(run, state)
@@ -504,173 +385,3 @@ def _print_locations(run: Path, pdf, seconds: float, log) -> None:
         lines.append(f"  results:  {run / 'results.json'}")
     lines.append(f"  manifest: {run / MANIFEST_FILE}")
     log("\n".join(lines))
-
-
-# --------------------------------------------------------------------------- notebook display helpers
-
-# Names a notebook may hold when its setup cell runs: its parameters, IPython's own, the Colab install
-# cell's, and what its own cells assign (a re-run of the setup cell in Jupyter must not trip over them).
-_NOTEBOOK_NAMES = set(PARAMETERS) | {"In", "Out", "get_ipython", "exit", "quit", "open", "REPO", "USE_DRIVE",
-                                     "cfg", "manifests", "summaries", "paths"}
-
-
-def refuse_unknown_parameters(namespace: dict) -> None:
-    """Called by the notebooks' setup cell with globals(). papermill only warns about a parameter a
-    notebook does not define (`-p steps 20` would be ignored): here it is an error."""
-    unknown = sorted(k for k, v in namespace.items()
-                     if not k.startswith("_") and k not in _NOTEBOOK_NAMES and not inspect.ismodule(v))
-    if unknown:
-        raise PipelineError(f"unknown notebook parameter(s) {', '.join(unknown)}: the notebooks take only "
-                            f"{', '.join(PARAMETERS)}; put config keys in overrides, e.g. papermill "
-                            f"-y 'overrides: {{{unknown[0]}: ...}}'")
-
-
-@contextlib.contextmanager
-def lock_arms(cfg, run_dir, what: str):
-    """Hold the lock of every model directory of the run (04_sample: no sampling from a model that is
-    being trained, no two samplers writing the same files)."""
-    from . import study
-
-    with contextlib.ExitStack() as stack:
-        for _, _, path in study.model_dirs(cfg, run_dir):
-            stack.enter_context(run_lock(path, what))
-        yield
-
-
-def describe(cfg, profile: str, run_dir) -> str:
-    """A few lines on what a notebook is about to do: profile, run directory, device, the arms."""
-    from . import study
-    from .device import resolve_device
-
-    from .config import config_scale_note
-
-    arms = ", ".join(key for key, _, _ in study.model_dirs(cfg, run_dir)) or ", ".join(a.key for a in study.arms(cfg))
-    note = config_scale_note(cfg)
-    return ((f"*** {note} ***\n" if note else "") +
-            f"profile {profile} | run dir {run_dir} | device {resolve_device(cfg)} | source {cfg.source}\n"
-            f"model d{cfg.d_model} L{cfg.n_layers} H{cfg.n_heads} | {cfg.steps} steps x {cfg.batch_size} x "
-            f"{cfg.seq_len} tokens\narms: {arms}")
-
-
-def data_table(manifests: dict):
-    """The data manifests of `study.prepare_all` as one row per protocol."""
-    import pandas as pd
-
-    keys = ("source", "tokenizer", "vocab_size", "n_stories", "n_tokens", "n_train_chunks", "n_val_chunks",
-            "n_val_stories")
-    rows = {p: {**{k: m.get(k) for k in keys}, "eos_between_stories": m["settings"]["eos_between_stories"],
-                "val_split": m["settings"]["val_split"], "seq_len": m["settings"]["seq_len"]}
-            for p, m in manifests.items()}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("protocol")
-
-
-def example_stories(cfg, run_dir, n: int = 3, max_tokens: int = 120) -> dict[str, list[str]]:
-    """The first `n` held-out stories of every protocol (up to `max_tokens` tokens each), decoded."""
-    import numpy as np
-
-    from . import study
-    from .data import TokenData
-
-    out = {}
-    for protocol in study.protocols(cfg):
-        data = TokenData(study.data_dir(run_dir, protocol))
-        flat = np.asarray(data.val).reshape(-1)
-        starts = [int(s) for s in data.val_story_starts[:n + 1]] or [0]
-        texts = []
-        for i, s in enumerate(starts[:n]):
-            end = min(starts[i + 1] if i + 1 < len(starts) else flat.size, s + max_tokens)
-            text = data.codec.decode(flat[s:end]).replace("<|endoftext|>", "").strip()
-            texts.append(text + (" ..." if end == s + max_tokens else ""))
-        out[protocol] = texts
-    return out
-
-
-def print_texts(groups: dict[str, list[str]], width: int = 100) -> None:
-    """Print texts grouped under headings, wrapped to `width` columns."""
-    import textwrap
-
-    for title, texts in groups.items():
-        print(f"=== {title} ===")
-        for i, text in enumerate(texts, 1):
-            print(textwrap.fill(text, width, initial_indent=f"[{i}] ", subsequent_indent="    "))
-        print()
-
-
-def metrics_table(cfg, run_dir, paradigm: str):
-    """Every evaluated step of every arm of a paradigm (from metrics.jsonl)."""
-    import pandas as pd
-
-    from . import study
-    from .train import read_metrics
-
-    rows = []
-    for key, _, path in study.model_dirs(cfg, run_dir, paradigm):
-        for rec in read_metrics(path):
-            if "val_loss" in rec:
-                rows.append({"arm": key, **{k: v for k, v in rec.items() if k != "lr"}})
-    return pd.DataFrame(rows)
-
-
-def plot_losses(cfg, run_dir, paradigm: str):
-    """Train and validation loss against step, one panel per protocol, one colour per arm."""
-    import matplotlib.pyplot as plt
-
-    from . import study
-    from .train import read_metrics
-
-    protocols = study.protocols(cfg)
-    fig, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 3.8), squeeze=False)
-    for ax, protocol in zip(axes[0], protocols):
-        arms = [a for a in study.arms(cfg, paradigm) if a.protocol == protocol]
-        for k, arm in enumerate(arms):
-            recs = read_metrics(study.arm_dir(run_dir, arm))
-            train = [(r["step"], r["train_loss"]) for r in recs if "train_loss" in r]
-            val = [(r["step"], r["val_loss"]) for r in recs if "val_loss" in r]
-            colour = f"C{k}"
-            if train:
-                ax.plot(*zip(*train), color=colour, alpha=0.6, lw=1, label=f"{arm.name} s{arm.seed} train")
-            if val:
-                ax.plot(*zip(*val), color=colour, marker="o", lw=2, label=f"{arm.name} s{arm.seed} val")
-        loss = "AR cross-entropy" if paradigm == "ar" else f"MDLM loss ({arms[0].config.mdlm_loss})" if arms else ""
-        ax.set(title=f"{protocol} protocol", xlabel="step", ylabel=f"{loss}, nats/token")
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
-def _sample_files(cfg, run_dir, only_stem=None):
-    from . import study
-
-    for arm in study.arms(cfg):
-        for stem in study.sample_settings(cfg, arm):
-            path = study.arm_dir(run_dir, arm) / f"{stem}.jsonl"
-            if only_stem not in (None, stem):
-                continue
-            if path.exists():
-                yield arm, stem, read_jsonl(path)
-
-
-def sample_times(cfg, run_dir):
-    """One row per sample set written: arm, set, sampler, count, wall time."""
-    import pandas as pd
-
-    rows = []
-    for arm, stem, recs in _sample_files(cfg, run_dir):
-        wall = recs[0].get("wall_time_s") if recs else None
-        rows.append({"arm": arm.key, "set": stem, "sampler": recs[0].get("sampler") if recs else None,
-                     "n": len(recs), "wall_time_s": wall,
-                     "ms_per_sample": 1000 * wall / len(recs) if wall and recs else None})
-    return pd.DataFrame(rows)
-
-
-def sample_examples(cfg, run_dir, n: int = 3, stem: str = "samples", max_chars: int = 400) -> dict:
-    """The first `n` texts of every arm's `stem` sample set."""
-    return {f"{arm.key} [{stem}]": [r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "")
-                                 for r in recs[:n]]
-            for arm, _, recs in _sample_files(cfg, run_dir, stem)}
-
-
-__all__ = ["NOTEBOOKS", "PipelineError", "StageFailed", "run_pipeline", "resolve_run_dir", "check_notebook",
-           "parse_parameters", "render_report", "read_state"]

@@ -143,7 +143,7 @@ def sampled(cfg: Config, n_train_chunks: int) -> list[Branch]:
 
 
 def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
-    from .sample import sample_run
+    from .generate import sample_run
 
     paths = []
     for b in sampled(cfg, len(_data(run_dir, cfg).train)):
@@ -179,7 +179,8 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     import json
 
     from . import verdicts
-    from .sample import generative_perplexity, load_model, read_samples, reference_rows
+    from .evaluate import generative_perplexity
+    from .generate import load_model, read_samples, reference_rows
 
     run_dir = Path(run_dir)
     data = _data(run_dir, cfg)

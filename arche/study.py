@@ -150,7 +150,7 @@ def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
     if cfg.study == "repetition":
         from . import repetition
         return repetition.sample_all(cfg, run_dir, log)
-    from .sample import sample_run
+    from .generate import sample_run
 
     paths = []
     for arm in arms(cfg):
@@ -169,7 +169,7 @@ def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
 
 def infill_all(cfg: Config, run_dir, log=print) -> Path | None:
     """MDLM infilling on held-out stories, scored by the AR model of the same protocol and seed."""
-    from .sample import infill_demo
+    from .evaluate import infill_demo
 
     protocol = main_protocol(cfg)
     mdlm = next(a for a in arms(cfg, "mdlm") if a.protocol == protocol and a.name == "mdlm")
@@ -204,7 +204,8 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     if cfg.study == "repetition":
         from . import repetition
         return repetition.analyse(cfg, run_dir, profile, log)
-    from .sample import generative_perplexity, load_model, read_samples, reference_rows
+    from .evaluate import generative_perplexity
+    from .generate import load_model, read_samples, reference_rows
 
     run_dir = Path(run_dir)
     device = _device(cfg)

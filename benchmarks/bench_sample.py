@@ -5,7 +5,7 @@ AR with the KV cache, and the MDLM "confidence" and "published" samplers, at two
     smoke  d128, 2 layers, 4 heads, ff 384, vocabulary 2,000; 200 samples of 128 tokens, MDLM 50 steps
     paper  d768, 12 layers, 12 heads, ff 2048, GPT-2 vocabulary (50,257 + [MASK]); MDLM 100 steps
 
-On CUDA (bf16 autocast, as in arche.sample.generate) the paper shape draws the full 1,000 samples
+On CUDA (bf16 autocast, as in arche.generate.generate) the paper shape draws the full 1,000 samples
 (AR in batches of 250 and 500, MDLM in batches of 250). On CPU it draws a few samples only, and the MDLM
 runs 5 of its 100 rounds: the report gives seconds per sample and the projection to 1,000 samples
 (and, for the MDLM, to 100 rounds; every round costs about one forward pass). Every sampler runs once
@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import torch  # noqa: E402
 
 from arche import build_model, load_config  # noqa: E402
-from arche.sample import sample_ar, sample_mdlm  # noqa: E402
+from arche.denoise import sample_mdlm  # noqa: E402
+from arche.sample import sample_ar
 from arche.train import autocast_for  # noqa: E402
 
 LENGTH = 128

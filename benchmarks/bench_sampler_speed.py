@@ -1,7 +1,7 @@
 """MDLM sampler speed before and after the speed work, on the replica shape, same tokens checked.
 
 "before" is the previous implementation kept in tests/test_sampler_equivalence.py (`_reference`);
-"after" is arche.sample.sample_mdlm. Random-init weights (speed does not depend on them), with the
+"after" is arche.denoise.sample_mdlm. Random-init weights (speed does not depend on them), with the
 head scaled so that tokens repeat (the repetition penalty has work to do). Runs `--rounds` rounds of
 a `--steps`-step schedule (each round is one forward pass plus the draw), asserts both give the same
 tokens, and prints samples/s projected to the full schedule. One JSON line per measurement.
@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 from arche import build_model, load_config  # noqa: E402
 from arche.config import SAMPLE_VOCAB  # noqa: E402
-from arche.sample import _run_mdlm  # noqa: E402
+from arche.denoise import _run_mdlm  # noqa: E402
 from test_sampler_equivalence import _ref_confidence, _ref_published, SETTINGS  # noqa: E402
 
 

@@ -77,12 +77,12 @@ overrides = {}      # config overrides, e.g. {"steps": 100, "seed": 1}
 import matplotlib.pyplot as plt
 
 import arche
-from arche import pipeline, study
+from arche import study, views
 
-pipeline.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
+views.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
 cfg = arche.load_config(profile, **overrides)
-run_dir = pipeline.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
-print(pipeline.describe(cfg, profile, run_dir))
+run_dir = arche.config.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
+print(views.describe(cfg, profile, run_dir))
 
 # %% [markdown]
 # ## Prepare the token files
@@ -91,7 +91,7 @@ print(pipeline.describe(cfg, profile, run_dir))
 manifests = study.prepare_all(cfg, run_dir)
 
 # %%
-pipeline.data_table(manifests)
+views.data_table(manifests)
 
 # %% [markdown]
 # ## A few held-out stories
@@ -99,4 +99,4 @@ pipeline.data_table(manifests)
 # Decoded back from the validation tokens, as the models will see them.
 
 # %%
-pipeline.print_texts(pipeline.example_stories(cfg, run_dir, n=3))
+views.print_texts(views.example_stories(cfg, run_dir, n=3))

@@ -78,12 +78,12 @@ overrides = {}      # config overrides, e.g. {"steps": 100, "seed": 1}
 import matplotlib.pyplot as plt
 
 import arche
-from arche import pipeline, study
+from arche import study, views
 
-pipeline.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
+views.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
 cfg = arche.load_config(profile, **overrides)
-run_dir = pipeline.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
-print(pipeline.describe(cfg, profile, run_dir))
+run_dir = arche.config.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
+print(views.describe(cfg, profile, run_dir))
 
 # %% [markdown]
 # ## Train
@@ -97,11 +97,11 @@ summaries = study.train_all(cfg, run_dir, "ar")
 # Every evaluated step of every arm, from `metrics.jsonl`.
 
 # %%
-pipeline.metrics_table(cfg, run_dir, "ar")
+views.metrics_table(cfg, run_dir, "ar")
 
 # %% [markdown]
 # ## Loss curves
 
 # %%
-pipeline.plot_losses(cfg, run_dir, "ar")
+views.plot_losses(cfg, run_dir, "ar")
 plt.show()

@@ -78,28 +78,28 @@ overrides = {}      # config overrides, e.g. {"steps": 100, "seed": 1}
 import matplotlib.pyplot as plt
 
 import arche
-from arche import pipeline, study
+from arche import study, views
 
-pipeline.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
+views.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
 cfg = arche.load_config(profile, **overrides)
-run_dir = pipeline.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
-print(pipeline.describe(cfg, profile, run_dir))
+run_dir = arche.config.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
+print(views.describe(cfg, profile, run_dir))
 
 # %% [markdown]
 # ## Sample
 
 # %%
-with pipeline.lock_arms(cfg, run_dir, "04_sample"):  # no sampling from a model in training
+with views.lock_arms(cfg, run_dir, "04_sample"):  # no sampling from a model in training
     paths = study.sample_all(cfg, run_dir)
 
 # %% [markdown]
 # ## Wall time of every sample set
 
 # %%
-pipeline.sample_times(cfg, run_dir)
+views.sample_times(cfg, run_dir)
 
 # %% [markdown]
 # ## A few samples per model
 
 # %%
-pipeline.print_texts(pipeline.sample_examples(cfg, run_dir, n=3))
+views.print_texts(views.sample_examples(cfg, run_dir, n=3))

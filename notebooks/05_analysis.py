@@ -71,9 +71,9 @@ overrides = {}      # config overrides, e.g. {"steps": 100, "seed": 1}
 
 # %%
 import arche
-from arche import pipeline, report, study
+from arche import report, study, views
 
-pipeline.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
+views.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
 report.setup_notebook()
 cfg = arche.load_config(profile, **overrides)
 run_path = report.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))

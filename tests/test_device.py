@@ -92,7 +92,7 @@ def test_dropping_optimizer_state_keeps_one_weights_file_and_the_run_finished(tm
     assert len(holding) == 1 and not any(k.startswith("optim.") for t in tensors.values() for k in t)
     weights = tensors[holding[0]]
     # what sampling loads (best, else last) is the best evaluation's weights
-    from arche.sample import load_model
+    from arche.generate import load_model
     model, *_ = load_model(tmp_path / "run")
     assert all(torch.equal(p.detach(), weights[f"model.{k}"]) for k, p in model.named_parameters()
                if f"model.{k}" in weights)

@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from safetensors.torch import load_file
 
 import arche.train as train_mod
-from arche import checkpoint, pipeline, report, runlock
+from arche import checkpoint, pipeline, report, runlock, views
 from arche.__main__ import main
 from arche.checkpoint import CheckpointError
 from arche.config import ConfigError, load_config
@@ -594,9 +594,9 @@ def test_user_errors_of_every_command_are_one_line(tmp_path):
 
 def test_notebooks_refuse_parameters_they_do_not_take(tmp_path):
     with pytest.raises(PipelineError, match="unknown notebook parameter.*steps"):
-        pipeline.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "steps": 20,
+        views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "steps": 20,
                                             "pipeline": pipeline, "In": [], "_i1": ""})
-    pipeline.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "cfg": None})
+    views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "cfg": None})
     out = tmp_path / "02.ipynb"
     proc = subprocess.run(
         [sys.executable, "-m", "papermill", str(pipeline.NOTEBOOKS_DIR / "02_train_ar.ipynb"), str(out),

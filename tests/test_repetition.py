@@ -110,7 +110,7 @@ def test_a_repetition_results_file_renders_its_own_paper(tiny_study, tmp_path):
 
     _, run, results = tiny_study
     assert report.artefact(results, "fig-val-curves").__class__ is report.Skipped
-    table = report.report_repetition.table_repetition(results)
+    table = report.repetition.table_repetition(results)
     assert list(table.index) == ["1", "2", "4"] and table.shape[1] == 4  # 2 budgets x 2 paradigms
     assert sum("*" in v for v in table.iloc[:, 0]) == 1  # one best per column
     pdf = report.render_results(run / "results.json", tmp_path / "out", log=lambda *_: None)

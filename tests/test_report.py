@@ -1,7 +1,6 @@
 """Tests for arche.report: tables, booktabs, macros against main.tex, verdict rules, the tagged-output
 exporter and (with latexmk) a real paper build, on a hand-made results dict in results.json's schema."""
 
-import base64
 import copy
 import math
 import re

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from arche import build_model, load_config
 from arche import checkpoint
 from arche.model import KVCache
-from arche.sample import (apply_repetition_penalty, ar_nll, filter_logits, generate, generative_perplexity,
-                          load_model, mdlm_nelbo, prefix_ids, read_samples, reference_rows, reference_texts,
-                          infill, infill_demo, sample_ar, sample_mdlm, sample_run, time_for_masked_fraction,
-                          token_counts)
+from arche.denoise import apply_repetition_penalty, infill, sample_mdlm, time_for_masked_fraction, token_counts
+from arche.evaluate import ar_nll, generative_perplexity, mdlm_nelbo, infill_demo
+from arche.generate import generate, load_model, read_samples, reference_rows, reference_texts, sample_run
+from arche.sample import filter_logits, prefix_ids, sample_ar
 from arche.objectives import alpha
 from arche.tokenizer import TokenCodec
 
@@ -109,7 +109,7 @@ def test_repetition_penalty_pushes_down_both_signs():
 
 
 def test_released_penalty_divides_whatever_the_sign():
-    from arche.sample import released_penalty_divisor
+    from arche.denoise import released_penalty_divisor
     divisor = released_penalty_divisor(torch.tensor([[0, 1, 2, 10]]))
     assert torch.allclose(divisor, torch.tensor([[1.0, 1.3, 1.69, 5.0]]))
     logits = torch.tensor([[1.0, -2.0, 2.0, -3.0]])
@@ -497,7 +497,7 @@ def test_infill_penalty_sees_only_the_filled_span(sampler):
 
 
 def test_head_only_at_the_asked_positions_gives_the_same_logits(mdlm):
-    from arche.sample import _denoise, _denoise_at
+    from arche.denoise import _denoise, _denoise_at
     canvas = torch.randint(0, V, (3, 16), generator=torch.Generator().manual_seed(0))
     where = torch.rand(3, 16, generator=torch.Generator().manual_seed(1)) < 0.4
     canvas[where] = mdlm.mask_id

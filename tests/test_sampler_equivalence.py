@@ -12,9 +12,8 @@ import pytest
 import torch
 
 from arche import build_model
-from arche.sample import (_denoise, _rows_of, _sampled_at, apply_repetition_penalty, filled_only, infill,
-                          most_confident, released_penalty_divisor, sample_from, sample_mdlm,
-                          time_for_masked_fraction, token_counts)
+from arche.denoise import _denoise, _rows_of, _sampled_at, apply_repetition_penalty, filled_only, infill, most_confident, released_penalty_divisor, sample_mdlm, time_for_masked_fraction, token_counts
+from arche.sample import sample_from
 from conftest import tiny_config
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from arche import study
-from arche.sample import read_samples
+from arche.generate import read_samples
 from conftest import tiny_config
 
 

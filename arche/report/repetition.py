@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import stats
-from .verdicts import curves
+from .. import stats
+from ..verdicts import curves
 
 LABEL = {"ar": "AR", "mdlm": "MDLM"}
 COLORS = {"ar": "#3366aa", "mdlm": "#dd7733"}

@@ -1,0 +1,131 @@
+"""Everything between results.json and the paper: figures, tables, macros, the notebook bridge. No torch.
+
+Data flows one way:
+
+    study.analyse / repetition.analyse -> results.json -> (this package) figures / tables / macros,
+    shown in notebooks/05_analysis -> executed notebook -> paper.export_tagged -> generated/
+    {fig-*.pdf, tab-*.tex, macros.tex} -> latexmk -> RUN/paper.pdf
+
+    common     published numbers, labels, queries on results, the run's scale mark
+    fmt        number formats, LaTeX escaping, booktabs / HTML / markdown tables
+    display    notebook display objects (a figure carrying its PDF, a table its LaTeX, Skipped)
+    figures    the comparison's figures          tables      its tables
+    findings   the rules of the three findings   macros      every number the prose cites
+    paper      tagged outputs -> files, latexmk  artefacts   every artefact from results.json alone
+    repetition the repetition study's figure, tables and macros
+
+Every seed aggregate is `stats.aggregate`/`stats.summarise`: the mean and a 95% Student-t interval.
+Numbers shown as "m ± h" are the mean and the half-width of that interval (shown when >1 seed).
+"""
+
+import shutil  # noqa: F401  (tests patch report.shutil.which to simulate a machine without LaTeX)
+
+from ..config import resolve_run_dir  # noqa: F401  (the notebooks' run directory)
+from . import repetition as report_repetition  # noqa: F401
+from .common import (  # noqa: F401
+    ARMS,
+    ARM_LABEL,
+    ARM_MACRO,
+    CITATION,
+    COLORS,
+    LATEX_UPPERCASE_COMMANDS,
+    PROTOCOL_LABEL,
+    PUBLISHED,
+    THROUGHPUT_TOLERANCE,
+    describe_results,
+    describe_source,
+    has_sweep,
+    load_results,
+    main_protocol,
+    repo_root,
+    run_stat,
+    sample_label,
+    sample_stat,
+    toy_level,
+    toy_note,
+)
+from .fmt import (  # noqa: F401
+    fmt,
+    fmt_agg,
+    latex_escape,
+    to_booktabs,
+    to_html,
+    to_markdown,
+)
+from .display import (  # noqa: F401
+    FigureOutput,
+    MacrosOutput,
+    SKIP_MIMETYPE,
+    Skipped,
+    TableOutput,
+    mark_figure,
+    setup_notebook,
+    show_figure,
+    show_macros,
+    show_table,
+)
+from .figures import (  # noqa: F401
+    DIVERSITY_PANELS,
+    fig_diversity,
+    fig_likelihood,
+    fig_sweep,
+    fig_val_curves,
+    sweep_rows,
+)
+from .tables import (  # noqa: F401
+    DIVERSITY_ROWS,
+    EXAMPLE_CHARS,
+    SELF_BLEU_SHORT,
+    describe_precision,
+    table_diversity,
+    table_examples,
+    table_likelihood,
+    table_setup,
+    table_training,
+    table_val_loss,
+)
+from .findings import (  # noqa: F401
+    DIVERSITY_RULE_METRICS,
+    HOLDS,
+    OUTCOMES,
+    OUTCOME_SHORT,
+    finding_diversity,
+    finding_overfitting,
+    finding_throughput,
+    findings,
+    outcome_text,
+    sanity_gate,
+    table_findings,
+)
+from .macros import (  # noqa: F401
+    MissingMacroError,
+    check_macros,
+    defined_macros,
+    infill_summary,
+    macros,
+    macros_tex,
+    missing_macros,
+    used_macros,
+    write_macros,
+)
+from .paper import (  # noqa: F401
+    FIG_MIMES,
+    LATEX_INSTALL,
+    PAPER_SOURCES,
+    PaperBuildError,
+    TaggedOutputError,
+    build_paper,
+    export_tagged,
+    main_document,
+    tagged_output_exporter,
+)
+from .artefacts import (  # noqa: F401
+    ARTEFACTS,
+    REPETITION_TAGS,
+    artefact,
+    read_results,
+    render_results,
+    results_notebook,
+    summary_markdown,
+    update_readme,
+)

@@ -1,0 +1,192 @@
+"""Numbers and tables as text: number formats, LaTeX escaping, booktabs, HTML and markdown tables."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+import pandas as pd
+
+# --------------------------------------------------------------------------- formatting
+
+def _ok(x) -> bool:
+    return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
+
+
+def fmt(x, kind="f3") -> str:
+    """One number as shown in tables and prose. kinds: f1/f2/f3 (decimals), pct (fraction -> %),
+    int (thousands separators), params (123.6M), min (minutes), tok (tokens/s), sig (3 significant)."""
+    if not _ok(x):
+        return "n/a"
+    x = float(x)
+    if kind.startswith("f") and kind[1:].isdigit():
+        return f"{x:.{int(kind[1:])}f}"
+    if kind == "pct":
+        return f"{100 * x:.1f}%"
+    if kind in ("int", "tok"):
+        return f"{round(x):,}"
+    if kind == "params":
+        for unit, div in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+            if abs(x) >= div:
+                text = f"{x / div:.1f}" if abs(x) / div < 100 or unit == "M" else f"{x / div:.0f}"
+                return (text[:-2] if text.endswith(".0") else text) + unit
+        return f"{x:.0f}"
+    if kind == "min":
+        return f"{x:.1f}" if abs(x) >= 10 else (f"{x:.2f}" if abs(x) >= 1 else f"{x:.3f}")
+    if kind == "sig":
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+    raise ValueError(f"unknown number format {kind!r}")
+
+
+def fmt_agg(agg: dict, kind="f3", scale=1.0) -> str:
+    """'mean' for one seed (or no spread), 'mean ± half-width of the 95% interval' for several on
+    the raw scale (the half-width with as many decimals as the mean), 'centre [lo, hi]' for an
+    interval built on a log or logit scale, which is not symmetric."""
+    if agg is None or not _ok(agg.get("mean")):
+        return "n/a"
+    mean = agg["mean"] * scale
+    if agg.get("n", 0) <= 1 or not _ok(agg.get("hi")) or agg["hi"] == agg["lo"]:
+        return fmt(mean, kind)
+    if agg.get("scale") in ("log", "logit"):
+        # An interval built on a log or logit scale is not symmetric: show its bounds.
+        lo, hi = agg["lo"] * scale, agg["hi"] * scale
+        if kind == "pct":
+            return f"{100 * mean:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+        return f"{fmt(mean, kind)} [{fmt(lo, kind)}, {fmt(hi, kind)}]"
+    half = (agg["hi"] - agg["lo"]) / 2 * scale
+    if kind == "pct":
+        return f"{100 * mean:.1f} ± {100 * half:.1f}%"
+    text = fmt(mean, kind)
+    if kind in ("int", "tok"):
+        return f"{text} ± {round(half):,}"
+    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+    return f"{text} ± {half:.{decimals}f}"
+
+
+_LATEX_MAP = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+    "±": r"$\pm$", "×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "≤": r"$\le$",
+    "≥": r"$\ge$", "→": r"$\rightarrow$", "“": "``", "”": "''", "‘": "`", "’": "'", "…": r"\ldots{}",
+    "−": "--",
+}
+_LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_MAP))
+
+
+def latex_escape(text) -> str:
+    """Plain text -> LaTeX: the ten special characters and a few Unicode symbols."""
+    return _LATEX_RE.sub(lambda m: _LATEX_MAP[m.group(0)], str(text))
+
+
+# --------------------------------------------------------------------------- booktabs
+
+def to_booktabs(df: pd.DataFrame) -> str:
+    """A DataFrame of strings as a booktabs tabular (no float, no caption: main.tex holds those).
+
+    Columns may be flat or a 2-level MultiIndex (the top level becomes spanning headers with
+    \\cmidrule under them). The index is the stub column, its name the stub header. Options in
+    df.attrs: "sections" (index labels rendered as full-width italic section rows), "bold" (set of
+    (row, column) cells set in bold), "align" (column alignment of the data columns, default "r"),
+    "stub_align" (default "l"), "panels" (lists of top-level headers: the columns are set as panels
+    stacked one under the other, each with its own header, to halve a wide table's width),
+    "resize" (shrink to \\linewidth when still wider). Every cell and header is escaped.
+    """
+    attrs = df.attrs or {}
+    panels = attrs.get("panels")
+    if panels and isinstance(df.columns, pd.MultiIndex):
+        groups = [[c for c in df.columns if c[0] in panel] for panel in panels]
+        groups = [g for g in groups if g]
+    else:
+        groups = [list(df.columns)]
+    width = max(len(g) for g in groups)
+    align = attrs.get("align", "r")
+    spec = attrs.get("stub_align", "l") + (align * width if len(align) == 1 else align)
+    lines = [r"\begin{tabular}{" + spec + "}", r"\toprule"]
+    for k, cols in enumerate(groups):
+        if k:
+            lines += [r"\midrule[\heavyrulewidth]", r"\addlinespace"]
+        lines += _booktabs_block(df, cols, width)
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    body = "\n".join(lines)
+    if attrs.get("resize"):
+        # Shrink only when wider than the line; narrow tables keep their natural size.
+        body = ("\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
+                + body + "%\n}")
+    return body + "\n"
+
+
+def _booktabs_block(df: pd.DataFrame, cols: list, width: int) -> list[str]:
+    """Header and rows of the columns `cols`, padded with empty cells to `width` data columns."""
+    attrs = df.attrs or {}
+    sections = set(attrs.get("sections", ()))
+    bold = set(attrs.get("bold", ()))
+    pad = [""] * (width - len(cols))
+    stub = latex_escape(df.index.name or "")
+    lines = []
+    if isinstance(df.columns, pd.MultiIndex):
+        tops = [c[0] for c in cols]
+        cells, rules, i = [""], [], 0
+        while i < len(cols):
+            j = i
+            while j + 1 < len(cols) and tops[j + 1] == tops[i]:
+                j += 1
+            span = j - i + 1
+            label = latex_escape(tops[i])
+            cells.append(label if span == 1 else rf"\multicolumn{{{span}}}{{c}}{{{label}}}")
+            if tops[i]:
+                rules.append(rf"\cmidrule(lr){{{i + 2}-{j + 2}}}")
+            i = j + 1
+        lines.append(" & ".join(cells + pad) + r" \\")
+        if rules:
+            lines.append(" ".join(rules))
+        lines.append(" & ".join([stub] + [latex_escape(c[1]) for c in cols] + pad) + r" \\")
+    else:
+        lines.append(" & ".join([stub] + [latex_escape(c) for c in cols] + pad) + r" \\")
+    lines.append(r"\midrule")
+    first = True
+    for label, row in df.iterrows():
+        if label in sections:
+            if not first:
+                lines.append(r"\midrule")
+            lines.append(rf"\multicolumn{{{width + 1}}}{{l}}{{\emph{{{latex_escape(label)}}}}} \\")
+        else:
+            cells = [latex_escape(label)]
+            for col in cols:
+                text = latex_escape(row[col])
+                cells.append(rf"\textbf{{{text}}}" if (label, col) in bold else text)
+            lines.append(" & ".join(cells + pad) + r" \\")
+        first = False
+    return lines
+
+
+def to_html(df: pd.DataFrame) -> str:
+    """The same table as HTML (cells escaped, bold cells and section rows marked)."""
+    attrs = df.attrs or {}
+    bold = set(attrs.get("bold", ()))
+    sections = set(attrs.get("sections", ()))
+    out = df.copy()
+    out.attrs = {}
+    for label in out.index:
+        for col in out.columns:
+            text = html.escape(str(out.at[label, col]))
+            if (label, col) in bold:
+                text = f"<b>{text}</b>"
+            out.at[label, col] = text
+    out.index = [f"<i>{html.escape(str(i))}</i>" if i in sections else html.escape(str(i)) for i in out.index]
+    out.index.name = df.index.name
+    title = attrs.get("title")
+    head = f"<p><b>{html.escape(title)}</b></p>\n" if title else ""
+    return head + out.to_html(escape=False, na_rep="")
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A plain GitHub-markdown table of a report table (multi-level headers joined with ' / ')."""
+    cols = [" / ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else str(col) for col in df.columns]
+    esc = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join([esc(df.index.name or "")] + [esc(c) for c in cols]) + " |",
+             "|" + "---|" * (len(cols) + 1)]
+    for label, row in df.iterrows():
+        lines.append("| " + " | ".join([esc(label)] + [esc(v) for v in row.tolist()]) + " |")
+    return "\n".join(lines)
