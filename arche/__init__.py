@@ -20,5 +20,6 @@ __version__ = "0.1.0"
 def __getattr__(name):
     if name == "build_model":  # torch is imported only by what needs it
         from .model import build_model
+
         return build_model
     raise AttributeError(f"module 'arche' has no attribute {name!r}")

@@ -22,8 +22,14 @@ from .errors import UserError
 
 def _add_common(p):
     p.add_argument("--profile", default="smoke", help=f"one of {sorted(PROFILES)} (default: smoke)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key (repeatable)",
+    )
 
 
 def _config(args):
@@ -32,7 +38,8 @@ def _config(args):
 
 def cmd_config(args):
     """The resolved settings of a profile (+ overrides), what each differs from, and what the run costs."""
-    from .config import Config, default_run_dir, describe_cost
+    from .config import Config, default_run_dir
+    from .scaling import describe_cost
 
     cfg = _config(args)
     defaults = Config().to_dict()
@@ -40,14 +47,22 @@ def cmd_config(args):
     overrides = parse_overrides(args.overrides)
     print(f"# profile {args.profile}; run directory (default) {default_run_dir(args.profile)}")
     for key, value in cfg.to_dict().items():
-        origin = ("--set" if key in overrides else "profile" if key in profile
-                  else "protocol" if value != defaults[key] else "")
+        origin = (
+            "--set"
+            if key in overrides
+            else "profile"
+            if key in profile
+            else "protocol"
+            if value != defaults[key]
+            else ""
+        )
         print(f"{key:26} = {value!r:34} {'# ' + origin if origin else ''}".rstrip())
     print(describe_cost(cfg))
 
 
 def cmd_notebooks(args):
     from .notebook_sync import sync
+
     stale = sync(check=args.check)
     if args.check and stale:
         print(f"out of sync: {', '.join(stale)} (run: python -m arche notebooks)", file=sys.stderr)
@@ -58,33 +73,38 @@ def cmd_notebooks(args):
 
 def cmd_params(args):
     from .model import param_counts
+
     print(json.dumps(param_counts(_config(args))))
 
 
 def cmd_prepare(args):
     from .data import prepare
+
     manifest = prepare(_config(args), args.data_dir)
     print(json.dumps({k: v for k, v in manifest.items() if k != "sha256"}, indent=2))
 
 
 def cmd_train(args):
     from .train import train
+
     summary = train(_config(args), args.paradigm, args.run_dir, data_dir=args.data_dir)
     print(json.dumps(summary))
 
 
 def cmd_sample(args):
-    from .runlock import run_lock
     from .generate import sample_run
+    from .runlock import run_lock
     from .train import RunDirError, read_config_json
+
     cfg = _config(args)
     run_dir = Path(args.run_dir)
     recorded = read_config_json(run_dir)  # a damaged config.json is a RunDirError naming it
     if recorded is None:
         raise RunDirError(f"{run_dir} holds no config.json: is it a training run directory?")
     if recorded.get("paradigm") != args.paradigm:
-        raise RunDirError(f"{run_dir} holds a {str(recorded.get('paradigm')).upper()} model, "
-                          f"not {args.paradigm.upper()}")
+        raise RunDirError(
+            f"{run_dir} holds a {str(recorded.get('paradigm')).upper()} model, not {args.paradigm.upper()}"
+        )
     if not any((run_dir / f"{name}.safetensors").exists() for name in ("best", "last")):
         raise RunDirError(f"{run_dir} holds no checkpoint yet: train it first (python -m arche train ...)")
     with run_lock(run_dir, f"sampling {args.paradigm}"):
@@ -94,17 +114,26 @@ def cmd_sample(args):
 
 def cmd_run(args):
     from .pipeline import run_pipeline
-    run_pipeline(args.profile, run_dir=args.run_dir, overrides=parse_overrides(args.overrides),
-                 only=args.only, start_from=getattr(args, "from"), timeout=args.timeout)
+
+    run_pipeline(
+        args.profile,
+        run_dir=args.run_dir,
+        overrides=parse_overrides(args.overrides),
+        only=args.only,
+        start_from=getattr(args, "from"),
+        timeout=args.timeout,
+    )
 
 
 def cmd_figures(args):
     import shutil
 
     from .report import render_results
+
     out = _absolute(args.out or Path("runs") / f"figures-{Path(args.results).stem}")
-    pdf = render_results(_absolute(args.results), out,
-                         repetition_path=_absolute(args.repetition) if args.repetition else None)
+    pdf = render_results(
+        _absolute(args.results), out, repetition_path=_absolute(args.repetition) if args.repetition else None
+    )
     if args.figures_dir:  # the committed figures change only through this explicit option
         dest = _absolute(args.figures_dir)
         dest.mkdir(parents=True, exist_ok=True)
@@ -116,6 +145,7 @@ def cmd_figures(args):
 
 def cmd_summary(args):
     from .report import load_results, summary_markdown, update_readme
+
     source = None
     if args.results:
         results = json.loads(Path(args.results).read_text())
@@ -133,6 +163,7 @@ def cmd_summary(args):
 
 def cmd_paper(args):
     from . import report
+
     try:
         pdf = report.build_paper(_absolute(args.run_dir))
     except (report.MissingMacroError, report.TaggedOutputError) as e:
@@ -182,15 +213,24 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="samples JSONL (default: RUN_DIR/samples.jsonl)")
     p.set_defaults(func=cmd_sample)
 
-    p = sub.add_parser("run", help="execute the notebooks with papermill, render report and paper",
-                       description="Execute the five stages in order (" + " -> ".join(STAGES) + ") into one "
-                                   "run directory; re-running skips finished stages.")
+    p = sub.add_parser(
+        "run",
+        help="execute the notebooks with papermill, render report and paper",
+        description="Execute the five stages in order (" + " -> ".join(STAGES) + ") into one "
+        "run directory; re-running skips finished stages.",
+    )
     _add_common(p)
     p.add_argument("--run-dir", default=None, help="default: runs/PROFILE")
-    p.add_argument("--only", default=None, choices=STAGES, metavar="STAGE",
-                   help="run just this stage: " + ", ".join(STAGES))
-    p.add_argument("--from", default=None, choices=STAGES, metavar="STAGE",
-                   help="start at this stage and run the ones after it: " + ", ".join(STAGES))
+    p.add_argument(
+        "--only", default=None, choices=STAGES, metavar="STAGE", help="run just this stage: " + ", ".join(STAGES)
+    )
+    p.add_argument(
+        "--from",
+        default=None,
+        choices=STAGES,
+        metavar="STAGE",
+        help="start at this stage and run the ones after it: " + ", ".join(STAGES),
+    )
     p.add_argument("--timeout", type=int, default=None, help="seconds per notebook cell")
     p.set_defaults(func=cmd_run)
 
@@ -202,8 +242,11 @@ def main(argv=None) -> int:
     p.add_argument("--results", required=True, help="a results.json (e.g. results/replica.json)")
     p.add_argument("--out", default=None, help="output directory (default: runs/figures-STEM)")
     p.add_argument("--figures-dir", default=None, help="also copy the PNGs here (e.g. figures/)")
-    p.add_argument("--repetition", default=None,
-                   help="a repetition study's results.json: its section joins the paper (e.g. results/repetition.json)")
+    p.add_argument(
+        "--repetition",
+        default=None,
+        help="a repetition study's results.json: its section joins the paper (e.g. results/repetition.json)",
+    )
     p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("summary", help="what a run found, as markdown (optionally into the README)")

@@ -117,12 +117,15 @@ def load(path, model, optimizer=None, map_location="cpu") -> dict:
     expected = _unique_params(model)
     missing, unexpected = set(expected) - set(model_sd), set(model_sd) - set(expected)
     if missing or unexpected:
-        raise ValueError(f"checkpoint {path} does not fit this model: missing {sorted(missing)[:5]}, "
-                         f"unexpected {sorted(unexpected)[:5]}")
+        raise ValueError(
+            f"checkpoint {path} does not fit this model: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}"
+        )
     for name, p in expected.items():
         if p.shape != model_sd[name].shape:
-            raise ValueError(f"checkpoint {path}: {name} has shape {tuple(model_sd[name].shape)}, "
-                             f"the model expects {tuple(p.shape)}")
+            raise ValueError(
+                f"checkpoint {path}: {name} has shape {tuple(model_sd[name].shape)}, the model expects {tuple(p.shape)}"
+            )
     with torch.no_grad():
         for name, p in expected.items():
             p.copy_(model_sd[name])

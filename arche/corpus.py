@@ -140,7 +140,7 @@ def _has_marker(path, chunk_size=1 << 20):
         while chunk := f.read(chunk_size):
             if marker in tail + chunk:
                 return True
-            tail = chunk[-(len(marker) - 1):]  # a marker may straddle two chunks
+            tail = chunk[-(len(marker) - 1) :]  # a marker may straddle two chunks
     return False
 
 

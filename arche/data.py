@@ -34,8 +34,16 @@ from .runlock import run_lock
 from .tokenizer import TokenCodec
 
 # The settings that decide the files' content; a data directory built with others is refused.
-DATA_KEYS = ("source", "n_tokens", "data_seed", "eos_between_stories", "val_split", "val_fraction",
-             "seq_len", "compact_vocab")
+DATA_KEYS = (
+    "source",
+    "n_tokens",
+    "data_seed",
+    "eos_between_stories",
+    "val_split",
+    "val_fraction",
+    "seq_len",
+    "compact_vocab",
+)
 
 
 # The real 4,000-story TinyStories sample that lives beside the project (never inside it).
@@ -80,21 +88,27 @@ def _prepare(config, data_dir: Path, num_threads, log) -> dict:
         existing = None
     if existing is not None:
         if existing["settings"] != settings:
-            diff = {k: (existing["settings"].get(k), v) for k, v in settings.items()
-                    if existing["settings"].get(k) != v}
-            raise DataError(f"{data_dir} holds data prepared with other settings {diff}; "
-                            "use another directory or delete it")
+            diff = {
+                k: (existing["settings"].get(k), v) for k, v in settings.items() if existing["settings"].get(k) != v
+            }
+            raise DataError(
+                f"{data_dir} holds data prepared with other settings {diff}; use another directory or delete it"
+            )
         if existing.get("source_sha256") not in (None, source_sha):
-            raise DataError(f"the source {config.source!r} changed since {data_dir} was prepared from it "
-                            f"(sha256 {existing['source_sha256'][:12]}... then, {(source_sha or '?')[:12]}... now); "
-                            "models trained on the old data would not match it: use another data directory "
-                            "(or delete this one to prepare it again)")
+            raise DataError(
+                f"the source {config.source!r} changed since {data_dir} was prepared from it "
+                f"(sha256 {existing['source_sha256'][:12]}... then, {(source_sha or '?')[:12]}... now); "
+                "models trained on the old data would not match it: use another data directory "
+                "(or delete this one to prepare it again)"
+            )
         damaged = damaged_files(data_dir, existing)
         if not damaged:
             log(f"data: {data_dir} already prepared ({existing['n_tokens']:,} tokens), skipping")
             return existing
-        log(f"data: {', '.join(damaged)} in {data_dir} missing or not matching the manifest's sha256; "
-            "preparing again (same settings and source give the same bytes)")
+        log(
+            f"data: {', '.join(damaged)} in {data_dir} missing or not matching the manifest's sha256; "
+            "preparing again (same settings and source give the same bytes)"
+        )
     num_threads = num_threads or max(1, os.cpu_count() or 1)
 
     try:
@@ -132,8 +146,10 @@ def _prepare(config, data_dir: Path, num_threads, log) -> dict:
     }
     manifest["content_hash"] = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()
     atomic_write(data_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
-    log(f"data: wrote {manifest['n_train_chunks']:,} train and {manifest['n_val_chunks']:,} val chunks "
-        f"of {L} tokens, vocabulary {codec.vocab_size:,}, to {data_dir}")
+    log(
+        f"data: wrote {manifest['n_train_chunks']:,} train and {manifest['n_val_chunks']:,} val chunks "
+        f"of {L} tokens, vocabulary {codec.vocab_size:,}, to {data_dir}"
+    )
     return manifest
 
 
@@ -201,8 +217,10 @@ def _split(stories, config):
     val_starts = np.cumsum([0] + [s.size for s in val_list[:-1]])
     n_train, n_val_tok = (train.size // L) * L, (val.size // L) * L
     if n_train == 0 or n_val_tok == 0:
-        raise DataError(f"too few tokens for a story-level split into chunks of seq_len {L} "
-                        f"({train.size} train, {val.size} val); raise n_tokens or val_fraction")
+        raise DataError(
+            f"too few tokens for a story-level split into chunks of seq_len {L} "
+            f"({train.size} train, {val.size} val); raise n_tokens or val_fraction"
+        )
     return train[:n_train], val[:n_val_tok], [int(s) for s in val_starts if s < n_val_tok]
 
 
@@ -219,8 +237,9 @@ class TokenData:
         self.train = self._chunks("train.bin")
         if train_chunks:  # a fixed unique-data budget: the first chunks, in the order prepare wrote them
             if train_chunks > len(self.train):
-                raise DataError(f"train_chunks={train_chunks}, but {self.dir} has only {len(self.train)} "
-                                f"training chunks")
+                raise DataError(
+                    f"train_chunks={train_chunks}, but {self.dir} has only {len(self.train)} training chunks"
+                )
             self.train = self.train[:train_chunks]
         self.val = self._chunks("val.bin")
         self.val_story_starts = np.load(self.dir / "val_story_starts.npy", allow_pickle=False)
@@ -251,7 +270,7 @@ class TokenData:
         """This rank's slice of the global batch as an int64 tensor on `device`."""
         idx = self.batch_indices(step, batch_size, seed)
         per = batch_size // world_size
-        idx = idx[rank * per:(rank + 1) * per]
+        idx = idx[rank * per : (rank + 1) * per]
         return _to_device(self.train[idx], device)
 
     def val_batches(self, batch_size, n_batches, device="cpu"):
@@ -259,7 +278,7 @@ class TokenData:
         n = min(len(self.val), batch_size * n_batches)
         if n == 0:
             raise DataError(f"{self.dir} has no validation chunks")
-        return [_to_device(self.val[i:i + batch_size], device) for i in range(0, n, batch_size)]
+        return [_to_device(self.val[i : i + batch_size], device) for i in range(0, n, batch_size)]
 
 
 def _to_device(chunk: np.ndarray, device):
@@ -281,8 +300,11 @@ def _read_manifest(data_dir: Path):
 
 def damaged_files(data_dir, manifest) -> list[str]:
     """The files of a prepared directory that are missing or differ from the manifest's sha256."""
-    return [name for name, digest in manifest["sha256"].items()
-            if not (Path(data_dir) / name).is_file() or _sha256_file(Path(data_dir) / name) != digest]
+    return [
+        name
+        for name, digest in manifest["sha256"].items()
+        if not (Path(data_dir) / name).is_file() or _sha256_file(Path(data_dir) / name) != digest
+    ]
 
 
 def _source_sha256(source: str) -> str | None:
@@ -301,6 +323,7 @@ def _sha256_file(path: Path) -> str:
 
 def _npy_bytes(array: np.ndarray) -> bytes:
     import io
+
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
     return buf.getvalue()

@@ -50,7 +50,6 @@ SAMPLER_DEFAULTS = {
 ROW_CHUNK = 4096  # rows of (rows, vocab) probabilities handled at once: bounds memory at any batch size
 
 
-
 # -----------------------------------------------------------------------------
 # masked diffusion sampling: shared pieces
 
@@ -60,7 +59,7 @@ def _denoise(model, prefix, canvas, t: float):
     B = canvas.size(0)
     x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
     logits = model(x, torch.full((B,), float(t), device=canvas.device))
-    return logits[:, prefix.numel():]
+    return logits[:, prefix.numel() :]
 
 
 def _denoise_at(model, prefix, canvas, t: float, where):
@@ -104,8 +103,10 @@ def _max_confidence(rows, seq, transform, gen):
 
 def _draw_rows(rows, seq, transform, uniforms):
     """Tokens (M,) of `rows` drawn with their given uniforms: what `_draw` returns for those rows."""
-    tokens = [_inverse_cdf(transform(r, s).softmax(dim=-1), u).squeeze(1)
-              for r, s, u in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK), uniforms.split(ROW_CHUNK))]
+    tokens = [
+        _inverse_cdf(transform(r, s).softmax(dim=-1), u).squeeze(1)
+        for r, s, u in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK), uniforms.split(ROW_CHUNK))
+    ]
     return torch.cat(tokens) if tokens else torch.zeros(0, dtype=torch.long, device=rows.device)
 
 
@@ -199,8 +200,9 @@ def time_for_masked_fraction(frac: float) -> float:
 # the MDLM samplers, one batch each
 
 
-def _confidence_batch(model, prefix, canvas, steps, gen, trace, temperature_start, temperature_end,
-                      repetition_penalty, rank_by):
+def _confidence_batch(
+    model, prefix, canvas, steps, gen, trace, temperature_start, temperature_end, repetition_penalty, rank_by
+):
     """The paper's confidence-based unmasking (see the module docstring); also "remask".
 
     `rank_by="max"` ranks positions by their largest softmax probability (the paper, Appendix A):
@@ -221,8 +223,11 @@ def _confidence_batch(model, prefix, canvas, steps, gen, trace, temperature_star
         remaining = int(masked[0].sum())  # every row unmasks the same number, so all rows agree
         t = time_for_masked_fraction(remaining / length)
         temperature = temperature_start + (temperature_end - temperature_start) * r / max(rounds - 1, 1)
-        seen_ids = (_seen_pairs(token_counts(filled_only(canvas, fillable, mask_id), V) > 0)
-                    if repetition_penalty != 1.0 else None)
+        seen_ids = (
+            _seen_pairs(token_counts(filled_only(canvas, fillable, mask_id), V) > 0)
+            if repetition_penalty != 1.0
+            else None
+        )
 
         def transform(rows, seq):
             # Only the entries of used tokens change; the same values as
@@ -253,8 +258,9 @@ def _confidence_batch(model, prefix, canvas, steps, gen, trace, temperature_star
     return canvas
 
 
-def _published_batch(model, prefix, canvas, steps, gen, trace, temperature, min_temperature,
-                     repetition_penalty, penalty_cap):
+def _published_batch(
+    model, prefix, canvas, steps, gen, trace, temperature, min_temperature, repetition_penalty, penalty_cap
+):
     """The released code's sampler, batched with the same per-sequence semantics."""
     V, mask_id = model.vocab_size, model.mask_id
     fillable = canvas == mask_id
@@ -284,8 +290,9 @@ def _published_batch(model, prefix, canvas, steps, gen, trace, temperature, min_
         chosen = most_confident(confidence, k, gen)
         canvas = torch.where(chosen, sampled, canvas)
         if trace is not None:
-            trace.append({"round": step, "t": t, "temperature": temp, "masked": n_masked.tolist(),
-                          "unmasked": k.tolist()})
+            trace.append(
+                {"round": step, "t": t, "temperature": temp, "masked": n_masked.tolist(), "unmasked": k.tolist()}
+            )
     masked = canvas == mask_id
     if bool(masked.any()):
         # Leftovers (only when steps ran out first): argmax of the plain logits at t = 0.
@@ -318,21 +325,35 @@ def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
     return canvas
 
 
-_BATCH_SAMPLERS = {"confidence": _confidence_batch, "remask": _confidence_batch,
-                   "published": _published_batch, "ancestral": _ancestral_batch}
+_BATCH_SAMPLERS = {
+    "confidence": _confidence_batch,
+    "remask": _confidence_batch,
+    "published": _published_batch,
+    "ancestral": _ancestral_batch,
+}
 
 
 @torch.no_grad()
-def sample_mdlm(model, prefix, n: int, length: int, sampler: str = "confidence", steps: int = 100,
-                seed: int = 0, batch_size: int | None = None, device=None, trace: list | None = None,
-                log=None, **options):
+def sample_mdlm(
+    model,
+    prefix,
+    n: int,
+    length: int,
+    sampler: str = "confidence",
+    steps: int = 100,
+    seed: int = 0,
+    batch_size: int | None = None,
+    device=None,
+    trace: list | None = None,
+    log=None,
+    **options,
+):
     """(n, length) LongTensor of new tokens: `length` positions after the fixed `prefix` start fully
     masked and are unmasked by `sampler` in `steps` rounds. `options` override SAMPLER_DEFAULTS.
     `trace`, when a list, receives one dict per round (masked count before it, number unmasked, t...).
     """
     device = _device_of(model, device)
-    canvas = torch.full((n, length), model.mask_id if model.mask_id is not None else 0, dtype=torch.long,
-                        device=device)
+    canvas = torch.full((n, length), model.mask_id if model.mask_id is not None else 0, dtype=torch.long, device=device)
     return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
 
 
@@ -346,14 +367,16 @@ def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, lo
     if model.mask_id is None:
         raise ValueError("MDLM sampling needs the diffusion model (this one is autoregressive)")
     if len(prefix) + canvas.size(1) > model.max_len:
-        raise ValueError(f"a prefix of {len(prefix)} tokens plus a canvas of {canvas.size(1)} exceeds the "
-                         f"model's max_len {model.max_len}")
+        raise ValueError(
+            f"a prefix of {len(prefix)} tokens plus a canvas of {canvas.size(1)} exceeds the "
+            f"model's max_len {model.max_len}"
+        )
     settings = {**SAMPLER_DEFAULTS[sampler], **options}
     gen = _generator(seed, canvas.device)
     prefix_t = torch.tensor(prefix, dtype=torch.long, device=canvas.device).reshape(1, -1)
     out, t0 = [], time.perf_counter()
     for start, size in _batches(canvas.size(0), batch_size):
-        known = canvas[start:start + size]
+        known = canvas[start : start + size]
         done = _BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
         assert not (done == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
         fixed = known != model.mask_id
@@ -364,8 +387,18 @@ def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, lo
 
 
 @torch.no_grad()
-def infill(model, prefix, canvas, sampler: str = "confidence", steps: int = 100, seed: int = 0,
-           batch_size: int | None = None, trace: list | None = None, log=None, **options):
+def infill(
+    model,
+    prefix,
+    canvas,
+    sampler: str = "confidence",
+    steps: int = 100,
+    seed: int = 0,
+    batch_size: int | None = None,
+    trace: list | None = None,
+    log=None,
+    **options,
+):
     """Fill the [MASK] positions of `canvas` (n, length), keeping its other tokens and the prefix.
     The confidence samplers need the same number of masked positions in every row."""
     return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)

@@ -17,8 +17,9 @@ from contextlib import nullcontext
 
 import torch
 
-from .config import Config, flops_per_token
+from .config import Config
 from .errors import UserError
+from .scaling import flops_per_token
 
 # A CPU trains these models at about 1e11 FLOP/s (benchmarks/RESULTS.md: the replica shape reached
 # ~0.1 TFLOP/s in fp32 on 2 cores). Above this many training FLOPs per model a CPU run takes more
@@ -40,12 +41,14 @@ def resolve_device(cfg: Config) -> torch.device:
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceError(f"config device={cfg.device!r}, but CUDA is not available here; "
-                              "use device=auto or device=cpu")
+            raise DeviceError(
+                f"config device={cfg.device!r}, but CUDA is not available here; use device=auto or device=cpu"
+            )
         index = torch.cuda.current_device() if device.index is None else device.index
         if index >= torch.cuda.device_count():
-            raise DeviceError(f"config device={cfg.device!r}, but this machine has "
-                              f"{torch.cuda.device_count()} CUDA device(s)")
+            raise DeviceError(
+                f"config device={cfg.device!r}, but this machine has {torch.cuda.device_count()} CUDA device(s)"
+            )
         device = torch.device("cuda", index)
     elif device.type == "mps" and not torch.backends.mps.is_available():
         raise DeviceError("config device='mps', but MPS is not available here; use device=auto or device=cpu")
@@ -57,7 +60,7 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 def resolve_precision(cfg: Config, device: torch.device, bf16_ok=None) -> str:
-    """"bf16", "fp16" or "fp32": cfg.precision, or for "auto" the best the device supports
+    """ "bf16", "fp16" or "fp32": cfg.precision, or for "auto" the best the device supports
     (`bf16_ok` overrides the device query, for tests)."""
     if cfg.precision != "auto":
         return cfg.precision
@@ -70,8 +73,11 @@ def describe_precision(cfg: Config, device: torch.device) -> str:
     chosen = resolve_precision(cfg, device)
     if cfg.precision != "auto":
         return f"{chosen} (set by precision={cfg.precision})"
-    why = {"bf16": "this GPU supports bf16", "fp16": "this GPU has no bf16: fp16 with loss scaling",
-           "fp32": f"no autocast on {device.type}"}[chosen]
+    why = {
+        "bf16": "this GPU supports bf16",
+        "fp16": "this GPU has no bf16: fp16 with loss scaling",
+        "fp32": f"no autocast on {device.type}",
+    }[chosen]
     return f"{chosen} (auto: {why})"
 
 
@@ -106,11 +112,14 @@ def check_fits(cfg: Config, device: torch.device, vocab_size: int | None = None)
         f"tokens, d_model {cfg.d_model}, {cfg.n_layers} layers): about {hours / 24:,.0f} days per model on a "
         f"{device.type.upper()} at {CPU_FLOPS_PER_S:.0e} FLOP/s, and no CUDA device is available. Use a GPU "
         f"(Colab: Runtime > Change runtime type > GPU), a smaller profile (smoke, replica), or "
-        f"--set force_cpu=true to start anyway")
+        f"--set force_cpu=true to start anyway"
+    )
 
 
 def device_name(cfg: Config) -> str:
     """The device of the run in words: the GPU's name, or the CPU with its cores and threads."""
     if resolve_device(cfg).type == "cuda":
         return torch.cuda.get_device_name()
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return (
+        f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    )

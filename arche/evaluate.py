@@ -39,7 +39,7 @@ def ar_nll_sums(model, prefix, token_rows, device=None, batch_size: int = 64, eo
     first = max(len(prefix), 1)  # index in seq of the first token that is scored
     out = []
     for i in range(0, len(seqs), batch_size):
-        batch = seqs[i:i + batch_size]
+        batch = seqs[i : i + batch_size]
         T = max(len(s) for s in batch)
         if T - 1 > model.max_len:
             raise ValueError(f"a row of {T} tokens with its prefix exceeds the model's max_len {model.max_len}")
@@ -49,13 +49,15 @@ def ar_nll_sums(model, prefix, token_rows, device=None, batch_size: int = 64, eo
         x = torch.zeros(len(batch), T, dtype=torch.long)
         scored = torch.zeros(len(batch), T - 1, dtype=torch.bool)
         for j, s in enumerate(batch):
-            x[j, :len(s)] = torch.tensor(s)
-            scored[j, first - 1:len(s) - 1] = True  # target index first .. len-1
+            x[j, : len(s)] = torch.tensor(s)
+            scored[j, first - 1 : len(s) - 1] = True  # target index first .. len-1
         x, scored = x.to(device), scored.to(device)
         logits = model(x[:, :-1]).float()  # causal: right padding does not change real positions
         targets = x[:, 1:]
-        nll = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),
-                              reduction="none").view_as(targets) * scored
+        nll = (
+            F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="none").view_as(targets)
+            * scored
+        )
         out.extend(zip(nll.sum(1).tolist(), scored.sum(1).tolist()))
     return out
 
@@ -66,8 +68,9 @@ def ar_nll(model, prefix, token_rows, device=None, batch_size: int = 64, eot: in
     return [s / c if c else None for s, c in ar_nll_sums(model, prefix, token_rows, device, batch_size, eot)]
 
 
-def generative_perplexity(model, samples, token_rows=None, device=None, batch_size: int = 64,
-                          eot: int | None = None) -> float:
+def generative_perplexity(
+    model, samples, token_rows=None, device=None, batch_size: int = 64, eot: int | None = None
+) -> float:
     """exp of the token-weighted mean NLL under the AR model, of either
 
     * sample records as `generate` writes them (`samples`, no `token_rows`): each record is scored given
@@ -79,8 +82,11 @@ def generative_perplexity(model, samples, token_rows=None, device=None, batch_si
         for rec in samples:
             key = (tuple(rec["settings"]["prefix_ids"]), rec["settings"]["eot"])
             groups.setdefault(key, []).append(rec["tokens"])
-        sums = [s for (prefix, eot_id), rows in groups.items()
-                for s in ar_nll_sums(model, list(prefix), rows, device, batch_size, eot_id)]
+        sums = [
+            s
+            for (prefix, eot_id), rows in groups.items()
+            for s in ar_nll_sums(model, list(prefix), rows, device, batch_size, eot_id)
+        ]
     else:
         sums = ar_nll_sums(model, samples, token_rows, device, batch_size, eot)
     total, count = sum(s for s, _ in sums), sum(c for _, c in sums)
@@ -90,8 +96,9 @@ def generative_perplexity(model, samples, token_rows=None, device=None, batch_si
 
 
 @torch.no_grad()
-def mdlm_nelbo(model, prefix, token_rows, seed: int = 0, n_t: int = 32, device=None, eot: int | None = None,
-               eps: float = 1e-3) -> list:
+def mdlm_nelbo(
+    model, prefix, token_rows, seed: int = 0, n_t: int = 32, device=None, eot: int | None = None, eps: float = 1e-3
+) -> list:
     """NELBO (nats/token, an upper bound on the NLL) of each row under the MDLM given `prefix`.
 
     Each row is one sequence, prefix + row, evaluated at n_t stratified times t in (eps, 1): the row's
@@ -108,12 +115,14 @@ def mdlm_nelbo(model, prefix, token_rows, seed: int = 0, n_t: int = 32, device=N
             continue
         seq = torch.tensor(list(prefix) + row, dtype=torch.long)
         if seq.numel() > model.max_len:
-            raise ValueError(f"a row of {seq.numel()} tokens with its prefix exceeds max_len {model.max_len}; "
-                             "load the model with load_model(..., max_len=...)")
+            raise ValueError(
+                f"a row of {seq.numel()} tokens with its prefix exceeds max_len {model.max_len}; "
+                "load the model with load_model(..., max_len=...)"
+            )
         t = eps + (1.0 - eps) * (torch.arange(n_t) + torch.rand(1, generator=gen)) / n_t
         u = torch.rand(n_t, seq.numel(), generator=gen)
         mask = u < (1.0 - alpha(t))[:, None]
-        mask[:, :len(prefix)] = False
+        mask[:, : len(prefix)] = False
         tokens = seq[None].expand(n_t, -1).to(device)
         total = mdlm_loss_sum(model, tokens, t.to(device), mask.to(device), "elbo", eps)
         out.append(float(total) / n_t / len(row))
@@ -143,8 +152,11 @@ def infill_demo(cfg: Config, mdlm_dir, ar_dir, data, n: int = 100, device=None) 
     if ar_codec != codec:
         raise ValueError(f"{mdlm_dir} and {ar_dir} use different vocabularies")
 
-    rows = [r for r in reference_rows(data, 10**9, length, "openings", cfg.sample_seed)
-            if len(r) == length and codec.eot not in r]
+    rows = [
+        r
+        for r in reference_rows(data, 10**9, length, "openings", cfg.sample_seed)
+        if len(r) == length and codec.eot not in r
+    ]
     rng = np.random.default_rng(cfg.sample_seed)
     if len(rows) > n:
         rows = [rows[i] for i in np.sort(rng.choice(len(rows), size=n, replace=False))]
@@ -156,8 +168,15 @@ def infill_demo(cfg: Config, mdlm_dir, ar_dir, data, n: int = 100, device=None) 
     canvas = original.clone()
     canvas[:, span] = mdlm.mask_id
     with autocast_for(cfg, device):
-        filled = infill(mdlm, prefix, canvas, cfg.mdlm_sampler, cfg.mdlm_steps, seed=cfg.sample_seed,
-                        batch_size=cfg.sample_batch_size)
+        filled = infill(
+            mdlm,
+            prefix,
+            canvas,
+            cfg.mdlm_sampler,
+            cfg.mdlm_steps,
+            seed=cfg.sample_seed,
+            batch_size=cfg.sample_batch_size,
+        )
     stream = np.asarray(data.val).reshape(-1)
     random_fill = original.clone()
     random_fill[:, span] = torch.from_numpy(rng.choice(stream, size=random_fill[:, span].shape).astype(np.int64))
@@ -167,15 +186,18 @@ def infill_demo(cfg: Config, mdlm_dir, ar_dir, data, n: int = 100, device=None) 
         return sum(s for s, _ in sums) / sum(c for _, c in sums)
 
     def show(ids):  # the row as text, the span in brackets
-        return f"{codec.decode(ids[:span.start])}[{codec.decode(ids[span])}]{codec.decode(ids[span.stop:])}"
+        return f"{codec.decode(ids[: span.start])}[{codec.decode(ids[span])}]{codec.decode(ids[span.stop :])}"
 
-    result.update({
-        "span_tokens": span.stop - span.start,
-        "ar_nll_original": mean_nll(original),
-        "ar_nll_infilled": mean_nll(filled),
-        "ar_nll_random": mean_nll(random_fill),
-        "span_token_match": float((filled[:, span] == original[:, span]).float().mean()),
-        "examples": [{"original": show(o), "infilled": show(f)}
-                     for o, f in zip(original[:3].tolist(), filled[:3].tolist())],
-    })
+    result.update(
+        {
+            "span_tokens": span.stop - span.start,
+            "ar_nll_original": mean_nll(original),
+            "ar_nll_infilled": mean_nll(filled),
+            "ar_nll_random": mean_nll(random_fill),
+            "span_token_match": float((filled[:, span] == original[:, span]).float().mean()),
+            "examples": [
+                {"original": show(o), "infilled": show(f)} for o, f in zip(original[:3].tolist(), filled[:3].tolist())
+            ],
+        }
+    )
     return result

@@ -65,8 +65,9 @@ def load_model(run_dir, which: str = "best", device="cpu", max_len: int | None =
     if max_len is not None and max_len > max(cfg.seq_len, cfg.sample_length):
         cfg = cfg.replace(sample_length=max_len)  # build_model uses max(seq_len, sample_length)
     if saved["vocab_size"] != codec.vocab_size:
-        raise ValueError(f"{run_dir}: config.json says vocab_size {saved['vocab_size']}, "
-                         f"vocab.json holds {codec.vocab_size} tokens")
+        raise ValueError(
+            f"{run_dir}: config.json says vocab_size {saved['vocab_size']}, vocab.json holds {codec.vocab_size} tokens"
+        )
     path = run_dir / f"{which}.safetensors"
     if not path.exists() and which == "best":
         path = run_dir / "last.safetensors"
@@ -77,7 +78,6 @@ def load_model(run_dir, which: str = "best", device="cpu", max_len: int | None =
     model.to(device).eval()
     saved = {**saved, "checkpoint": {"file": path.name, "step": state.get("step")}}
     return model, codec, saved, paradigm
-
 
 
 # -----------------------------------------------------------------------------
@@ -95,11 +95,16 @@ def new_tokens(cfg: Config, paradigm: str, prompt_ids: list[int]) -> int:
 
 def sample_settings(cfg: Config, paradigm: str, prefix: list[int], length: int | None = None) -> tuple[str, dict]:
     """(sampler name, every setting the sampler uses) for a config."""
-    common = {"length": length or cfg.sample_length, "prefix_ids": list(prefix),
-              "batch_size": cfg.sample_batch_size}
+    common = {"length": length or cfg.sample_length, "prefix_ids": list(prefix), "batch_size": cfg.sample_batch_size}
     if paradigm == "ar":
-        return "ar", {**common, "prompt": cfg.ar_prompt, "temperature": cfg.ar_temperature,
-                      "top_p": cfg.ar_top_p, "top_k": cfg.ar_top_k, "kv_cache": True}
+        return "ar", {
+            **common,
+            "prompt": cfg.ar_prompt,
+            "temperature": cfg.ar_temperature,
+            "top_p": cfg.ar_top_p,
+            "top_k": cfg.ar_top_k,
+            "kv_cache": True,
+        }
     sampler = cfg.mdlm_sampler
     return sampler, {**common, "prompt": cfg.mdlm_prompt, "steps": cfg.mdlm_steps, **SAMPLER_DEFAULTS[sampler]}
 
@@ -123,25 +128,49 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
     sampler, settings = sample_settings(cfg, paradigm, prefix, length)
     needed = len(prefix) + length - (1 if paradigm == "ar" else 0)
     if needed > train_cfg["seq_len"]:
-        print(f"[{paradigm}] note: sampling uses {needed} positions, the model was trained on "
-              f"{train_cfg['seq_len']}", flush=True)
+        print(
+            f"[{paradigm}] note: sampling uses {needed} positions, the model was trained on {train_cfg['seq_len']}",
+            flush=True,
+        )
     model, codec, saved, _ = load_model(run_dir, device=device, max_len=needed)
     settings.update(eot=codec.eot, checkpoint=saved["checkpoint"], device=str(device))
 
     def log(msg):
         print(msg, flush=True)
 
-    log(f"[{paradigm}] sampling {cfg.n_samples} x {length} tokens with {sampler!r}, "
-        f"prefix {prefix}, batch {cfg.sample_batch_size}, seed {cfg.sample_seed}, on {device}")
+    log(
+        f"[{paradigm}] sampling {cfg.n_samples} x {length} tokens with {sampler!r}, "
+        f"prefix {prefix}, batch {cfg.sample_batch_size}, seed {cfg.sample_seed}, on {device}"
+    )
     t0 = time.perf_counter()
     with torch.no_grad(), autocast_for(cfg, device):
         if paradigm == "ar":
-            tokens = sample_ar(model, prefix, cfg.n_samples, length, cfg.ar_temperature,
-                               cfg.ar_top_p, cfg.ar_top_k, cfg.sample_seed, cfg.sample_batch_size, device,
-                               log=log)
+            tokens = sample_ar(
+                model,
+                prefix,
+                cfg.n_samples,
+                length,
+                cfg.ar_temperature,
+                cfg.ar_top_p,
+                cfg.ar_top_k,
+                cfg.sample_seed,
+                cfg.sample_batch_size,
+                device,
+                log=log,
+            )
         else:
-            tokens = sample_mdlm(model, prefix, cfg.n_samples, length, sampler, cfg.mdlm_steps,
-                                 cfg.sample_seed, cfg.sample_batch_size, device, log=log)
+            tokens = sample_mdlm(
+                model,
+                prefix,
+                cfg.n_samples,
+                length,
+                sampler,
+                cfg.mdlm_steps,
+                cfg.sample_seed,
+                cfg.sample_batch_size,
+                device,
+                log=log,
+            )
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - t0
@@ -150,9 +179,19 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
     records = []
     for i, row in enumerate(tokens.tolist()):
         story = cut_at_eot(row, codec.eot)
-        records.append({"index": i, "model": paradigm, "sampler": sampler, "settings": settings,
-                         "seed": cfg.sample_seed, "tokens": row, "text": codec.decode(prompt_ids + story),
-                         "n_story_tokens": len(story), "wall_time_s": wall})
+        records.append(
+            {
+                "index": i,
+                "model": paradigm,
+                "sampler": sampler,
+                "settings": settings,
+                "seed": cfg.sample_seed,
+                "tokens": row,
+                "text": codec.decode(prompt_ids + story),
+                "n_story_tokens": len(story),
+                "wall_time_s": wall,
+            }
+        )
     return records
 
 
@@ -217,5 +256,4 @@ def reference_rows(data, n: int, length: int, kind: str, seed: int) -> list[list
 def reference_texts(data, n: int, length: int, kind: str, seed: int) -> list[str]:
     """Held-out text cut like samples: `reference_rows` decoded up to the first <|endoftext|>.
     Windows are raw, so one may start mid-story; it still stops where its story ends."""
-    return [data.codec.decode(cut_at_eot(row, data.codec.eot))
-            for row in reference_rows(data, n, length, kind, seed)]
+    return [data.codec.decode(cut_at_eot(row, data.codec.eot)) for row in reference_rows(data, n, length, kind, seed)]

@@ -50,7 +50,7 @@ def truncate_words(text, n_words):
 
 
 def _ngrams(ws, n):
-    return [tuple(ws[i:i + n]) for i in range(len(ws) - n + 1)]
+    return [tuple(ws[i : i + n]) for i in range(len(ws) - n + 1)]
 
 
 def distinct_n(texts, n):
@@ -100,16 +100,19 @@ def diversity(texts, self_bleu_fn=None):
     firsts = {ws[0] for ws in word_lists if ws}
     first5 = {tuple(ws[:5]) for ws in word_lists if ws}
     out = {f"distinct_{n}": distinct_n(texts, n) for n in range(1, 5)}
-    out.update({
-        "self_bleu": float(self_bleu_fn(texts)),
-        "vocab_size": len({w for ws in word_lists for w in ws}),
-        "unique_first_word": len(firsts) / n_texts,
-        "unique_first_5gram": len(first5) / n_texts,
-        "n_texts": n_texts,
-        "mean_words": sum(len(ws) for ws in word_lists) / n_texts,
-        "unigram_entropy": unigram_entropy(texts),
-    })
+    out.update(
+        {
+            "self_bleu": float(self_bleu_fn(texts)),
+            "vocab_size": len({w for ws in word_lists for w in ws}),
+            "unique_first_word": len(firsts) / n_texts,
+            "unique_first_5gram": len(first5) / n_texts,
+            "n_texts": n_texts,
+            "mean_words": sum(len(ws) for ws in word_lists) / n_texts,
+            "unigram_entropy": unigram_entropy(texts),
+        }
+    )
     return out
+
 
 # -----------------------------------------------------------------------------
 # exact Self-BLEU (sacrebleu sentence_bleu, every other text as a reference)
@@ -154,6 +157,7 @@ def self_bleu(texts, tokenize="13a"):
     # tokenizer(sent.rstrip()) when lowercase=False. Then count n-grams 1..4
     # with sacrebleu's own helper, so tokens and lengths match by construction.
     if tokenize == "words":
+
         def tokenizer(text):
             return " ".join(words(text))
     else:
@@ -196,11 +200,17 @@ def self_bleu(texts, tokenize="13a"):
         # sacrebleu's own scoring from sufficient statistics: same smoothing,
         # brevity penalty and log flooring, hence the same floats.
         score = BLEU.compute_bleu(
-            correct, total, lengths[i], ref_len,
-            smooth_method=_SMOOTH_METHOD, effective_order=_EFFECTIVE_ORDER,
-            max_ngram_order=MAX_ORDER).score
+            correct,
+            total,
+            lengths[i],
+            ref_len,
+            smooth_method=_SMOOTH_METHOD,
+            effective_order=_EFFECTIVE_ORDER,
+            max_ngram_order=MAX_ORDER,
+        ).score
         scores.append(score / 100.0)
     return sum(scores) / len(scores)
+
 
 # -----------------------------------------------------------------------------
 # the published code's Self-BLEU estimator

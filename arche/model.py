@@ -123,8 +123,18 @@ def timestep_embedding(t, dim: int):
 
 
 class Transformer(nn.Module):
-    def __init__(self, vocab_size: int, d_model: int, n_layers: int, n_heads: int, d_ff: int,
-                 max_len: int, causal: bool, tied_head: bool, rope_base: float = 10000.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        d_model: int,
+        n_layers: int,
+        n_heads: int,
+        d_ff: int,
+        max_len: int,
+        causal: bool,
+        tied_head: bool,
+        rope_base: float = 10000.0,
+    ):
         super().__init__()
         self.causal = causal
         self.vocab_size = vocab_size  # real tokens; MDLM adds [MASK] at index vocab_size
@@ -169,7 +179,7 @@ class Transformer(nn.Module):
             if t is None:
                 raise ValueError("the diffusion model needs a timestep t of shape (batch,)")
             x = x + F.silu(self.time_mlp(timestep_embedding(t, self.d_model))).to(x.dtype)[:, None, :]
-        cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]
+        cos, sin = self.rope_cos[start : start + T], self.rope_sin[start : start + T]
         for block in self.blocks:
             x = block(x, cos, sin, cache)
         if cache is not None:
@@ -191,9 +201,15 @@ def build_model(config, paradigm: str, vocab_size: int | None = None) -> Transfo
         raise ValueError(f"paradigm must be 'ar' or 'mdlm', got {paradigm!r}")
     causal = paradigm == "ar"
     return Transformer(
-        vocab_size=vocab_size or config.vocab_size, d_model=config.d_model, n_layers=config.n_layers,
-        n_heads=config.n_heads, d_ff=config.d_ff, max_len=max(config.seq_len, config.sample_length),
-        causal=causal, tied_head=causal or config.mdlm_tied_head, rope_base=config.rope_base,
+        vocab_size=vocab_size or config.vocab_size,
+        d_model=config.d_model,
+        n_layers=config.n_layers,
+        n_heads=config.n_heads,
+        d_ff=config.d_ff,
+        max_len=max(config.seq_len, config.sample_length),
+        causal=causal,
+        tied_head=causal or config.mdlm_tied_head,
+        rope_base=config.rope_base,
     )
 
 

@@ -82,8 +82,12 @@ def sync(directory: Path = NOTEBOOKS_DIR, check: bool = False, log=print) -> lis
         raise FileNotFoundError(f"no notebook sources (NN_*.py) in {directory}")
     for py in sources:
         ipynb = py.with_suffix(".ipynb")
-        if (not check and ipynb.exists() and ipynb.stat().st_mtime > py.stat().st_mtime
-                and _cells(jupytext.read(ipynb)) != _cells(jupytext.read(py))):
+        if (
+            not check
+            and ipynb.exists()
+            and ipynb.stat().st_mtime > py.stat().st_mtime
+            and _cells(jupytext.read(ipynb)) != _cells(jupytext.read(py))
+        ):
             py.write_text(_py_text(jupytext.read(ipynb)))  # edited in Jupyter: the notebook is the newer source
             log(f"notebooks: {py.name} updated from {ipynb.name}")
         nb = from_source(py)
@@ -91,8 +95,11 @@ def sync(directory: Path = NOTEBOOKS_DIR, check: bool = False, log=print) -> lis
         want_ipynb = _ipynb_text(nb)
         for path, want in ((py, want_py), (ipynb, want_ipynb)):
             have = path.read_text() if path.exists() else None
-            if have != want and (path.suffix == ".ipynb" or _cells(jupytext.reads(have or "", fmt="py:percent"))
-                                 != _cells(jupytext.reads(want, fmt="py:percent"))):
+            if have != want and (
+                path.suffix == ".ipynb"
+                or _cells(jupytext.reads(have or "", fmt="py:percent"))
+                != _cells(jupytext.reads(want, fmt="py:percent"))
+            ):
                 stale.append(path.name)
                 if not check:
                     path.write_text(want)

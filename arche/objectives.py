@@ -6,9 +6,9 @@ alpha(t) = cos^2(pi t / 2), t ~ U(eps, 1). Two MDLM losses:
 * `masked_mean` (the released code): cross-entropy averaged over the masked positions, with no
   weighting over t. Not a likelihood bound, so not comparable with AR's loss.
 * `elbo` (Sahoo et al. 2024, SUBS parameterisation): the [MASK] class is never predicted (the head
-  has no [MASK] output), unmasked positions carry their input token (they cost nothing), and each masked position's cross-entropy
-  is weighted by -alpha'(t) / (1 - alpha(t)) = pi / tan(pi t / 2). Averaged over all tokens this is
-  the NELBO, an upper bound on the negative log-likelihood in nats/token.
+  has no [MASK] output), unmasked positions carry their input token (they cost nothing), and each
+  masked position's cross-entropy is weighted by -alpha'(t) / (1 - alpha(t)) = pi / tan(pi t / 2).
+  Averaged over all tokens this is the NELBO, an upper bound on the negative log-likelihood in nats/token.
 
 Noise is passed in rather than drawn here, so that the training loop can draw it from a generator
 keyed by the step (bit-exact resume) and for the global batch (identical results under DDP).
@@ -125,8 +125,16 @@ EVAL_SEED = 7919
 
 
 @torch.no_grad()
-def evaluate(model, paradigm: str, batches, seed: int = EVAL_SEED, eps: float = 1e-3,
-             mdlm_loss: str = "masked_mean", draws: int = 1, autocast=None) -> dict:
+def evaluate(
+    model,
+    paradigm: str,
+    batches,
+    seed: int = EVAL_SEED,
+    eps: float = 1e-3,
+    mdlm_loss: str = "masked_mean",
+    draws: int = 1,
+    autocast=None,
+) -> dict:
     """Deterministic held-out measures on a fixed list of token batches.
 
     AR: `val_nll` (nats/token over tokens 1..L-1 of each chunk, given the tokens before them).
@@ -179,10 +187,15 @@ def evaluate(model, paradigm: str, batches, seed: int = EVAL_SEED, eps: float = 
     m_mm, m_nelbo = sum(mm_r) / mm_draws, sum(nelbo_r) / draws
     se_mm, se_nelbo = _standard_error(mm_r), _standard_error(nelbo_r)
     # val_loss follows the training objective, so "best checkpoint" means best at what was trained.
-    return {"val_loss": m_mm if mdlm_loss == "masked_mean" else m_nelbo,
-            "val_loss_se": se_mm if mdlm_loss == "masked_mean" else se_nelbo,
-            "val_masked_mean": m_mm, "val_masked_mean_se": se_mm,
-            "val_nelbo": m_nelbo, "val_nelbo_se": se_nelbo, "val_ppl_bound": math.exp(min(m_nelbo, 700))}
+    return {
+        "val_loss": m_mm if mdlm_loss == "masked_mean" else m_nelbo,
+        "val_loss_se": se_mm if mdlm_loss == "masked_mean" else se_nelbo,
+        "val_masked_mean": m_mm,
+        "val_masked_mean_se": se_mm,
+        "val_nelbo": m_nelbo,
+        "val_nelbo_se": se_nelbo,
+        "val_ppl_bound": math.exp(min(m_nelbo, 700)),
+    }
 
 
 def _standard_error(values) -> float | None:

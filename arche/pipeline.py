@@ -67,8 +67,10 @@ KERNEL = "python3"
 KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 # Seconds a single notebook cell may run; profiles not listed (the paper ones) have no limit.
 DEFAULT_TIMEOUTS = {"smoke": 3600, "study": 14400}
-LATEX_HINT = ("apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern, "
-              "then: python -m arche paper --run-dir {run}")
+LATEX_HINT = (
+    "apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern, "
+    "then: python -m arche paper --run-dir {run}"
+)
 
 
 class PipelineError(UserError, ValueError):
@@ -85,6 +87,7 @@ class StageFailed(PipelineError):
 
 # --------------------------------------------------------------------------- validation
 
+
 def parse_parameters(source: str, where: str) -> dict:
     """Values of a parameters cell, which may only assign literals to profile, run_dir and overrides."""
     try:
@@ -93,19 +96,30 @@ def parse_parameters(source: str, where: str) -> dict:
         raise PipelineError(f"{where}: the parameters cell is not valid Python ({e.msg}, line {e.lineno})") from None
     values = {}
     for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else \
-            node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
+        target = (
+            node.targets[0]
+            if isinstance(node, ast.Assign) and len(node.targets) == 1
+            else node.target
+            if isinstance(node, ast.AnnAssign) and node.value is not None
+            else None
+        )
         if not isinstance(target, ast.Name):
-            raise PipelineError(f"{where}: line {node.lineno} of the parameters cell is not a plain assignment; "
-                                f"the cell may only assign literals to {', '.join(PARAMETERS)}")
+            raise PipelineError(
+                f"{where}: line {node.lineno} of the parameters cell is not a plain assignment; "
+                f"the cell may only assign literals to {', '.join(PARAMETERS)}"
+            )
         if target.id not in PARAMETERS:
-            raise PipelineError(f"{where}: the parameters cell defines {target.id!r}; it may define only "
-                                f"{', '.join(PARAMETERS)} (compute derived values in a later cell)")
+            raise PipelineError(
+                f"{where}: the parameters cell defines {target.id!r}; it may define only "
+                f"{', '.join(PARAMETERS)} (compute derived values in a later cell)"
+            )
         try:
             values[target.id] = ast.literal_eval(node.value)
         except (ValueError, TypeError, SyntaxError, RecursionError):
-            raise PipelineError(f"{where}: parameter {target.id!r} is not a literal "
-                                f"({ast.unparse(node.value)}); compute it in a later cell") from None
+            raise PipelineError(
+                f"{where}: parameter {target.id!r} is not a literal "
+                f"({ast.unparse(node.value)}); compute it in a later cell"
+            ) from None
     missing = [p for p in PARAMETERS if p not in values]
     if missing:
         raise PipelineError(f"{where}: the parameters cell does not define {', '.join(missing)}")
@@ -128,8 +142,10 @@ def check_notebook(path) -> dict:
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         what = "no cell" if not cells else f"{len(cells)} cells"
-        raise PipelineError(f"notebook {path.name} has {what} tagged 'parameters'; it needs exactly one "
-                            f"(profile, run_dir, overrides), or papermill's values would be ignored")
+        raise PipelineError(
+            f"notebook {path.name} has {what} tagged 'parameters'; it needs exactly one "
+            f"(profile, run_dir, overrides), or papermill's values would be ignored"
+        )
     if cells[0].cell_type != "code":
         raise PipelineError(f"notebook {path.name}: the cell tagged 'parameters' is not a code cell")
     return parse_parameters(cells[0].source, path.name)
@@ -143,7 +159,7 @@ def select_stages(only=None, start_from=None) -> list[str]:
             raise PipelineError(f"unknown notebook {name!r}; choose one of {', '.join(NOTEBOOKS)}")
     if only:
         return [only]
-    return NOTEBOOKS[NOTEBOOKS.index(start_from):] if start_from else list(NOTEBOOKS)
+    return NOTEBOOKS[NOTEBOOKS.index(start_from) :] if start_from else list(NOTEBOOKS)
 
 
 def default_timeout(profile: str):
@@ -151,6 +167,7 @@ def default_timeout(profile: str):
 
 
 # --------------------------------------------------------------------------- state
+
 
 def stage_done(state: dict | None, run: Path, name: str) -> bool:
     rec = (state or {}).get("stages", {}).get(name, {})
@@ -160,20 +177,26 @@ def stage_done(state: dict | None, run: Path, name: str) -> bool:
 def _check_run_dir(run: Path, cfg, state, stages, forced: bool) -> None:
     if state is None:
         if forced and stages[0] != NOTEBOOKS[0]:
-            raise PipelineError(f"{run} has no finished stages ({STATE_FILE} missing); run the whole "
-                                f"pipeline first, without --only/--from")
+            raise PipelineError(
+                f"{run} has no finished stages ({STATE_FILE} missing); run the whole "
+                f"pipeline first, without --only/--from"
+            )
         return
     diff = config_diff(state["config"], cfg.to_dict())
     if diff:
         changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-        raise PipelineError(f"{run} was run with a different config ({changes}); re-run with the profile "
-                            f"and --set values it was made with (profile {state.get('profile')!r}, "
-                            f"overrides {state.get('overrides')}), or use another --run-dir")
+        raise PipelineError(
+            f"{run} was run with a different config ({changes}); re-run with the profile "
+            f"and --set values it was made with (profile {state.get('profile')!r}, "
+            f"overrides {state.get('overrides')}), or use another --run-dir"
+        )
     if forced:
-        missing = [n for n in NOTEBOOKS[:NOTEBOOKS.index(stages[0])] if not stage_done(state, run, n)]
+        missing = [n for n in NOTEBOOKS[: NOTEBOOKS.index(stages[0])] if not stage_done(state, run, n)]
         if missing:
-            raise PipelineError(f"stage {stages[0]} needs {', '.join(missing)}, not finished in {run}; "
-                                f"run without --only/--from to finish them first")
+            raise PipelineError(
+                f"stage {stages[0]} needs {', '.join(missing)}, not finished in {run}; "
+                f"run without --only/--from to finish them first"
+            )
 
 
 def _now() -> str:
@@ -182,8 +205,19 @@ def _now() -> str:
 
 # --------------------------------------------------------------------------- the runner
 
-def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=None, timeout=None, log=print,
-                 notebooks_dir=None, kernel_name=KERNEL, paper=None) -> Path:
+
+def run_pipeline(
+    profile,
+    run_dir=None,
+    overrides=None,
+    only=None,
+    start_from=None,
+    timeout=None,
+    log=print,
+    notebooks_dir=None,
+    kernel_name=KERNEL,
+    paper=None,
+) -> Path:
     """Execute the notebooks of the pipeline into `run_dir` (default runs/PROFILE, relative to the current
     directory); returns the run directory. See the module docstring.
 
@@ -194,6 +228,7 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
     overrides = dict(overrides or {})
     cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
     from .device import check_fits, resolve_device
+
     check_fits(cfg, resolve_device(cfg))  # a paper-size run on a machine without CUDA stops here, not hours in
     stages = select_stages(only, start_from)
     nb_dir = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
@@ -214,19 +249,31 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
     with run_lock(run, "python -m arche run", log=log):
         state = read_state(run) or {"stages": {}}
         state.update(profile=profile, overrides=overrides, config=cfg.to_dict())
-        invocation = {"started": _now(), "finished": None, "command": _command(profile, run, overrides, only,
-                                                                              start_from), "ran": [], "skipped": []}
-        manifest = {"profile": profile, "overrides": overrides, "run_dir": str(run), **environment(),
-                    "config": cfg.to_dict(), "cell_timeout_s": timeout}
+        invocation = {
+            "started": _now(),
+            "finished": None,
+            "command": _command(profile, run, overrides, only, start_from),
+            "ran": [],
+            "skipped": [],
+        }
+        manifest = {
+            "profile": profile,
+            "overrides": overrides,
+            "run_dir": str(run),
+            **environment(),
+            "config": cfg.to_dict(),
+            "cell_timeout_s": timeout,
+        }
         history = (_read_json(run / MANIFEST_FILE) or {}).get("invocations", []) + [invocation]
 
         def save():
             _write_json(run / STATE_FILE, state)
-            _write_json(run / MANIFEST_FILE, {**manifest, "stages": _stage_times(state),
-                                              "invocations": history})
+            _write_json(run / MANIFEST_FILE, {**manifest, "stages": _stage_times(state), "invocations": history})
 
-        log(f"[pipeline] profile {profile}, run dir {run}, overrides {overrides or '{}'}, "
-            f"cell timeout {f'{timeout} s' if timeout else 'none'}")
+        log(
+            f"[pipeline] profile {profile}, run dir {run}, overrides {overrides or '{}'}, "
+            f"cell timeout {f'{timeout} s' if timeout else 'none'}"
+        )
         save()
         rerun_rest = False
         for name in stages:
@@ -241,23 +288,31 @@ def run_pipeline(profile, run_dir=None, overrides=None, only=None, start_from=No
             save()
             t0 = time.perf_counter()
             try:
-                _execute(nb_dir / f"{name}.ipynb", run / "notebooks" / f"{name}.ipynb",
-                         {"profile": profile, "run_dir": str(run), "overrides": overrides},
-                         timeout, kernel_name, log)
+                _execute(
+                    nb_dir / f"{name}.ipynb",
+                    run / "notebooks" / f"{name}.ipynb",
+                    {"profile": profile, "run_dir": str(run), "overrides": overrides},
+                    timeout,
+                    kernel_name,
+                    log,
+                )
             except BaseException as e:
-                rec.update(status="failed", finished=_now(), seconds=round(time.perf_counter() - t0, 1),
-                           error=_error_text(e))
+                rec.update(
+                    status="failed", finished=_now(), seconds=round(time.perf_counter() - t0, 1), error=_error_text(e)
+                )
                 invocation["finished"] = _now()
                 save()
                 if not isinstance(e, Exception):  # KeyboardInterrupt: stop at once, resumable
                     raise
                 _render_quietly(run, state, log)
-                raise StageFailed(f"stage {name} failed: {_error_text(e)}\n  executed notebook: "
-                                  f"{run / 'notebooks' / (name + '.ipynb')}\n  report: {run / REPORT_FILE}\n"
-                                  f"  fix the cause and run the same command again: finished stages are "
-                                  f"skipped, training continues from its checkpoint. A fix that changes the "
-                                  f"config (e.g. a lower lr after a divergence) needs a new --run-dir: this "
-                                  f"one keeps the config it was made with") from e
+                raise StageFailed(
+                    f"stage {name} failed: {_error_text(e)}\n  executed notebook: "
+                    f"{run / 'notebooks' / (name + '.ipynb')}\n  report: {run / REPORT_FILE}\n"
+                    f"  fix the cause and run the same command again: finished stages are "
+                    f"skipped, training continues from its checkpoint. A fix that changes the "
+                    f"config (e.g. a lower lr after a divergence) needs a new --run-dir: this "
+                    f"one keeps the config it was made with"
+                ) from e
             rec.update(status="done", finished=_now(), seconds=round(time.perf_counter() - t0, 1))
             invocation["ran"].append(name)
             save()
@@ -304,8 +359,15 @@ class _StreamToLog(logging.Handler):
     """Cell output that papermill logs (log_output=True), written as plain text; papermill's own chatter
     (cell boundaries, paths) and figure placeholders are dropped."""
 
-    QUIET = ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory",
-             "Executing notebook with kernel", "<Figure size")
+    QUIET = (
+        "Executing Cell",
+        "Ending Cell",
+        "Input Notebook",
+        "Output Notebook",
+        "Working directory",
+        "Executing notebook with kernel",
+        "<Figure size",
+    )
 
     def __init__(self, log):
         super().__init__(logging.INFO)
@@ -332,9 +394,17 @@ def _execute(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) 
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
-        papermill.execute_notebook(str(src), str(out), parameters=parameters, kernel_name=kernel_name,
-                                   cwd=str(project_root()), execution_timeout=timeout, log_output=True,
-                                   progress_bar=False, extra_arguments=KERNEL_ARGS)
+        papermill.execute_notebook(
+            str(src),
+            str(out),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            cwd=str(project_root()),
+            execution_timeout=timeout,
+            log_output=True,
+            progress_bar=False,
+            extra_arguments=KERNEL_ARGS,
+        )
     finally:
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
@@ -343,6 +413,7 @@ def _execute(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) 
 
 
 # --------------------------------------------------------------------------- report and paper
+
 
 def _render_quietly(run, state, log) -> None:
     try:
@@ -362,8 +433,10 @@ def _build_paper(run: Path, log):
     try:
         pdf = report.build_paper(run, log=log)
     except Exception as e:  # noqa: BLE001 - reported as the run's failure once everything is saved
-        return None, (f"paper build failed, {type(e).__name__}:\n{_indent(str(e))}\n  the rest of the run is "
-                      f"complete; fix the paper, then: python -m arche paper --run-dir {run}")
+        return None, (
+            f"paper build failed, {type(e).__name__}:\n{_indent(str(e))}\n  the rest of the run is "
+            f"complete; fix the paper, then: python -m arche paper --run-dir {run}"
+        )
     if pdf is None and not shutil.which("latexmk"):
         log(f"[pipeline] paper: no PDF (LaTeX is not installed). To get it: {LATEX_HINT.format(run=run)}")
     return pdf, None

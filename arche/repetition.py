@@ -27,10 +27,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, ConfigError, flops_per_token, parse_list
-from .data import TokenData, prepare
-from .train import decay_start, fork, read_metrics, train
 from . import study
+from .config import Config, ConfigError, parse_list
+from .data import TokenData, prepare
+from .scaling import flops_per_token
+from .train import decay_start, fork, read_metrics, train
 
 PARADIGMS = ("ar", "mdlm")
 
@@ -38,11 +39,11 @@ PARADIGMS = ("ar", "mdlm")
 @dataclass(frozen=True)
 class Branch:
     paradigm: str
-    share: float     # of the training chunks, as configured
-    chunks: int      # the unique-data budget actually used: a whole number of batches
+    share: float  # of the training chunks, as configured
+    chunks: int  # the unique-data budget actually used: a whole number of batches
     seed: int
     epochs: int
-    config: Config   # this epoch count's run
+    config: Config  # this epoch count's run
 
     @property
     def key(self) -> str:
@@ -53,8 +54,9 @@ def budget_chunks(cfg: Config, share: float, n_train_chunks: int) -> int:
     """`share` of the training chunks, rounded down to a whole number of batches (at least one)."""
     chunks = int(share * n_train_chunks) // cfg.batch_size * cfg.batch_size
     if chunks < cfg.batch_size:
-        raise ConfigError(f"repetition share {share} of {n_train_chunks} training chunks is less than one "
-                          f"batch of {cfg.batch_size}")
+        raise ConfigError(
+            f"repetition share {share} of {n_train_chunks} training chunks is less than one batch of {cfg.batch_size}"
+        )
     return chunks
 
 
@@ -62,8 +64,15 @@ def run_config(cfg: Config, chunks: int, epochs: int, seed: int) -> Config:
     """The config of one epoch count: wsd schedule, `epochs` passes over the first `chunks` chunks, one
     evaluation at the end."""
     steps = epochs * chunks // cfg.batch_size
-    return cfg.replace(lr_schedule="wsd", train_chunks=chunks, steps=steps, eval_every=steps, seed=seed,
-                       sample_seed=cfg.sample_seed + seed - cfg.seed, checkpoint_every=steps)
+    return cfg.replace(
+        lr_schedule="wsd",
+        train_chunks=chunks,
+        steps=steps,
+        eval_every=steps,
+        seed=seed,
+        sample_seed=cfg.sample_seed + seed - cfg.seed,
+        checkpoint_every=steps,
+    )
 
 
 def branches(cfg: Config, n_train_chunks: int, paradigm: str | None = None) -> list[Branch]:
@@ -108,6 +117,7 @@ def _data(run_dir, cfg: Config) -> TokenData:
 
 # --------------------------------------------------------------------------- stages
 
+
 def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     protocol = study.main_protocol(cfg)
     return {protocol: prepare(cfg, study.data_dir(run_dir, protocol), log=log)}
@@ -122,8 +132,9 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
         out = branch_dir(run_dir, b)
         if not (out / "last.safetensors").exists():
             log(f"== trunk {b.key}: to step {decay_start(b.config)} ==")
-            train(trunk_config(cfg, b), paradigm, home(run_dir, b) / "trunk", ddir, log=log,
-                  stop_at=decay_start(b.config))
+            train(
+                trunk_config(cfg, b), paradigm, home(run_dir, b) / "trunk", ddir, log=log, stop_at=decay_start(b.config)
+            )
             fork(home(run_dir, b) / "trunk", out, b.config, paradigm, log=log)
         log(f"== decay {b.key} ({b.config.steps} steps) ==")
         summaries.append({"branch": b.key, **train(b.config, paradigm, out, ddir, log=log)})
@@ -157,6 +168,7 @@ def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
 
 # --------------------------------------------------------------------------- analysis
 
+
 def _row(b: Branch, bdir: Path, vocab_size: int, n_params: int) -> dict:
     evals = [r for r in read_metrics(bdir) if "val_loss" in r]
     if not evals or evals[-1]["step"] != b.config.steps:
@@ -165,11 +177,23 @@ def _row(b: Branch, bdir: Path, vocab_size: int, n_params: int) -> dict:
     bound, se = ("val_nll", None) if b.paradigm == "ar" else ("val_nelbo", "val_nelbo_se")
     seq = b.config.seq_len
     tokens = last["step"] * b.config.batch_size * seq
-    return {"paradigm": b.paradigm, "share": b.share, "chunks": b.chunks, "unique_tokens": b.chunks * seq,
-            "seed": b.seed, "epochs": b.epochs, "steps": last["step"], "tokens_seen": tokens,
-            "epochs_seen": tokens / (b.chunks * seq), "decay_start": decay_start(b.config),
-            "flops": tokens * flops_per_token(b.config, vocab_size), "n_params": n_params,
-            "val": last[bound], "val_se": last.get(se) if se else 0.0, "train_time_s": last["train_time_s"]}
+    return {
+        "paradigm": b.paradigm,
+        "share": b.share,
+        "chunks": b.chunks,
+        "unique_tokens": b.chunks * seq,
+        "seed": b.seed,
+        "epochs": b.epochs,
+        "steps": last["step"],
+        "tokens_seen": tokens,
+        "epochs_seen": tokens / (b.chunks * seq),
+        "decay_start": decay_start(b.config),
+        "flops": tokens * flops_per_token(b.config, vocab_size),
+        "n_params": n_params,
+        "val": last[bound],
+        "val_se": last.get(se) if se else 0.0,
+        "train_time_s": last["train_time_s"],
+    }
 
 
 def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
@@ -201,29 +225,53 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         recs = read_samples(branch_dir(run_dir, b) / "samples.jsonl")
         picked = study._subsample(recs, n_match, cfg.sample_seed)
         texts = [r["text"] for r in picked]
-        sample_rows.append({"paradigm": b.paradigm, "seed": b.seed, "epochs": b.epochs, "chunks": b.chunks,
-                            "sampler": recs[0]["sampler"], "n_generated": len(recs),
-                            **study._text_metrics(texts, "exact", b.seed),
-                            "gen_ppl": generative_perplexity(jmodel, [jcodec.eot], [r["tokens"] for r in picked],
-                                                             device=device, eot=jcodec.eot),
-                            "examples": [r["text"] for r in recs[:3]]})
+        sample_rows.append(
+            {
+                "paradigm": b.paradigm,
+                "seed": b.seed,
+                "epochs": b.epochs,
+                "chunks": b.chunks,
+                "sampler": recs[0]["sampler"],
+                "n_generated": len(recs),
+                **study._text_metrics(texts, "exact", b.seed),
+                "gen_ppl": generative_perplexity(
+                    jmodel, [jcodec.eot], [r["tokens"] for r in picked], device=device, eot=jcodec.eot
+                ),
+                "examples": [r["text"] for r in recs[:3]],
+            }
+        )
     refs = study._subsample(refs, n_match, cfg.sample_seed)
-    ref_texts = [codec.decode(r[:r.index(codec.eot)] if codec.eot in r else r) for r in refs]
-    reference = {"kind": "openings", **study._text_metrics(ref_texts, "exact", cfg.sample_seed),
-                 "gen_ppl": generative_perplexity(jmodel, [jcodec.eot], refs, device=device, eot=jcodec.eot),
-                 "examples": ref_texts[:3]}
+    ref_texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in refs]
+    reference = {
+        "kind": "openings",
+        **study._text_metrics(ref_texts, "exact", cfg.sample_seed),
+        "gen_ppl": generative_perplexity(jmodel, [jcodec.eot], refs, device=device, eot=jcodec.eot),
+        "examples": ref_texts[:3],
+    }
     results = {
-        "meta": {"profile": profile, "study": "repetition", "config": cfg.to_dict(), "protocols": [protocol],
-                 "main_protocol": protocol, "seeds": sorted({r["seed"] for r in rows}),
-                 "source": data.manifest.get("source", cfg.source),
-                 "synthetic": data.manifest.get("source", cfg.source) == "synthetic",
-                 "n_tokens": data.manifest["n_tokens"], "vocab_size": data.manifest["vocab_size"],
-                 "n_train_chunks": len(data.train), "seq_len": cfg.seq_len,
-                 "unigram_entropy": {protocol: study.unigram_entropy(data.val)},
-                 "judge": {"key": judge.key, "steps": judge.config.steps}, "n_match": n_match,
-                 "decay_fraction": cfg.decay_fraction,
-                 "device": study._device_name(cfg), "created": time.strftime("%Y-%m-%d %H:%M:%S")},
-        "repetition": rows, "samples": sample_rows, "references": [reference],
+        "meta": {
+            "profile": profile,
+            "study": "repetition",
+            "config": cfg.to_dict(),
+            "protocols": [protocol],
+            "main_protocol": protocol,
+            "seeds": sorted({r["seed"] for r in rows}),
+            "source": data.manifest.get("source", cfg.source),
+            "synthetic": data.manifest.get("source", cfg.source) == "synthetic",
+            "n_tokens": data.manifest["n_tokens"],
+            "vocab_size": data.manifest["vocab_size"],
+            "n_train_chunks": len(data.train),
+            "seq_len": cfg.seq_len,
+            "unigram_entropy": {protocol: study.unigram_entropy(data.val)},
+            "judge": {"key": judge.key, "steps": judge.config.steps},
+            "n_match": n_match,
+            "decay_fraction": cfg.decay_fraction,
+            "device": study._device_name(cfg),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        },
+        "repetition": rows,
+        "samples": sample_rows,
+        "references": [reference],
     }
     results["verdicts"] = verdicts.repetition(results)
     study._write_json(run_dir / "results.json", results)

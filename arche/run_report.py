@@ -37,8 +37,13 @@ def environment() -> dict:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
-    return {"git": _git_info(), "packages": versions, "python": sys.version.split()[0],
-            "platform": platform.platform(), "device": _device_description()}
+    return {
+        "git": _git_info(),
+        "packages": versions,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "device": _device_description(),
+    }
 
 
 def _git_info() -> dict | None:
@@ -62,6 +67,7 @@ def _device_description() -> str:
     cpu = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
     try:
         import torch
+
         if torch.cuda.is_available():
             names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
             return f"CUDA: {', '.join(names)} (CPU {cpu})"
@@ -81,31 +87,44 @@ def render_report(run, state=None) -> Path:
     manifest = _read_json(run / MANIFEST_FILE) or {}
     exporter = HTMLExporter(template_name="lab")
     git = manifest.get("git") or {}
-    commit = f"`{git['commit'][:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else "") \
-        if git.get("commit") else "not a git checkout"
+    commit = (
+        f"`{git['commit'][:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else "")
+        if git.get("commit")
+        else "not a git checkout"
+    )
     rows = ["| | stage | status | finished | time |", "|---|---|---|---|---|"]
     for i, name in enumerate(NOTEBOOKS, 1):
         rec = state["stages"].get(name, {})
         secs = f"{rec['seconds']:.1f} s" if rec.get("seconds") is not None else ""
-        rows.append(f"| {i} | [{name}](#stage-{name}) | {rec.get('status', 'not run')} | "
-                    f"{rec.get('finished') or ''} | {secs} |")
+        rows.append(
+            f"| {i} | [{name}](#stage-{name}) | {rec.get('status', 'not run')} | {rec.get('finished') or ''} | {secs} |"
+        )
     overrides = state.get("overrides") or {}
     note = _scale_note(run, state)
-    banner = (f'<div style="border:2px solid #b22222;background:#fdecea;color:#b22222;padding:8px;'
-              f'font-weight:bold">{note}</div>\n\n') if note else ""
-    header = (f"# arche: run report\n\n{banner}Profile **{state.get('profile', '?')}**, overrides `{overrides}`, "
-              f"run directory `{run}`.  \nCommit {commit}; device {manifest.get('device', '?')}; "
-              f"python {manifest.get('python', '?')}, torch {manifest.get('packages', {}).get('torch', '?')}."
-              f"\n\nThe five notebooks of the pipeline, as executed, top to bottom. Full provenance is in "
-              f"`manifest.json`; every number is in `results.json`.\n\n" + "\n".join(rows))
+    banner = (
+        (
+            f'<div style="border:2px solid #b22222;background:#fdecea;color:#b22222;padding:8px;'
+            f'font-weight:bold">{note}</div>\n\n'
+        )
+        if note
+        else ""
+    )
+    header = (
+        f"# arche: run report\n\n{banner}Profile **{state.get('profile', '?')}**, overrides `{overrides}`, "
+        f"run directory `{run}`.  \nCommit {commit}; device {manifest.get('device', '?')}; "
+        f"python {manifest.get('python', '?')}, torch {manifest.get('packages', {}).get('torch', '?')}."
+        f"\n\nThe five notebooks of the pipeline, as executed, top to bottom. Full provenance is in "
+        f"`manifest.json`; every number is in `results.json`.\n\n" + "\n".join(rows)
+    )
     book = nbformat.v4.new_notebook()
     book.cells.append(nbformat.v4.new_markdown_cell(header))
     for i, name in enumerate(NOTEBOOKS, 1):
         path = run / "notebooks" / f"{name}.ipynb"
         anchor = f'<a id="stage-{name}"></a>\n\n'
         if not path.exists():
-            book.cells.append(nbformat.v4.new_markdown_cell(
-                f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`: not run yet.**"))
+            book.cells.append(
+                nbformat.v4.new_markdown_cell(f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`: not run yet.**")
+            )
             continue
         nb = nbformat.read(path, as_version=4)
         if not book.metadata.get("kernelspec"):
@@ -113,16 +132,20 @@ def render_report(run, state=None) -> Path:
         html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
         atomic_write(path.with_suffix(".html"), html)
         rec = state["stages"].get(name, {})
-        book.cells.append(nbformat.v4.new_markdown_cell(
-            f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`** ({rec.get('status', '?')}"
-            + (f", {rec['seconds']:.1f} s" if rec.get("seconds") is not None else "")
-            + f"; executed notebook `notebooks/{name}.ipynb`)"))
+        book.cells.append(
+            nbformat.v4.new_markdown_cell(
+                f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`** ({rec.get('status', '?')}"
+                + (f", {rec['seconds']:.1f} s" if rec.get("seconds") is not None else "")
+                + f"; executed notebook `notebooks/{name}.ipynb`)"
+            )
+        )
         for cell in nb.cells:
             if "colab-install" in cell.metadata.get("tags", []) or "google.colab" in cell.source:
                 continue  # the Colab install cell says nothing about this run
             if cell.cell_type == "markdown":
-                cell.source = "\n".join(line for line in cell.source.splitlines()
-                                        if "colab.research.google.com" not in line)
+                cell.source = "\n".join(
+                    line for line in cell.source.splitlines() if "colab.research.google.com" not in line
+                )
             book.cells.append(cell)
     for j, cell in enumerate(book.cells):
         cell["id"] = f"cell-{j}"  # ids must be unique across the joined notebooks
@@ -134,13 +157,22 @@ def render_report(run, state=None) -> Path:
 
 def _scale_note(run: Path, state: dict) -> str:
     """The scale mark of the run: from its results when analysed, else from its config."""
-    from .config import Config, config_scale_note, scale_level, scale_note
+    from .config import Config
+    from .scaling import config_scale_note, scale_level, scale_note
 
     results = _read_json(run / "results.json")
     if results and "meta" in results:
         meta, cfg = results["meta"], results["meta"].get("config", {})
-        return scale_note(scale_level(bool(meta.get("synthetic")), meta.get("n_tokens", 0), cfg.get("steps", 0),
-                                      cfg.get("d_model", 0), cfg.get("n_layers", 0)), meta.get("n_tokens", 0))
+        return scale_note(
+            scale_level(
+                bool(meta.get("synthetic")),
+                meta.get("n_tokens", 0),
+                cfg.get("steps", 0),
+                cfg.get("d_model", 0),
+                cfg.get("n_layers", 0),
+            ),
+            meta.get("n_tokens", 0),
+        )
     if state.get("config"):
         return config_scale_note(Config().replace(**state["config"]))
     return ""

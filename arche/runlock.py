@@ -28,8 +28,8 @@ from pathlib import Path
 from .errors import UserError
 
 LOCK_NAME = ".lock"
-HEARTBEAT = 30.0      # seconds between two touches of a held lock file
-STALE_AFTER = 600.0   # a lock from another host without a touch for this long is abandoned
+HEARTBEAT = 30.0  # seconds between two touches of a held lock file
+STALE_AFTER = 600.0  # a lock from another host without a touch for this long is abandoned
 UNWRITTEN_AFTER = 10.0  # a lock file still empty after this long was left by a kill at creation
 
 _held: dict[str, list] = {}  # lock file -> [holding thread, nesting depth], for this process's locks
@@ -81,9 +81,14 @@ def run_lock(directory, what: str, wait: float = 0.0, log=print):
 
 def _acquire(path: Path, directory: Path, what: str, wait: float, log) -> str:
     token = uuid.uuid4().hex
-    info = {"token": token, "host": socket.gethostname(), "pid": os.getpid(),
-            "pid_start": _process_start(os.getpid()), "what": what,
-            "since": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    info = {
+        "token": token,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "pid_start": _process_start(os.getpid()),
+        "what": what,
+        "since": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+    }
     deadline = time.monotonic() + wait
     said_waiting = False
     while True:
@@ -106,7 +111,8 @@ def _acquire(path: Path, directory: Path, what: str, wait: float, log) -> str:
                 f"{directory} is in use by {_describe(holder)}. Wait for it to finish, or use another "
                 f"directory. A lock whose process is gone is taken over by itself (at once on the same "
                 f"machine, after {STALE_AFTER / 60:.0f} min without a heartbeat from another); if you "
-                f"are sure nothing uses the directory, delete {path}") from None
+                f"are sure nothing uses the directory, delete {path}"
+            ) from None
         with os.fdopen(fd, "w") as f:
             f.write(json.dumps(info))
             f.flush()
@@ -134,8 +140,7 @@ def _read(path: Path) -> dict | None:
 def _describe(holder: dict | None) -> str:
     if holder is None:
         return "a process that is still creating its lock"
-    return (f"{holder.get('what', '?')} (pid {holder.get('pid')} on {holder.get('host')}, "
-            f"since {holder.get('since')})")
+    return f"{holder.get('what', '?')} (pid {holder.get('pid')} on {holder.get('host')}, since {holder.get('since')})"
 
 
 def _stale(path: Path, holder: dict | None) -> str | None:

@@ -102,21 +102,35 @@ def _next_token(logits, temperature, top_k, top_p, gen):
 
 
 @torch.no_grad()
-def sample_ar(model, prefix, n: int, length: int, temperature: float = 1.0, top_p: float = 1.0,
-              top_k: int = 0, seed: int = 0, batch_size: int | None = None, device=None,
-              use_cache: bool = True, log=None):
+def sample_ar(
+    model,
+    prefix,
+    n: int,
+    length: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    top_k: int = 0,
+    seed: int = 0,
+    batch_size: int | None = None,
+    device=None,
+    use_cache: bool = True,
+    log=None,
+):
     """(n, length) LongTensor of new tokens after `prefix`, exactly `length` each (no stop at EOT).
 
     With `use_cache` the prefix is run once and every later step feeds one token per sequence
     (KV cache); without it every step re-runs the whole sequence (same tokens, for testing).
     """
     if len(prefix) == 0:
-        raise ValueError("the AR model needs at least one context token: set ar_prompt, or train with "
-                         "eos_between_stories=True so that samples start from <|endoftext|>")
+        raise ValueError(
+            "the AR model needs at least one context token: set ar_prompt, or train with "
+            "eos_between_stories=True so that samples start from <|endoftext|>"
+        )
     # The last new token is never fed back, so the model sees len(prefix) + length - 1 positions.
     if len(prefix) + length - 1 > model.max_len:
-        raise ValueError(f"a prefix of {len(prefix)} tokens plus {length} new tokens exceeds the model's "
-                         f"max_len {model.max_len}")
+        raise ValueError(
+            f"a prefix of {len(prefix)} tokens plus {length} new tokens exceeds the model's max_len {model.max_len}"
+        )
     device = _device_of(model, device)
     gen = _generator(seed, device)
     context = torch.tensor(prefix, dtype=torch.long, device=device)[None]

@@ -27,8 +27,13 @@ def _step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=vocab_size).to(device).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                            weight_decay=cfg.weight_decay, fused=device.type == "cuda")
+    opt = torch.optim.AdamW(
+        model.parameters(),
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        weight_decay=cfg.weight_decay,
+        fused=device.type == "cuda",
+    )
     gen = torch.Generator().manual_seed(cfg.seed)
     tokens = torch.randint(0, vocab_size, (cfg.batch_size, cfg.seq_len), generator=gen).to(device)
     autocast = autocast_for(cfg, device)
@@ -53,8 +58,15 @@ def _step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
     return step
 
 
-def interleaved(models: dict[str, tuple[Config, str]], vocab_size: int, device, rounds: int = 5,
-                steps: int = 3, warmup: int = 1, log=print) -> dict:
+def interleaved(
+    models: dict[str, tuple[Config, str]],
+    vocab_size: int,
+    device,
+    rounds: int = 5,
+    steps: int = 3,
+    warmup: int = 1,
+    log=print,
+) -> dict:
     """Tokens/s of each model, alternated in one process.
 
     `models` maps a name ("ar", "mdlm", "mdlm_tied") to (config, paradigm). Every model first runs
@@ -71,15 +83,23 @@ def interleaved(models: dict[str, tuple[Config, str]], vocab_size: int, device, 
     cfg0 = next(iter(models.values()))[0]
     tokens_per_step = cfg0.batch_size * cfg0.seq_len
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             t0 = time.perf_counter()
             for _ in range(steps):
                 step_fns[name]()
             per_round[name].append(steps * tokens_per_step / (time.perf_counter() - t0))
         if log is not None:
-            log("throughput round %d/%d: " % (r + 1, rounds)
-                + ", ".join(f"{n} {per_round[n][-1]:,.0f} tok/s" for n in names))
-    return {"per_round": per_round, "median": {n: statistics.median(v) for n, v in per_round.items()},
-            "min": {n: min(v) for n, v in per_round.items()}, "max": {n: max(v) for n, v in per_round.items()},
-            "rounds": rounds, "steps": steps, "tokens_per_step": tokens_per_step}
+            log(
+                "throughput round %d/%d: " % (r + 1, rounds)
+                + ", ".join(f"{n} {per_round[n][-1]:,.0f} tok/s" for n in names)
+            )
+    return {
+        "per_round": per_round,
+        "median": {n: statistics.median(v) for n, v in per_round.items()},
+        "min": {n: min(v) for n, v in per_round.items()},
+        "max": {n: max(v) for n, v in per_round.items()},
+        "rounds": rounds,
+        "steps": steps,
+        "tokens_per_step": tokens_per_step,
+    }

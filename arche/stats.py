@@ -28,17 +28,30 @@ SCALES = ("raw", "log", "logit")
 
 # The scale of every per-arm quantity that results.json aggregates over seeds.
 METRIC_SCALE = {
-    "tokens_per_s": "log", "gen_ppl": "log", "val_ppl": "log", "val_ppl_bound": "log",
-    "best_val_ppl": "log", "best_val_ppl_bound": "log", "wall_time_s": "log", "train_time_s": "log",
-    "distinct_1": "logit", "distinct_2": "logit", "distinct_3": "logit", "distinct_4": "logit",
-    "self_bleu": "logit", "self_bleu_exact": "logit", "self_bleu_published": "logit",
-    "self_bleu_13a": "logit", "unique_first_word": "logit", "unique_first_5gram": "logit",
+    "tokens_per_s": "log",
+    "gen_ppl": "log",
+    "val_ppl": "log",
+    "val_ppl_bound": "log",
+    "best_val_ppl": "log",
+    "best_val_ppl_bound": "log",
+    "wall_time_s": "log",
+    "train_time_s": "log",
+    "distinct_1": "logit",
+    "distinct_2": "logit",
+    "distinct_3": "logit",
+    "distinct_4": "logit",
+    "self_bleu": "logit",
+    "self_bleu_exact": "logit",
+    "self_bleu_published": "logit",
+    "self_bleu_13a": "logit",
+    "unique_first_word": "logit",
+    "unique_first_5gram": "logit",
 }
 
 
 def scale_of(metric: str) -> str:
     """The scale an interval of `metric` is built on ("raw" unless listed in METRIC_SCALE)."""
-    base = metric[:-len("_matched")] if metric.endswith("_matched") else metric
+    base = metric[: -len("_matched")] if metric.endswith("_matched") else metric
     return METRIC_SCALE.get(base, "raw")
 
 
@@ -84,8 +97,14 @@ def interval(values, scale: str = "raw", n_items: int | None = None, level: floa
     if n == 1:
         return {"mean": centre, "lo": centre, "hi": centre, "sd": None, "n": 1, "scale": scale}
     half = float(_st.t.ppf(0.5 + level / 2, n - 1)) * float(y.std(ddof=1)) / math.sqrt(n)
-    return {"mean": centre, "lo": _back(float(y.mean()) - half, scale), "hi": _back(float(y.mean()) + half, scale),
-            "sd": float(x.std(ddof=1)), "n": n, "scale": scale}
+    return {
+        "mean": centre,
+        "lo": _back(float(y.mean()) - half, scale),
+        "hi": _back(float(y.mean()) + half, scale),
+        "sd": float(x.std(ddof=1)),
+        "n": n,
+        "scale": scale,
+    }
 
 
 def compare(a, b, scale: str = "raw", n_items: int | None = None, level: float = LEVEL) -> dict:
@@ -97,8 +116,16 @@ def compare(a, b, scale: str = "raw", n_items: int | None = None, level: float =
     contains 0: no difference shown). With fewer than 2 values in either arm nothing can be
     tested: direction None."""
     xa, xb = _clean(a), _clean(b)
-    out = {"diff": None, "lo": None, "hi": None, "p": None, "direction": None,
-           "n_a": len(xa), "n_b": len(xb), "scale": scale}
+    out = {
+        "diff": None,
+        "lo": None,
+        "hi": None,
+        "p": None,
+        "direction": None,
+        "n_a": len(xa),
+        "n_b": len(xb),
+        "scale": scale,
+    }
     if not xa or not xb:
         return out
     ya = _forward(np.asarray(xa), scale, n_items)
@@ -108,8 +135,7 @@ def compare(a, b, scale: str = "raw", n_items: int | None = None, level: float =
         return out
     if ya.std(ddof=1) == 0 and yb.std(ddof=1) == 0:
         # No spread at all: the difference is exact (e.g. identical step counts).
-        out.update(lo=out["diff"], hi=out["diff"], p=0.0 if out["diff"] else 1.0,
-                   direction=int(np.sign(out["diff"])))
+        out.update(lo=out["diff"], hi=out["diff"], p=0.0 if out["diff"] else 1.0, direction=int(np.sign(out["diff"])))
         return out
     with warnings.catch_warnings():  # near-identical values: scipy warns, the interval is still right
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -131,8 +157,12 @@ def paired_ratio(numerators, denominators, level: float = LEVEL) -> dict:
     if len(r) < 2:
         return {"ratio": centre, "lo": centre, "hi": centre, "n": 1}
     half = float(_st.t.ppf(0.5 + level / 2, len(r) - 1)) * float(r.std(ddof=1)) / math.sqrt(len(r))
-    return {"ratio": centre, "lo": float(math.exp(r.mean() - half)), "hi": float(math.exp(r.mean() + half)),
-            "n": len(r)}
+    return {
+        "ratio": centre,
+        "lo": float(math.exp(r.mean() - half)),
+        "hi": float(math.exp(r.mean() + half)),
+        "n": len(r),
+    }
 
 
 def aggregate(values, scale: str = "raw", n_items: int | None = None) -> dict:

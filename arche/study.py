@@ -38,8 +38,8 @@ JUDGE_SEED_OFFSET = 1000  # the judge's seed is used by no arm: it wrote none of
 @dataclass(frozen=True)
 class Arm:
     protocol: str
-    name: str        # "ar", "mdlm" or "mdlm_tied"
-    paradigm: str    # "ar" or "mdlm"
+    name: str  # "ar", "mdlm" or "mdlm_tied"
+    paradigm: str  # "ar" or "mdlm"
     seed: int
     config: Config
 
@@ -62,8 +62,7 @@ def arms(cfg: Config, paradigm: str | None = None) -> list[Arm]:
         for i in range(cfg.n_seeds):
             seed = cfg.seed + i
             for name in names:
-                arm_cfg = pcfg.replace(seed=seed, sample_seed=pcfg.sample_seed + i,
-                                       mdlm_tied_head=name == "mdlm_tied")
+                arm_cfg = pcfg.replace(seed=seed, sample_seed=pcfg.sample_seed + i, mdlm_tied_head=name == "mdlm_tied")
                 arm = Arm(protocol, name, "ar" if name == "ar" else "mdlm", seed, arm_cfg)
                 if paradigm in (None, arm.paradigm):
                     out.append(arm)
@@ -89,6 +88,7 @@ def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[
     plots and locks need no other knowledge of its layout). The judge is not included."""
     if cfg.study == "repetition":
         from . import repetition
+
         return repetition.model_dirs(cfg, run_dir, paradigm)
     return [(a.key, a.paradigm, arm_dir(run_dir, a)) for a in arms(cfg, paradigm)]
 
@@ -103,10 +103,12 @@ def arm_dir(run_dir, arm: Arm) -> Path:
 
 # --------------------------------------------------------------------------- pipeline stages
 
+
 def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     """Token files for every protocol of the run; returns {protocol: manifest}."""
     if cfg.study == "repetition":
         from . import repetition
+
         return repetition.prepare_all(cfg, run_dir, log)
     out = {}
     for protocol in protocols(cfg):
@@ -119,6 +121,7 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
     """Train (or resume, or skip when finished) every arm of one paradigm."""
     if cfg.study == "repetition":
         from . import repetition
+
         return repetition.train_all(cfg, run_dir, paradigm, log)
     summaries = []
     todo = arms(cfg, paradigm) + ([judge_arm(cfg)] if paradigm == "ar" else [])
@@ -149,6 +152,7 @@ def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
     """Draw every sample set (skipping those already written)."""
     if cfg.study == "repetition":
         from . import repetition
+
         return repetition.sample_all(cfg, run_dir, log)
     from .generate import sample_run
 
@@ -178,13 +182,15 @@ def infill_all(cfg: Config, run_dir, log=print) -> Path | None:
     if out.exists():
         return out
     log(f"== infilling with {mdlm.key} ==")
-    result = infill_demo(mdlm.config, arm_dir(run_dir, mdlm), arm_dir(run_dir, ar),
-                         TokenData(data_dir(run_dir, protocol)))
+    result = infill_demo(
+        mdlm.config, arm_dir(run_dir, mdlm), arm_dir(run_dir, ar), TokenData(data_dir(run_dir, protocol))
+    )
     _write_json(out, {"protocol": protocol, "seed": mdlm.seed, **result})
     return out
 
 
 # --------------------------------------------------------------------------- analysis
+
 
 def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
     """Read every saved result of the run and write RUN/results.json (long format):
@@ -203,6 +209,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     """
     if cfg.study == "repetition":
         from . import repetition
+
         return repetition.analyse(cfg, run_dir, profile, log)
     from .evaluate import generative_perplexity
     from .generate import load_model, read_samples, reference_rows
@@ -234,8 +241,10 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
             refs[(protocol, kind)] = rows
     n_match = min([cfg.n_samples] + [len(r) for r in refs.values()])
     if n_match < cfg.n_samples:
-        log(f"analysis: {n_match} held-out story openings < {cfg.n_samples} samples: every diversity row "
-            f"is computed on {n_match} texts (a seeded subsample of the larger sets)")
+        log(
+            f"analysis: {n_match} held-out story openings < {cfg.n_samples} samples: every diversity row "
+            f"is computed on {n_match} texts (a seeded subsample of the larger sets)"
+        )
 
     sample_sets = []
     for arm in arms(cfg):
@@ -248,8 +257,11 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     # Length confound: n-gram metrics are also computed with every text cut to a common number of
     # words, the smallest median length of the main protocol's unconditional sets and references.
     main = main_protocol(cfg)
-    medians = [_median_words([r["text"] for r in recs]) for arm, stem, _, recs in sample_sets
-               if arm.protocol == main and stem == "samples"]
+    medians = [
+        _median_words([r["text"] for r in recs])
+        for arm, stem, _, recs in sample_sets
+        if arm.protocol == main and stem == "samples"
+    ]
     match_words = max(5, min(medians)) if medians else None
 
     rows_runs = [_run_row(arm, arm_dir(run_dir, arm)) for arm in arms(cfg)]
@@ -259,27 +271,42 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         texts = _subsample([r["text"] for r in recs], n_match, cfg.sample_seed)
         picked = _subsample(recs, n_match, cfg.sample_seed)
         eos = datas[arm.protocol].manifest["settings"]["eos_between_stories"]
-        prompt_ids = recs[0]["settings"]["prefix_ids"][1 if eos else 0:]
-        row = {"protocol": arm.protocol, "arm": arm.name, "paradigm": arm.paradigm, "seed": arm.seed,
-               "setting": stem, "sampler": recs[0]["sampler"], **_knob(stem),
-               "wall_time_s": recs[0].get("wall_time_s"), "n_generated": len(recs),
-               **_text_metrics(texts, scfg.self_bleu, arm.seed, match_words),
-               "gen_ppl": judged_ppl(codec, prompt_ids, [r["tokens"] for r in picked]),
-               "examples": [r["text"] for r in recs[:5]]}
+        prompt_ids = recs[0]["settings"]["prefix_ids"][1 if eos else 0 :]
+        row = {
+            "protocol": arm.protocol,
+            "arm": arm.name,
+            "paradigm": arm.paradigm,
+            "seed": arm.seed,
+            "setting": stem,
+            "sampler": recs[0]["sampler"],
+            **_knob(stem),
+            "wall_time_s": recs[0].get("wall_time_s"),
+            "n_generated": len(recs),
+            **_text_metrics(texts, scfg.self_bleu, arm.seed, match_words),
+            "gen_ppl": judged_ppl(codec, prompt_ids, [r["tokens"] for r in picked]),
+            "examples": [r["text"] for r in recs[:5]],
+        }
         rows_samples.append(row)
     rows_refs = []
     for (protocol, kind), rows in refs.items():
         data = datas[protocol]
         codec = data.codec
         rows = _subsample(rows, n_match, cfg.sample_seed)
-        texts = [codec.decode(r[:r.index(codec.eot)] if codec.eot in r else r) for r in rows]
+        texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in rows]
         # The judge trained on the main protocol's split: held-out text of another split may be in its
         # training data, so only the main protocol's references calibrate fluency.
         ppl = judged_ppl(codec, [], rows, story_start=kind == "openings") if protocol == judge.protocol else None
-        rows_refs.append({"protocol": protocol, "kind": kind,
-                          **_text_metrics(texts, "exact" if protocol == "controlled" else "published",
-                                          cfg.sample_seed, match_words),
-                          "gen_ppl": ppl, "examples": texts[:5]})
+        rows_refs.append(
+            {
+                "protocol": protocol,
+                "kind": kind,
+                **_text_metrics(
+                    texts, "exact" if protocol == "controlled" else "published", cfg.sample_seed, match_words
+                ),
+                "gen_ppl": ppl,
+                "examples": texts[:5],
+            }
+        )
     infill = None
     for protocol in protocols(cfg):
         path = run_dir / protocol / "infill.json"
@@ -288,17 +315,27 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     manifests = {p: d.manifest for p, d in datas.items()}
     first = manifests[protocols(cfg)[0]]
     results = {
-        "meta": {"profile": profile, "config": cfg.to_dict(), "protocols": protocols(cfg),
-                 "main_protocol": main, "seeds": sorted({a.seed for a in arms(cfg)}),
-                 "source": first.get("source", cfg.source),
-                 "synthetic": first.get("source", cfg.source) == "synthetic",
-                 "n_tokens": first["n_tokens"], "vocab_size": first["vocab_size"],
-                 "data": {p: {k: v for k, v in m.items() if k != "sha256"} for p, m in manifests.items()},
-                 "unigram_entropy": {p: unigram_entropy(d.val) for p, d in datas.items()},
-                 "judge": {**_run_row(judge, arm_dir(run_dir, judge)), "key": judge.key},
-                 "n_match": n_match, "match_words": match_words,
-                 "device": _device_name(cfg), "created": time.strftime("%Y-%m-%d %H:%M:%S")},
-        "runs": rows_runs, "samples": rows_samples, "references": rows_refs,
+        "meta": {
+            "profile": profile,
+            "config": cfg.to_dict(),
+            "protocols": protocols(cfg),
+            "main_protocol": main,
+            "seeds": sorted({a.seed for a in arms(cfg)}),
+            "source": first.get("source", cfg.source),
+            "synthetic": first.get("source", cfg.source) == "synthetic",
+            "n_tokens": first["n_tokens"],
+            "vocab_size": first["vocab_size"],
+            "data": {p: {k: v for k, v in m.items() if k != "sha256"} for p, m in manifests.items()},
+            "unigram_entropy": {p: unigram_entropy(d.val) for p, d in datas.items()},
+            "judge": {**_run_row(judge, arm_dir(run_dir, judge)), "key": judge.key},
+            "n_match": n_match,
+            "match_words": match_words,
+            "device": _device_name(cfg),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        },
+        "runs": rows_runs,
+        "samples": rows_samples,
+        "references": rows_refs,
         "throughput": measure_throughput(cfg, datas[main].codec.vocab_size, log=log),
         "infill": infill,
     }
@@ -314,10 +351,17 @@ def measure_throughput(cfg: Config, vocab_size: int, log=print) -> dict:
 
     main = [a for a in arms(cfg) if a.protocol == main_protocol(cfg) and a.seed == cfg.seed]
     models = {a.name: (a.config, a.paradigm) for a in main}
-    out = interleaved(models, vocab_size, _device(cfg), rounds=cfg.throughput_rounds,
-                      steps=cfg.throughput_steps, log=log)
-    return {**out, "device": _device_name(cfg), "precision": cfg.precision, "protocol": main_protocol(cfg),
-            "batch_size": cfg.batch_size, "seq_len": cfg.seq_len}
+    out = interleaved(
+        models, vocab_size, _device(cfg), rounds=cfg.throughput_rounds, steps=cfg.throughput_steps, log=log
+    )
+    return {
+        **out,
+        "device": _device_name(cfg),
+        "precision": cfg.precision,
+        "protocol": main_protocol(cfg),
+        "batch_size": cfg.batch_size,
+        "seq_len": cfg.seq_len,
+    }
 
 
 def unigram_entropy(tokens) -> float:
@@ -358,18 +402,27 @@ def _run_row(arm: Arm, adir: Path) -> dict:
     eval_time = sum(r.get("eval_time_s", 0.0) for r in evals)
     # The bound every model is judged by: AR NLL, MDLM NELBO (both nats/token on the same tokens).
     bound_key = "val_nll" if arm.paradigm == "ar" else "val_nelbo"
-    row = {"protocol": arm.protocol, "arm": arm.name, "paradigm": arm.paradigm, "seed": arm.seed,
-           "n_params": saved["n_params"], "vocab_size": saved["vocab_size"], "steps": last["step"],
-           "train_time_s": train_time, "wall_time_s": train_time + eval_time,
-           "tokens_per_s": last["step"] * cfg.batch_size * cfg.seq_len / train_time,
-           "tokens_seen": last["step"] * cfg.batch_size * cfg.seq_len,
-           "best_val": best["val_loss"], "best_step": best["step"], "final_val": evals[-1]["val_loss"],
-           "first_val": evals[0]["val_loss"],
-           "best_bound": min(r[bound_key] for r in evals if r.get(bound_key) is not None),
-           "first_bound": evals[0].get(bound_key),
-           "curve": [{k: r[k] for k in r if k == "step" or k.startswith("val_")} for r in evals]}
-    for key in ("val_nll", "val_ppl", "val_masked_mean", "val_nelbo", "val_ppl_bound", "val_nelbo_se",
-                "val_loss_se"):
+    row = {
+        "protocol": arm.protocol,
+        "arm": arm.name,
+        "paradigm": arm.paradigm,
+        "seed": arm.seed,
+        "n_params": saved["n_params"],
+        "vocab_size": saved["vocab_size"],
+        "steps": last["step"],
+        "train_time_s": train_time,
+        "wall_time_s": train_time + eval_time,
+        "tokens_per_s": last["step"] * cfg.batch_size * cfg.seq_len / train_time,
+        "tokens_seen": last["step"] * cfg.batch_size * cfg.seq_len,
+        "best_val": best["val_loss"],
+        "best_step": best["step"],
+        "final_val": evals[-1]["val_loss"],
+        "first_val": evals[0]["val_loss"],
+        "best_bound": min(r[bound_key] for r in evals if r.get(bound_key) is not None),
+        "first_bound": evals[0].get(bound_key),
+        "curve": [{k: r[k] for k in r if k == "step" or k.startswith("val_")} for r in evals],
+    }
+    for key in ("val_nll", "val_ppl", "val_masked_mean", "val_nelbo", "val_ppl_bound", "val_nelbo_se", "val_loss_se"):
         if evals[-1].get(key) is not None:
             row[key] = evals[-1][key]
             if not key.endswith("_se"):
@@ -379,14 +432,16 @@ def _run_row(arm: Arm, adir: Path) -> dict:
 
 def _knob(stem: str) -> dict:
     if stem.startswith("sweep_steps"):
-        return {"knob": "mdlm_steps", "value": int(stem[len("sweep_steps"):])}
+        return {"knob": "mdlm_steps", "value": int(stem[len("sweep_steps") :])}
     if stem.startswith("sweep_temp"):
-        return {"knob": "ar_temperature", "value": float(stem[len("sweep_temp"):])}
+        return {"knob": "ar_temperature", "value": float(stem[len("sweep_temp") :])}
     return {"knob": None, "value": None}
 
 
-SELF_BLEU_LABEL = {"exact": "exact all-pairs BLEU-4 on lowercased words",
-                   "published": "released 200x50 unsmoothed BLEU-4 estimate on lowercased words"}
+SELF_BLEU_LABEL = {
+    "exact": "exact all-pairs BLEU-4 on lowercased words",
+    "published": "released 200x50 unsmoothed BLEU-4 estimate on lowercased words",
+}
 
 
 def _text_metrics(texts, self_bleu_kind: str, seed: int, match_words: int | None = None) -> dict:
@@ -400,17 +455,26 @@ def _text_metrics(texts, self_bleu_kind: str, seed: int, match_words: int | None
     firsts = [metrics.words(t)[0] for t in texts if metrics.words(t)]
     counts = {w: firsts.count(w) for w in set(firsts)}
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:5]  # ties in word order: stable
-    out = {**div, "n_texts": len(texts), "self_bleu_exact": exact, "self_bleu_published": published,
-           "self_bleu_13a": metrics.self_bleu(texts, tokenize="13a"), "self_bleu_kind": self_bleu_kind,
-           "self_bleu_label": SELF_BLEU_LABEL[self_bleu_kind],
-           "first_words_top": [[w, c / max(len(texts), 1)] for w, c in top]}
+    out = {
+        **div,
+        "n_texts": len(texts),
+        "self_bleu_exact": exact,
+        "self_bleu_published": published,
+        "self_bleu_13a": metrics.self_bleu(texts, tokenize="13a"),
+        "self_bleu_kind": self_bleu_kind,
+        "self_bleu_label": SELF_BLEU_LABEL[self_bleu_kind],
+        "first_words_top": [[w, c / max(len(texts), 1)] for w, c in top],
+    }
     if match_words:
         cut = [metrics.truncate_words(t, match_words) for t in texts]
         out["match_words"] = match_words
         for n in range(1, 5):
             out[f"distinct_{n}_matched"] = metrics.distinct_n(cut, n)
-        out["self_bleu_matched"] = (metrics.self_bleu(cut, tokenize="words") if self_bleu_kind == "exact"
-                                    else metrics.published_self_bleu(cut, seed=seed))
+        out["self_bleu_matched"] = (
+            metrics.self_bleu(cut, tokenize="words")
+            if self_bleu_kind == "exact"
+            else metrics.published_self_bleu(cut, seed=seed)
+        )
     return out
 
 
@@ -420,11 +484,14 @@ aggregate, summarise = stats.aggregate, stats.summarise
 
 # --------------------------------------------------------------------------- helpers
 
+
 def _device(cfg: Config) -> str:
     from .device import resolve_device
+
     return str(resolve_device(cfg))
 
 
 def _device_name(cfg: Config) -> str:
     from .device import device_name
+
     return device_name(cfg)

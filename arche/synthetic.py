@@ -20,13 +20,70 @@ import re
 from pathlib import Path
 
 _LEXICON = json.loads((Path(__file__).with_name("lexicon.json")).read_text())
-(GIRLS, BOYS, PET_NAMES, ANIMALS, TRAITS, COLORS, OBJ_ADJS, PARENTS, HOMES, LOVES, FOODS, SPOTS, CRITTERS, WEATHER,
- PLACES, OBJECTS, OPENINGS_ONCE, OPENINGS_ONE_DAY, OPENINGS_OTHER, INTRO, FRIEND_INTRO, OBJ_INTRO, EVENT_START,
- ARRIVE, DETAILS, AFTER, ENDINGS, MORAL_PREFIX, PROBLEMS) = (_LEXICON[k] for k in (
-    "GIRLS", "BOYS", "PET_NAMES", "ANIMALS", "TRAITS", "COLORS", "OBJ_ADJS", "PARENTS", "HOMES", "LOVES", "FOODS",
-    "SPOTS", "CRITTERS", "WEATHER", "PLACES", "OBJECTS", "OPENINGS_ONCE", "OPENINGS_ONE_DAY", "OPENINGS_OTHER",
-    "INTRO", "FRIEND_INTRO", "OBJ_INTRO", "EVENT_START", "ARRIVE", "DETAILS", "AFTER", "ENDINGS", "MORAL_PREFIX",
-    "PROBLEMS"))
+(
+    GIRLS,
+    BOYS,
+    PET_NAMES,
+    ANIMALS,
+    TRAITS,
+    COLORS,
+    OBJ_ADJS,
+    PARENTS,
+    HOMES,
+    LOVES,
+    FOODS,
+    SPOTS,
+    CRITTERS,
+    WEATHER,
+    PLACES,
+    OBJECTS,
+    OPENINGS_ONCE,
+    OPENINGS_ONE_DAY,
+    OPENINGS_OTHER,
+    INTRO,
+    FRIEND_INTRO,
+    OBJ_INTRO,
+    EVENT_START,
+    ARRIVE,
+    DETAILS,
+    AFTER,
+    ENDINGS,
+    MORAL_PREFIX,
+    PROBLEMS,
+) = (
+    _LEXICON[k]
+    for k in (
+        "GIRLS",
+        "BOYS",
+        "PET_NAMES",
+        "ANIMALS",
+        "TRAITS",
+        "COLORS",
+        "OBJ_ADJS",
+        "PARENTS",
+        "HOMES",
+        "LOVES",
+        "FOODS",
+        "SPOTS",
+        "CRITTERS",
+        "WEATHER",
+        "PLACES",
+        "OBJECTS",
+        "OPENINGS_ONCE",
+        "OPENINGS_ONE_DAY",
+        "OPENINGS_OTHER",
+        "INTRO",
+        "FRIEND_INTRO",
+        "OBJ_INTRO",
+        "EVENT_START",
+        "ARRIVE",
+        "DETAILS",
+        "AFTER",
+        "ENDINGS",
+        "MORAL_PREFIX",
+        "PROBLEMS",
+    )
+)
 
 
 def synthetic_stories(n: int, seed: int = 0) -> list[str]:
@@ -84,17 +141,42 @@ def _cast(rng, objects):
     obj, obj_adj = rng.choice(objects), rng.choice(OBJ_ADJS)
     food, the_food, food_plain = rng.choice(FOODS)
     critter = rng.choice(CRITTERS)
-    f = dict(name=name, kind=kind, animal=animal, friend=friend, fkind=fkind,
-             parent=parent, Parent=parent.capitalize(),
-             place=place, to_place=f"to the {place}", at_place=f"at the {place}", things=things,
-             obj=obj, obj_adj=obj_adj, an_obj=f"{_article(obj_adj)} {obj_adj} {obj}",
-             food=food, the_food=the_food, food_plain=food_plain,
-             critter=critter, Critter=critter[0].upper() + critter[1:],
-             color=rng.choice(COLORS), weather=rng.choice(WEATHER), home=rng.choice(HOMES),
-             home_adj=rng.choice(["small", "little", "quiet", "sunny", "faraway"]),
-             home_noun=rng.choice(["town", "village", "house", "forest", "land"]),
-             fear=rng.choice(["the dark", "the big dog next door", "the loud thunder", "the deep water",
-                              "the tall slide", "the big spider in the corner"]))
+    f = dict(
+        name=name,
+        kind=kind,
+        animal=animal,
+        friend=friend,
+        fkind=fkind,
+        parent=parent,
+        Parent=parent.capitalize(),
+        place=place,
+        to_place=f"to the {place}",
+        at_place=f"at the {place}",
+        things=things,
+        obj=obj,
+        obj_adj=obj_adj,
+        an_obj=f"{_article(obj_adj)} {obj_adj} {obj}",
+        food=food,
+        the_food=the_food,
+        food_plain=food_plain,
+        critter=critter,
+        Critter=critter[0].upper() + critter[1:],
+        color=rng.choice(COLORS),
+        weather=rng.choice(WEATHER),
+        home=rng.choice(HOMES),
+        home_adj=rng.choice(["small", "little", "quiet", "sunny", "faraway"]),
+        home_noun=rng.choice(["town", "village", "house", "forest", "land"]),
+        fear=rng.choice(
+            [
+                "the dark",
+                "the big dog next door",
+                "the loud thunder",
+                "the deep water",
+                "the tall slide",
+                "the big spider in the corner",
+            ]
+        ),
+    )
     f["trait"], f["trait2"], f["ftrait"] = rng.sample(TRAITS, 3)
     f["act1"], f["act2"], f["act3"] = rng.sample(acts, 3)
     f["spot1"], f["spot2"], f["spot3"] = rng.sample(SPOTS, 3)

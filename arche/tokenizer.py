@@ -184,8 +184,10 @@ class TokenCodec:
         if a.size and out.min() < 0:
             missing = np.unique(a[out < 0])
             pieces = [self.enc.decode([int(t)]) for t in missing[:10]]
-            raise ValueError(f"{missing.size} GPT-2 token(s) not in the compact vocabulary, "
-                             f"e.g. ids {missing[:10].tolist()} = {pieces!r}")
+            raise ValueError(
+                f"{missing.size} GPT-2 token(s) not in the compact vocabulary, "
+                f"e.g. ids {missing[:10].tolist()} = {pieces!r}"
+            )
         # model ids are never larger than the GPT-2 ids they stand for, so the input dtype still fits
         return out.astype(a.dtype, copy=False)
 

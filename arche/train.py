@@ -39,9 +39,9 @@ from . import checkpoint
 from .checkpoint import CheckpointError
 from .config import RESUMABLE_KEYS, Config, config_diff
 from .data import TokenData, prepare
-from .io import append_jsonl, atomic_write, read_jsonl
 from .device import autocast_for, check_fits, describe_precision, grad_scaler, resolve_device  # noqa: F401
 from .errors import UserError
+from .io import append_jsonl, atomic_write, read_jsonl
 from .model import build_model
 from .objectives import ar_loss_sum, draw_noise, evaluate, masked_positions, mdlm_loss_sum, mdlm_normalizer
 from .runlock import run_lock
@@ -117,8 +117,13 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=data.codec.vocab_size).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                                  weight_decay=cfg.weight_decay, fused=device.type == "cuda")
+    optimizer = torch.optim.AdamW(
+        model.parameters(),
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        weight_decay=cfg.weight_decay,
+        fused=device.type == "cuda",
+    )
     state, records, damaged = _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
     _barrier(world)  # every rank has read the run directory before rank 0 rewrites it
     if is_main:
@@ -132,19 +137,25 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         _finish_distributed(world)
         return _summary(state, run_dir)
     if cfg.warmup_steps > cfg.steps:
-        log(f"[{paradigm}] warning: warmup_steps ({cfg.warmup_steps}) > steps ({cfg.steps}): the learning "
-            f"rate never reaches lr ({cfg.lr:g}); it peaks at {lr_at(cfg.steps - 1, cfg):.3g}")
-    log(f"[{paradigm}] training {run_dir}: steps {start + 1}..{end} of {cfg.steps}, {model.n_params():,} parameters, "
+        log(
+            f"[{paradigm}] warning: warmup_steps ({cfg.warmup_steps}) > steps ({cfg.steps}): the learning "
+            f"rate never reaches lr ({cfg.lr:g}); it peaks at {lr_at(cfg.steps - 1, cfg):.3g}"
+        )
+    log(
+        f"[{paradigm}] training {run_dir}: steps {start + 1}..{end} of {cfg.steps}, {model.n_params():,} parameters, "
         f"{cfg.batch_size} x {cfg.seq_len} tokens per step"
         f"{f' in {cfg.grad_accum} micro-batches' if cfg.grad_accum > 1 else ''}, on {device}, "
-        f"precision {describe_precision(cfg, device)}")
+        f"precision {describe_precision(cfg, device)}"
+    )
     last_good = start or None  # the step of the checkpoint on disk a resume would start from
 
     fwd = model
     if cfg.compile and device.type == "cuda":
         fwd = torch.compile(model)
     if world > 1:
-        fwd = torch.nn.parallel.DistributedDataParallel(fwd, device_ids=[device.index] if device.type == "cuda" else None)
+        fwd = torch.nn.parallel.DistributedDataParallel(
+            fwd, device_ids=[device.index] if device.type == "cuda" else None
+        )
     autocast = autocast_for(cfg, device)
     scaler = grad_scaler(cfg, device)
     if state.get("grad_scaler"):
@@ -165,7 +176,7 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         tokens = data.train_batch(step, cfg.batch_size, cfg.seed, device, rank, world)
         per = tokens.shape[0] // cfg.grad_accum
         for i in range(cfg.grad_accum):  # micro-batches: their losses sum to the whole batch's
-            part = tokens[i * per:(i + 1) * per]
+            part = tokens[i * per : (i + 1) * per]
             sync = nullcontext() if world == 1 or i == cfg.grad_accum - 1 else fwd.no_sync()
             with sync:
                 with autocast:
@@ -202,16 +213,22 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
             raise _diverged(paradigm, f"non-finite training loss ({mean_loss})", done, run_dir, last_good)
         record = None
         if done % cfg.log_every == 0 or is_eval:
-            record = {"step": done, "train_loss": mean_loss, "lr": lr,
-                      "tokens_per_s": window_steps * tokens_per_step / max(window_time, 1e-9),
-                      "train_time_s": state["train_time"], "tokens_seen": done * tokens_per_step}
+            record = {
+                "step": done,
+                "train_loss": mean_loss,
+                "lr": lr,
+                "tokens_per_s": window_steps * tokens_per_step / max(window_time, 1e-9),
+                "train_time_s": state["train_time"],
+                "tokens_seen": done * tokens_per_step,
+            }
             loss_sum.zero_()
             window_steps, window_time = 0, 0.0
         if is_eval and is_main:
             t_eval = time.perf_counter()
             with autocast:
-                val = evaluate(model, paradigm, val_batches, draws=cfg.eval_draws, eps=cfg.mdlm_eps,
-                               mdlm_loss=cfg.mdlm_loss)
+                val = evaluate(
+                    model, paradigm, val_batches, draws=cfg.eval_draws, eps=cfg.mdlm_eps, mdlm_loss=cfg.mdlm_loss
+                )
             record.update(val)
             record["eval_time_s"] = time.perf_counter() - t_eval
             if val["val_loss"] < state["best_val"]:
@@ -228,9 +245,13 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         if is_ckpt and is_main:
             if not checkpoint.all_finite(model):  # never call a NaN model the last good checkpoint
                 raise _diverged(paradigm, "non-finite weights", done, run_dir, last_good)
-            checkpoint.save(run_dir / "last.safetensors", model,
-                            {**_ckpt_state(state, cfg, paradigm, data, done), "metrics": records}, optimizer,
-                            keep_previous=True)
+            checkpoint.save(
+                run_dir / "last.safetensors",
+                model,
+                {**_ckpt_state(state, cfg, paradigm, data, done), "metrics": records},
+                optimizer,
+                keep_previous=True,
+            )
             last_good = done
         _barrier(world)
         t_last = time.perf_counter()
@@ -260,8 +281,10 @@ def drop_optimizer_state(run_dir, log=print) -> None:
         keep_best = best.exists() and state.get("best_step") != state["step"]
         weights = {} if keep_best else {k: v for k, v in tensors.items() if k.startswith("model.")}
         checkpoint.write(last, weights, state, None)
-        log(f"[{state.get('paradigm')}] {run_dir}: finished; optimizer state dropped, weights kept in "
-            f"{'best' if keep_best else 'last'}.safetensors only (keep_optimizer_state=False)")
+        log(
+            f"[{state.get('paradigm')}] {run_dir}: finished; optimizer state dropped, weights kept in "
+            f"{'best' if keep_best else 'last'}.safetensors only (keep_optimizer_state=False)"
+        )
         if not keep_best:
             best.unlink(missing_ok=True)
     checkpoint.previous(last).unlink(missing_ok=True)
@@ -293,8 +316,10 @@ def fork(src_dir, dst_dir, cfg: Config, paradigm: str, log=print) -> int:
         raise RunDirError(f"cannot fork {src} at step {step} into a run of {cfg.steps} steps")
     bad = next((s for s in range(step) if lr_at(s, old) != lr_at(s, cfg)), None)
     if bad is not None:
-        raise RunDirError(f"cannot fork {src} at step {step}: its learning rate differs from the new run's "
-                          f"at step {bad} ({lr_at(bad, old):.3g} vs {lr_at(bad, cfg):.3g})")
+        raise RunDirError(
+            f"cannot fork {src} at step {step}: its learning rate differs from the new run's "
+            f"at step {bad} ({lr_at(bad, old):.3g} vs {lr_at(bad, cfg):.3g})"
+        )
     dst.mkdir(parents=True, exist_ok=True)
     state.pop("format", None)
     state.update(config=cfg.to_dict(), forked_from={"run_dir": str(src_dir), "step": step})
@@ -304,13 +329,17 @@ def fork(src_dir, dst_dir, cfg: Config, paradigm: str, log=print) -> int:
 
 
 def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:
-    kept = (f"The last good checkpoint (step {last_good}) is kept in {run_dir}" if last_good
-            else "No checkpoint was written before it")
+    kept = (
+        f"The last good checkpoint (step {last_good}) is kept in {run_dir}"
+        if last_good
+        else "No checkpoint was written before it"
+    )
     return TrainingError(
         f"[{paradigm}] training diverged: {what} at step {step}; stopped. {kept}. The run is deterministic, "
         f"so resuming it would diverge at the same step again. Start over with other settings (a lower lr, "
         f"more warmup_steps, a smaller grad_clip) in a new run directory (--run-dir), or delete {run_dir} "
-        f"first: a run directory keeps the config it was started with")
+        f"first: a run directory keeps the config it was started with"
+    )
 
 
 def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id, micro=0):
@@ -347,8 +376,18 @@ def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log):
         _refuse_mismatch(run_dir, "config.json", recorded.get("paradigm"), recorded.get("config", {}), cfg, paradigm)
     state, damaged = _load_last_good(cfg, paradigm, run_dir, model, optimizer, log)
     if state is None:
-        return {"step": 0, "best_val": float("inf"), "best_step": None, "train_time": 0.0,
-                "window_loss_sum": 0.0, "window_steps": 0}, [], []
+        return (
+            {
+                "step": 0,
+                "best_val": float("inf"),
+                "best_step": None,
+                "train_time": 0.0,
+                "window_loss_sum": 0.0,
+                "window_steps": 0,
+            },
+            [],
+            [],
+        )
     if state["data_hash"] != data.manifest["content_hash"]:
         raise RunDirError(f"the checkpoint in {run_dir} was trained on other data than {data.dir}")
     records = state.pop("metrics", None)
@@ -391,21 +430,28 @@ def _load_last_good(cfg, paradigm, run_dir, model, optimizer, log):
             log(f"[{paradigm}] {err}; moving it to {bad.name}.damaged, resuming from {path.name} instead")
         return state, [bad for bad, _ in damaged]
     if damaged:
-        raise CheckpointError(f"{run_dir} cannot be resumed: " + "; ".join(str(e) for _, e in damaged)
-                              + f". No good checkpoint is left: delete {run_dir} (or use another --run-dir) "
-                              "to train from scratch")
+        raise CheckpointError(
+            f"{run_dir} cannot be resumed: "
+            + "; ".join(str(e) for _, e in damaged)
+            + f". No good checkpoint is left: delete {run_dir} (or use another --run-dir) "
+            "to train from scratch"
+        )
     return None, []
 
 
 def _refuse_mismatch(run_dir, source, old_paradigm, old_config, cfg, paradigm) -> None:
     if old_paradigm not in (None, paradigm):
-        raise RunDirError(f"{run_dir} holds a {old_paradigm.upper()} run (per its {source}); it cannot be "
-                          f"resumed as {paradigm.upper()}. Use another --run-dir.")
+        raise RunDirError(
+            f"{run_dir} holds a {old_paradigm.upper()} run (per its {source}); it cannot be "
+            f"resumed as {paradigm.upper()}. Use another --run-dir."
+        )
     diff = config_diff(old_config, cfg.to_dict())
     if diff:
         lines = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-        raise RunDirError(f"{run_dir} was started with a different config ({lines}; per its {source}); "
-                          "resume with the same settings or use another --run-dir")
+        raise RunDirError(
+            f"{run_dir} was started with a different config ({lines}; per its {source}); "
+            "resume with the same settings or use another --run-dir"
+        )
 
 
 def read_config_json(run_dir) -> dict | None:
@@ -425,9 +471,19 @@ def read_config_json(run_dir) -> dict | None:
 def _write_run_files(cfg, paradigm, run_dir, model, data, records, log) -> None:
     """config.json, the tokenizer, and metrics.jsonl as of the checkpoint we start from; each written
     (atomically) only when it differs, so restarting a finished run writes nothing."""
-    _write_if_changed(run_dir / "config.json", json.dumps(
-        {"paradigm": paradigm, "config": cfg.to_dict(), "vocab_size": data.codec.vocab_size,
-         "n_params": model.n_params()}, indent=2, sort_keys=True))
+    _write_if_changed(
+        run_dir / "config.json",
+        json.dumps(
+            {
+                "paradigm": paradigm,
+                "config": cfg.to_dict(),
+                "vocab_size": data.codec.vocab_size,
+                "n_params": model.n_params(),
+            },
+            indent=2,
+            sort_keys=True,
+        ),
+    )
     # The tokenizer travels with the weights, so a model directory is self-contained for sampling.
     _write_if_changed(run_dir / "vocab.json", json.dumps(data.codec.to_dict(), sort_keys=True))
     _sync_metrics(run_dir / "metrics.jsonl", records, log, paradigm)
@@ -453,20 +509,28 @@ def _sync_metrics(path: Path, records: list[dict], log, paradigm) -> None:
         if not records:
             return
     rows = read_jsonl(path) or []
-    if rows[:len(records)] != records:
+    if rows[: len(records)] != records:
         log(f"[{paradigm}] {path} lacked rows of the run; rewritten from the checkpoint's {len(records)} rows")
     atomic_write(path, text)
 
 
 def _ckpt_state(state, cfg, paradigm, data, step) -> dict:
-    return {**state, "step": step, "paradigm": paradigm, "config": cfg.to_dict(),
-            "vocab_size": data.codec.vocab_size, "data_hash": data.manifest["content_hash"]}
+    return {
+        **state,
+        "step": step,
+        "paradigm": paradigm,
+        "config": cfg.to_dict(),
+        "vocab_size": data.codec.vocab_size,
+        "data_hash": data.manifest["content_hash"],
+    }
 
 
 def _print_progress(paradigm, rec, cfg, state):
     eta = state["train_time"] / rec["step"] * (cfg.steps - rec["step"])
-    msg = (f"[{paradigm}] step {rec['step']:>6}/{cfg.steps} | loss {rec['train_loss']:.4f} | "
-           f"lr {rec['lr']:.2e} | {rec['tokens_per_s']:,.0f} tok/s | eta {eta / 60:.1f} min")
+    msg = (
+        f"[{paradigm}] step {rec['step']:>6}/{cfg.steps} | loss {rec['train_loss']:.4f} | "
+        f"lr {rec['lr']:.2e} | {rec['tokens_per_s']:,.0f} tok/s | eta {eta / 60:.1f} min"
+    )
     if "val_loss" in rec:
         msg += f" | val {rec['val_loss']:.4f}"
         if "val_nelbo" in rec:
@@ -475,8 +539,13 @@ def _print_progress(paradigm, rec, cfg, state):
 
 
 def _summary(state, run_dir) -> dict:
-    return {"run_dir": str(run_dir), "steps": state["step"], "best_val": state["best_val"],
-            "best_step": state["best_step"], "train_time_s": state["train_time"]}
+    return {
+        "run_dir": str(run_dir),
+        "steps": state["step"],
+        "best_val": state["best_val"],
+        "best_step": state["best_step"],
+        "train_time_s": state["train_time"],
+    }
 
 
 def read_metrics(run_dir) -> list[dict]:

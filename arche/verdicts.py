@@ -51,8 +51,10 @@ def curves(rows: list[dict]) -> dict:
     out: dict = {}
     for r in rows:
         out.setdefault(r["chunks"], {}).setdefault(r["paradigm"], {}).setdefault(r["epochs"], []).append(r)
-    return {c: {p: {e: _mean_se(rs) for e, rs in sorted(by_e.items())} for p, by_e in by_p.items()}
-            for c, by_p in out.items()}
+    return {
+        c: {p: {e: _mean_se(rs) for e, rs in sorted(by_e.items())} for p, by_e in by_p.items()}
+        for c, by_p in out.items()
+    }
 
 
 def repetition_budget(curve: dict, unigram_entropy: float, flops: dict) -> dict:
@@ -61,10 +63,13 @@ def repetition_budget(curve: dict, unigram_entropy: float, flops: dict) -> dict:
     ar, mdlm = curve["ar"], curve["mdlm"]
     e_max = max(ar)
     star = {p: min(c, key=lambda e: c[e][0]) for p, c in curve.items()}
-    out = {"e_star": star, "e_max": e_max,
-           "best": {p: {"mean": c[star[p]][0], "se": c[star[p]][1]} for p, c in curve.items()},
-           "ar_overfits": _real(ar[e_max], ar[star["ar"]]),
-           "ar_rise": ar[e_max][0] - ar[star["ar"]][0]}
+    out = {
+        "e_star": star,
+        "e_max": e_max,
+        "best": {p: {"mean": c[star[p]][0], "se": c[star[p]][1]} for p, c in curve.items()},
+        "ar_overfits": _real(ar[e_max], ar[star["ar"]]),
+        "ar_rise": ar[e_max][0] - ar[star["ar"]][0],
+    }
     gain = mdlm[star["ar"]][0] - mdlm[star["mdlm"]][0]
     out["mdlm_gain_after_ar_best"] = gain
     out["mdlm_still_improving"] = star["mdlm"] > star["ar"] and _real(mdlm[star["ar"]], mdlm[star["mdlm"]])
@@ -80,20 +85,42 @@ def repetition_budget(curve: dict, unigram_entropy: float, flops: dict) -> dict:
     out["crossover_flops"] = flops.get(("mdlm", cross)) if cross else None
     gate = [p for p, c in curve.items() if not _real((unigram_entropy, 0.0), c[star[p]])]
     if gate:
-        outcome, reason = "not testable", (f"{', '.join(p.upper() for p in gate)} not two standard errors below "
-                                           f"the unigram entropy ({unigram_entropy:.2f} nats/token)")
+        outcome, reason = (
+            "not testable",
+            (
+                f"{', '.join(p.upper() for p in gate)} not two standard errors below "
+                f"the unigram entropy ({unigram_entropy:.2f} nats/token)"
+            ),
+        )
     elif not out["ar_overfits"]:
-        outcome, reason = "not testable", (f"AR does not overfit within {e_max} epochs (its loss at {e_max} "
-                                           f"epochs is within two s.e. of its best, at {star['ar']})")
+        outcome, reason = (
+            "not testable",
+            (
+                f"AR does not overfit within {e_max} epochs (its loss at {e_max} "
+                f"epochs is within two s.e. of its best, at {star['ar']})"
+            ),
+        )
     elif out["mdlm_still_improving"]:
-        outcome, reason = "holds", (f"AR is best at {star['ar']} epochs and worse by {out['ar_rise']:.3f} at "
-                                    f"{e_max}; the MDLM improves by {gain:.3f} from {star['ar']} to {star['mdlm']} epochs")
+        outcome, reason = (
+            "holds",
+            (
+                f"AR is best at {star['ar']} epochs and worse by {out['ar_rise']:.3f} at "
+                f"{e_max}; the MDLM improves by {gain:.3f} from {star['ar']} to {star['mdlm']} epochs"
+            ),
+        )
     elif star["mdlm"] <= star["ar"]:
-        outcome, reason = "does not hold", (f"AR overfits after {star['ar']} epochs, and the MDLM's best is at "
-                                            f"{star['mdlm']} epochs, no later")
+        outcome, reason = (
+            "does not hold",
+            (f"AR overfits after {star['ar']} epochs, and the MDLM's best is at {star['mdlm']} epochs, no later"),
+        )
     else:
-        outcome, reason = "inconclusive", (f"the MDLM's best is at {star['mdlm']} epochs, after AR's "
-                                           f"({star['ar']}), but its gain ({gain:.3f}) is within two s.e.")
+        outcome, reason = (
+            "inconclusive",
+            (
+                f"the MDLM's best is at {star['mdlm']} epochs, after AR's "
+                f"({star['ar']}), but its gain ({gain:.3f}) is within two s.e."
+            ),
+        )
     return {**out, "outcome": outcome, "reason": reason}
 
 
@@ -112,5 +139,12 @@ def repetition(results: dict) -> dict:
         # JSON keys are strings: e_star keeps paradigm -> epochs.
         per_budget.append({"chunks": chunks, "unique_tokens": unique, **v})
     top = per_budget[0]
-    return {"finding_2": {"outcome": top["outcome"], "reason": top["reason"], "rule": REPETITION_RULE,
-                          "budget_chunks": top["chunks"], "per_budget": per_budget}}
+    return {
+        "finding_2": {
+            "outcome": top["outcome"],
+            "reason": top["reason"],
+            "rule": REPETITION_RULE,
+            "budget_chunks": top["chunks"],
+            "per_budget": per_budget,
+        }
+    }

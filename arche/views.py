@@ -15,19 +15,35 @@ PARAMETERS = ("profile", "run_dir", "overrides")
 
 # Names a notebook may hold when its setup cell runs: its parameters, IPython's own, the Colab install
 # cell's, and what its own cells assign (a re-run of the setup cell in Jupyter must not trip over them).
-_NOTEBOOK_NAMES = set(PARAMETERS) | {"In", "Out", "get_ipython", "exit", "quit", "open", "install",
-                                     "cfg", "manifests", "summaries", "paths"}
+_NOTEBOOK_NAMES = set(PARAMETERS) | {
+    "In",
+    "Out",
+    "get_ipython",
+    "exit",
+    "quit",
+    "open",
+    "install",
+    "cfg",
+    "manifests",
+    "summaries",
+    "paths",
+}
 
 
 def refuse_unknown_parameters(namespace: dict) -> None:
     """Called by the notebooks' setup cell with globals(). papermill only warns about a parameter a
     notebook does not define (`-p steps 20` would be ignored): here it is an error."""
-    unknown = sorted(k for k, v in namespace.items()
-                     if not k.startswith("_") and k not in _NOTEBOOK_NAMES and not inspect.ismodule(v))
+    unknown = sorted(
+        k
+        for k, v in namespace.items()
+        if not k.startswith("_") and k not in _NOTEBOOK_NAMES and not inspect.ismodule(v)
+    )
     if unknown:
-        raise PipelineError(f"unknown notebook parameter(s) {', '.join(unknown)}: the notebooks take only "
-                            f"{', '.join(PARAMETERS)}; put config keys in overrides, e.g. papermill "
-                            f"-y 'overrides: {{{unknown[0]}: ...}}'")
+        raise PipelineError(
+            f"unknown notebook parameter(s) {', '.join(unknown)}: the notebooks take only "
+            f"{', '.join(PARAMETERS)}; put config keys in overrides, e.g. papermill "
+            f"-y 'overrides: {{{unknown[0]}: ...}}'"
+        )
 
 
 @contextlib.contextmanager
@@ -45,26 +61,42 @@ def lock_arms(cfg, run_dir, what: str):
 def describe(cfg, profile: str, run_dir) -> str:
     """A few lines on what a notebook is about to do: profile, run directory, device, the arms."""
     from . import study
-    from .config import config_scale_note
     from .device import resolve_device
+    from .scaling import config_scale_note
 
     arms = ", ".join(key for key, _, _ in study.model_dirs(cfg, run_dir)) or ", ".join(a.key for a in study.arms(cfg))
     note = config_scale_note(cfg)
-    return ((f"*** {note} ***\n" if note else "") +
-            f"profile {profile} | run dir {run_dir} | device {resolve_device(cfg)} | source {cfg.source}\n"
-            f"model d{cfg.d_model} L{cfg.n_layers} H{cfg.n_heads} | {cfg.steps} steps x {cfg.batch_size} x "
-            f"{cfg.seq_len} tokens\narms: {arms}")
+    return (
+        (f"*** {note} ***\n" if note else "")
+        + f"profile {profile} | run dir {run_dir} | device {resolve_device(cfg)} | source {cfg.source}\n"
+        f"model d{cfg.d_model} L{cfg.n_layers} H{cfg.n_heads} | {cfg.steps} steps x {cfg.batch_size} x "
+        f"{cfg.seq_len} tokens\narms: {arms}"
+    )
 
 
 def data_table(manifests: dict):
     """The data manifests of `study.prepare_all` as one row per protocol."""
     import pandas as pd
 
-    keys = ("source", "tokenizer", "vocab_size", "n_stories", "n_tokens", "n_train_chunks", "n_val_chunks",
-            "n_val_stories")
-    rows = {p: {**{k: m.get(k) for k in keys}, "eos_between_stories": m["settings"]["eos_between_stories"],
-                "val_split": m["settings"]["val_split"], "seq_len": m["settings"]["seq_len"]}
-            for p, m in manifests.items()}
+    keys = (
+        "source",
+        "tokenizer",
+        "vocab_size",
+        "n_stories",
+        "n_tokens",
+        "n_train_chunks",
+        "n_val_chunks",
+        "n_val_stories",
+    )
+    rows = {
+        p: {
+            **{k: m.get(k) for k in keys},
+            "eos_between_stories": m["settings"]["eos_between_stories"],
+            "val_split": m["settings"]["val_split"],
+            "seq_len": m["settings"]["seq_len"],
+        }
+        for p, m in manifests.items()
+    }
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("protocol")
 
 
@@ -79,7 +111,7 @@ def example_stories(cfg, run_dir, n: int = 3, max_tokens: int = 120) -> dict[str
     for protocol in study.protocols(cfg):
         data = TokenData(study.data_dir(run_dir, protocol))
         flat = np.asarray(data.val).reshape(-1)
-        starts = [int(s) for s in data.val_story_starts[:n + 1]] or [0]
+        starts = [int(s) for s in data.val_story_starts[: n + 1]] or [0]
         texts = []
         for i, s in enumerate(starts[:n]):
             end = min(starts[i + 1] if i + 1 < len(starts) else flat.size, s + max_tokens)
@@ -168,18 +200,24 @@ def sample_times(cfg, run_dir):
     rows = []
     for arm, stem, recs in _sample_files(cfg, run_dir):
         wall = recs[0].get("wall_time_s") if recs else None
-        rows.append({"arm": arm.key, "set": stem, "sampler": recs[0].get("sampler") if recs else None,
-                     "n": len(recs), "wall_time_s": wall,
-                     "ms_per_sample": 1000 * wall / len(recs) if wall and recs else None})
+        rows.append(
+            {
+                "arm": arm.key,
+                "set": stem,
+                "sampler": recs[0].get("sampler") if recs else None,
+                "n": len(recs),
+                "wall_time_s": wall,
+                "ms_per_sample": 1000 * wall / len(recs) if wall and recs else None,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def sample_examples(cfg, run_dir, n: int = 3, stem: str = "samples", max_chars: int = 400) -> dict:
     """The first `n` texts of every arm's `stem` sample set."""
-    return {f"{arm.key} [{stem}]": [r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "")
-                                 for r in recs[:n]]
-            for arm, _, recs in _sample_files(cfg, run_dir, stem)}
-
-
-__all__ = ["NOTEBOOKS", "PipelineError", "StageFailed", "run_pipeline", "resolve_run_dir", "check_notebook",
-           "parse_parameters", "render_report", "read_state"]
+    return {
+        f"{arm.key} [{stem}]": [
+            r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "") for r in recs[:n]
+        ]
+        for arm, _, recs in _sample_files(cfg, run_dir, stem)
+    }

@@ -39,9 +39,17 @@ def main():
 
     a = F.cross_entropy(logits.transpose(1, 2), tokens, reduction="none")
     b = F.cross_entropy(logits.reshape(-1, args.vocab), tokens.reshape(-1), reduction="none").view_as(tokens)
-    print(json.dumps({"shape": [args.batch, args.seq, args.vocab], "max_abs_diff": float((a - b).detach().abs().max()),
-                      "transposed_ms": round(timed(transposed, args.repeats), 1),
-                      "rows_ms": round(timed(rows, args.repeats), 1), "threads": torch.get_num_threads()}))
+    print(
+        json.dumps(
+            {
+                "shape": [args.batch, args.seq, args.vocab],
+                "max_abs_diff": float((a - b).detach().abs().max()),
+                "transposed_ms": round(timed(transposed, args.repeats), 1),
+                "rows_ms": round(timed(rows, args.repeats), 1),
+                "threads": torch.get_num_threads(),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

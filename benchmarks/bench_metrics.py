@@ -35,13 +35,33 @@ SEED = 0
 # ~100 words each; these come out at about 0.05/0.28/0.77. Words are made of
 # syllables, drawn with a heavy-tailed (Zipf-like) rank distribution, and a
 # pool of recurring phrases gives texts shared n-grams, as real stories have.
-SYLLABLES = ["ba", "ko", "mi", "ta", "ren", "lo", "su", "pe", "da", "ni",
-             "ga", "fu", "zo", "le", "chi", "wa", "mo", "ri", "ke", "tu"]
+SYLLABLES = [
+    "ba",
+    "ko",
+    "mi",
+    "ta",
+    "ren",
+    "lo",
+    "su",
+    "pe",
+    "da",
+    "ni",
+    "ga",
+    "fu",
+    "zo",
+    "le",
+    "chi",
+    "wa",
+    "mo",
+    "ri",
+    "ke",
+    "tu",
+]
 VOCAB_SIZE = 8000
 N_PHRASES = 5000
-WORD_TAIL = 0.2    # Pareto shape of word ranks (smaller: heavier tail)
+WORD_TAIL = 0.2  # Pareto shape of word ranks (smaller: heavier tail)
 PHRASE_TAIL = 0.3  # Pareto shape of phrase ranks
-P_PHRASE = 0.3     # chance that the next chunk of a sentence is a stock phrase
+P_PHRASE = 0.3  # chance that the next chunk of a sentence is a stock phrase
 
 
 def zipf_pick(rng, xs, shape):
@@ -54,8 +74,7 @@ def make_lexicon(rng):
         vocab.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(1, 3))))
     vocab = sorted(vocab)
     rng.shuffle(vocab)  # rank order unrelated to spelling
-    phrases = [[zipf_pick(rng, vocab, WORD_TAIL) for _ in range(rng.randint(2, 5))]
-               for _ in range(N_PHRASES)]
+    phrases = [[zipf_pick(rng, vocab, WORD_TAIL) for _ in range(rng.randint(2, 5))] for _ in range(N_PHRASES)]
     return vocab, phrases
 
 
@@ -86,16 +105,21 @@ def timed(fn, *args, **kwargs):
 
 
 def naive_self_bleu(texts):
-    scores = [sacrebleu.sentence_bleu(texts[i], texts[:i] + texts[i + 1:]).score / 100
-              for i in range(len(texts))]
+    scores = [sacrebleu.sentence_bleu(texts[i], texts[:i] + texts[i + 1 :]).score / 100 for i in range(len(texts))]
     return sum(scores) / len(scores)
 
 
 def report(name, seconds, **extra):
-    row = {"bench": name, "seconds": round(seconds, 4), "device": "cpu",
-           "processor": platform.processor() or platform.machine(),
-           "cpu_count": os.cpu_count(), "threads": 1,
-           "python": platform.python_version(), "sacrebleu": sacrebleu.__version__}
+    row = {
+        "bench": name,
+        "seconds": round(seconds, 4),
+        "device": "cpu",
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": 1,
+        "python": platform.python_version(),
+        "sacrebleu": sacrebleu.__version__,
+    }
     row.update(extra)
     print(json.dumps(row), flush=True)
 
@@ -111,8 +135,15 @@ def main():
     report("self_bleu", sec, n_texts=N_TEXTS, mean_words=round(mean_words, 1), value=value)
 
     d, sec = timed(diversity, texts)
-    report("diversity", sec, n_texts=N_TEXTS, self_bleu=d["self_bleu"],
-           distinct_1=d["distinct_1"], distinct_2=d["distinct_2"], distinct_4=d["distinct_4"])
+    report(
+        "diversity",
+        sec,
+        n_texts=N_TEXTS,
+        self_bleu=d["self_bleu"],
+        distinct_1=d["distinct_1"],
+        distinct_2=d["distinct_2"],
+        distinct_4=d["distinct_4"],
+    )
 
     value, sec = timed(published_self_bleu, texts, seed=SEED)
     report("published_self_bleu", sec, n_texts=N_TEXTS, value=value)
@@ -121,9 +152,15 @@ def main():
     naive, sec = timed(naive_self_bleu, subset)
     fast, fast_sec = timed(self_bleu, subset)
     scale = (N_TEXTS * (N_TEXTS - 1)) / (N_NAIVE * (N_NAIVE - 1))
-    report("naive_self_bleu", sec, n_texts=N_NAIVE, value=naive,
-           fast_seconds=round(fast_sec, 4), abs_diff_vs_fast=abs(naive - fast),
-           extrapolated_seconds_1000=round(sec * scale, 1))
+    report(
+        "naive_self_bleu",
+        sec,
+        n_texts=N_NAIVE,
+        value=naive,
+        fast_seconds=round(fast_sec, 4),
+        abs_diff_vs_fast=abs(naive - fast),
+        extrapolated_seconds_1000=round(sec * scale, 1),
+    )
 
 
 if __name__ == "__main__":

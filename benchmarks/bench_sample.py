@@ -48,17 +48,28 @@ def plans(device):
     """(shape, config overrides, list of runs). A run: paradigm, sampler, n, batch, steps run, steps meant."""
     on_gpu = device.type == "cuda"
     smoke_batch = 200 if on_gpu else 100
-    smoke = ("smoke", dict(vocab_size=2000), [
-        ("ar", "ar", 200, smoke_batch, None, None),
-        ("mdlm", "confidence", 200, smoke_batch, 50, 50),
-        ("mdlm", "published", 200, smoke_batch, 50, 50),
-    ])
+    smoke = (
+        "smoke",
+        dict(vocab_size=2000),
+        [
+            ("ar", "ar", 200, smoke_batch, None, None),
+            ("mdlm", "confidence", 200, smoke_batch, 50, 50),
+            ("mdlm", "published", 200, smoke_batch, 50, 50),
+        ],
+    )
     if on_gpu:
-        paper_runs = [("ar", "ar", 1000, 250, None, None), ("ar", "ar", 1000, 500, None, None),
-                      ("mdlm", "confidence", 1000, 250, 100, 100), ("mdlm", "published", 1000, 250, 100, 100)]
+        paper_runs = [
+            ("ar", "ar", 1000, 250, None, None),
+            ("ar", "ar", 1000, 500, None, None),
+            ("mdlm", "confidence", 1000, 250, 100, 100),
+            ("mdlm", "published", 1000, 250, 100, 100),
+        ]
     else:
-        paper_runs = [("ar", "ar", 8, 8, None, None),
-                      ("mdlm", "confidence", 2, 2, 5, 100), ("mdlm", "published", 2, 2, 5, 100)]
+        paper_runs = [
+            ("ar", "ar", 8, 8, None, None),
+            ("mdlm", "confidence", 2, 2, 5, 100),
+            ("mdlm", "published", 2, 2, 5, 100),
+        ]
     paper = ("paper", dict(), paper_runs)
     return {"smoke": smoke, "paper": paper}
 
@@ -110,16 +121,32 @@ def main():
                 wall = timed(lambda: draw(model, paradigm, sampler, n, batch, steps, prefix, device), device)
             scale = (steps_meant / steps) if steps else 1.0
             per_sample = wall / n
-            print(json.dumps({
-                "bench": "sample", "shape": name, "model": paradigm, "sampler": sampler,
-                "n": n, "length": LENGTH, "batch_size": batch, "steps_run": steps, "steps_meant": steps_meant,
-                "wall_s": round(wall, 3), "s_per_sample": round(per_sample, 5),
-                "projected_s_for_1000": round(per_sample * 1000 * scale, 1),
-                "tokens_per_s": round(n * LENGTH / wall / scale, 1),
-                "params": model.n_params(), "vocab_size": cfg.vocab_size,
-                "precision": "bf16 autocast" if device.type == "cuda" else "fp32",
-                "device": device_name(device), "load_avg_1m": round(load, 2), "torch": torch.__version__,
-            }), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "bench": "sample",
+                        "shape": name,
+                        "model": paradigm,
+                        "sampler": sampler,
+                        "n": n,
+                        "length": LENGTH,
+                        "batch_size": batch,
+                        "steps_run": steps,
+                        "steps_meant": steps_meant,
+                        "wall_s": round(wall, 3),
+                        "s_per_sample": round(per_sample, 5),
+                        "projected_s_for_1000": round(per_sample * 1000 * scale, 1),
+                        "tokens_per_s": round(n * LENGTH / wall / scale, 1),
+                        "params": model.n_params(),
+                        "vocab_size": cfg.vocab_size,
+                        "precision": "bf16 autocast" if device.type == "cuda" else "fp32",
+                        "device": device_name(device),
+                        "load_avg_1m": round(load, 2),
+                        "torch": torch.__version__,
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -21,10 +21,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+from test_sampler_equivalence import SETTINGS, _ref_confidence, _ref_published  # noqa: E402
+
 from arche import build_model, load_config  # noqa: E402
-from arche.config import SAMPLE_VOCAB  # noqa: E402
 from arche.denoise import _run_mdlm  # noqa: E402
-from test_sampler_equivalence import _ref_confidence, _ref_published, SETTINGS  # noqa: E402
+from arche.scaling import SAMPLE_VOCAB  # noqa: E402
 
 
 def main():
@@ -69,14 +70,30 @@ def main():
                 out[impl] = tokens
                 per_round = wall / args.rounds
                 projected = per_round * args.steps
-                print(json.dumps({"bench": "mdlm_sampler", "impl": impl, "sampler": sampler, "precision": prec,
-                                  "n": args.n, "length": length, "rounds_timed": args.rounds,
-                                  "wall_s": round(wall, 2), "s_per_round": round(per_round, 3),
-                                  "projected_samples_per_s_at_steps": round(args.n / projected, 3),
-                                  "steps": args.steps, "d_model": cfg.d_model, "n_layers": cfg.n_layers,
-                                  "vocab": SAMPLE_VOCAB, "threads": args.threads,
-                                  "load_avg_1m": round(load, 2), "load_avg_1m_after": round(os.getloadavg()[0], 2)}),
-                      flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "bench": "mdlm_sampler",
+                            "impl": impl,
+                            "sampler": sampler,
+                            "precision": prec,
+                            "n": args.n,
+                            "length": length,
+                            "rounds_timed": args.rounds,
+                            "wall_s": round(wall, 2),
+                            "s_per_round": round(per_round, 3),
+                            "projected_samples_per_s_at_steps": round(args.n / projected, 3),
+                            "steps": args.steps,
+                            "d_model": cfg.d_model,
+                            "n_layers": cfg.n_layers,
+                            "vocab": SAMPLE_VOCAB,
+                            "threads": args.threads,
+                            "load_avg_1m": round(load, 2),
+                            "load_avg_1m_after": round(os.getloadavg()[0], 2),
+                        }
+                    ),
+                    flush=True,
+                )
             assert torch.equal(out["before"], out["after"]), "before and after drew different tokens"
 
 

@@ -27,9 +27,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from arche import load_config  # noqa: E402
-from arche.config import SAMPLE_VOCAB, flops_per_token, parse_overrides  # noqa: E402
 from throughput import bench, device_name  # noqa: E402
+
+from arche import load_config  # noqa: E402
+from arche.config import parse_overrides  # noqa: E402
+from arche.scaling import SAMPLE_VOCAB, flops_per_token
 
 
 def matmul_peak(dtype, sizes=(1024, 2048, 4096), repeats=5):
@@ -41,7 +43,7 @@ def matmul_peak(dtype, sizes=(1024, 2048, 4096), repeats=5):
         for _ in range(repeats):
             t0 = time.perf_counter()
             a @ b
-            best = max(best, 2 * n ** 3 / (time.perf_counter() - t0))
+            best = max(best, 2 * n**3 / (time.perf_counter() - t0))
     return best
 
 
@@ -70,26 +72,58 @@ def main():
             continue
         load = os.getloadavg()[0]
         peaks[prec] = matmul_peak(dtype)
-        print(json.dumps({"bench": "matmul_peak", "dtype": prec, "gflops": round(peaks[prec] / 1e9, 1),
-                          "threads": args.threads, "device": device_name(device),
-                          "load_avg_1m": round(load, 2), "torch": torch.__version__}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": "matmul_peak",
+                    "dtype": prec,
+                    "gflops": round(peaks[prec] / 1e9, 1),
+                    "threads": args.threads,
+                    "device": device_name(device),
+                    "load_avg_1m": round(load, 2),
+                    "torch": torch.__version__,
+                }
+            ),
+            flush=True,
+        )
     fpt = flops_per_token(cfg, cfg.vocab_size)
     for prec in args.precisions.split(","):
         for name in args.paradigms.split(","):
             paradigm = "ar" if name == "ar" else "mdlm"
             load = os.getloadavg()[0]
-            r = bench(cfg.replace(precision=prec, mdlm_tied_head=name == "mdlm_tied"), paradigm, device,
-                      args.steps, args.warmup)
+            r = bench(
+                cfg.replace(precision=prec, mdlm_tied_head=name == "mdlm_tied"),
+                paradigm,
+                device,
+                args.steps,
+                args.warmup,
+            )
             achieved = r["tokens_per_s"] * fpt
-            print(json.dumps({"bench": "train", "model": name, "precision": prec,
-                              "tokens_per_s": r["tokens_per_s"], "s_per_step": r["s_per_step"],
-                              "params": r["params"], "flops_per_token": fpt,
-                              "achieved_gflops": round(achieved / 1e9, 1),
-                              "mfu": round(achieved / peaks[prec], 4) if peaks[prec] else None,
-                              "d_model": cfg.d_model, "n_layers": cfg.n_layers, "vocab_size": cfg.vocab_size,
-                              "batch_size": cfg.batch_size, "seq_len": cfg.seq_len, "threads": args.threads,
-                              "load_avg_1m": round(load, 2), "load_avg_1m_after": round(os.getloadavg()[0], 2),
-                              "device": device_name(device)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "bench": "train",
+                        "model": name,
+                        "precision": prec,
+                        "tokens_per_s": r["tokens_per_s"],
+                        "s_per_step": r["s_per_step"],
+                        "params": r["params"],
+                        "flops_per_token": fpt,
+                        "achieved_gflops": round(achieved / 1e9, 1),
+                        "mfu": round(achieved / peaks[prec], 4) if peaks[prec] else None,
+                        "d_model": cfg.d_model,
+                        "n_layers": cfg.n_layers,
+                        "vocab_size": cfg.vocab_size,
+                        "batch_size": cfg.batch_size,
+                        "seq_len": cfg.seq_len,
+                        "threads": args.threads,
+                        "load_avg_1m": round(load, 2),
+                        "load_avg_1m_after": round(os.getloadavg()[0], 2),
+                        "device": device_name(device),
+                    }
+                ),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

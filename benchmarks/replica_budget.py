@@ -17,11 +17,16 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from arche import load_config  # noqa: E402
-from arche.config import SAMPLE_VOCAB, ar_param_counts, scale_to_budget  # noqa: E402
-from arche.data import SAMPLE_PATH  # noqa: E402
-from arche.config import flops_per_token  # noqa: E402
 from throughput import bench  # noqa: E402
+
+from arche import load_config  # noqa: E402
+from arche.data import SAMPLE_PATH  # noqa: E402
+from arche.scaling import (  # noqa: E402
+    SAMPLE_VOCAB,
+    ar_param_counts,
+    flops_per_token,  # noqa: E402
+    scale_to_budget,
+)
 
 
 def vocab_of_first(n_tokens):
@@ -29,6 +34,7 @@ def vocab_of_first(n_tokens):
         return SAMPLE_VOCAB
     from arche.corpus import iter_stories
     from arche.tokenizer import TokenCodec
+
     codec = TokenCodec.full()
     seen, total = {codec.eot}, 0
     for ids in codec.encode_batch(list(iter_stories(str(SAMPLE_PATH), seed=1234)), num_threads=2):
@@ -53,13 +59,23 @@ def main():
         vocab = vocab_of_first(int(budget / (1 - paper.val_fraction)))
         cfg = scale_to_budget(paper, budget, vocab_size=vocab)
         counts = ar_param_counts(vocab, cfg.d_model, cfg.n_layers, cfg.d_ff)
-        row = {"bench": "replica_budget", "train_tokens": budget, "vocab": vocab, "d_model": cfg.d_model,
-               "n_layers": cfg.n_layers, "n_heads": cfg.n_heads, "d_ff": cfg.d_ff, "batch_size": cfg.batch_size,
-               "seq_len": cfg.seq_len, "steps": cfg.steps, "params_ar": counts["total"],
-               "params_per_token": round(counts["total"] / budget, 2),
-               "non_emb_per_token": round(counts["non_embedding"] / budget, 2),
-               "epochs": round(cfg.steps * cfg.batch_size * cfg.seq_len / budget, 2),
-               "flops_per_token": flops_per_token(cfg, vocab)}
+        row = {
+            "bench": "replica_budget",
+            "train_tokens": budget,
+            "vocab": vocab,
+            "d_model": cfg.d_model,
+            "n_layers": cfg.n_layers,
+            "n_heads": cfg.n_heads,
+            "d_ff": cfg.d_ff,
+            "batch_size": cfg.batch_size,
+            "seq_len": cfg.seq_len,
+            "steps": cfg.steps,
+            "params_ar": counts["total"],
+            "params_per_token": round(counts["total"] / budget, 2),
+            "non_emb_per_token": round(counts["non_embedding"] / budget, 2),
+            "epochs": round(cfg.steps * cfg.batch_size * cfg.seq_len / budget, 2),
+            "flops_per_token": flops_per_token(cfg, vocab),
+        }
         for prec in args.precisions.split(","):
             for paradigm in ("ar", "mdlm"):
                 load = os.getloadavg()[0]
@@ -68,8 +84,9 @@ def main():
                 row[f"{paradigm}_{prec}_load"] = round(load, 2)
             tokens = cfg.steps * cfg.batch_size * cfg.seq_len
             # 7 AR-like trainings (3 published AR, 3 controlled AR, judge), 9 MDLM (3+3 untied, 3 tied)
-            row[f"projected_train_s_{prec}"] = round(tokens * (7 / row[f"ar_{prec}_tok_s"]
-                                                               + 9 / row[f"mdlm_{prec}_tok_s"]))
+            row[f"projected_train_s_{prec}"] = round(
+                tokens * (7 / row[f"ar_{prec}_tok_s"] + 9 / row[f"mdlm_{prec}_tok_s"])
+            )
         print(json.dumps(row), flush=True)
 
 

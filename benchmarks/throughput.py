@@ -31,7 +31,9 @@ BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A
 def device_name(device):
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return (
+        f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    )
 
 
 def peak_flops(name):
@@ -45,8 +47,7 @@ def bench(cfg, paradigm, device, steps, warmup):
     torch.manual_seed(0)
     vocab = cfg.vocab_size
     model = build_model(cfg, paradigm, vocab_size=vocab).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay,
-                            fused=device.type == "cuda")
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda")
     fwd = torch.compile(model) if (cfg.compile and device.type == "cuda") else model
     autocast = autocast_for(cfg, device)
     batches = torch.randint(0, vocab, (4, cfg.batch_size, cfg.seq_len)).to(device)
@@ -81,13 +82,24 @@ def bench(cfg, paradigm, device, steps, warmup):
     flops_per_token = 6 * n_params + 12 * cfg.n_layers * cfg.d_model * cfg.seq_len
     name = device_name(device)
     peak = peak_flops(name)
-    return {"paradigm": paradigm, "tokens_per_s": round(tok_s, 1), "s_per_step": round(dt / steps, 4),
-            "mfu": round(tok_s * flops_per_token / peak, 4) if peak else None,
-            "mfu_note": None if peak else "no bf16 peak known for this device (CPU runs fp32)",
-            "params": n_params, "vocab_size": vocab, "d_model": cfg.d_model, "n_layers": cfg.n_layers,
-            "batch_size": cfg.batch_size, "seq_len": cfg.seq_len, "precision": cfg.precision,
-            "compile": bool(cfg.compile and device.type == "cuda"), "device": name,
-            "torch": torch.__version__, "steps_timed": steps}
+    return {
+        "paradigm": paradigm,
+        "tokens_per_s": round(tok_s, 1),
+        "s_per_step": round(dt / steps, 4),
+        "mfu": round(tok_s * flops_per_token / peak, 4) if peak else None,
+        "mfu_note": None if peak else "no bf16 peak known for this device (CPU runs fp32)",
+        "params": n_params,
+        "vocab_size": vocab,
+        "d_model": cfg.d_model,
+        "n_layers": cfg.n_layers,
+        "batch_size": cfg.batch_size,
+        "seq_len": cfg.seq_len,
+        "precision": cfg.precision,
+        "compile": bool(cfg.compile and device.type == "cuda"),
+        "device": name,
+        "torch": torch.__version__,
+        "steps_timed": steps,
+    }
 
 
 def main():

@@ -28,17 +28,30 @@ import sys
 
 def install(url, home="/content/arche", drive="/content/drive/MyDrive", use_drive=True, pip_args=()):
     """Find or fetch arche (arche/colab.py says where from), install its core with pip, say which source."""
-    import os, subprocess, sys, zipfile  # noqa: E401 - this function is also the notebooks' install cell
+    import os  # noqa: E401 - this function is also the notebooks' install cell
+    import subprocess
+    import sys
+    import zipfile
 
     if use_drive and "google.colab" in sys.modules and not os.path.isdir(drive):
         from google.colab import drive as gdrive
+
         gdrive.mount(os.path.dirname(drive))
-    sources = [(os.environ.get("ARCHE_SOURCE", ""), "$ARCHE_SOURCE"), (home, "the copy in " + home),
-               (os.path.join(drive, "arche"), "your copy on Google Drive"), ("/content/arche.zip", "the uploaded zip"),
-               (os.path.join(drive, "arche.zip"), "the zip on Google Drive")]
-    src, how = next(((p, label) for p, label in sources if p and (os.path.isfile(os.path.join(p, "pyproject.toml"))
-                                                                  or p.endswith(".zip") and os.path.isfile(p))),
-                    (None, None))
+    sources = [
+        (os.environ.get("ARCHE_SOURCE", ""), "$ARCHE_SOURCE"),
+        (home, "the copy in " + home),
+        (os.path.join(drive, "arche"), "your copy on Google Drive"),
+        ("/content/arche.zip", "the uploaded zip"),
+        (os.path.join(drive, "arche.zip"), "the zip on Google Drive"),
+    ]
+    src, how = next(
+        (
+            (p, label)
+            for p, label in sources
+            if p and (os.path.isfile(os.path.join(p, "pyproject.toml")) or p.endswith(".zip") and os.path.isfile(p))
+        ),
+        (None, None),
+    )
     if src and src.endswith(".zip"):  # GitHub's "Download ZIP" holds one folder, arche-main/
         zipfile.ZipFile(src).extractall(home + ".unzipped")
         found = sorted((r for r, _, files in os.walk(home + ".unzipped") if "pyproject.toml" in files), key=len)
@@ -51,8 +64,9 @@ def install(url, home="/content/arche", drive="/content/drive/MyDrive", use_driv
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pip_args, "-e", src], check=True)
     if src not in sys.path:
         sys.path.insert(0, src)
-    os.environ.setdefault("ARCHE_RUNS_ROOT", os.path.join(drive, "arche-runs") if os.path.isdir(drive)
-                          else os.path.join(src, "runs"))
+    os.environ.setdefault(
+        "ARCHE_RUNS_ROOT", os.path.join(drive, "arche-runs") if os.path.isdir(drive) else os.path.join(src, "runs")
+    )
     print(f"arche installed from {how}: {src}\nruns go to {os.environ['ARCHE_RUNS_ROOT']}")
     return src, how
 
@@ -70,9 +84,9 @@ if "google.colab" in sys.modules:
 # and no others (a config key goes in `overrides`). `python -m arche run` (or papermill) sets them.
 
 # %% tags=["parameters"]
-profile = "smoke"   # smoke | study | replica | repetition | paper | paper_controlled | paper_study
-run_dir = ""        # "" = runs/PROFILE; relative paths are taken from $ARCHE_RUNS_ROOT or the repository root
-overrides = {}      # config overrides, e.g. {"steps": 100, "seed": 1}
+profile = "smoke"  # smoke | study | replica | repetition | paper | paper_controlled | paper_study
+run_dir = ""  # "" = runs/PROFILE; relative paths are taken from $ARCHE_RUNS_ROOT or the repository root
+overrides = {}  # config overrides, e.g. {"steps": 100, "seed": 1}
 
 # %%
 import matplotlib.pyplot as plt

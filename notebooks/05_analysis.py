@@ -32,17 +32,30 @@ import sys
 
 def install(url, home="/content/arche", drive="/content/drive/MyDrive", use_drive=True, pip_args=()):
     """Find or fetch arche (arche/colab.py says where from), install its core with pip, say which source."""
-    import os, subprocess, sys, zipfile  # noqa: E401 - this function is also the notebooks' install cell
+    import os  # noqa: E401 - this function is also the notebooks' install cell
+    import subprocess
+    import sys
+    import zipfile
 
     if use_drive and "google.colab" in sys.modules and not os.path.isdir(drive):
         from google.colab import drive as gdrive
+
         gdrive.mount(os.path.dirname(drive))
-    sources = [(os.environ.get("ARCHE_SOURCE", ""), "$ARCHE_SOURCE"), (home, "the copy in " + home),
-               (os.path.join(drive, "arche"), "your copy on Google Drive"), ("/content/arche.zip", "the uploaded zip"),
-               (os.path.join(drive, "arche.zip"), "the zip on Google Drive")]
-    src, how = next(((p, label) for p, label in sources if p and (os.path.isfile(os.path.join(p, "pyproject.toml"))
-                                                                  or p.endswith(".zip") and os.path.isfile(p))),
-                    (None, None))
+    sources = [
+        (os.environ.get("ARCHE_SOURCE", ""), "$ARCHE_SOURCE"),
+        (home, "the copy in " + home),
+        (os.path.join(drive, "arche"), "your copy on Google Drive"),
+        ("/content/arche.zip", "the uploaded zip"),
+        (os.path.join(drive, "arche.zip"), "the zip on Google Drive"),
+    ]
+    src, how = next(
+        (
+            (p, label)
+            for p, label in sources
+            if p and (os.path.isfile(os.path.join(p, "pyproject.toml")) or p.endswith(".zip") and os.path.isfile(p))
+        ),
+        (None, None),
+    )
     if src and src.endswith(".zip"):  # GitHub's "Download ZIP" holds one folder, arche-main/
         zipfile.ZipFile(src).extractall(home + ".unzipped")
         found = sorted((r for r, _, files in os.walk(home + ".unzipped") if "pyproject.toml" in files), key=len)
@@ -55,8 +68,9 @@ def install(url, home="/content/arche", drive="/content/drive/MyDrive", use_driv
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", *pip_args, "-e", src], check=True)
     if src not in sys.path:
         sys.path.insert(0, src)
-    os.environ.setdefault("ARCHE_RUNS_ROOT", os.path.join(drive, "arche-runs") if os.path.isdir(drive)
-                          else os.path.join(src, "runs"))
+    os.environ.setdefault(
+        "ARCHE_RUNS_ROOT", os.path.join(drive, "arche-runs") if os.path.isdir(drive) else os.path.join(src, "runs")
+    )
     print(f"arche installed from {how}: {src}\nruns go to {os.environ['ARCHE_RUNS_ROOT']}")
     return src, how
 
@@ -65,9 +79,9 @@ if "google.colab" in sys.modules:
     install("https://github.com/arche-lm/arche", use_drive=True)  # use_drive=False: keep runs on the runtime's disk
 
 # %% tags=["parameters"]
-profile = "smoke"   # smoke | study | replica | repetition | paper | paper_controlled | paper_study
-run_dir = ""        # "" = runs/PROFILE; relative paths are taken from $ARCHE_RUNS_ROOT or the repository root
-overrides = {}      # config overrides, e.g. {"steps": 100, "seed": 1}
+profile = "smoke"  # smoke | study | replica | repetition | paper | paper_controlled | paper_study
+run_dir = ""  # "" = runs/PROFILE; relative paths are taken from $ARCHE_RUNS_ROOT or the repository root
+overrides = {}  # config overrides, e.g. {"steps": 100, "seed": 1}
 
 # %%
 import arche
@@ -79,8 +93,10 @@ cfg = arche.load_config(profile, **overrides)
 run_path = report.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
 results = study.analyse(cfg, run_path, profile)
 meta = results["meta"]
-print(f"{run_path}: profile {meta['profile']}, data {report.describe_source(meta)}, "
-      f"protocols {meta['protocols']}, seeds {meta['seeds']}, device {meta['device']}")
+print(
+    f"{run_path}: profile {meta['profile']}, data {report.describe_source(meta)}, "
+    f"protocols {meta['protocols']}, seeds {meta['seeds']}, device {meta['device']}"
+)
 print(report.describe_results(results))
 
 # %% [markdown]
@@ -92,7 +108,7 @@ print(report.describe_results(results))
 # its NLL, in the same units as the AR model's NLL.
 
 # %% tags=["fig-val-curves"]
-report.artefact(results, 'fig-val-curves')
+report.artefact(results, "fig-val-curves")
 
 # %% [markdown]
 # ## Comparable likelihoods
@@ -101,7 +117,7 @@ report.artefact(results, 'fig-val-curves')
 # (hollow) for contrast.
 
 # %% tags=["fig-likelihood"]
-report.artefact(results, 'fig-likelihood')
+report.artefact(results, "fig-likelihood")
 
 # %% [markdown]
 # ## Diversity
@@ -110,7 +126,7 @@ report.artefact(results, 'fig-likelihood')
 # text cut the same way (dashed: story openings; dotted: random windows).
 
 # %% tags=["fig-diversity"]
-report.artefact(results, 'fig-diversity')
+report.artefact(results, "fig-diversity")
 
 # %% [markdown]
 # ## Sampler sweep: diversity against fluency
@@ -119,37 +135,37 @@ report.artefact(results, 'fig-diversity')
 # the wall time of each sample set annotated.
 
 # %% tags=["fig-sweep"]
-report.artefact(results, 'fig-sweep')
+report.artefact(results, "fig-sweep")
 
 # %% [markdown]
 # ## Table 1 · Setup
 
 # %% tags=["tab-setup"]
-report.artefact(results, 'tab-setup')
+report.artefact(results, "tab-setup")
 
 # %% [markdown]
 # ## Table 2 · Training efficiency
 
 # %% tags=["tab-training"]
-report.artefact(results, 'tab-training')
+report.artefact(results, "tab-training")
 
 # %% [markdown]
 # ## Table 3 · Validation loss at each evaluation
 
 # %% tags=["tab-val-loss"]
-report.artefact(results, 'tab-val-loss')
+report.artefact(results, "tab-val-loss")
 
 # %% [markdown]
 # ## Table 4 · Diversity
 
 # %% tags=["tab-diversity"]
-report.artefact(results, 'tab-diversity')
+report.artefact(results, "tab-diversity")
 
 # %% [markdown]
 # ## Likelihoods that compare
 
 # %% tags=["tab-likelihood"]
-report.artefact(results, 'tab-likelihood')
+report.artefact(results, "tab-likelihood")
 
 # %% [markdown]
 # ## The three findings under the controlled protocol
@@ -163,7 +179,7 @@ report.artefact(results, 'tab-likelihood')
 # Self-BLEU at matched length (lower), both in the MDLM's favour.
 
 # %% tags=["tab-findings"]
-report.artefact(results, 'tab-findings')
+report.artefact(results, "tab-findings")
 
 # %% [markdown]
 # ## The repetition study (profile `repetition`)
@@ -174,13 +190,13 @@ report.artefact(results, 'tab-findings')
 # before the study was run.
 
 # %% tags=["fig-repetition"]
-report.artefact(results, 'fig-repetition')
+report.artefact(results, "fig-repetition")
 
 # %% tags=["tab-repetition"]
-report.artefact(results, 'tab-repetition')
+report.artefact(results, "tab-repetition")
 
 # %% tags=["tab-repetition-samples"]
-report.artefact(results, 'tab-repetition-samples')
+report.artefact(results, "tab-repetition-samples")
 
 # %% [markdown]
 # ## Appendix · What the numbers are about
@@ -188,20 +204,24 @@ report.artefact(results, 'tab-repetition-samples')
 # The first five samples of every arm and setting (first seed), beside five real held-out story openings.
 
 # %% tags=["tab-examples-published"]
-report.artefact(results, 'tab-examples-published')
+report.artefact(results, "tab-examples-published")
 
 # %% tags=["tab-examples-controlled"]
-report.artefact(results, 'tab-examples-controlled')
+report.artefact(results, "tab-examples-controlled")
 
 # %% tags=["tab-examples-prompted"]
-report.artefact(results, 'tab-examples-prompted')
+report.artefact(results, "tab-examples-prompted")
 
 # %% [markdown]
 # ## Example samples and infilling
 
 # %%
 for row in results["samples"]:
-    if row.get("setting", "samples") in ("samples", "samples_prompted") and row["seed"] == meta["seeds"][0] and row["examples"]:
+    if (
+        row.get("setting", "samples") in ("samples", "samples_prompted")
+        and row["seed"] == meta["seeds"][0]
+        and row["examples"]
+    ):
         print(f"--- {report.sample_label(row)}")
         print(row["examples"][0][:300].replace("\n", " "))
 print()
@@ -213,4 +233,4 @@ for ex in (results.get("infill") or {}).get("examples", [])[:2]:
 # ## Macros: every number the paper's text cites
 
 # %% tags=["macros"]
-report.artefact(results, 'macros')
+report.artefact(results, "macros")

@@ -12,9 +12,25 @@ SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories-
 
 def tiny_config(**overrides):
     """A model and run small enough that a whole training takes about a second on CPU."""
-    base = dict(n_tokens=20_000, d_model=32, n_layers=1, n_heads=2, d_ff=64, seq_len=32, batch_size=4,
-                steps=12, warmup_steps=2, eval_every=4, eval_batches=2, log_every=2, checkpoint_every=3,
-                sample_length=16, n_samples=8, sample_batch_size=4, mdlm_steps=4)
+    base = dict(
+        n_tokens=20_000,
+        d_model=32,
+        n_layers=1,
+        n_heads=2,
+        d_ff=64,
+        seq_len=32,
+        batch_size=4,
+        steps=12,
+        warmup_steps=2,
+        eval_every=4,
+        eval_batches=2,
+        log_every=2,
+        checkpoint_every=3,
+        sample_length=16,
+        n_samples=8,
+        sample_batch_size=4,
+        mdlm_steps=4,
+    )
     base.update(overrides)
     return load_config("smoke", **base)
 
@@ -25,8 +41,10 @@ def stories_file(tmp_path):
     path = tmp_path / "stories.jsonl"
     with open(path, "w") as f:
         for i in range(200):
-            text = (f"Once upon a time there was a cat called zq{i}x. The cat liked the sun. "
-                    f"One day zq{i}x found a red ball and played all day. The end.")
+            text = (
+                f"Once upon a time there was a cat called zq{i}x. The cat liked the sun. "
+                f"One day zq{i}x found a red ball and played all day. The end."
+            )
             f.write(json.dumps({"text": text}) + "\n")
     return path
 

@@ -8,25 +8,28 @@ loss of the bf16 run stays within TOLERANCE nats/token of the fp32 run, and both
 import json
 
 import pytest
+from conftest import tiny_config
 
 from arche.train import train
-from conftest import tiny_config
 
 TOLERANCE = 0.05  # nats/token, absolute, at every logged step (losses start near ln(vocab) ~ 6.9)
 
 
 def _curve(run_dir):
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    return ({r["step"]: r["train_loss"] for r in rows if "train_loss" in r},
-            {r["step"]: r["val_loss"] for r in rows if "val_loss" in r})
+    return (
+        {r["step"]: r["train_loss"] for r in rows if "train_loss" in r},
+        {r["step"]: r["val_loss"] for r in rows if "val_loss" in r},
+    )
 
 
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
 def test_bf16_loss_curve_matches_fp32(tmp_path, paradigm):
     curves = {}
     for precision in ("fp32", "bf16"):
-        cfg = tiny_config(precision=precision, device="cpu", steps=12, eval_every=4, log_every=2,
-                          checkpoint_every=12, lr=3e-3)
+        cfg = tiny_config(
+            precision=precision, device="cpu", steps=12, eval_every=4, log_every=2, checkpoint_every=12, lr=3e-3
+        )
         train(cfg, paradigm, tmp_path / precision, data_dir=tmp_path / "data", log=lambda *a: None)
         curves[precision] = _curve(tmp_path / precision)
     for kind in (0, 1):  # train, val

@@ -45,6 +45,7 @@ def test_one_run_name_shared_by_the_five_notebooks():
         assert "run_dir or arche.config.default_run_dir(profile)" in "".join(c.source for c in nb.cells)
     assert all(p == {"profile": "smoke", "run_dir": "", "overrides": {}} for p in params)
     from arche.config import default_run_dir
+
     assert default_run_dir("paper_study") == "runs/paper_study"
 
 
@@ -61,13 +62,13 @@ def test_a_notebook_edited_in_jupyter_and_synced_passes(tmp_path):
     nb.cells[-1].id = "added"
     nbformat.write(nb, path)
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 10))  # newer than its .py
-    assert notebook_sync.sync(nbs, check=True) != []                    # out of sync until synced
+    assert notebook_sync.sync(nbs, check=True) != []  # out of sync until synced
     notebook_sync.sync(nbs, log=lambda *_: None)
     assert "A note added in Jupyter." in (nbs / "04_sample.py").read_text()
     assert notebook_sync.sync(nbs, check=True) == []
     # and the other way: the .py edited, the .ipynb follows
     py = nbs / "01_data.py"
-    py.write_text(py.read_text() + '\n# %% [markdown]\n# A note added to the source.\n')
+    py.write_text(py.read_text() + "\n# %% [markdown]\n# A note added to the source.\n")
     notebook_sync.sync(nbs, log=lambda *_: None)
     assert "A note added to the source." in (nbs / "01_data.ipynb").read_text()
 
@@ -75,7 +76,7 @@ def test_a_notebook_edited_in_jupyter_and_synced_passes(tmp_path):
 def _install_source() -> str:
     """The install cell without its Colab-only call: the function the tests call."""
     cell = colab.install_cell()
-    return cell[:cell.index('if "google.colab" in sys.modules:')]
+    return cell[: cell.index('if "google.colab" in sys.modules:')]
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def _committed_clone(dest: Path) -> Path:
 
 def _run_install(python, root, url, env_extra=None, name="home"):
     code = _install_source() + textwrap.dedent(f"""
-        src, how = install({url!r}, home={str(root / name)!r}, drive={str(root / 'drive')!r}, use_drive=False,
+        src, how = install({url!r}, home={str(root / name)!r}, drive={str(root / "drive")!r}, use_drive=False,
                            pip_args=["--no-deps", "--no-build-isolation"])
         import subprocess, sys
         out = subprocess.run([sys.executable, "-c", "import arche.config as c; print(c.__file__)"],
@@ -140,8 +141,12 @@ def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
     import sysconfig
 
     wheels = tmp_path / "wheels"
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert built.returncode == 0, built.stderr[-3000:]
     wheel = next(wheels.glob("arche-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
@@ -151,20 +156,43 @@ def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     py = venv / "bin" / "python"
-    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     with zipfile.ZipFile(wheel) as z:  # installing a wheel is unpacking it into site-packages
         z.extractall(purelib)
     deps = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if Path(p).is_dir()]
     Path(purelib, "deps.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")
-    where = subprocess.run([str(py), "-c", "import arche, arche.config as c; print(arche.__file__); "
-                                           "print(c.resource_dir('notebooks')); print(c.resource_dir('paper'))"],
-                           capture_output=True, text=True, cwd=tmp_path)
+    where = subprocess.run(
+        [
+            str(py),
+            "-c",
+            "import arche, arche.config as c; print(arche.__file__); "
+            "print(c.resource_dir('notebooks')); print(c.resource_dir('paper'))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(purelib) for line in where.stdout.split()), where.stdout
 
-    sets = dict(steps=20, eval_every=10, checkpoint_every=10, log_every=5, seq_len=64, n_samples=16,
-                sample_length=24, mdlm_steps=10, sweep=False, infill=False, throughput_rounds=1)
+    sets = dict(
+        steps=20,
+        eval_every=10,
+        checkpoint_every=10,
+        log_every=5,
+        seq_len=64,
+        n_samples=16,
+        sample_length=24,
+        mdlm_steps=10,
+        sweep=False,
+        infill=False,
+        throughput_rounds=1,
+    )
     cmd = [str(py), "-m", "arche", "run", "--profile", "smoke", "--run-dir", str(tmp_path / "run")]
     cmd += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
     env = {k: v for k, v in os.environ.items() if k not in ("ARCHE_SKIP_PAPER", "PYTHONPATH")}

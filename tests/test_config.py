@@ -2,13 +2,20 @@
 
 import pytest
 
-from arche.config import ConfigError, PROTOCOLS, config_diff, load_config, parse_overrides
+from arche.config import PROTOCOLS, ConfigError, config_diff, load_config, parse_overrides
 
 
 def test_paper_profile_is_the_published_setup():
     cfg = load_config("paper")
-    assert (cfg.steps, cfg.batch_size, cfg.seq_len, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff) == \
-        (20_000, 32, 512, 768, 12, 12, 2048)
+    assert (cfg.steps, cfg.batch_size, cfg.seq_len, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff) == (
+        20_000,
+        32,
+        512,
+        768,
+        12,
+        12,
+        2048,
+    )
     assert (cfg.lr, cfg.weight_decay, cfg.n_tokens, cfg.source) == (3e-4, 0.01, 50_000_000, "tinystories")
     assert cfg.protocol == "published" and not cfg.eos_between_stories and cfg.ar_prompt == "Once"
 

@@ -4,9 +4,9 @@ import re
 
 import numpy as np
 import pytest
+from conftest import tiny_config
 
 from arche.data import TokenData, prepare
-from conftest import tiny_config
 
 
 def _files(d):
@@ -46,7 +46,7 @@ def test_story_split_has_no_leakage_and_chunk_split_does(tmp_path, stories_file)
     # Every recorded held-out story start is a story's first token.
     flat = data.val.reshape(-1)
     for s in data.val_story_starts[:20]:
-        assert data.codec.decode(flat[s:s + 3]).startswith("Once")
+        assert data.codec.decode(flat[s : s + 3]).startswith("Once")
 
     prepare(tiny_config(val_split="chunk", **common), tmp_path / "chunk", log=lambda *_: None)
     data = TokenData(tmp_path / "chunk")

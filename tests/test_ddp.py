@@ -15,15 +15,40 @@ from arche import checkpoint
 from arche.train import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-OVER = dict(steps=16, checkpoint_every=4, log_every=2, eval_every=8, n_tokens=20_000, d_model=32, n_layers=1,
-            n_heads=2, d_ff=64, seq_len=32, batch_size=4, warmup_steps=2, eval_batches=2)
+OVER = dict(
+    steps=16,
+    checkpoint_every=4,
+    log_every=2,
+    eval_every=8,
+    n_tokens=20_000,
+    d_model=32,
+    n_layers=1,
+    n_heads=2,
+    d_ff=64,
+    seq_len=32,
+    batch_size=4,
+    warmup_steps=2,
+    eval_batches=2,
+)
 
 
 def _cmd(paradigm, run_dir, data_dir, nproc):
-    launcher = [sys.executable, "-m", "arche"] if nproc == 1 else [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "arche"]
-    return launcher + ["train", paradigm, "--profile", "smoke", *[f"--set={k}={v}" for k, v in OVER.items()],
-                       "--run-dir", str(run_dir), "--data-dir", str(data_dir)]
+    launcher = (
+        [sys.executable, "-m", "arche"]
+        if nproc == 1
+        else [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}", "-m", "arche"]
+    )
+    return launcher + [
+        "train",
+        paradigm,
+        "--profile",
+        "smoke",
+        *[f"--set={k}={v}" for k, v in OVER.items()],
+        "--run-dir",
+        str(run_dir),
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
@@ -45,7 +70,9 @@ def _assert_close_runs(a_dir, b_dir):
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
 def test_two_gloo_processes_match_one_process(tmp_path, paradigm):
     subprocess.run(_cmd(paradigm, tmp_path / "one", tmp_path / "data", 1), check=True, env=ENV, capture_output=True)
-    proc = subprocess.run(_cmd(paradigm, tmp_path / "two", tmp_path / "data", 2), env=ENV, capture_output=True, text=True)
+    proc = subprocess.run(
+        _cmd(paradigm, tmp_path / "two", tmp_path / "data", 2), env=ENV, capture_output=True, text=True
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     _assert_close_runs(tmp_path / "one", tmp_path / "two")
     # Only rank 0 writes: one line per logged step, not two.

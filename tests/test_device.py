@@ -4,25 +4,28 @@ import json
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from arche import checkpoint, device
-from arche.config import ConfigError, disk_bytes, load_config
+from arche.config import ConfigError, load_config
+from arche.scaling import disk_bytes
 from arche.train import read_metrics, train
-
-from conftest import tiny_config
 
 CUDA = torch.device("cuda", 0)
 CPU = torch.device("cpu")
 quiet = dict(log=lambda *_: None)
 
 
-@pytest.mark.parametrize("precision,dev,bf16_ok,want", [
-    ("auto", CUDA, True, "bf16"),    # A100 / H100 / L4
-    ("auto", CUDA, False, "fp16"),   # T4 / V100: no bf16, fp16 with loss scaling
-    ("auto", CPU, None, "fp32"),
-    ("fp32", CUDA, True, "fp32"),    # an explicit choice is kept
-    ("bf16", CPU, None, "bf16"),
-])
+@pytest.mark.parametrize(
+    "precision,dev,bf16_ok,want",
+    [
+        ("auto", CUDA, True, "bf16"),  # A100 / H100 / L4
+        ("auto", CUDA, False, "fp16"),  # T4 / V100: no bf16, fp16 with loss scaling
+        ("auto", CPU, None, "fp32"),
+        ("fp32", CUDA, True, "fp32"),  # an explicit choice is kept
+        ("bf16", CPU, None, "bf16"),
+    ],
+)
 def test_precision_auto_picks_what_the_device_supports(precision, dev, bf16_ok, want):
     cfg = tiny_config(precision=precision)
     assert device.resolve_precision(cfg, dev, bf16_ok=bf16_ok) == want
@@ -70,8 +73,8 @@ def test_a_paper_size_run_refuses_a_cpu_unless_forced():
     with pytest.raises(device.DeviceError, match="force_cpu=true") as err:
         device.check_fits(paper, CPU)
     assert "days" in str(err.value) and "GPU" in str(err.value)
-    device.check_fits(paper.replace(force_cpu=True), CPU)    # forced: allowed
-    device.check_fits(load_config("replica"), CPU)           # the CPU profiles fit
+    device.check_fits(paper.replace(force_cpu=True), CPU)  # forced: allowed
+    device.check_fits(load_config("replica"), CPU)  # the CPU profiles fit
     device.check_fits(load_config("repetition"), CPU)
 
 
@@ -93,9 +96,11 @@ def test_dropping_optimizer_state_keeps_one_weights_file_and_the_run_finished(tm
     weights = tensors[holding[0]]
     # what sampling loads (best, else last) is the best evaluation's weights
     from arche.generate import load_model
+
     model, *_ = load_model(tmp_path / "run")
-    assert all(torch.equal(p.detach(), weights[f"model.{k}"]) for k, p in model.named_parameters()
-               if f"model.{k}" in weights)
+    assert all(
+        torch.equal(p.detach(), weights[f"model.{k}"]) for k, p in model.named_parameters() if f"model.{k}" in weights
+    )
     again = train(cfg, "mdlm", tmp_path / "run", tmp_path / "data", **quiet)  # finished: nothing to do
     assert again["steps"] == summary["steps"] == cfg.steps
     assert json.loads((tmp_path / "run" / "config.json").read_text())["config"]["keep_optimizer_state"] is False
@@ -105,4 +110,4 @@ def test_the_disk_figure_of_the_paper_study():
     d = disk_bytes(load_config("paper_study"))
     assert d["models"] == {"ar": 7, "mdlm": 6, "mdlm_tied": 3}
     assert 123e6 < d["params"]["ar"] < 124e6  # the paper's 123.6M
-    assert d["drop"] < 15e9 < d["keep"]          # the policy brings it under a free Drive's 15 GB
+    assert d["drop"] < 15e9 < d["keep"]  # the policy brings it under a free Drive's 15 GB

@@ -8,11 +8,41 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
-    "core": ["config", "errors", "io", "device", "tokenizer", "corpus", "data", "model", "objectives", "checkpoint",
-             "train", "sample", "denoise", "generate", "evaluate", "synthetic", "metrics", "stats", "speed", "runlock"],
+    "core": [
+        "config",
+        "profiles",
+        "scaling",
+        "errors",
+        "io",
+        "device",
+        "tokenizer",
+        "corpus",
+        "data",
+        "model",
+        "objectives",
+        "checkpoint",
+        "train",
+        "sample",
+        "denoise",
+        "generate",
+        "evaluate",
+        "synthetic",
+        "metrics",
+        "stats",
+        "speed",
+        "runlock",
+    ],
     "study": ["study", "repetition", "verdicts"],
     "report": ["report"],  # the package arche/report/: every module in it
-    "entry": ["pipeline", "run_report", "views", "__main__", "__init__", "colab", "notebook_sync"],  # runners and tooling on top
+    "entry": [
+        "pipeline",
+        "run_report",
+        "views",
+        "__main__",
+        "__init__",
+        "colab",
+        "notebook_sync",
+    ],  # runners and tooling on top
 }
 LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
 
@@ -37,8 +67,12 @@ def test_every_module_has_a_layer_and_imports_none_above_it():
     files = {p: p.stem for p in (ROOT / "arche").glob("*.py")}
     files |= {p: "report" for p in (ROOT / "arche" / "report").glob("*.py")}
     assert set(files.values()) == set(LEVEL), f"modules without a layer: {sorted(set(files.values()) - set(LEVEL))}"
-    upward = [f"{path.relative_to(ROOT)} -> {dep}" for path, m in files.items() for dep in _arche_imports(path)
-              if dep in LEVEL and LEVEL[dep] > LEVEL[m]]
+    upward = [
+        f"{path.relative_to(ROOT)} -> {dep}"
+        for path, m in files.items()
+        for dep in _arche_imports(path)
+        if dep in LEVEL and LEVEL[dep] > LEVEL[m]
+    ]
     assert not upward, f"imports of a layer above (even inside functions): {upward}"
 
 

@@ -8,18 +8,40 @@ import pytest
 import sacrebleu
 
 from arche.metrics import (
-    distinct_n, diversity, published_self_bleu, self_bleu, unigram_entropy, words,
+    distinct_n,
+    diversity,
+    published_self_bleu,
+    self_bleu,
+    unigram_entropy,
+    words,
 )
 
-VOCAB = ["the", "The", "cat", "dog", "sat", "ran", "on", "a", "mat", "Lily",
-         "happy", "big", "tree", "and", "she", "said", "went", "home"]
-PUNCT = [".", ",", "!", "?", "\"", "'s", "&amp;", "3.5", "well-known", "(", ")"]
+VOCAB = [
+    "the",
+    "The",
+    "cat",
+    "dog",
+    "sat",
+    "ran",
+    "on",
+    "a",
+    "mat",
+    "Lily",
+    "happy",
+    "big",
+    "tree",
+    "and",
+    "she",
+    "said",
+    "went",
+    "home",
+]
+PUNCT = [".", ",", "!", "?", '"', "'s", "&amp;", "3.5", "well-known", "(", ")"]
 
 
 def naive_self_bleu(texts):
     """The definition: each text against all others, sacrebleu defaults."""
-    scores = [sacrebleu.sentence_bleu(texts[i], texts[:i] + texts[i + 1:]).score / 100
-              for i in range(len(texts))]
+    scores = [sacrebleu.sentence_bleu(texts[i], texts[:i] + texts[i + 1 :]).score / 100 for i in range(len(texts))]
     return sum(scores) / len(scores)
 
 
@@ -36,8 +58,7 @@ def random_texts(seed, n=40):
             texts.append(rng.choice(texts))  # exact duplicate of an earlier text
         else:
             length = rng.randint(2, 30)
-            toks = [rng.choice(PUNCT) if rng.random() < 0.15 else rng.choice(VOCAB)
-                    for _ in range(length)]
+            toks = [rng.choice(PUNCT) if rng.random() < 0.15 else rng.choice(VOCAB) for _ in range(length)]
             # glue some punctuation to words so the 13a tokenizer has work to do
             text = "".join(t if (t in PUNCT and rng.random() < 0.5) else " " + t for t in toks)
             texts.append(text + rng.choice(["", " ", ".", " ."]))
@@ -52,16 +73,16 @@ def test_self_bleu_matches_naive_sacrebleu(seed):
 
 def test_self_bleu_edge_cases_match_naive():
     cases = [
-        ["", ""],                                   # nothing at all
+        ["", ""],  # nothing at all
         ["", "the cat"],
-        ["cat", "cat"],                             # one-word duplicates
+        ["cat", "cat"],  # one-word duplicates
         ["cat", "dog", "cat sat"],
         ["the cat sat on the mat", "the cat sat on the mat", "a dog"],
         # lengths 1, 3, 5: the 3-word hypothesis has refs at distance 2 on both
         # sides, sacrebleu picks the shorter one
         ["cat", "the cat sat", "the cat sat on mat"],
         ["a b c d e", "a b c d e f g", "x", "a b c d e f g h i"],
-        ["the the the the", "the the", "the"],      # clipping by max over refs
+        ["the the the the", "the the", "the"],  # clipping by max over refs
     ]
     for texts in cases:
         assert abs(self_bleu(texts) - naive_self_bleu(texts)) < 1e-9, texts
@@ -98,22 +119,32 @@ def test_distinct_n_hand_computed():
 
 def test_diversity_hand_computed():
     texts = [
-        "Once upon a time there was",   # first5 (once upon a time there)
+        "Once upon a time there was",  # first5 (once upon a time there)
         "once upon a time there lived",  # same first word and first 5-gram
-        "One day",                       # short: first5 is (one, day)
-        "",                              # counts in denominators only
+        "One day",  # short: first5 is (one, day)
+        "",  # counts in denominators only
     ]
     d = diversity(texts)
-    assert set(d) == {"distinct_1", "distinct_2", "distinct_3", "distinct_4", "self_bleu",
-                      "vocab_size", "unique_first_word", "unique_first_5gram",
-                      "n_texts", "mean_words", "unigram_entropy"}
+    assert set(d) == {
+        "distinct_1",
+        "distinct_2",
+        "distinct_3",
+        "distinct_4",
+        "self_bleu",
+        "vocab_size",
+        "unique_first_word",
+        "unique_first_5gram",
+        "n_texts",
+        "mean_words",
+        "unigram_entropy",
+    }
     assert d["n_texts"] == 4
     assert d["mean_words"] == (6 + 6 + 2 + 0) / 4
     # once upon a time there was lived one day
     assert d["vocab_size"] == 9
     assert isinstance(d["vocab_size"], int)
-    assert d["unique_first_word"] == 2 / 4           # once, one
-    assert d["unique_first_5gram"] == 2 / 4          # (once upon a time there), (one day)
+    assert d["unique_first_word"] == 2 / 4  # once, one
+    assert d["unique_first_5gram"] == 2 / 4  # (once upon a time there), (one day)
     assert d["distinct_1"] == pytest.approx(9 / 14)
     assert d["self_bleu"] == pytest.approx(self_bleu(texts))
     assert d["unigram_entropy"] == pytest.approx(unigram_entropy(texts))
@@ -121,7 +152,7 @@ def test_diversity_hand_computed():
 
 
 def test_unigram_entropy():
-    assert unigram_entropy(["a b c d"]) == pytest.approx(2.0)   # uniform over 4
+    assert unigram_entropy(["a b c d"]) == pytest.approx(2.0)  # uniform over 4
     assert unigram_entropy(["a a", "A"]) == pytest.approx(0.0)  # lowercased: one word
     # p = (1/2, 1/4, 1/4) -> 1.5 bits
     assert unigram_entropy(["x x y z"]) == pytest.approx(1.5)
@@ -153,6 +184,5 @@ def test_published_self_bleu_hand_computed():
     # an 8-word reference gets exp(1 - 8/4)
     texts = ["a b c d", "a b c d x y z w"]
     expected_short = math.exp(1 - 8 / 4) * 1.0
-    expected_long = math.exp((math.log(4 / 8) + math.log(3 / 7) + math.log(2 / 6)
-                              + math.log(1 / 5)) / 4)
+    expected_long = math.exp((math.log(4 / 8) + math.log(3 / 7) + math.log(2 / 6) + math.log(1 / 5)) / 4)
     assert published_self_bleu(texts, seed=0) == pytest.approx((expected_short + expected_long) / 2)

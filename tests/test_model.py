@@ -65,7 +65,7 @@ def test_kv_cache_matches_full_forward():
     cache = KVCache()
     pieces = [model(x[:, :5], cache=cache)]  # prefill
     for i in range(5, 12):
-        pieces.append(model(x[:, i:i + 1], cache=cache))
+        pieces.append(model(x[:, i : i + 1], cache=cache))
     assert torch.allclose(torch.cat(pieces, dim=1), full, atol=1e-5)
     # A multi-token step after a prefill is causal within itself too.
     cache = KVCache()

@@ -6,8 +6,16 @@ import pytest
 import torch
 
 from arche import build_model, load_config
-from arche.objectives import (nelbo_by_count, alpha, draw_noise, evaluate, masked_positions, mdlm_loss_sum, mdlm_normalizer,
-                              nelbo_weight)
+from arche.objectives import (
+    alpha,
+    draw_noise,
+    evaluate,
+    masked_positions,
+    mdlm_loss_sum,
+    mdlm_normalizer,
+    nelbo_by_count,
+    nelbo_weight,
+)
 
 
 def test_mask_rate_follows_cosine_schedule():
@@ -51,7 +59,7 @@ def test_mdlm_loss_counts_only_masked_positions():
     tokens = torch.ones(2, 8, dtype=torch.long)  # expensive everywhere...
     mask = torch.zeros(2, 8, dtype=torch.bool)
     mask[0, 3] = mask[1, 5] = True
-    tokens[0, 3] = tokens[1, 5] = 0              # ...except at the two masked positions
+    tokens[0, 3] = tokens[1, 5] = 0  # ...except at the two masked positions
     loss = mdlm_loss_sum(Probe(V, logits), tokens, torch.full((2,), 0.5), mask, "masked_mean", 1e-3)
     assert loss.item() < 1e-6
     assert mdlm_normalizer(mask, "masked_mean") == 2

@@ -5,8 +5,9 @@ import importlib.metadata as md
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -93,17 +94,27 @@ def test_license_and_citation_name_this_project():
 
 
 def test_config_command_prints_resolved_settings_and_help_lists_the_stages():
-    out = subprocess.run([sys.executable, "-m", "arche", "config", "--profile", "replica", "--set", "seed=7"],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [sys.executable, "-m", "arche", "config", "--profile", "replica", "--set", "seed=7"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert out.returncode == 0, out.stderr
     assert re.search(r"^seed\s+= 7\s+# --set$", out.stdout, re.M)
     assert re.search(r"^d_model\s+= 128\s+# profile$", out.stdout, re.M)
     assert re.search(r"^protocol\s+= 'published'", out.stdout, re.M)
     assert "checkpoint disk at peak" in out.stdout
-    bad = subprocess.run([sys.executable, "-m", "arche", "config", "--profile", "replica", "--set", "nope=1"],
-                         capture_output=True, text=True, cwd=ROOT)
+    bad = subprocess.run(
+        [sys.executable, "-m", "arche", "config", "--profile", "replica", "--set", "nope=1"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     assert bad.returncode == 2 and "unknown config key 'nope'" in bad.stderr
-    helptext = subprocess.run([sys.executable, "-m", "arche", "run", "--help"], capture_output=True, text=True,
-                              cwd=ROOT).stdout
+    helptext = subprocess.run(
+        [sys.executable, "-m", "arche", "run", "--help"], capture_output=True, text=True, cwd=ROOT
+    ).stdout
     from arche.config import STAGES
+
     assert all(stage in helptext for stage in STAGES)

@@ -17,8 +17,17 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from arche import load_config
 from arche.config import ConfigError
-from arche.pipeline import (NOTEBOOKS, NOTEBOOKS_DIR, PipelineError, StageFailed, check_notebook, parse_parameters,
-                            read_state, resolve_run_dir, run_pipeline)
+from arche.pipeline import (
+    NOTEBOOKS,
+    NOTEBOOKS_DIR,
+    PipelineError,
+    StageFailed,
+    check_notebook,
+    parse_parameters,
+    read_state,
+    resolve_run_dir,
+    run_pipeline,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(steps=60, n_samples=40)
@@ -58,8 +67,11 @@ def test_notebooks_resolve_the_run_dir_from_the_repo_root(tmp_path, monkeypatch)
 
 def test_parameters_cell_rules():
     ok = 'profile = "smoke"  # comment\nrun_dir = "runs/smoke"\noverrides = {"steps": 10, "lr": 1.0e-3}'
-    assert parse_parameters(ok, "nb") == {"profile": "smoke", "run_dir": "runs/smoke",
-                                          "overrides": {"steps": 10, "lr": 1e-3}}
+    assert parse_parameters(ok, "nb") == {
+        "profile": "smoke",
+        "run_dir": "runs/smoke",
+        "overrides": {"steps": 10, "lr": 1e-3},
+    }
     bad = {
         'profile = "smoke"\nrun_dir = "r"\noverrides = {}\nsteps = 10': "'steps'",
         'profile = "smoke"\nrun_dir = "runs/" + profile\noverrides = {}': "'run_dir' is not a literal",
@@ -74,10 +86,12 @@ def test_parameters_cell_rules():
 
 # --------------------------------------------------------------------------- fails before running
 
+
 def _cli(*args, cwd=ROOT, timeout=120):
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "arche", "run", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "arche", "run", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
     return proc, time.perf_counter() - t0
 
 
@@ -144,8 +158,13 @@ def _finished_run(run: Path, **overrides) -> dict:
     stages = {}
     for i, name in enumerate(NOTEBOOKS):
         nbformat.write(new_notebook(), run / "notebooks" / f"{name}.ipynb")
-        stages[name] = {"status": "done", "started": f"2026-01-01T00:0{i}:00", "finished": f"2026-01-01T00:0{i}:30",
-                        "seconds": 30.0, "config": cfg}
+        stages[name] = {
+            "status": "done",
+            "started": f"2026-01-01T00:0{i}:00",
+            "finished": f"2026-01-01T00:0{i}:30",
+            "seconds": 30.0,
+            "config": cfg,
+        }
     state = {"profile": "smoke", "overrides": overrides, "config": cfg, "stages": stages}
     (run / "pipeline_state.json").write_text(json.dumps(state))
     (run / "report.html").write_text("<html></html>")
@@ -197,7 +216,7 @@ def test_only_and_from_need_the_earlier_stages(tmp_path):
 
 # --------------------------------------------------------------------------- the runner on stub notebooks
 
-STUB = '''\
+STUB = """\
 from pathlib import Path
 import arche
 from arche import pipeline
@@ -208,19 +227,23 @@ print("stub {name}: steps", cfg.steps, "cwd", Path.cwd())
                                    if (run / "{name}.count").exists() else "1")
 if (run / "fail-{name}").exists():
     raise RuntimeError("asked to fail")
-'''
+"""
 
 
 def _stub_notebooks(tmp_path) -> Path:
     nb_dir = tmp_path / "stubs"
     nb_dir.mkdir()
     for name in NOTEBOOKS:
-        nb = new_notebook(cells=[
-            new_markdown_cell(f"# {name}\n\n[badge](https://colab.research.google.com/github/x/y)"),
-            new_code_cell('profile = "smoke"\nrun_dir = "runs/smoke"\noverrides = {}',
-                          metadata={"tags": ["parameters"]}),
-            new_code_cell(STUB.replace("{name}", name))],
-            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+        nb = new_notebook(
+            cells=[
+                new_markdown_cell(f"# {name}\n\n[badge](https://colab.research.google.com/github/x/y)"),
+                new_code_cell(
+                    'profile = "smoke"\nrun_dir = "runs/smoke"\noverrides = {}', metadata={"tags": ["parameters"]}
+                ),
+                new_code_cell(STUB.replace("{name}", name)),
+            ],
+            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+        )
         nbformat.write(nb, nb_dir / f"{name}.ipynb")
     return nb_dir
 
@@ -247,7 +270,9 @@ def test_runner_executes_skips_reruns_and_reports(tmp_path):
     first_done = {n: state["stages"][n]["finished"] for n in NOTEBOOKS[:2]}
     lines.clear()
     run_pipeline("smoke", run_dir=run, overrides={"steps": 7}, notebooks_dir=nb_dir, log=lines.append, paper=False)
-    assert "[pipeline] 01_data: skipped (done) (1/5)" in lines and "[pipeline] 02_train_ar: skipped (done) (2/5)" in lines
+    assert (
+        "[pipeline] 01_data: skipped (done) (1/5)" in lines and "[pipeline] 02_train_ar: skipped (done) (2/5)" in lines
+    )
     assert counts() == {"01_data": 1, "02_train_ar": 1, "03_train_mdlm": 2, "04_sample": 1, "05_analysis": 1}
     state = read_state(run)
     assert all(state["stages"][n]["status"] == "done" for n in NOTEBOOKS)
@@ -263,15 +288,31 @@ def test_runner_executes_skips_reruns_and_reports(tmp_path):
     assert "colab.research.google.com" not in report
     manifest = json.loads((run / "manifest.json").read_text())
     assert set(manifest["stages"]) == set(NOTEBOOKS) and manifest["stages"]["05_analysis"]["seconds"] is not None
-    assert [i["ran"] for i in manifest["invocations"]] == [["01_data", "02_train_ar"],
-                                                           ["03_train_mdlm", "04_sample", "05_analysis"]]
+    assert [i["ran"] for i in manifest["invocations"]] == [
+        ["01_data", "02_train_ar"],
+        ["03_train_mdlm", "04_sample", "05_analysis"],
+    ]
 
     lines.clear()  # --only forces one stage and leaves the others alone
-    run_pipeline("smoke", run_dir=run, overrides={"steps": 7}, only="05_analysis", notebooks_dir=nb_dir,
-                 log=lines.append, paper=False)
+    run_pipeline(
+        "smoke",
+        run_dir=run,
+        overrides={"steps": 7},
+        only="05_analysis",
+        notebooks_dir=nb_dir,
+        log=lines.append,
+        paper=False,
+    )
     assert counts()["05_analysis"] == 2 and counts()["04_sample"] == 1
-    run_pipeline("smoke", run_dir=run, overrides={"steps": 7}, start_from="04_sample", notebooks_dir=nb_dir,
-                 log=lines.append, paper=False)
+    run_pipeline(
+        "smoke",
+        run_dir=run,
+        overrides={"steps": 7},
+        start_from="04_sample",
+        notebooks_dir=nb_dir,
+        log=lines.append,
+        paper=False,
+    )
     assert counts() == {"01_data": 1, "02_train_ar": 1, "03_train_mdlm": 2, "04_sample": 2, "05_analysis": 3}
 
 
@@ -291,10 +332,29 @@ def test_plain_papermill_still_works(tmp_path):
     lands under the runs root (here $ARCHE_RUNS_ROOT; by default the repository root)."""
     out = tmp_path / "01_data.ipynb"
     proc = subprocess.run(
-        [sys.executable, "-m", "papermill", str(NOTEBOOKS_DIR / "01_data.ipynb"), str(out), "-p", "profile", "smoke",
-         "-p", "run_dir", "runs/pm", "-y", "overrides: {n_tokens: 60000}", "--cwd", str(NOTEBOOKS_DIR),
-         "--no-progress-bar"],
-        env={**os.environ, "ARCHE_RUNS_ROOT": str(tmp_path)}, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(NOTEBOOKS_DIR / "01_data.ipynb"),
+            str(out),
+            "-p",
+            "profile",
+            "smoke",
+            "-p",
+            "run_dir",
+            "runs/pm",
+            "-y",
+            "overrides: {n_tokens: 60000}",
+            "--cwd",
+            str(NOTEBOOKS_DIR),
+            "--no-progress-bar",
+        ],
+        env={**os.environ, "ARCHE_RUNS_ROOT": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     manifest = json.loads((tmp_path / "runs" / "pm" / "controlled" / "data" / "manifest.json").read_text())
     assert manifest["settings"]["n_tokens"] == 60000

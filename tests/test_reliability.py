@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
+from conftest import tiny_config
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from safetensors.torch import load_file
 
@@ -26,7 +27,6 @@ from arche.data import DataError, prepare
 from arche.pipeline import NOTEBOOKS, PipelineError, StageFailed, run_pipeline
 from arche.runlock import LockedError, run_lock
 from arche.train import RunDirError, TrainingError, read_metrics, train
-from conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"tokens_per_s", "train_time_s", "eval_time_s"}
@@ -53,15 +53,32 @@ def _same_weights(a: Path, b: Path) -> None:
 
 
 def _cli(*args, cwd=ROOT):
-    return subprocess.run([sys.executable, "-m", "arche", *args], cwd=cwd, env=ENV, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "arche", *args], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=300
+    )
 
 
 def _tiny_sets(**over):
     """tiny_config as --set arguments."""
-    base = dict(n_tokens=20_000, d_model=32, n_layers=1, n_heads=2, d_ff=64, seq_len=32, batch_size=4, steps=12,
-                warmup_steps=2, eval_every=4, eval_batches=2, log_every=2, checkpoint_every=3, sample_length=16,
-                n_samples=8, sample_batch_size=4, mdlm_steps=4)
+    base = dict(
+        n_tokens=20_000,
+        d_model=32,
+        n_layers=1,
+        n_heads=2,
+        d_ff=64,
+        seq_len=32,
+        batch_size=4,
+        steps=12,
+        warmup_steps=2,
+        eval_every=4,
+        eval_batches=2,
+        log_every=2,
+        checkpoint_every=3,
+        sample_length=16,
+        n_samples=8,
+        sample_batch_size=4,
+        mdlm_steps=4,
+    )
     base.update(over)
     return [arg for k, v in base.items() for arg in ("--set", f"{k}={v}")]
 
@@ -75,6 +92,7 @@ def _one_error_line(proc, *words):
 
 
 # --------------------------------------------------------------------------- 1. the CUDA start path
+
 
 class _Stop(Exception):
     pass
@@ -137,8 +155,9 @@ def paper_repo(tmp_path, monkeypatch):
 def _analysed_run(run: Path, name: str) -> Path:
     """A run directory with an executed 05_analysis notebook whose 'macros' cell defines \\RunName."""
     cell = new_code_cell("show_macros()", metadata={"tags": ["macros"]})
-    cell.outputs = [new_output("display_data", data={"text/latex": f"\\newcommand{{\\RunName}}{{{name}}}\n",
-                                                     "text/plain": name})]
+    cell.outputs = [
+        new_output("display_data", data={"text/latex": f"\\newcommand{{\\RunName}}{{{name}}}\n", "text/plain": name})
+    ]
     (run / "notebooks").mkdir(parents=True)
     nbformat.write(new_notebook(cells=[cell]), run / "notebooks" / "05_analysis.ipynb")
     return run
@@ -199,16 +218,25 @@ def test_runner_reports_a_failed_paper_build_as_a_failure(tmp_path, paper_repo):
     cfg = load_config("smoke").to_dict()
     for name in NOTEBOOKS:
         nbformat.write(new_notebook(), run / "notebooks" / f"{name}.ipynb")
-    state = {"profile": "smoke", "overrides": {}, "config": cfg,
-             "stages": {n: {"status": "done", "config": cfg} for n in NOTEBOOKS}}
+    state = {
+        "profile": "smoke",
+        "overrides": {},
+        "config": cfg,
+        "stages": {n: {"status": "done", "config": cfg} for n in NOTEBOOKS},
+    }
     (run / "pipeline_state.json").write_text(json.dumps(state))
     (run / "paper.pdf").write_bytes(b"%PDF old")
-    source = ('from IPython.display import display\n'
-              'display({"text/latex": "\\\\newcommand{\\\\RunName}{stub}", "text/plain": "m"}, raw=True)')
-    nb = new_notebook(cells=[new_code_cell('profile = "smoke"\nrun_dir = "r"\noverrides = {}',
-                                           metadata={"tags": ["parameters"]}),
-                             new_code_cell(source, metadata={"tags": ["macros"]})],
-                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    source = (
+        "from IPython.display import display\n"
+        'display({"text/latex": "\\\\newcommand{\\\\RunName}{stub}", "text/plain": "m"}, raw=True)'
+    )
+    nb = new_notebook(
+        cells=[
+            new_code_cell('profile = "smoke"\nrun_dir = "r"\noverrides = {}', metadata={"tags": ["parameters"]}),
+            new_code_cell(source, metadata={"tags": ["macros"]}),
+        ],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    )
     nbformat.write(nb, stubs / "05_analysis.ipynb")
     lines = []
     with pytest.raises(StageFailed, match="paper build failed") as err:
@@ -223,7 +251,7 @@ def test_runner_reports_a_failed_paper_build_as_a_failure(tmp_path, paper_repo):
 
 # Runs `python -m arche ...` and SIGKILLs itself in the middle of the first write (not append) to a file
 # named argv[1] or argv[1] + ".tmp": half the bytes are written, then the process dies.
-KILL_AT_WRITE = r'''
+KILL_AT_WRITE = r"""
 import builtins, io, os, signal, sys
 from pathlib import Path
 target = sys.argv[1]
@@ -248,12 +276,13 @@ def killing_open(file, mode="r", *args, **kwargs):
 builtins.open = io.open = killing_open
 from arche.__main__ import main
 sys.exit(main(sys.argv[2:]))
-'''
+"""
 
 
 def _killed_at_write(target, *args):
-    proc = subprocess.run([sys.executable, "-c", KILL_AT_WRITE, target, *args], env=ENV, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AT_WRITE, target, *args], env=ENV, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == -9, proc.stderr[-3000:]  # it did die at the write
 
 
@@ -264,8 +293,13 @@ def test_kill_at_a_run_file_write_loses_nothing(tmp_path, target):
     assert _cli(*args, *_tiny_sets()).returncode == 0
     before = {name: (run / name).read_bytes() for name in ("config.json", "metrics.jsonl")}
     # A restart with the same settings writes nothing at all (here: any write would kill it).
-    proc = subprocess.run([sys.executable, "-c", KILL_AT_WRITE, target, *args, *_tiny_sets()], env=ENV,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AT_WRITE, target, *args, *_tiny_sets()],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0 and "already complete" in proc.stdout + proc.stderr
     # Force the write, then die in the middle of it: a changed resumable key rewrites config.json,
     # a stray row past the checkpoint makes the start rewrite metrics.jsonl.
@@ -273,8 +307,9 @@ def test_kill_at_a_run_file_write_loses_nothing(tmp_path, target):
         with open(run / "metrics.jsonl", "a") as f:
             f.write('{"step": 13, "train_loss": 1.0}\n{"step": 1')
     _killed_at_write(target, *args, *_tiny_sets(log_every=1 if target == "config.json" else 2))
-    after = json.loads((run / target).read_text().splitlines()[0] if target == "metrics.jsonl"
-                       else (run / target).read_text())  # still whole, parseable
+    after = json.loads(
+        (run / target).read_text().splitlines()[0] if target == "metrics.jsonl" else (run / target).read_text()
+    )  # still whole, parseable
     assert after
     if target == "config.json":
         assert (run / "config.json").read_bytes() == before["config.json"]
@@ -332,8 +367,11 @@ def test_kill_between_checkpoint_rotation_and_rename_resumes_bit_exactly(tmp_pat
 
     def dies_after_rotation(src, dst):
         run = tmp_path / "run"
-        if str(src).endswith("last.safetensors.tmp") and (run / "prev.safetensors").exists() \
-                and not (run / "last.safetensors").exists():
+        if (
+            str(src).endswith("last.safetensors.tmp")
+            and (run / "prev.safetensors").exists()
+            and not (run / "last.safetensors").exists()
+        ):
             calls.append(dst)
             raise KeyboardInterrupt("killed between the two renames")
         real(src, dst)
@@ -353,6 +391,7 @@ def test_kill_between_checkpoint_rotation_and_rename_resumes_bit_exactly(tmp_pat
 
 
 # --------------------------------------------------------------------------- 4. locks
+
 
 @contextlib.contextmanager
 def _held_elsewhere(directory, what):
@@ -444,8 +483,9 @@ def test_heartbeat_keeps_a_long_lock_fresh(tmp_path, monkeypatch):
 def test_second_prepare_waits_for_the_first(tmp_path):
     said = []
     with _held_elsewhere(tmp_path / "data", "preparing data"):
-        waiter = threading.Thread(target=prepare, args=(tiny_config(n_tokens=5_000), tmp_path / "data"),
-                                  kwargs={"log": said.append})
+        waiter = threading.Thread(
+            target=prepare, args=(tiny_config(n_tokens=5_000), tmp_path / "data"), kwargs={"log": said.append}
+        )
         waiter.start()
         time.sleep(1.0)
         assert not (tmp_path / "data" / "manifest.json").exists()
@@ -455,9 +495,21 @@ def test_second_prepare_waits_for_the_first(tmp_path):
 
 # --------------------------------------------------------------------------- 5. bad numbers, advice after a failure
 
-@pytest.mark.parametrize("key,value", [("grad_clip", -1.0), ("lr", float("nan")), ("beta1", -0.1), ("beta2", 1.5),
-                                       ("weight_decay", -0.01), ("ar_temperature", float("nan")),
-                                       ("device", "bogus"), ("seq_len", 100_000), ("lr", float("inf"))])
+
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("grad_clip", -1.0),
+        ("lr", float("nan")),
+        ("beta1", -0.1),
+        ("beta2", 1.5),
+        ("weight_decay", -0.01),
+        ("ar_temperature", float("nan")),
+        ("device", "bogus"),
+        ("seq_len", 100_000),
+        ("lr", float("inf")),
+    ],
+)
 def test_bad_numbers_are_refused_naming_the_key(key, value):
     with pytest.raises(ConfigError, match=key):
         load_config("smoke", **{key: value})
@@ -506,6 +558,7 @@ def test_nan_weights_are_never_saved_as_the_last_good_checkpoint(tmp_path, monke
 
 
 # --------------------------------------------------------------------------- 6. corruption
+
 
 def test_prepare_rebuilds_a_damaged_token_file_and_refuses_a_changed_source(tmp_path, stories_file):
     cfg = tiny_config(source=str(stories_file), n_tokens=3_000)
@@ -574,6 +627,7 @@ def test_a_nan_checkpoint_is_not_resumed_from(tmp_path):
 
 # --------------------------------------------------------------------------- 7. the checkpoint's own config
 
+
 def test_deleting_config_json_does_not_skip_the_config_check(tmp_path):
     _train(tmp_path, steps=12)
     (tmp_path / "run" / "config.json").unlink()
@@ -583,6 +637,7 @@ def test_deleting_config_json_does_not_skip_the_config_check(tmp_path):
 
 
 # --------------------------------------------------------------------------- 8. one error style, notebook parameters
+
 
 def test_user_errors_of_every_command_are_one_line(tmp_path):
     missing = tmp_path / "nope.jsonl"
@@ -594,14 +649,39 @@ def test_user_errors_of_every_command_are_one_line(tmp_path):
 
 def test_notebooks_refuse_parameters_they_do_not_take(tmp_path):
     with pytest.raises(PipelineError, match="unknown notebook parameter.*steps"):
-        views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "steps": 20,
-                                            "pipeline": pipeline, "In": [], "_i1": ""})
+        views.refuse_unknown_parameters(
+            {
+                "profile": "smoke",
+                "run_dir": "r",
+                "overrides": {},
+                "steps": 20,
+                "pipeline": pipeline,
+                "In": [],
+                "_i1": "",
+            }
+        )
     views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "cfg": None})
     out = tmp_path / "02.ipynb"
     proc = subprocess.run(
-        [sys.executable, "-m", "papermill", str(pipeline.NOTEBOOKS_DIR / "02_train_ar.ipynb"), str(out),
-         "-p", "run_dir", str(tmp_path / "r"), "-p", "steps", "20", "--no-progress-bar"],
-        capture_output=True, text=True, timeout=300, env=ENV)
+        [
+            sys.executable,
+            "-m",
+            "papermill",
+            str(pipeline.NOTEBOOKS_DIR / "02_train_ar.ipynb"),
+            str(out),
+            "-p",
+            "run_dir",
+            str(tmp_path / "r"),
+            "-p",
+            "steps",
+            "20",
+            "--no-progress-bar",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
+    )
     assert proc.returncode != 0
     assert "unknown notebook parameter(s) steps" in proc.stderr + proc.stdout
     assert not (tmp_path / "r").exists()  # refused before any work

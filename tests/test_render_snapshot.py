@@ -8,8 +8,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAPSHOT = ROOT / "tests" / "data" / "replica-render.json"
-TABLES = ("table_setup", "table_training", "table_val_loss", "table_diversity", "table_likelihood",
-          "table_findings")
+TABLES = ("table_setup", "table_training", "table_val_loss", "table_diversity", "table_likelihood", "table_findings")
 
 
 def render() -> dict:

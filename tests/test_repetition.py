@@ -4,19 +4,27 @@ import json
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from arche import checkpoint, repetition, study, verdicts
 from arche.config import ConfigError, load_config
 from arche.data import TokenData, prepare
 from arche.train import RunDirError, decay_start, fork, lr_at, read_metrics, train
 
-from conftest import tiny_config
-
 
 def rep_config(**overrides):
-    base = dict(study="repetition", protocol="controlled", compare_protocols=False, sweep=False, infill=False,
-                n_seeds=1, repetition_epochs="1,2,4", repetition_shares="1,0.5", repetition_sample_epochs="2,4",
-                checkpoint_every=1000)
+    base = dict(
+        study="repetition",
+        protocol="controlled",
+        compare_protocols=False,
+        sweep=False,
+        infill=False,
+        n_seeds=1,
+        repetition_epochs="1,2,4",
+        repetition_shares="1,0.5",
+        repetition_sample_epochs="2,4",
+        checkpoint_every=1000,
+    )
     return tiny_config(**{**base, **overrides})
 
 
@@ -36,9 +44,10 @@ def test_epoch_accounting_is_exact(tmp_path):
         assert b.chunks % cfg.batch_size == 0 and b.chunks <= n
         assert b.config.steps * cfg.batch_size == b.epochs * b.chunks  # tokens seen / unique tokens = epochs
         data = TokenData(tmp_path / "data", train_chunks=b.chunks)
-        seen = torch.bincount(torch.as_tensor(
-            [i for s in range(b.config.steps) for i in data.batch_indices(s, cfg.batch_size, b.seed)]),
-            minlength=b.chunks)
+        seen = torch.bincount(
+            torch.as_tensor([i for s in range(b.config.steps) for i in data.batch_indices(s, cfg.batch_size, b.seed)]),
+            minlength=b.chunks,
+        )
         assert seen.numel() == b.chunks and bool((seen == b.epochs).all()), b.key  # every chunk e times, no other
     with pytest.raises(Exception, match="only"):
         TokenData(tmp_path / "data", train_chunks=n + 1)
@@ -68,8 +77,13 @@ def test_a_branch_ends_bit_for_bit_where_a_separate_run_ends(tmp_path):
         with pytest.raises(RunDirError, match="learning rate differs"):
             fork(tmp_path / paradigm / "trunk", tmp_path / paradigm / "late", short.config, paradigm, **quiet)
         with pytest.raises(RunDirError, match="more than length"):
-            fork(tmp_path / paradigm / "trunk", tmp_path / paradigm / "other", short.config.replace(lr=1e-2),
-                 paradigm, **quiet)
+            fork(
+                tmp_path / paradigm / "trunk",
+                tmp_path / paradigm / "other",
+                short.config.replace(lr=1e-2),
+                paradigm,
+                **quiet,
+            )
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +104,17 @@ def test_the_repetition_study_runs_and_records_exact_epochs(tiny_study):
     rows = results["repetition"]
     assert len(rows) == 2 * 2 * 3  # paradigms x budgets x epoch counts
     assert all(r["epochs_seen"] == r["epochs"] for r in rows)
-    assert {r["chunks"] for r in rows} == {b.chunks for b in repetition.branches(cfg, results["meta"]["n_train_chunks"])}
+    assert {r["chunks"] for r in rows} == {
+        b.chunks for b in repetition.branches(cfg, results["meta"]["n_train_chunks"])
+    }
     # One trunk per (paradigm, budget, seed), and a branch per epoch count that took its steps from it.
     for b in repetition.branches(cfg, results["meta"]["n_train_chunks"]):
         state = checkpoint.read_state(repetition.branch_dir(run, b) / "last.safetensors")
         assert state["forked_from"]["step"] == decay_start(b.config)
         assert read_metrics(repetition.branch_dir(run, b))[-1]["step"] == b.config.steps
-    assert {(s["paradigm"], s["epochs"]) for s in results["samples"]} == {(p, e) for p in ("ar", "mdlm") for e in (2, 4)}
+    assert {(s["paradigm"], s["epochs"]) for s in results["samples"]} == {
+        (p, e) for p in ("ar", "mdlm") for e in (2, 4)
+    }
     assert results["verdicts"]["finding_2"]["outcome"] in verdicts.OUTCOMES
     assert json.loads((run / "results.json").read_text())["verdicts"] == results["verdicts"]
     # Re-running a stage trains nothing: every branch is complete.
@@ -150,12 +168,15 @@ def curve(values, se=0.01):
     return {e: (v, se) for e, v in zip((1, 2, 4, 8, 16, 32), values)}
 
 
-@pytest.mark.parametrize("ar,mdlm,outcome", [
-    ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.1, 3.9, 3.85], "holds"),
-    ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.5, 4.8, 5.0], "does not hold"),
-    ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.295, 4.4, 4.6], "inconclusive"),
-    ([4.0, 3.5, 3.2, 3.1, 3.0, 2.95], [5.0, 4.6, 4.3, 4.1, 3.9, 3.85], "not testable"),
-])
+@pytest.mark.parametrize(
+    "ar,mdlm,outcome",
+    [
+        ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.1, 3.9, 3.85], "holds"),
+        ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.5, 4.8, 5.0], "does not hold"),
+        ([4.0, 3.5, 3.2, 3.3, 3.6, 4.0], [5.0, 4.6, 4.3, 4.295, 4.4, 4.6], "inconclusive"),
+        ([4.0, 3.5, 3.2, 3.1, 3.0, 2.95], [5.0, 4.6, 4.3, 4.1, 3.9, 3.85], "not testable"),
+    ],
+)
 def test_the_rule_gives_each_outcome(ar, mdlm, outcome):
     v = verdicts.repetition_budget({"ar": curve(ar), "mdlm": curve(mdlm)}, unigram_entropy=5.5, flops={})
     assert v["outcome"] == outcome, v["reason"]

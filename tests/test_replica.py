@@ -1,4 +1,4 @@
-"""The replica: the paper's protocol scaled to a training-token budget (config.scale_to_budget),
+"""The replica: the paper's protocol scaled to a training-token budget (scaling.scale_to_budget),
 and the `replica` profile built by it on the whole real TinyStories sample."""
 
 import math
@@ -6,13 +6,21 @@ import math
 import pytest
 
 from arche import build_model, load_config
-from arche.config import (PROFILES, REPLICA_SHARE, REPLICA_VOCAB, SAMPLE_TOKENS, SAMPLE_VOCAB, ar_param_counts, replica_overrides,
-                          scale_to_budget)
+from arche.config import PROFILES
 from arche.data import prepare
+from arche.scaling import (
+    REPLICA_SHARE,
+    REPLICA_VOCAB,
+    SAMPLE_TOKENS,
+    SAMPLE_VOCAB,
+    ar_param_counts,
+    replica_overrides,
+    scale_to_budget,
+)
 
 PAPER = load_config("paper")
-PAPER_TRAIN = PAPER.n_tokens * (1 - PAPER.val_fraction)            # 47.5M
-PAPER_EPOCHS = PAPER.steps * PAPER.batch_size * PAPER.seq_len / PAPER_TRAIN   # 6.9
+PAPER_TRAIN = PAPER.n_tokens * (1 - PAPER.val_fraction)  # 47.5M
+PAPER_EPOCHS = PAPER.steps * PAPER.batch_size * PAPER.seq_len / PAPER_TRAIN  # 6.9
 PAPER_COUNTS = ar_param_counts(PAPER.vocab_size, PAPER.d_model, PAPER.n_layers, PAPER.d_ff)
 
 
@@ -71,13 +79,25 @@ def test_a_bigger_budget_gives_a_bigger_replica():
     assert big.d_model > small.d_model and big.n_layers >= small.n_layers
 
 
-@pytest.mark.parametrize("profile,share,vocab", [("replica", REPLICA_SHARE, REPLICA_VOCAB),
-                                                  ("replica_full", 1.0, SAMPLE_VOCAB)])
+@pytest.mark.parametrize(
+    "profile,share,vocab", [("replica", REPLICA_SHARE, REPLICA_VOCAB), ("replica_full", 1.0, SAMPLE_VOCAB)]
+)
 def test_replica_profiles_are_the_scaled_paper(profile, share, vocab):
     cfg = load_config(profile)
     scaled = scale_to_budget(PAPER, round(SAMPLE_TOKENS * (1 - PAPER.val_fraction) * share), vocab_size=vocab)
-    for key in ("d_model", "n_layers", "n_heads", "d_ff", "batch_size", "steps", "warmup_steps",
-                "eval_every", "lr", "seq_len", "min_lr_ratio"):
+    for key in (
+        "d_model",
+        "n_layers",
+        "n_heads",
+        "d_ff",
+        "batch_size",
+        "steps",
+        "warmup_steps",
+        "eval_every",
+        "lr",
+        "seq_len",
+        "min_lr_ratio",
+    ):
         assert getattr(cfg, key) == getattr(scaled, key), key
     if share >= 1:
         assert cfg.n_tokens >= SAMPLE_TOKENS  # every story of the sample, end-of-text included

@@ -20,6 +20,7 @@ T95_2 = 4.303  # two-sided 95% Student-t quantile, 2 degrees of freedom
 
 # --------------------------------------------------------------------------- the fixture
 
+
 def _curve(values, paradigm, loss="elbo", steps=(100, 200, 300)):
     out = []
     for s, v in zip(steps, values):
@@ -27,8 +28,15 @@ def _curve(values, paradigm, loss="elbo", steps=(100, 200, 300)):
             out.append({"step": s, "val_loss": v, "val_nll": v, "val_ppl": math.exp(v)})
         else:
             nelbo, mm = v, v + 1.0
-            out.append({"step": s, "val_loss": nelbo if loss == "elbo" else mm, "val_masked_mean": mm,
-                        "val_nelbo": nelbo, "val_ppl_bound": math.exp(nelbo)})
+            out.append(
+                {
+                    "step": s,
+                    "val_loss": nelbo if loss == "elbo" else mm,
+                    "val_masked_mean": mm,
+                    "val_nelbo": nelbo,
+                    "val_ppl_bound": math.exp(nelbo),
+                }
+            )
     return out
 
 
@@ -36,11 +44,23 @@ def _run(protocol, arm, seed, values, n_params, tok_s, loss):
     paradigm = "ar" if arm == "ar" else "mdlm"
     curve = _curve(values, paradigm, loss)
     best = min(curve, key=lambda r: r["val_loss"])
-    row = {"protocol": protocol, "arm": arm, "paradigm": paradigm, "seed": seed, "n_params": n_params,
-           "vocab_size": 900, "steps": 300, "train_time_s": 60.0 + seed, "wall_time_s": 66.0 + seed,
-           "tokens_per_s": tok_s, "best_val": best["val_loss"], "best_step": best["step"],
-           "final_val": curve[-1]["val_loss"], "curve": curve,
-           "best_bound": min(r["val_nll" if paradigm == "ar" else "val_nelbo"] for r in curve)}
+    row = {
+        "protocol": protocol,
+        "arm": arm,
+        "paradigm": paradigm,
+        "seed": seed,
+        "n_params": n_params,
+        "vocab_size": 900,
+        "steps": 300,
+        "train_time_s": 60.0 + seed,
+        "wall_time_s": 66.0 + seed,
+        "tokens_per_s": tok_s,
+        "best_val": best["val_loss"],
+        "best_step": best["step"],
+        "final_val": curve[-1]["val_loss"],
+        "curve": curve,
+        "best_bound": min(r["val_nll" if paradigm == "ar" else "val_nelbo"] for r in curve),
+    }
     keys = ("val_nll", "val_ppl") if paradigm == "ar" else ("val_masked_mean", "val_nelbo", "val_ppl_bound")
     for k in keys:
         row[k] = curve[-1][k]
@@ -49,17 +69,41 @@ def _run(protocol, arm, seed, values, n_params, tok_s, loss):
 
 
 def _text_metrics(u5, sb, d=0.3, vocab=400, ufw=0.1):
-    return {"distinct_1": d / 5, "distinct_2": d, "distinct_3": d + 0.2, "distinct_4": d + 0.3,
-            "self_bleu": sb, "self_bleu_matched": sb, "self_bleu_exact": sb, "self_bleu_published": sb + 0.01, "self_bleu_kind": "exact",
-            "vocab_size": vocab, "unique_first_word": ufw, "unique_first_5gram": u5, "n_texts": 20,
-            "unigram_entropy": 7.0, "mean_words": 80.0, "first_words_top": [["once", 0.6], ["one", 0.2]]}
+    return {
+        "distinct_1": d / 5,
+        "distinct_2": d,
+        "distinct_3": d + 0.2,
+        "distinct_4": d + 0.3,
+        "self_bleu": sb,
+        "self_bleu_matched": sb,
+        "self_bleu_exact": sb,
+        "self_bleu_published": sb + 0.01,
+        "self_bleu_kind": "exact",
+        "vocab_size": vocab,
+        "unique_first_word": ufw,
+        "unique_first_5gram": u5,
+        "n_texts": 20,
+        "unigram_entropy": 7.0,
+        "mean_words": 80.0,
+        "first_words_top": [["once", 0.6], ["one", 0.2]],
+    }
 
 
 def _sample(protocol, arm, seed, setting, u5, sb, gen_ppl=12.0, knob=None, value=None, wall=5.0):
-    return {"protocol": protocol, "arm": arm, "paradigm": "ar" if arm == "ar" else "mdlm", "seed": seed,
-            "setting": setting, "sampler": "ar" if arm == "ar" else "confidence", "knob": knob, "value": value,
-            "wall_time_s": wall, **_text_metrics(u5, sb), "gen_ppl": gen_ppl,
-            "examples": ["Once upon a time_ 50% & {more}", "b", "c"]}
+    return {
+        "protocol": protocol,
+        "arm": arm,
+        "paradigm": "ar" if arm == "ar" else "mdlm",
+        "seed": seed,
+        "setting": setting,
+        "sampler": "ar" if arm == "ar" else "confidence",
+        "knob": knob,
+        "value": value,
+        "wall_time_s": wall,
+        **_text_metrics(u5, sb),
+        "gen_ppl": gen_ppl,
+        "examples": ["Once upon a time_ 50% & {more}", "b", "c"],
+    }
 
 
 def make_results(synthetic=True):
@@ -72,45 +116,102 @@ def make_results(synthetic=True):
     ]
     for seed, best in enumerate([2.0, 2.1, 2.2]):
         runs.append(_run("controlled", "ar", seed, [2.6, best, best + 0.05], 500_000, 10_000.0 + 100 * seed, "elbo"))
-        runs.append(_run("controlled", "mdlm", seed, [3.5, 3.0, 2.5 + 0.1 * seed], 620_000, 9_800.0 + 100 * seed,
-                         "elbo"))
+        runs.append(
+            _run("controlled", "mdlm", seed, [3.5, 3.0, 2.5 + 0.1 * seed], 620_000, 9_800.0 + 100 * seed, "elbo")
+        )
         runs.append(_run("controlled", "mdlm_tied", seed, [3.6, 3.1, 2.6 + 0.1 * seed], 510_000, 9_900.0, "elbo"))
-    samples = [_sample("published", "ar", 0, "samples", 0.05, 0.40),
-               _sample("published", "mdlm", 0, "samples", 0.90, 0.30)]
+    samples = [
+        _sample("published", "ar", 0, "samples", 0.05, 0.40),
+        _sample("published", "mdlm", 0, "samples", 0.90, 0.30),
+    ]
     for seed in range(3):
-        samples += [_sample("controlled", "ar", seed, "samples", 0.50 + 0.01 * seed, 0.30 + 0.01 * seed),
-                    _sample("controlled", "mdlm", seed, "samples", 0.52 + 0.01 * seed, 0.29 + 0.01 * seed),
-                    _sample("controlled", "mdlm_tied", seed, "samples", 0.51, 0.295),
-                    _sample("controlled", "ar", seed, "samples_prompted", 0.10 + 0.01 * seed, 0.40),
-                    _sample("controlled", "mdlm", seed, "samples_prompted", 0.60 + 0.01 * seed, 0.30)]
+        samples += [
+            _sample("controlled", "ar", seed, "samples", 0.50 + 0.01 * seed, 0.30 + 0.01 * seed),
+            _sample("controlled", "mdlm", seed, "samples", 0.52 + 0.01 * seed, 0.29 + 0.01 * seed),
+            _sample("controlled", "mdlm_tied", seed, "samples", 0.51, 0.295),
+            _sample("controlled", "ar", seed, "samples_prompted", 0.10 + 0.01 * seed, 0.40),
+            _sample("controlled", "mdlm", seed, "samples_prompted", 0.60 + 0.01 * seed, 0.30),
+        ]
     for steps, ppl, wall in ((10, 80.0, 1.0), (25, 50.0, 2.0), (50, 40.0, 4.0), (100, 30.0, 8.0), (200, 28.0, 16.0)):
-        samples.append(_sample("controlled", "mdlm", 0, f"sweep_steps{steps}", 0.6, 0.25 + steps / 2000, ppl,
-                               "mdlm_steps", steps, wall))
+        samples.append(
+            _sample(
+                "controlled", "mdlm", 0, f"sweep_steps{steps}", 0.6, 0.25 + steps / 2000, ppl, "mdlm_steps", steps, wall
+            )
+        )
     for temp, ppl in ((0.7, 6.0), (0.8, 8.0), (1.0, 15.0)):
-        samples.append(_sample("controlled", "ar", 0, f"sweep_temp{temp:g}", 0.3 + temp / 10, 0.5 - temp / 5, ppl,
-                               "ar_temperature", temp, 3.0))
+        samples.append(
+            _sample(
+                "controlled",
+                "ar",
+                0,
+                f"sweep_temp{temp:g}",
+                0.3 + temp / 10,
+                0.5 - temp / 5,
+                ppl,
+                "ar_temperature",
+                temp,
+                3.0,
+            )
+        )
     refs = []
     for protocol in ("published", "controlled"):
         for kind, u5, sb in (("openings", 0.45, 0.31), ("windows", 0.99, 0.28)):
             refs.append({"protocol": protocol, "kind": kind, **_text_metrics(u5, sb), "examples": ["x"]})
-    data = {p: {"source": "synthetic" if synthetic else "tinystories", "n_tokens": 300_000, "vocab_size": 900,
-                "n_stories": 2000, "settings": {"val_split": "chunk" if p == "published" else "story"}}
-            for p in ("published", "controlled")}
-    meta = {"profile": "smoke", "config": cfg.to_dict(), "protocols": ["published", "controlled"],
-            "seeds": [0, 1, 2], "source": "synthetic" if synthetic else "tinystories", "synthetic": synthetic,
-            "n_tokens": 300_000, "vocab_size": 900, "data": data, "device": "CPU (x86_64, 2 cores, 2 threads)",
-            "created": "2026-01-01 00:00:00", "unigram_entropy": {"published": 5.0, "controlled": 5.0}}
+    data = {
+        p: {
+            "source": "synthetic" if synthetic else "tinystories",
+            "n_tokens": 300_000,
+            "vocab_size": 900,
+            "n_stories": 2000,
+            "settings": {"val_split": "chunk" if p == "published" else "story"},
+        }
+        for p in ("published", "controlled")
+    }
+    meta = {
+        "profile": "smoke",
+        "config": cfg.to_dict(),
+        "protocols": ["published", "controlled"],
+        "seeds": [0, 1, 2],
+        "source": "synthetic" if synthetic else "tinystories",
+        "synthetic": synthetic,
+        "n_tokens": 300_000,
+        "vocab_size": 900,
+        "data": data,
+        "device": "CPU (x86_64, 2 cores, 2 threads)",
+        "created": "2026-01-01 00:00:00",
+        "unigram_entropy": {"published": 5.0, "controlled": 5.0},
+    }
     # Interleaved throughput: MDLM at ~98% of AR in every round.
     ar_tok = [10_000.0, 10_300.0, 9_800.0, 10_100.0, 9_900.0]
-    throughput = {"per_round": {"ar": ar_tok, "mdlm": [0.98 * v for v in ar_tok],
-                                "mdlm_tied": [0.99 * v for v in ar_tok]},
-                  "median": {"ar": 10_000.0, "mdlm": 9_800.0, "mdlm_tied": 9_900.0}, "rounds": 5, "steps": 3,
-                  "device": "CPU (test)"}
-    infill = {"protocol": "controlled", "seed": 0, "n_stories": 8, "length": 128, "sampler": "confidence", "steps": 50,
-              "span_tokens": 42, "ar_nll_original": 2.9, "ar_nll_infilled": 3.2, "ar_nll_random": 6.5,
-              "span_token_match": 0.12, "examples": [{"original": "a [b] c", "infilled": "a [d] c"}]}
-    return {"meta": meta, "runs": runs, "samples": samples, "references": refs, "infill": infill,
-            "throughput": throughput}
+    throughput = {
+        "per_round": {"ar": ar_tok, "mdlm": [0.98 * v for v in ar_tok], "mdlm_tied": [0.99 * v for v in ar_tok]},
+        "median": {"ar": 10_000.0, "mdlm": 9_800.0, "mdlm_tied": 9_900.0},
+        "rounds": 5,
+        "steps": 3,
+        "device": "CPU (test)",
+    }
+    infill = {
+        "protocol": "controlled",
+        "seed": 0,
+        "n_stories": 8,
+        "length": 128,
+        "sampler": "confidence",
+        "steps": 50,
+        "span_tokens": 42,
+        "ar_nll_original": 2.9,
+        "ar_nll_infilled": 3.2,
+        "ar_nll_random": 6.5,
+        "span_token_match": 0.12,
+        "examples": [{"original": "a [b] c", "infilled": "a [d] c"}],
+    }
+    return {
+        "meta": meta,
+        "runs": runs,
+        "samples": samples,
+        "references": refs,
+        "infill": infill,
+        "throughput": throughput,
+    }
 
 
 @pytest.fixture
@@ -119,6 +220,7 @@ def results():
 
 
 # --------------------------------------------------------------------------- tables
+
 
 def half(vals):
     a = aggregate(vals)
@@ -140,8 +242,10 @@ def test_table2_cells_are_seed_aggregates(results):
     assert df.loc["Throughput, interleaved (tok/s)", ("Ours: published", "AR")] == "n/a"
     assert df.loc["Parameters", ("Vicentino (2026)", "MDLM")] == "162.7M"
     tok = aggregate([10_000, 10_100, 10_200], "log")  # a throughput's interval lives on the log scale
-    assert df.loc["Throughput, training log (tok/s)", ("Ours: controlled", "AR")] == \
-        f"{tok['mean']:,.0f} [{tok['lo']:,.0f}, {tok['hi']:,.0f}]"
+    assert (
+        df.loc["Throughput, training log (tok/s)", ("Ours: controlled", "AR")]
+        == f"{tok['mean']:,.0f} [{tok['lo']:,.0f}, {tok['hi']:,.0f}]"
+    )
     assert df.loc["Val loss measured", ("Ours: published", "MDLM")] == "masked mean"
     assert df.loc["Val loss measured", ("Ours: controlled", "MDLM")] == "NELBO bound"
     assert ("Ours: controlled", "MDLM (tied)") in df.columns
@@ -155,7 +259,7 @@ def test_table3_aligns_by_fraction_and_bolds_the_best(results):
     assert ("70%", ("Vicentino (2026)", "AR")) in df.attrs["bold"]
     assert ("100%", ("Vicentino (2026)", "MDLM")) in df.attrs["bold"]
     assert df.loc["100%", ("", "Our step")] == "300"
-    assert df.loc["100%", ("Ours: published", "MDLM")] == "4.300"   # published: the masked mean (NELBO + 1 here)
+    assert df.loc["100%", ("Ours: published", "MDLM")] == "4.300"  # published: the masked mean (NELBO + 1 here)
     assert df.loc["66.7%", ("Ours: published", "AR")] == "2.500"
     assert ("66.7%", ("Ours: published", "AR")) in df.attrs["bold"]
     assert df.loc["10%", ("Ours: published", "AR")] == ""
@@ -168,8 +272,10 @@ def test_table4_columns_and_numbers(results):
     assert df.loc["Vocabulary used", ("Vicentino (2026)", "MDLM")] == "5,754"
     assert df.loc["Unique first 5-grams", ("Ours: published", "MDLM")] == "90.0%"
     m = aggregate([0.52, 0.53, 0.54], "logit", n_items=20)  # proportions: on the logit scale
-    assert df.loc["Unique first 5-grams", ("Ours: controlled", "MDLM")] == \
-        f"{100 * m['mean']:.1f}% [{100 * m['lo']:.1f}, {100 * m['hi']:.1f}]"
+    assert (
+        df.loc["Unique first 5-grams", ("Ours: controlled", "MDLM")]
+        == f"{100 * m['mean']:.1f}% [{100 * m['lo']:.1f}, {100 * m['hi']:.1f}]"
+    )
     assert df.loc["Texts (n)", ("Vicentino (2026)", "MDLM")] == "1,000"
     assert df.loc["Texts (n)", ("Ours: controlled", "MDLM")] == "20"
     assert df.loc["  estimator", ("Ours: controlled", "MDLM")] == "exact, words"
@@ -200,8 +306,12 @@ def test_table_setup_and_likelihood(results):
 
 def test_booktabs_escapes_and_structure():
     import pandas as pd
-    df = pd.DataFrame({("G_1", "a&b"): ["50% ± 2", "x_y"], ("G_1", "c"): ["$5", "{z}"], ("H", "#"): ["~", "^"]},
-                      index=["row_1", "r%2"], dtype=object)
+
+    df = pd.DataFrame(
+        {("G_1", "a&b"): ["50% ± 2", "x_y"], ("G_1", "c"): ["$5", "{z}"], ("H", "#"): ["~", "^"]},
+        index=["row_1", "r%2"],
+        dtype=object,
+    )
     df.columns = pd.MultiIndex.from_tuples(df.columns)
     df.index.name = "Metric_x"
     df.attrs["bold"] = {("r%2", ("G_1", "c"))}
@@ -217,13 +327,21 @@ def test_booktabs_escapes_and_structure():
 
 
 def test_latex_escape_all_specials():
-    assert report.latex_escape(r"a\b&c%d$e#f_g{h}i~j^k") == \
-        r"a\textbackslash{}b\&c\%d\$e\#f\_g\{h\}i\textasciitilde{}j\textasciicircum{}k"
+    assert (
+        report.latex_escape(r"a\b&c%d$e#f_g{h}i~j^k")
+        == r"a\textbackslash{}b\&c\%d\$e\#f\_g\{h\}i\textasciitilde{}j\textasciicircum{}k"
+    )
 
 
 def test_all_tables_render(results):
-    for fn in (report.table_setup, report.table_training, report.table_val_loss, report.table_diversity,
-               report.table_likelihood, report.table_findings):
+    for fn in (
+        report.table_setup,
+        report.table_training,
+        report.table_val_loss,
+        report.table_diversity,
+        report.table_likelihood,
+        report.table_findings,
+    ):
         df = fn(results)
         tex = report.to_booktabs(df)
         assert tex.count(r"\begin{tabular}") == 1
@@ -234,10 +352,11 @@ def test_all_tables_render(results):
 
 # --------------------------------------------------------------------------- verdict rules
 
+
 def test_verdicts_on_the_fixture(results):
     f = {x["key"]: x for x in report.findings(results)}
-    assert f["FindingOne"]["outcome"] == "holds"           # 98% of AR in every interleaved round
-    assert f["FindingTwo"]["outcome"] == "holds"           # AR best at 200 of 300, MDLM at 300
+    assert f["FindingOne"]["outcome"] == "holds"  # 98% of AR in every interleaved round
+    assert f["FindingTwo"]["outcome"] == "holds"  # AR best at 200 of 300, MDLM at 300
     assert f["FindingThree"]["outcome"] == "inconclusive"  # the differences' intervals contain 0
     assert f["FindingThreePrompted"]["outcome"] == "holds"  # 5-grams 0.61 vs 0.11, Self-BLEU 0.30 vs 0.40
     assert f["FindingTwoTied"]["outcome"] == "holds"
@@ -252,13 +371,13 @@ def _set_rounds(r, arm, factors):
 
 def test_throughput_rule_four_outcomes():
     r = make_results()
-    _set_rounds(r, "mdlm", [0.84, 0.85, 0.83, 0.84, 0.85])    # clearly below 90%
+    _set_rounds(r, "mdlm", [0.84, 0.85, 0.83, 0.84, 0.85])  # clearly below 90%
     assert report.finding_throughput(r)["outcome"] == "does not hold"
-    _set_rounds(r, "mdlm", [0.80, 1.00, 0.88, 0.95, 0.86])    # straddles 90%
+    _set_rounds(r, "mdlm", [0.80, 1.00, 0.88, 0.95, 0.86])  # straddles 90%
     assert report.finding_throughput(r)["outcome"] == "inconclusive"
     _set_rounds(r, "mdlm", [0.95, 0.96, 0.95, 0.94, 0.96])
     assert report.finding_throughput(r)["outcome"] == "holds"
-    r["throughput"] = None                                     # training logs are not used
+    r["throughput"] = None  # training logs are not used
     assert report.finding_throughput(r)["outcome"] == "not testable"
 
 
@@ -271,7 +390,7 @@ def _mdlm_curve(r, seed, values):
 
 def test_overfitting_rule_four_outcomes():
     r = make_results()
-    _mdlm_curve(r, 1, [3.5, 2.4, 2.6])            # one seed where the MDLM peaks before the end
+    _mdlm_curve(r, 1, [3.5, 2.4, 2.6])  # one seed where the MDLM peaks before the end
     out = report.finding_overfitting(r)
     assert out["outcome"] == "inconclusive" and out["k"] == 2 and out["n"] == 3
     for seed in (0, 2):
@@ -279,7 +398,7 @@ def test_overfitting_rule_four_outcomes():
     assert report.finding_overfitting(r)["outcome"] == "does not hold"
     r = make_results()
     for x in r["runs"]:
-        if x["protocol"] == "controlled" and x["arm"] == "ar":   # AR still improving at the end
+        if x["protocol"] == "controlled" and x["arm"] == "ar":  # AR still improving at the end
             for point, v in zip(x["curve"], [2.6, 2.3, 2.2]):
                 point["val_loss"] = point["val_nll"] = v
     out = report.finding_overfitting(r)
@@ -293,17 +412,17 @@ def test_overfitting_rule_allows_for_the_noise_of_the_bound():
     assert report.finding_overfitting(r)["outcome"] == "does not hold"
     for x in r["runs"]:
         if x["arm"] == "mdlm":
-            x["curve"][-1]["val_loss_se"] = 0.01   # ... which is within two standard errors
+            x["curve"][-1]["val_loss_se"] = 0.01  # ... which is within two standard errors
     assert report.finding_overfitting(r)["outcome"] == "holds"
 
 
 def test_sanity_gate_makes_verdicts_not_testable():
     r = make_results()
-    r["meta"]["unigram_entropy"]["controlled"] = 2.55   # the MDLMs (best 2.5-2.7) sit at unigram level
+    r["meta"]["unigram_entropy"]["controlled"] = 2.55  # the MDLMs (best 2.5-2.7) sit at unigram level
     f = {x["key"]: x for x in report.findings(r)}
     assert f["FindingTwo"]["outcome"] == "not testable" and "unigram" in f["FindingTwo"]["reason"]
     assert f["FindingThree"]["outcome"] == "not testable"
-    assert f["FindingOne"]["outcome"] == "holds"   # throughput does not need a model that learned
+    assert f["FindingOne"]["outcome"] == "holds"  # throughput does not need a model that learned
 
 
 def _set_div(r, arm, u5, sb):
@@ -318,13 +437,13 @@ def test_diversity_rule_four_outcomes():
     _set_div(r, "mdlm", 0.90, 0.10)
     out = report.finding_diversity(r)
     assert out["outcome"] == "holds" and out["five_gram"] == 1 and out["self_bleu"] == 1
-    _set_div(r, "mdlm", 0.90, 0.50)   # more unique openings, but more repetitive
+    _set_div(r, "mdlm", 0.90, 0.50)  # more unique openings, but more repetitive
     out = report.finding_diversity(r)
     assert out["outcome"] == "does not hold" and out["five_gram"] == 1 and out["self_bleu"] == -1
-    _set_div(r, "mdlm", 0.90, 0.31)   # Self-BLEU indistinguishable from AR's
+    _set_div(r, "mdlm", 0.90, 0.31)  # Self-BLEU indistinguishable from AR's
     assert report.finding_diversity(r)["outcome"] == "inconclusive"
     r["samples"] = [s for s in r["samples"] if not (s["arm"] == "mdlm" and s["seed"] > 0)]
-    assert report.finding_diversity(r)["outcome"] == "not testable"   # one seed: nothing to test
+    assert report.finding_diversity(r)["outcome"] == "not testable"  # one seed: nothing to test
 
 
 def test_untestable_findings():
@@ -340,6 +459,7 @@ def test_untestable_findings():
 
 
 # --------------------------------------------------------------------------- macros
+
 
 def test_macros_cover_main_tex(results):
     m = report.macros(results)
@@ -368,8 +488,10 @@ def test_macros_values_and_names(results):
 
 
 def test_missing_macro_is_named():
-    tex = "\\documentclass{article}\n\\newcommand{\\Mine}{x}\n\\begin{document}\\Mine \\ArBestVal \\LaTeX\n" \
-          "% \\Commented out\n\\NotDefinedAnywhere \\section{A}\\end{document}\n"
+    tex = (
+        "\\documentclass{article}\n\\newcommand{\\Mine}{x}\n\\begin{document}\\Mine \\ArBestVal \\LaTeX\n"
+        "% \\Commented out\n\\NotDefinedAnywhere \\section{A}\\end{document}\n"
+    )
     assert report.missing_macros(tex, {"ArBestVal"}) == ["NotDefinedAnywhere"]
     with pytest.raises(report.MissingMacroError, match=r"\\NotDefinedAnywhere"):
         report.check_macros(tex, "\\newcommand{\\ArBestVal}{1}\n")
@@ -431,12 +553,28 @@ def test_export_tagged_writes_the_files(results, tmp_path):
     nbformat.write(executed_notebook(), path)
     written = report.export_tagged(path, tmp_path / "generated", png_dir=tmp_path / "figures")
     names = {p.name for p in (tmp_path / "generated").iterdir()}
-    assert names == {"fig-val-curves.pdf", "fig-likelihood.pdf", "fig-diversity.pdf", "fig-sweep.pdf",
-                     "tab-setup.tex", "tab-training.tex", "tab-val-loss.tex", "tab-diversity.tex",
-                     "tab-likelihood.tex", "tab-findings.tex", "tab-examples-published.tex",
-                     "tab-examples-controlled.tex", "tab-examples-prompted.tex", "macros.tex"}
+    assert names == {
+        "fig-val-curves.pdf",
+        "fig-likelihood.pdf",
+        "fig-diversity.pdf",
+        "fig-sweep.pdf",
+        "tab-setup.tex",
+        "tab-training.tex",
+        "tab-val-loss.tex",
+        "tab-diversity.tex",
+        "tab-likelihood.tex",
+        "tab-findings.tex",
+        "tab-examples-published.tex",
+        "tab-examples-controlled.tex",
+        "tab-examples-prompted.tex",
+        "macros.tex",
+    }
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {
-        "fig-val-curves.png", "fig-likelihood.png", "fig-diversity.png", "fig-sweep.png"}
+        "fig-val-curves.png",
+        "fig-likelihood.png",
+        "fig-diversity.png",
+        "fig-sweep.png",
+    }
     assert (tmp_path / "generated" / "fig-val-curves.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "figures" / "fig-sweep.png").read_bytes().startswith(b"\x89PNG")
     assert r"\toprule" in (tmp_path / "generated" / "tab-training.tex").read_text()
@@ -476,6 +614,7 @@ def test_skipped_cell_writes_nothing(results, tmp_path):
 
 def test_exporter_is_an_nbconvert_exporter(results):
     from nbconvert.exporters import Exporter
+
     exporter = report.tagged_output_exporter()()
     assert isinstance(exporter, Exporter) and exporter.file_extension == ".json"
     body, resources = exporter.from_notebook_node(executed_notebook())
@@ -488,8 +627,14 @@ def minimal_results(synthetic=True):
     r["meta"]["protocols"] = ["controlled"]
     r["meta"]["seeds"] = [0]
     r["runs"] = [x for x in r["runs"] if x["protocol"] == "controlled" and x["seed"] == 0 and x["arm"] != "mdlm_tied"]
-    r["samples"] = [x for x in r["samples"] if x["protocol"] == "controlled" and x["seed"] == 0
-                    and not x["setting"].startswith("sweep") and x["arm"] != "mdlm_tied"]
+    r["samples"] = [
+        x
+        for x in r["samples"]
+        if x["protocol"] == "controlled"
+        and x["seed"] == 0
+        and not x["setting"].startswith("sweep")
+        and x["arm"] != "mdlm_tied"
+    ]
     r["references"] = []
     r["infill"] = None
     return r
@@ -506,8 +651,14 @@ def test_figures_without_optional_parts():
     m = report.macros(r)
     assert m["PubArBestVal"] == "n/a" and m["SweepMdlmLowSteps"] == "n/a"
     assert report.missing_macros(MAIN_TEX, set(m)) == []
-    for fn in (report.table_setup, report.table_training, report.table_val_loss, report.table_diversity,
-               report.table_likelihood, report.table_findings):
+    for fn in (
+        report.table_setup,
+        report.table_training,
+        report.table_val_loss,
+        report.table_diversity,
+        report.table_likelihood,
+        report.table_findings,
+    ):
         report.to_booktabs(fn(r))
 
 
@@ -519,11 +670,13 @@ def test_analysis_notebook_structure():
         assert tags.count(tag) == 1, tag
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     from arche.pipeline import parse_parameters
+
     assert parse_parameters(params.source, "05") == {"profile": "smoke", "run_dir": "", "overrides": {}}
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
     from arche import colab
+
     assert colab.colab_link("05_analysis") in nb.cells[0].source
     install = next(c for c in nb.cells if c.cell_type == "code")
     assert 'if "google.colab" in sys.modules' in install.source
@@ -531,9 +684,12 @@ def test_analysis_notebook_structure():
 
 # --------------------------------------------------------------------------- the real build
 
-@pytest.mark.skipif(shutil.which("latexmk") is None,
-                    reason="latexmk not installed (apt-get install -y --no-install-recommends latexmk "
-                           "texlive-latex-recommended lmodern)")
+
+@pytest.mark.skipif(
+    shutil.which("latexmk") is None,
+    reason="latexmk not installed (apt-get install -y --no-install-recommends latexmk "
+    "texlive-latex-recommended lmodern)",
+)
 def test_build_paper_with_toy_mark(results, tmp_path):
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
@@ -549,18 +705,21 @@ def test_build_paper_with_toy_mark(results, tmp_path):
     assert (tmp_path / "figures" / "fig-val-curves.png").exists()
     if shutil.which("pdftotext"):
         import subprocess
+
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
         assert "TOY DATA" in text.upper()
-        assert "1.589" in text                     # a published number, via a generated table
+        assert "1.589" in text  # a published number, via a generated table
     # A macro main.tex uses but macros.tex lacks fails the build, naming it.
-    (paper / "main.tex").write_text((paper / "main.tex").read_text().replace(
-        r"\end{document}", "\\ArNoSuchMacro\n\\end{document}"))
+    (paper / "main.tex").write_text(
+        (paper / "main.tex").read_text().replace(r"\end{document}", "\\ArNoSuchMacro\n\\end{document}")
+    )
     with pytest.raises(report.MissingMacroError, match="ArNoSuchMacro"):
         report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
     # Any other LaTeX error fails too, with LaTeX's own message.
     shutil.copy(MAIN_TEX, paper / "main.tex")
-    (paper / "main.tex").write_text((paper / "main.tex").read_text().replace(
-        r"\end{document}", "\\someundefinedcommand\n\\end{document}"))
+    (paper / "main.tex").write_text(
+        (paper / "main.tex").read_text().replace(r"\end{document}", "\\someundefinedcommand\n\\end{document}")
+    )
     with pytest.raises(report.PaperBuildError, match="Undefined control sequence"):
         report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
 
@@ -574,8 +733,10 @@ def test_build_paper_minimal_real_data_run(tmp_path):
     tags["fig-sweep"] = lambda res: report.Skipped("no sweep")
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
-    nbformat.write(executed_notebook(r, tags={k: (lambda res, f=f: f(res)) for k, f in tags.items()}),
-                   run / "notebooks" / "05_analysis.ipynb")
+    nbformat.write(
+        executed_notebook(r, tags={k: (lambda res, f=f: f(res)) for k, f in tags.items()}),
+        run / "notebooks" / "05_analysis.ipynb",
+    )
     paper = tmp_path / "paper"
     paper.mkdir()
     shutil.copy(MAIN_TEX, paper / "main.tex")
@@ -585,6 +746,7 @@ def test_build_paper_minimal_real_data_run(tmp_path):
     assert pdf.exists() and not (paper / "generated" / "fig-sweep.pdf").exists()
     if shutil.which("pdftotext"):
         import subprocess
+
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
         assert "SMALL-SCALE RUN" in text.upper() and "TOY DATA" not in text.upper()
         assert "no sampler sweep" in text
@@ -621,6 +783,7 @@ def test_readme_block_is_filled_from_results(results, tmp_path):
 
 # --------------------------------------------------------------------------- from a results file alone
 
+
 def test_results_file_alone_renders_what_the_notebook_exports(results, tmp_path):
     """`python -m arche figures --results FILE` needs no run directory: its tables and macros are the
     analysis notebook's, byte for byte."""
@@ -640,6 +803,7 @@ def test_results_file_alone_renders_what_the_notebook_exports(results, tmp_path)
 
 def test_figures_command_refuses_a_bad_results_file(tmp_path, capsys):
     from arche.__main__ import main
+
     bad = tmp_path / "results.json"
     bad.write_text("{not json")
     assert main(["figures", "--results", str(bad), "--out", str(tmp_path / "out")]) == 2

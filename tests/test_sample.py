@@ -7,14 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from arche import build_model, load_config
-from arche import checkpoint
-from arche.model import KVCache
+from arche import build_model, checkpoint, load_config
 from arche.denoise import apply_repetition_penalty, infill, sample_mdlm, time_for_masked_fraction, token_counts
-from arche.evaluate import ar_nll, generative_perplexity, mdlm_nelbo, infill_demo
+from arche.evaluate import ar_nll, generative_perplexity, infill_demo, mdlm_nelbo
 from arche.generate import generate, load_model, read_samples, reference_rows, reference_texts, sample_run
-from arche.sample import filter_logits, prefix_ids, sample_ar
+from arche.model import KVCache
 from arche.objectives import alpha
+from arche.sample import filter_logits, prefix_ids, sample_ar
 from arche.tokenizer import TokenCodec
 
 V = 40
@@ -78,7 +77,10 @@ class WithMaskLogit(torch.nn.Module):
 def test_top_p_keeps_the_smallest_set_reaching_p():
     probs = torch.tensor([0.15, 0.5, 0.05, 0.3])
     logits = probs.log()
-    kept = lambda p: set(torch.isfinite(filter_logits(logits, top_p=p)).nonzero().flatten().tolist())
+
+    def kept(p):
+        return set(torch.isfinite(filter_logits(logits, top_p=p)).nonzero().flatten().tolist())
+
     assert kept(0.4) == {1}
     assert kept(0.6) == {1, 3}
     assert kept(0.9) == {1, 3, 0}
@@ -110,6 +112,7 @@ def test_repetition_penalty_pushes_down_both_signs():
 
 def test_released_penalty_divides_whatever_the_sign():
     from arche.denoise import released_penalty_divisor
+
     divisor = released_penalty_divisor(torch.tensor([[0, 1, 2, 10]]))
     assert torch.allclose(divisor, torch.tensor([[1.0, 1.3, 1.69, 5.0]]))
     logits = torch.tensor([[1.0, -2.0, 2.0, -3.0]])
@@ -136,7 +139,7 @@ def test_kv_cache_logits_equal_uncached(ar):
     x = torch.randint(0, V, (3, 12), generator=torch.Generator().manual_seed(0))
     full = ar(x)
     cache = KVCache()
-    steps = [ar(x[:, :5], cache=cache)] + [ar(x[:, i:i + 1], cache=cache) for i in range(5, 12)]
+    steps = [ar(x[:, :5], cache=cache)] + [ar(x[:, i : i + 1], cache=cache) for i in range(5, 12)]
     assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
 
 
@@ -171,8 +174,7 @@ def test_mdlm_samplers_leave_no_mask_and_keep_the_prefix(mdlm, sampler):
     out = sample_mdlm(probe, prefix, 5, 16, sampler, steps=6, seed=0, batch_size=2)
     assert out.shape == (5, 16)
     assert int(out.max()) < V and int(out.min()) >= 0
-    assert probe.inputs and all(torch.equal(x[:, :3], torch.tensor(prefix).expand(x.size(0), 3))
-                                for x in probe.inputs)
+    assert probe.inputs and all(torch.equal(x[:, :3], torch.tensor(prefix).expand(x.size(0), 3)) for x in probe.inputs)
     # deterministic for a seed, different across seeds
     assert torch.equal(out, sample_mdlm(mdlm, prefix, 5, 16, sampler, steps=6, seed=0, batch_size=2))
     assert not torch.equal(out, sample_mdlm(mdlm, prefix, 5, 16, sampler, steps=6, seed=1, batch_size=2))
@@ -248,8 +250,7 @@ def make_run(tmp_path, codec, paradigm, cfg, name="best"):
     model = build_model(cfg, paradigm, vocab_size=V)
     run = tmp_path / paradigm
     run.mkdir()
-    (run / "config.json").write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
-                                                 "vocab_size": V}))
+    (run / "config.json").write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(), "vocab_size": V}))
     (run / "vocab.json").write_text(json.dumps(codec.to_dict()))
     checkpoint.save(run / f"{name}.safetensors", model, {"step": 7})
     return run, model
@@ -303,7 +304,7 @@ def test_mdlm_records_controlled_protocol(tmp_path, codec):
         assert r["sampler"] == "confidence" and r["settings"]["prefix_ids"] == [EOT]
         assert r["settings"]["steps"] == 4 and r["settings"]["repetition_penalty"] == 1.3
         assert V not in r["tokens"] and len(r["tokens"]) == 16
-        story = r["tokens"][:r["tokens"].index(EOT)] if EOT in r["tokens"] else r["tokens"]
+        story = r["tokens"][: r["tokens"].index(EOT)] if EOT in r["tokens"] else r["tokens"]
         assert r["text"] == codec.decode(story)  # the EOT prefix is not text
     with pytest.raises(ValueError, match="holds a MDLM model"):
         generate(cfg, "ar", run)
@@ -315,6 +316,7 @@ def test_mdlm_records_controlled_protocol(tmp_path, codec):
 @pytest.fixture(scope="module")
 def story_data(tmp_path_factory):
     from arche.data import TokenData, prepare
+
     d = tmp_path_factory.mktemp("story")
     prepare(tiny(n_tokens=6000, eos_between_stories=True, val_split="story", val_fraction=0.3), d, log=print)
     return TokenData(d)
@@ -328,10 +330,10 @@ def test_openings_start_at_held_out_stories(story_data):
     rows = reference_rows(story_data, 100, 24, "openings", seed=0)
     assert len(rows) == len(starts)
     for s, row in zip(starts, rows):
-        assert row == flat[s:s + 24].tolist()
+        assert row == flat[s : s + 24].tolist()
     texts = reference_texts(story_data, 100, 24, "openings", seed=0)
     for row, text in zip(rows, texts):
-        assert text == story_data.codec.decode(row[:row.index(eot)] if eot in row else row)
+        assert text == story_data.codec.decode(row[: row.index(eot)] if eot in row else row)
     # a seeded subsample, in stream order
     few = reference_rows(story_data, 2, 24, "openings", seed=0)
     assert len(few) == 2 and all(r in rows for r in few)
@@ -349,6 +351,7 @@ def test_windows_are_seeded_and_cut_at_eot(story_data):
 
 def test_chunk_split_rows_stay_inside_their_chunk(tmp_path):
     from arche.data import TokenData, prepare
+
     prepare(tiny(n_tokens=6000, val_fraction=0.3), tmp_path, log=print)  # published: chunk split
     data = TokenData(tmp_path)
     L = data.seq_len
@@ -379,14 +382,17 @@ def test_generative_perplexity_is_token_weighted(ar):
     nll = ar_nll(ar, [EOT], rows)
     assert generative_perplexity(ar, [EOT], rows) == pytest.approx(math.exp((6 * nll[0] + nll[1]) / 7), rel=1e-5)
     # sample records: each scored given its own prefix, up to and including its first EOT
-    recs = [{"tokens": [3, 5, EOT, 8], "settings": {"prefix_ids": [EOT], "eot": EOT}},
-            {"tokens": [6, 7, 8], "settings": {"prefix_ids": [38], "eot": EOT}}]
+    recs = [
+        {"tokens": [3, 5, EOT, 8], "settings": {"prefix_ids": [EOT], "eot": EOT}},
+        {"tokens": [6, 7, 8], "settings": {"prefix_ids": [38], "eot": EOT}},
+    ]
     a, b = ar_nll(ar, [EOT], [[3, 5, EOT]]), ar_nll(ar, [38], [[6, 7, 8]])
     assert generative_perplexity(ar, recs) == pytest.approx(math.exp((3 * a[0] + 3 * b[0]) / 6), rel=1e-5)
 
 
 class Uniform(torch.nn.Module):
     """An MDLM that predicts the uniform distribution over the real tokens everywhere."""
+
     mask_id, vocab_size, max_len, causal = V, V, 64, False
 
     def forward(self, tokens, t):
@@ -409,6 +415,7 @@ def test_mdlm_nelbo_never_masks_the_prefix(mdlm):
 
 def test_sample_from_follows_the_distribution_and_skips_zeros():
     from arche.sample import sample_from
+
     probs = torch.tensor([0.0, 0.2, 0.0, 0.5, 0.3, 0.0]).expand(20000, -1).contiguous()
     draws = sample_from(probs, torch.Generator().manual_seed(0)).flatten()
     freq = torch.bincount(draws, minlength=6).float() / draws.numel()
@@ -417,8 +424,7 @@ def test_sample_from_follows_the_distribution_and_skips_zeros():
 
 
 def test_infill_demo_scores_fills(tmp_path, story_data):
-    cfg = tiny(protocol="controlled", sample_length=24, n_samples=4, sample_batch_size=4, mdlm_steps=4,
-               device="cpu")
+    cfg = tiny(protocol="controlled", sample_length=24, n_samples=4, sample_batch_size=4, mdlm_steps=4, device="cpu")
     codec = story_data.codec
     runs = {}
     for paradigm in ("ar", "mdlm"):
@@ -426,8 +432,9 @@ def test_infill_demo_scores_fills(tmp_path, story_data):
         model = build_model(cfg, paradigm, vocab_size=codec.vocab_size)
         run = tmp_path / paradigm
         run.mkdir()
-        (run / "config.json").write_text(json.dumps({"paradigm": paradigm, "config": cfg.to_dict(),
-                                                     "vocab_size": codec.vocab_size}))
+        (run / "config.json").write_text(
+            json.dumps({"paradigm": paradigm, "config": cfg.to_dict(), "vocab_size": codec.vocab_size})
+        )
         (run / "vocab.json").write_text(json.dumps(codec.to_dict()))
         checkpoint.save(run / "best.safetensors", model, {"step": 1})
         runs[paradigm] = run
@@ -464,8 +471,7 @@ def _committed_frequencies(sampler, **options):
 def test_paper_confidence_rule_keeps_the_sampling_distribution():
     # Appendix A: rank by the MAXIMUM softmax probability. With identical rows every position ties, so
     # which positions are committed is independent of what was drawn: frequencies follow p.
-    freq = _committed_frequencies("confidence", temperature_start=1.0, temperature_end=1.0,
-                                  repetition_penalty=1.0)
+    freq = _committed_frequencies("confidence", temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0)
     se = (0.25 / (200 * 128)) ** 0.5 * 4  # generous: positions in a row are committed jointly
     assert torch.allclose(freq, torch.tensor([0.5, 0.3, 0.2], dtype=torch.float64), atol=max(se, 0.01))
 
@@ -498,6 +504,7 @@ def test_infill_penalty_sees_only_the_filled_span(sampler):
 
 def test_head_only_at_the_asked_positions_gives_the_same_logits(mdlm):
     from arche.denoise import _denoise, _denoise_at
+
     canvas = torch.randint(0, V, (3, 16), generator=torch.Generator().manual_seed(0))
     where = torch.rand(3, 16, generator=torch.Generator().manual_seed(1)) < 0.4
     canvas[where] = mdlm.mask_id

@@ -10,11 +10,23 @@ import math
 
 import pytest
 import torch
+from conftest import tiny_config
 
 from arche import build_model
-from arche.denoise import _denoise, _rows_of, _sampled_at, apply_repetition_penalty, filled_only, infill, most_confident, released_penalty_divisor, sample_mdlm, time_for_masked_fraction, token_counts
+from arche.denoise import (
+    _denoise,
+    _rows_of,
+    _sampled_at,
+    apply_repetition_penalty,
+    filled_only,
+    infill,
+    most_confident,
+    released_penalty_divisor,
+    sample_mdlm,
+    time_for_masked_fraction,
+    token_counts,
+)
 from arche.sample import sample_from
-from conftest import tiny_config
 
 
 def _ref_draw(rows, seq, transform, gen, confidence="sampled"):
@@ -27,8 +39,7 @@ def _ref_draw(rows, seq, transform, gen, confidence="sampled"):
     return torch.cat(tokens), torch.cat(conf)
 
 
-def _ref_confidence(model, prefix, canvas, steps, gen, temperature_start, temperature_end,
-                    repetition_penalty, rank_by):
+def _ref_confidence(model, prefix, canvas, steps, gen, temperature_start, temperature_end, repetition_penalty, rank_by):
     V, mask_id = model.vocab_size, model.mask_id
     B, length = canvas.shape
     n_masked = (canvas == mask_id).sum(dim=1)
@@ -48,16 +59,18 @@ def _ref_confidence(model, prefix, canvas, steps, gen, temperature_start, temper
             return rows / temperature
 
         logits = _denoise(model, prefix, canvas, t)
-        sampled, confidence = _sampled_at(masked, *_ref_draw(logits[masked], _rows_of(masked), transform, gen,
-                                                             confidence=rank_by))
+        sampled, confidence = _sampled_at(
+            masked, *_ref_draw(logits[masked], _rows_of(masked), transform, gen, confidence=rank_by)
+        )
         k = math.ceil(remaining / (rounds - r))
         chosen = most_confident(confidence, torch.full((B,), k), gen)
         canvas = torch.where(chosen, sampled, canvas)
     return canvas
 
 
-def _ref_published(model, prefix, canvas, steps, gen, temperature=0.8, min_temperature=0.1,
-                   repetition_penalty=1.3, penalty_cap=5.0):
+def _ref_published(
+    model, prefix, canvas, steps, gen, temperature=0.8, min_temperature=0.1, repetition_penalty=1.3, penalty_cap=5.0
+):
     V, mask_id = model.vocab_size, model.mask_id
     fillable = canvas == mask_id
     for step in range(steps):
@@ -67,8 +80,9 @@ def _ref_published(model, prefix, canvas, steps, gen, temperature=0.8, min_tempe
             break
         t = 1.0 - step / steps
         temp = max(temperature * (0.4 + 0.6 * t), min_temperature)
-        divisor = released_penalty_divisor(token_counts(filled_only(canvas, fillable, mask_id), V),
-                                           repetition_penalty, penalty_cap)
+        divisor = released_penalty_divisor(
+            token_counts(filled_only(canvas, fillable, mask_id), V), repetition_penalty, penalty_cap
+        )
 
         def transform(rows, seq):
             return rows[:, :V] / divisor[seq] / temp

@@ -22,8 +22,9 @@ import pytest
 from arche.pipeline import NOTEBOOKS, read_state
 
 ROOT = Path(__file__).resolve().parents[1]
-SHRINK = dict(steps=40, eval_every=20, checkpoint_every=10, log_every=5, seq_len=64, n_samples=24, sample_length=32,
-              mdlm_steps=20)
+SHRINK = dict(
+    steps=40, eval_every=20, checkpoint_every=10, log_every=5, seq_len=64, n_samples=24, sample_length=32, mdlm_steps=20
+)
 
 
 def _command(run):
@@ -40,8 +41,9 @@ def _env():
 def _git_status():
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         return None
-    return subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"],
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=all"], capture_output=True, text=True
+    ).stdout
 
 
 def _children(pid: int) -> list[int]:
@@ -84,13 +86,17 @@ def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
     # 1. Start, and SIGKILL the runner's process group once the first AR arm has checkpointed (step 10)
     #    and logged step 15.
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(_command(run), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=_env(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            _command(run), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=_env(), start_new_session=True
+        )
         deadline = time.monotonic() + 400
         try:
             while True:
-                steps = [json.loads(line)["step"] for line in metrics.read_text().splitlines()
-                         if line.strip()] if metrics.exists() else []
+                steps = (
+                    [json.loads(line)["step"] for line in metrics.read_text().splitlines() if line.strip()]
+                    if metrics.exists()
+                    else []
+                )
                 if steps and max(steps) >= 15:
                     break
                 assert proc.poll() is None, f"runner exited early:\n{log_path.read_text()[-4000:]}"
@@ -144,8 +150,10 @@ def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["overrides"] == SHRINK and manifest["packages"]["torch"]
     assert all(manifest["stages"][n]["seconds"] is not None for n in NOTEBOOKS)
-    print(f"\nsmoke pipeline after the kill: {full_s:.1f} s; stages (s): "
-          + ", ".join(f"{n} {manifest['stages'][n]['seconds']}" for n in NOTEBOOKS))
+    print(
+        f"\nsmoke pipeline after the kill: {full_s:.1f} s; stages (s): "
+        + ", ".join(f"{n} {manifest['stages'][n]['seconds']}" for n in NOTEBOOKS)
+    )
 
     # 3. Once more: everything is skipped, quickly, and nothing is redone.
     t0 = time.perf_counter()
@@ -164,8 +172,14 @@ def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
         pytest.skip("latexmk not installed: the paper build was not exercised (see .ci/run)")
     pdf = run / "paper.pdf"
     assert pdf.exists() and pdf.read_bytes()[:4] == b"%PDF"
-    for name in ("tab-setup.tex", "tab-training.tex", "tab-val-loss.tex", "tab-diversity.tex",
-                 "fig-val-curves.pdf", "macros.tex"):
+    for name in (
+        "tab-setup.tex",
+        "tab-training.tex",
+        "tab-val-loss.tex",
+        "tab-diversity.tex",
+        "fig-val-curves.pdf",
+        "macros.tex",
+    ):
         assert (run / "paper" / "generated" / name).exists(), name
     assert (run / "figures" / "fig-val-curves.png").exists()
     macros = (run / "paper" / "generated" / "macros.tex").read_text()

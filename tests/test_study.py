@@ -3,10 +3,10 @@
 import math
 
 import pytest
+from conftest import tiny_config
 
 from arche import study
 from arche.generate import read_samples
-from conftest import tiny_config
 
 
 def test_arms_follow_the_switches():
@@ -69,8 +69,9 @@ def test_summarise_filters_rows():
 def test_protocol_switch_end_to_end(tmp_path):
     """Published AR samples all begin with the prompt; controlled ones start from <|endoftext|> and are
     unprompted by construction; the prompted controlled setting gives both models the same prompt."""
-    cfg = tiny_config(compare_protocols=True, n_samples=6, sample_batch_size=6, sample_length=12,
-                      mdlm_steps=4, infill=True)
+    cfg = tiny_config(
+        compare_protocols=True, n_samples=6, sample_batch_size=6, sample_length=12, mdlm_steps=4, infill=True
+    )
     study.prepare_all(cfg, tmp_path, log=lambda *_: None)
     study.train_all(cfg, tmp_path, "ar", log=lambda *_: None)
     study.train_all(cfg, tmp_path, "mdlm", log=lambda *_: None)
@@ -97,12 +98,19 @@ def test_protocol_switch_end_to_end(tmp_path):
     assert {r["protocol"] for r in results["runs"]} == {"published", "controlled"}
     kinds = {(r["protocol"], r["kind"]) for r in results["references"]}
     assert ("controlled", "openings") in kinds and ("controlled", "windows") in kinds
-    ctl_row = next(r for r in results["samples"] if r["protocol"] == "controlled" and r["arm"] == "ar"
-                   and r["setting"] == "samples")
+    ctl_row = next(
+        r
+        for r in results["samples"]
+        if r["protocol"] == "controlled" and r["arm"] == "ar" and r["setting"] == "samples"
+    )
     assert ctl_row["self_bleu"] == ctl_row["self_bleu_exact"]  # controlled: exact all-pairs Self-BLEU
     pub_row = next(r for r in results["samples"] if r["protocol"] == "published" and r["arm"] == "ar")
     assert pub_row["self_bleu"] == pub_row["self_bleu_published"]
-    assert results["infill"]["n_stories"] >= 0 and "ar_nll_original" in results["infill"] or results["infill"]["n_stories"] == 0
+    assert (
+        results["infill"]["n_stories"] >= 0
+        and "ar_nll_original" in results["infill"]
+        or results["infill"]["n_stories"] == 0
+    )
     # Every diversity row has the same n; one judge (an AR of a seed no arm uses) scores every set.
     n = results["meta"]["n_match"]
     assert {r["n_texts"] for r in results["samples"] + results["references"]} == {n}

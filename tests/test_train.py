@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_config
 from safetensors.torch import load_file
 
 from arche import checkpoint
 from arche.model import build_model
 from arche.train import TrainingError, lr_at, read_metrics, train
-from conftest import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"tokens_per_s", "train_time_s", "eval_time_s"}
@@ -57,10 +57,33 @@ def test_lr_schedule_warmup_then_cosine_to_five_percent():
 
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
 def test_sigkill_and_resume_is_bit_exact(tmp_path, paradigm):
-    over = dict(steps=80, checkpoint_every=5, log_every=1, eval_every=10, n_tokens=20_000, d_model=32,
-                n_layers=1, n_heads=2, d_ff=64, seq_len=32, batch_size=4, warmup_steps=2, eval_batches=2)
-    cmd = [sys.executable, "-m", "arche", "train", paradigm, "--profile", "smoke", *_cli_args(over),
-           "--data-dir", str(tmp_path / "data")]
+    over = dict(
+        steps=80,
+        checkpoint_every=5,
+        log_every=1,
+        eval_every=10,
+        n_tokens=20_000,
+        d_model=32,
+        n_layers=1,
+        n_heads=2,
+        d_ff=64,
+        seq_len=32,
+        batch_size=4,
+        warmup_steps=2,
+        eval_batches=2,
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "arche",
+        "train",
+        paradigm,
+        "--profile",
+        "smoke",
+        *_cli_args(over),
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     subprocess.run(cmd + ["--run-dir", str(tmp_path / "straight")], check=True, env=env, capture_output=True)
 
@@ -68,8 +91,9 @@ def test_sigkill_and_resume_is_bit_exact(tmp_path, paradigm):
     interrupted_at = []
     # Kill at three different moments: after the first, third and fifth checkpoint appeared.
     for target in (1, 3, 5):
-        proc = subprocess.Popen(cmd + ["--run-dir", str(killed)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            cmd + ["--run-dir", str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.time() + 120
         while time.time() < deadline and proc.poll() is None:
             recs = read_metrics(killed) if (killed / "metrics.jsonl").exists() else []
@@ -139,15 +163,23 @@ def test_mismatched_resume_is_refused(tmp_path):
 
 
 def test_cli_rejects_unknown_override_before_any_work(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "arche", "train", "ar", "--set", "no_such_key=1",
-                           "--run-dir", str(tmp_path / "x")], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "arche", "train", "ar", "--set", "no_such_key=1", "--run-dir", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode != 0 and "no_such_key" in proc.stderr
     assert not (tmp_path / "x").exists()
 
 
 def test_cli_params_prints_exact_counts():
-    out = subprocess.run([sys.executable, "-m", "arche", "params", "--profile", "paper"], check=True,
-                         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "arche", "params", "--profile", "paper"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    ).stdout
     counts = json.loads(out)
     assert counts["ar"] == 123_551_232 and counts["mdlm"] == 162_739_968

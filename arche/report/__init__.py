@@ -22,10 +22,20 @@ import shutil  # noqa: F401  (tests patch report.shutil.which to simulate a mach
 
 from ..config import resolve_run_dir  # noqa: F401  (the notebooks' run directory)
 from . import repetition as report_repetition  # noqa: F401
+from .artefacts import (  # noqa: F401
+    ARTEFACTS,
+    REPETITION_TAGS,
+    artefact,
+    read_results,
+    render_results,
+    results_notebook,
+    summary_markdown,
+    update_readme,
+)
 from .common import (  # noqa: F401
-    ARMS,
     ARM_LABEL,
     ARM_MACRO,
+    ARMS,
     CITATION,
     COLORS,
     LATEX_UPPERCASE_COMMANDS,
@@ -44,18 +54,10 @@ from .common import (  # noqa: F401
     toy_level,
     toy_note,
 )
-from .fmt import (  # noqa: F401
-    fmt,
-    fmt_agg,
-    latex_escape,
-    to_booktabs,
-    to_html,
-    to_markdown,
-)
 from .display import (  # noqa: F401
+    SKIP_MIMETYPE,
     FigureOutput,
     MacrosOutput,
-    SKIP_MIMETYPE,
     Skipped,
     TableOutput,
     mark_figure,
@@ -72,23 +74,11 @@ from .figures import (  # noqa: F401
     fig_val_curves,
     sweep_rows,
 )
-from .tables import (  # noqa: F401
-    DIVERSITY_ROWS,
-    EXAMPLE_CHARS,
-    SELF_BLEU_SHORT,
-    describe_precision,
-    table_diversity,
-    table_examples,
-    table_likelihood,
-    table_setup,
-    table_training,
-    table_val_loss,
-)
 from .findings import (  # noqa: F401
     DIVERSITY_RULE_METRICS,
     HOLDS,
-    OUTCOMES,
     OUTCOME_SHORT,
+    OUTCOMES,
     finding_diversity,
     finding_overfitting,
     finding_throughput,
@@ -96,6 +86,14 @@ from .findings import (  # noqa: F401
     outcome_text,
     sanity_gate,
     table_findings,
+)
+from .fmt import (  # noqa: F401
+    fmt,
+    fmt_agg,
+    latex_escape,
+    to_booktabs,
+    to_html,
+    to_markdown,
 )
 from .macros import (  # noqa: F401
     MissingMacroError,
@@ -119,13 +117,15 @@ from .paper import (  # noqa: F401
     main_document,
     tagged_output_exporter,
 )
-from .artefacts import (  # noqa: F401
-    ARTEFACTS,
-    REPETITION_TAGS,
-    artefact,
-    read_results,
-    render_results,
-    results_notebook,
-    summary_markdown,
-    update_readme,
+from .tables import (  # noqa: F401
+    DIVERSITY_ROWS,
+    EXAMPLE_CHARS,
+    SELF_BLEU_SHORT,
+    describe_precision,
+    table_diversity,
+    table_examples,
+    table_likelihood,
+    table_setup,
+    table_training,
+    table_val_loss,
 )

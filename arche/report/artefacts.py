@@ -34,6 +34,7 @@ from .tables import (
 
 # --------------------------------------------------------------------------- from a results file alone
 
+
 # Every tagged artefact of the analysis notebook, as a function of results.json: what the notebook
 # shows and exports, so that a committed results file re-renders the paper with no run directory.
 def _marked(shown, results):
@@ -45,19 +46,23 @@ def _marked(shown, results):
 def _comparison(make):
     """An artefact of the AR-vs-MDLM comparison (Skipped for a repetition study's results), its figure
     marked with the run's scale."""
+
     def shown(results):
         if report_repetition.is_repetition(results):
             return Skipped("part of the AR-vs-MDLM comparison, not of a repetition study")
         return _marked(make(results), results)
+
     return shown
 
 
 def _repetition(make):
     """An artefact of the repetition study (Skipped for any other results), marked like the others."""
+
     def shown(results):
         if not report_repetition.is_repetition(results):
             return Skipped("this run is not a repetition study (profile repetition)")
         return _marked(make(results), results)
+
     return shown
 
 
@@ -65,8 +70,13 @@ ARTEFACTS = {
     "fig-val-curves": _comparison(lambda r: show_figure(fig_val_curves(r), "fig-val-curves")),
     "fig-likelihood": _comparison(lambda r: show_figure(fig_likelihood(r), "fig-likelihood")),
     "fig-diversity": _comparison(lambda r: show_figure(fig_diversity(r), "fig-diversity")),
-    "fig-sweep": _comparison(lambda r: (show_figure(fig_sweep(r), "fig-sweep") if has_sweep(r)
-                                        else Skipped("this run has no sampler sweep (sweep=False)"))),
+    "fig-sweep": _comparison(
+        lambda r: (
+            show_figure(fig_sweep(r), "fig-sweep")
+            if has_sweep(r)
+            else Skipped("this run has no sampler sweep (sweep=False)")
+        )
+    ),
     "tab-setup": _comparison(lambda r: show_table(table_setup(r), "tab-setup")),
     "tab-training": _comparison(lambda r: show_table(table_training(r), "tab-training")),
     "tab-val-loss": _comparison(lambda r: show_table(table_val_loss(r), "tab-val-loss")),
@@ -78,8 +88,9 @@ ARTEFACTS = {
     "tab-examples-prompted": _comparison(lambda r: show_table(table_examples(r, "prompted"))),
     "fig-repetition": _repetition(lambda r: show_figure(report_repetition.fig_repetition(r), "fig-repetition")),
     "tab-repetition": _repetition(lambda r: show_table(report_repetition.table_repetition(r), "tab-repetition")),
-    "tab-repetition-samples": _repetition(lambda r: show_table(report_repetition.table_repetition_samples(r),
-                                                               "tab-repetition-samples")),
+    "tab-repetition-samples": _repetition(
+        lambda r: show_table(report_repetition.table_repetition_samples(r), "tab-repetition-samples")
+    ),
     "macros": lambda r: show_macros(r),
 }
 REPETITION_TAGS = ("fig-repetition", "tab-repetition", "tab-repetition-samples")
@@ -125,7 +136,9 @@ def read_results(path) -> dict:
         results = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise UserError(f"cannot read the results file {path}: {e}") from None
-    need = {"meta", "repetition", "verdicts"} if report_repetition.is_repetition(results) else {"meta", "runs", "samples"}
+    need = (
+        {"meta", "repetition", "verdicts"} if report_repetition.is_repetition(results) else {"meta", "runs", "samples"}
+    )
     if not isinstance(results, dict) or not need <= set(results):
         raise UserError(f"{path} is not a results.json of arche (it lacks {', '.join(sorted(need - set(results)))})")
     return results
@@ -149,6 +162,7 @@ def render_results(results_path, out_dir, log=print, repetition_path=None) -> Pa
     log(f"figures: rendered {len(ARTEFACTS)} artefacts of {results_path} into {nb_path}")
     return build_paper(out_dir, log=log, notebook=nb_path)
 
+
 # --------------------------------------------------------------------------- README summary
 
 
@@ -157,13 +171,22 @@ def summary_markdown(results, run_dir=None, source=None) -> str:
     `source` names the results file (default RUN_DIR/results.json)."""
     meta = results["meta"]
     where = f"`{source}`" if source else (f"`{run_dir}/results.json`" if run_dir else "results.json")
-    head = (f"From {where} (profile `{meta.get('profile')}`, {describe_source(meta, short=True)}, "
-            f"{meta['n_tokens']:,} tokens, seeds {meta['seeds']}, {meta['device']}, {meta['created']}).")
+    head = (
+        f"From {where} (profile `{meta.get('profile')}`, {describe_source(meta, short=True)}, "
+        f"{meta['n_tokens']:,} tokens, seeds {meta['seeds']}, {meta['device']}, {meta['created']})."
+    )
     note = toy_note(meta)
     parts = [head] + (["", f"> **{note.split(': ', 1)[0]}**: {note.split(': ', 1)[1]}."] if note else [])
-    parts += ["", "**The paper's three findings under the controlled protocol**", "",
-             to_markdown(table_findings(results)), "", "**Comparable likelihoods**", "",
-             to_markdown(table_likelihood(results))]
+    parts += [
+        "",
+        "**The paper's three findings under the controlled protocol**",
+        "",
+        to_markdown(table_findings(results)),
+        "",
+        "**Comparable likelihoods**",
+        "",
+        to_markdown(table_likelihood(results)),
+    ]
     return "\n".join(parts) + "\n"
 
 

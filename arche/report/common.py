@@ -6,11 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import (
-    project_root,
-    scale_level,
-    scale_note,
-)
+from ..config import project_root
+from ..scaling import scale_level, scale_note
 from ..stats import aggregate, summarise
 from . import repetition as report_repetition
 
@@ -24,18 +21,38 @@ PUBLISHED = {
     "sample_length": 128,
     "steps": 20_000,
     "setup": {
-        "data": "TinyStories, 50M tokens", "n_tokens": 50_000_000, "steps": 20_000, "batch_size": 32,
-        "seq_len": 512, "d_model": 768, "n_layers": 12, "n_heads": 12, "d_ff": 2048,
-        "optimizer": "AdamW (lr 3e-4, wd 0.01)", "hardware": "NVIDIA H100 80GB", "precision": "fp32",
-        "vocab_size": 50257, "val_fraction": 0.05,
+        "data": "TinyStories, 50M tokens",
+        "n_tokens": 50_000_000,
+        "steps": 20_000,
+        "batch_size": 32,
+        "seq_len": 512,
+        "d_model": 768,
+        "n_layers": 12,
+        "n_heads": 12,
+        "d_ff": 2048,
+        "optimizer": "AdamW (lr 3e-4, wd 0.01)",
+        "hardware": "NVIDIA H100 80GB",
+        "precision": "fp32",
+        "vocab_size": 50257,
+        "val_fraction": 0.05,
     },
     "sampling": {"ar_prompt": "Once", "ar_temperature": 0.8, "mdlm_steps": 100},
     # Tables 1-2. n_params: the paper's rounded figures (the released code gives 123,551,232 and
     # 162,739,968, see arche.model).
-    "ar": {"n_params": 123.6e6, "train_time_min": 107.9, "tokens_per_s": 50_620, "best_val": 1.589,
-           "best_step": 14_000},
-    "mdlm": {"n_params": 162.7e6, "train_time_min": 113.0, "tokens_per_s": 48_343, "best_val": 3.412,
-             "best_step": 20_000},
+    "ar": {
+        "n_params": 123.6e6,
+        "train_time_min": 107.9,
+        "tokens_per_s": 50_620,
+        "best_val": 1.589,
+        "best_step": 14_000,
+    },
+    "mdlm": {
+        "n_params": 162.7e6,
+        "train_time_min": 113.0,
+        "tokens_per_s": 48_343,
+        "best_val": 3.412,
+        "best_step": 20_000,
+    },
     # Table 3: validation loss every 2,000 steps (AR: next-token NLL; MDLM: masked-token mean).
     "val_curve": {
         "step": [2000, 4000, 6000, 8000, 10000, 12000, 14000, 16000, 18000, 20000],
@@ -44,12 +61,26 @@ PUBLISHED = {
     },
     # Table 4: 1,000 samples of 128 tokens each (fractions, not percentages).
     "diversity": {
-        "ar": {"distinct_1": 0.053, "distinct_2": 0.275, "distinct_3": 0.531, "distinct_4": 0.701,
-               "self_bleu": 0.341, "vocab_size": 5360, "unique_first_word": 0.002,
-               "unique_first_5gram": 0.033},
-        "mdlm": {"distinct_1": 0.058, "distinct_2": 0.297, "distinct_3": 0.542, "distinct_4": 0.690,
-                 "self_bleu": 0.334, "vocab_size": 5754, "unique_first_word": 0.361,
-                 "unique_first_5gram": 0.934},
+        "ar": {
+            "distinct_1": 0.053,
+            "distinct_2": 0.275,
+            "distinct_3": 0.531,
+            "distinct_4": 0.701,
+            "self_bleu": 0.341,
+            "vocab_size": 5360,
+            "unique_first_word": 0.002,
+            "unique_first_5gram": 0.033,
+        },
+        "mdlm": {
+            "distinct_1": 0.058,
+            "distinct_2": 0.297,
+            "distinct_3": 0.542,
+            "distinct_4": 0.690,
+            "self_bleu": 0.334,
+            "vocab_size": 5754,
+            "unique_first_word": 0.361,
+            "unique_first_5gram": 0.934,
+        },
     },
 }
 
@@ -58,20 +89,67 @@ ARM_LABEL = {"ar": "AR", "mdlm": "MDLM", "mdlm_tied": "MDLM (tied)"}
 ARM_MACRO = {"ar": "Ar", "mdlm": "Mdlm", "mdlm_tied": "MdlmTied"}
 PROTOCOL_LABEL = {"published": "Ours: published", "controlled": "Ours: controlled"}
 COLORS = {"ar": "#3366aa", "mdlm": "#dd7733", "mdlm_tied": "#339966", "paper": "#777777"}
-THROUGHPUT_TOLERANCE = 0.10   # finding 1: parity if MDLM tok/s is within 10% of AR's
+THROUGHPUT_TOLERANCE = 0.10  # finding 1: parity if MDLM tok/s is within 10% of AR's
 
 # Uppercase LaTeX commands main.tex may use that are not generated macros (see `used_macros`).
 LATEX_UPPERCASE_COMMANDS = {
-    "LaTeX", "TeX", "LaTeXe", "Large", "LARGE", "Huge", "AddToHook", "IfFileExists", "Alph", "Roman",
-    "Bigg", "Big", "Biggl", "Biggr", "Bigl", "Bigr", "Delta", "Gamma", "Lambda", "Omega", "Phi", "Pi",
-    "Psi", "Sigma", "Theta", "Upsilon", "Xi", "Pr", "Re", "Im", "mathcal", "RequirePackage",
-    "DeclareMathOperator", "PassOptionsToPackage", "NeedsTeXFormat", "ProvidesFile", "Rightarrow",
-    "Leftarrow", "Longrightarrow", "Leftrightarrow", "H", "L", "O", "P", "S", "AA", "AE", "OE", "TH",
-    "MakeUppercase", "MakeLowercase", "MakeTextUppercase",
+    "LaTeX",
+    "TeX",
+    "LaTeXe",
+    "Large",
+    "LARGE",
+    "Huge",
+    "AddToHook",
+    "IfFileExists",
+    "Alph",
+    "Roman",
+    "Bigg",
+    "Big",
+    "Biggl",
+    "Biggr",
+    "Bigl",
+    "Bigr",
+    "Delta",
+    "Gamma",
+    "Lambda",
+    "Omega",
+    "Phi",
+    "Pi",
+    "Psi",
+    "Sigma",
+    "Theta",
+    "Upsilon",
+    "Xi",
+    "Pr",
+    "Re",
+    "Im",
+    "mathcal",
+    "RequirePackage",
+    "DeclareMathOperator",
+    "PassOptionsToPackage",
+    "NeedsTeXFormat",
+    "ProvidesFile",
+    "Rightarrow",
+    "Leftarrow",
+    "Longrightarrow",
+    "Leftrightarrow",
+    "H",
+    "L",
+    "O",
+    "P",
+    "S",
+    "AA",
+    "AE",
+    "OE",
+    "TH",
+    "MakeUppercase",
+    "MakeLowercase",
+    "MakeTextUppercase",
 }
 
 
 # --------------------------------------------------------------------------- paths
+
 
 def repo_root() -> Path:
     """The repository holding this package (where paper/ and figures/ live)."""
@@ -83,6 +161,7 @@ def load_results(run_dir) -> dict:
 
 
 # --------------------------------------------------------------------------- selection helpers
+
 
 def _protocols(results) -> list[str]:
     return list(results["meta"].get("protocols") or sorted({r["protocol"] for r in results["runs"]}))
@@ -111,8 +190,7 @@ def _samples(results, **where) -> list[dict]:
 
 
 def _ref(results, protocol, kind) -> dict | None:
-    return next((r for r in results.get("references") or []
-                 if r["protocol"] == protocol and r["kind"] == kind), None)
+    return next((r for r in results.get("references") or [] if r["protocol"] == protocol and r["kind"] == kind), None)
 
 
 def run_stat(results, metric, protocol, arm) -> dict:
@@ -141,16 +219,20 @@ def has_sweep(results) -> bool:
 
 def toy_level(meta) -> int:
     """0: a full-scale run on real data; 1: toy data (the synthetic corpus); 2: a small-scale run
-    on real data (fewer tokens, steps or a smaller model than the paper's): config.scale_level."""
+    on real data (fewer tokens, steps or a smaller model than the paper's): scaling.scale_level."""
     cfg = meta.get("config", {})
-    return scale_level(bool(meta.get("synthetic") or meta.get("source") == "synthetic"), meta.get("n_tokens", 0),
-                       cfg.get("steps", 0), cfg.get("d_model", 0), cfg.get("n_layers", 0))
+    return scale_level(
+        bool(meta.get("synthetic") or meta.get("source") == "synthetic"),
+        meta.get("n_tokens", 0),
+        cfg.get("steps", 0),
+        cfg.get("d_model", 0),
+        cfg.get("n_layers", 0),
+    )
 
 
 def toy_note(meta) -> str:
-    """The mark of a run below the paper's scale ("" at full scale): see config.scale_note."""
+    """The mark of a run below the paper's scale ("" at full scale): see scaling.scale_note."""
     return scale_note(toy_level(meta), meta.get("n_tokens", 0))
-
 
 
 def describe_source(meta, short=False) -> str:
@@ -174,12 +256,16 @@ def describe_results(results) -> str:
 def _holds(results) -> str:
     if report_repetition.is_repetition(results):
         rows = results["repetition"]
-        return (f"repetition study: {len(rows)} runs ({len({r['chunks'] for r in rows})} unique-data budgets x "
-                f"{len({r['epochs'] for r in rows})} epoch counts x 2 paradigms x {len(results['meta']['seeds'])} "
-                f"seeds), {len(results['samples'])} sample sets; finding 2 "
-                f"{results['verdicts']['finding_2']['outcome']}")
-    return (f"{len(results['runs'])} trained arms, {len(results['samples'])} sample sets, "
-            f"{len(results['references'])} reference rows")
+        return (
+            f"repetition study: {len(rows)} runs ({len({r['chunks'] for r in rows})} unique-data budgets x "
+            f"{len({r['epochs'] for r in rows})} epoch counts x 2 paradigms x {len(results['meta']['seeds'])} "
+            f"seeds), {len(results['samples'])} sample sets; finding 2 "
+            f"{results['verdicts']['finding_2']['outcome']}"
+        )
+    return (
+        f"{len(results['runs'])} trained arms, {len(results['samples'])} sample sets, "
+        f"{len(results['references'])} reference rows"
+    )
 
 
 def sample_label(row) -> str:

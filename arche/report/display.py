@@ -15,6 +15,7 @@ from .macros import macros, macros_tex
 
 # --------------------------------------------------------------------------- notebook display objects
 
+
 class FigureOutput:
     """A figure for the notebook: shown inline as PNG, carrying its vector PDF for the exporter."""
 
@@ -28,16 +29,23 @@ class FigureOutput:
 
     def pdf(self) -> bytes:
         import matplotlib
+
         buf = io.BytesIO()
         with matplotlib.rc_context({"pdf.fonttype": 42}):
-            self.fig.savefig(buf, format="pdf", bbox_inches="tight",
-                             metadata={"CreationDate": None, "Creator": None, "Producer": None})
+            self.fig.savefig(
+                buf,
+                format="pdf",
+                bbox_inches="tight",
+                metadata={"CreationDate": None, "Creator": None, "Producer": None},
+            )
         return buf.getvalue()
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"image/png": base64.b64encode(self.png()).decode("ascii"),
-                "application/pdf": base64.b64encode(self.pdf()).decode("ascii"),
-                "text/plain": f"<{self.name}: figure with PNG and PDF>"}
+        return {
+            "image/png": base64.b64encode(self.png()).decode("ascii"),
+            "application/pdf": base64.b64encode(self.pdf()).decode("ascii"),
+            "text/plain": f"<{self.name}: figure with PNG and PDF>",
+        }
 
 
 class TableOutput:
@@ -47,8 +55,7 @@ class TableOutput:
         self.df, self.name = df, name
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": to_html(self.df), "text/latex": to_booktabs(self.df),
-                "text/plain": self.df.to_string()}
+        return {"text/html": to_html(self.df), "text/latex": to_booktabs(self.df), "text/plain": self.df.to_string()}
 
 
 class MacrosOutput:
@@ -58,12 +65,16 @@ class MacrosOutput:
         self.values = values
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        rows = "".join(f"<tr><td><code>\\{html.escape(k)}</code></td><td><code>{html.escape(v)}</code></td></tr>"
-                       for k, v in self.values.items())
-        return {"text/latex": macros_tex(self.values),
-                "text/html": f"<details><summary>{len(self.values)} macros for the paper</summary>"
-                             f"<table>{rows}</table></details>",
-                "text/plain": f"{len(self.values)} macros"}
+        rows = "".join(
+            f"<tr><td><code>\\{html.escape(k)}</code></td><td><code>{html.escape(v)}</code></td></tr>"
+            for k, v in self.values.items()
+        )
+        return {
+            "text/latex": macros_tex(self.values),
+            "text/html": f"<details><summary>{len(self.values)} macros for the paper</summary>"
+            f"<table>{rows}</table></details>",
+            "text/plain": f"{len(self.values)} macros",
+        }
 
 
 SKIP_MIMETYPE = "application/vnd.arche.skip+json"
@@ -96,9 +107,11 @@ def setup_notebook() -> None:
     """Headless-safe matplotlib settings for the analysis notebook: PNG + PDF inline formats,
     TrueType fonts in PDFs."""
     import matplotlib
+
     matplotlib.rcParams.update({"pdf.fonttype": 42, "ps.fonttype": 42, "figure.dpi": 100})
     try:
         from matplotlib_inline.backend_inline import set_matplotlib_formats
+
         set_matplotlib_formats("png", "pdf")
     except Exception:  # noqa: BLE001 - outside IPython there is nothing to set
         pass
@@ -109,6 +122,15 @@ def mark_figure(fig, meta):
     note = toy_note(meta)
     if note:
         head, _, rest = note.partition(": ")
-        fig.text(0.5, 1.0, f"{head}: {rest}", ha="center", va="bottom", fontsize=7.5, color="#b22222",
-                 fontweight="bold", wrap=True)
+        fig.text(
+            0.5,
+            1.0,
+            f"{head}: {rest}",
+            ha="center",
+            va="bottom",
+            fontsize=7.5,
+            color="#b22222",
+            fontweight="bold",
+            wrap=True,
+        )
     return fig

@@ -24,9 +24,11 @@ from .fmt import _ok
 
 # --------------------------------------------------------------------------- figures
 
+
 def _new_figure(nrows, ncols, width, height):
     import matplotlib
     from matplotlib.figure import Figure
+
     matplotlib.rcParams.update({"pdf.fonttype": 42, "ps.fonttype": 42})
     fig = Figure(figsize=(width, height), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
@@ -59,8 +61,15 @@ def fig_val_curves(results):
     ax = axes[0, 0]
     pc = PUBLISHED["val_curve"]
     for arm in ("ar", "mdlm"):
-        ax.plot(pc["step"], pc[arm], "o-", color=COLORS[arm], ms=3, lw=1.5,
-                label=f"{ARM_LABEL[arm]} ({'NLL' if arm == 'ar' else 'masked mean'})")
+        ax.plot(
+            pc["step"],
+            pc[arm],
+            "o-",
+            color=COLORS[arm],
+            ms=3,
+            lw=1.5,
+            label=f"{ARM_LABEL[arm]} ({'NLL' if arm == 'ar' else 'masked mean'})",
+        )
         best = min(range(len(pc[arm])), key=lambda i: pc[arm][i])
         ax.plot(pc["step"][best], pc[arm][best], "*", color="k", ms=9, zorder=5)
     ax.set_title(f"{CITATION}, Table 3\n(published, not ours)", fontsize=8)
@@ -74,8 +83,14 @@ def fig_val_curves(results):
             runs = _runs(results, protocol=protocol, arm=arm)
             for row in runs:
                 steps = [r["step"] for r in row["curve"]]
-                ax.plot(steps, [r["val_loss"] for r in row["curve"]], "-", color=COLORS[arm], lw=0.7,
-                        alpha=0.35 if len(runs) > 1 else 1.0)
+                ax.plot(
+                    steps,
+                    [r["val_loss"] for r in row["curve"]],
+                    "-",
+                    color=COLORS[arm],
+                    lw=0.7,
+                    alpha=0.35 if len(runs) > 1 else 1.0,
+                )
             table = _curve_table(results, protocol, arm)
             steps = list(table)
             means = [table[s]["mean"] for s in steps]
@@ -85,9 +100,11 @@ def fig_val_curves(results):
                 best = min(range(len(means)), key=lambda i: means[i])
                 ax.plot(steps[best], means[best], "*", color="k", ms=9, zorder=5)
         n_seeds = len({r["seed"] for r in _runs(results, protocol=protocol)})
-        ax.set_title(f"{PROTOCOL_LABEL.get(protocol, protocol)} protocol"
-                     + (f"\n(mean of {n_seeds} seeds, thin: each seed)" if n_seeds > 1 else "\n(one seed)"),
-                     fontsize=8)
+        ax.set_title(
+            f"{PROTOCOL_LABEL.get(protocol, protocol)} protocol"
+            + (f"\n(mean of {n_seeds} seeds, thin: each seed)" if n_seeds > 1 else "\n(one seed)"),
+            fontsize=8,
+        )
         ax.set_xlabel("step", fontsize=8)
         ax.xaxis.set_major_formatter(_kilo_formatter())
         ax.legend(fontsize=6, frameon=False)
@@ -111,20 +128,34 @@ def fig_likelihood(results):
             if _ok(st["mean"]):
                 err = [[st["mean"] - st["lo"]], [st["hi"] - st["mean"]]]
                 label = f"{ARM_LABEL[arm]}: {'NLL' if arm == 'ar' else 'NELBO bound'}"
-                ax.errorbar([xi], [st["mean"]], yerr=err, fmt="o", color=COLORS[arm], capsize=3, ms=6,
-                            label=None if label in used else label)
+                ax.errorbar(
+                    [xi],
+                    [st["mean"]],
+                    yerr=err,
+                    fmt="o",
+                    color=COLORS[arm],
+                    capsize=3,
+                    ms=6,
+                    label=None if label in used else label,
+                )
                 used.add(label)
             if arm != "ar":
                 mm = run_stat(results, "best_val_masked_mean", protocol, arm)
                 if _ok(mm["mean"]):
                     label = "MDLM: masked mean (not a bound)"
-                    ax.plot([xi], [mm["mean"]], "o", mfc="none", color=COLORS[arm], ms=6,
-                            label=None if label in used else label)
+                    ax.plot(
+                        [xi],
+                        [mm["mean"]],
+                        "o",
+                        mfc="none",
+                        color=COLORS[arm],
+                        ms=6,
+                        label=None if label in used else label,
+                    )
                     used.add(label)
             ticks.append(xi)
             labels.append(ARM_LABEL[arm])
-        ax.text(x + 0.4 * (len(arms) - 1), 1.02, protocol, transform=ax.get_xaxis_transform(),
-                ha="center", fontsize=8)
+        ax.text(x + 0.4 * (len(arms) - 1), 1.02, protocol, transform=ax.get_xaxis_transform(), ha="center", fontsize=8)
         x += 0.8 * len(arms) + 0.8
     ax.set_xticks(ticks, labels, fontsize=7, rotation=20)
     ax.set_ylabel("best validation nats/token", fontsize=8)
@@ -136,8 +167,16 @@ def fig_likelihood(results):
             key = "val_nll" if arm == "ar" else "val_nelbo"
             table = _curve_table(results, protocol, arm, key)
             if table:
-                ax.plot(list(table), [v["mean"] for v in table.values()], style, color=COLORS[arm], lw=1.4,
-                        marker="o", ms=2.5, label=f"{ARM_LABEL[arm]}, {protocol}")
+                ax.plot(
+                    list(table),
+                    [v["mean"] for v in table.values()],
+                    style,
+                    color=COLORS[arm],
+                    lw=1.4,
+                    marker="o",
+                    ms=2.5,
+                    label=f"{ARM_LABEL[arm]}, {protocol}",
+                )
     ax.set_xlabel("step", fontsize=8)
     ax.set_ylabel("validation NLL / NELBO (nats/token)", fontsize=8)
     ax.set_title("comparable likelihoods over training", fontsize=9)
@@ -203,22 +242,27 @@ def fig_diversity(results):
         if pct:
             ax.yaxis.set_major_formatter(_pct_formatter())
     from matplotlib.lines import Line2D
+
     present = {r["arm"] for r in results["samples"]} | {"ar", "mdlm"}
     handles = [Line2D([], [], color=COLORS[a], marker="o", ls="", label=ARM_LABEL[a]) for a in ARMS if a in present]
-    handles += [Line2D([], [], color="k", ls="--", label="data: story openings"),
-                Line2D([], [], color="k", ls=":", label="data: random windows"),
-                Line2D([], [], color="#999999", marker="s", mec="k", ls="", label=f"{CITATION} (published)")]
+    handles += [
+        Line2D([], [], color="k", ls="--", label="data: story openings"),
+        Line2D([], [], color="k", ls=":", label="data: random windows"),
+        Line2D([], [], color="#999999", marker="s", mec="k", ls="", label=f"{CITATION} (published)"),
+    ]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=7, frameon=False)
     return fig
 
 
 def _kilo_formatter():
     from matplotlib.ticker import FuncFormatter
+
     return FuncFormatter(lambda v, _: f"{v / 1000:g}k" if abs(v) >= 1000 else f"{v:g}")
 
 
 def _pct_formatter():
     from matplotlib.ticker import FuncFormatter
+
     return FuncFormatter(lambda v, _: f"{100 * v:.0f}%")
 
 
@@ -237,9 +281,10 @@ def sweep_rows(results, knob) -> list[dict]:
         protocol = picked[0]["protocol"]
         arm = picked[0]["arm"]
         setting = picked[0]["setting"]
-        agg = {m: sample_stat(results, m, protocol, arm, setting)
-               for m in ("self_bleu", "unique_first_5gram", "unique_first_word", "gen_ppl", "wall_time_s",
-                         "distinct_2")}
+        agg = {
+            m: sample_stat(results, m, protocol, arm, setting)
+            for m in ("self_bleu", "unique_first_5gram", "unique_first_word", "gen_ppl", "wall_time_s", "distinct_2")
+        }
         out.append({"value": value, "protocol": protocol, "arm": arm, "setting": setting, **agg})
     return out
 
@@ -247,6 +292,7 @@ def sweep_rows(results, knob) -> list[dict]:
 def _log_x_if_wide(ax) -> None:
     """Log x axis with plain-number labels when the data span more than a factor of 5."""
     from matplotlib.ticker import FuncFormatter, LogLocator
+
     xs = [x for line in ax.get_lines() for x in line.get_xdata() if x > 0]
     if xs and max(xs) / min(xs) > 5:
         ax.set_xscale("log")
@@ -262,11 +308,14 @@ def fig_sweep(results):
     if not has_sweep(results):
         raise ValueError("this run has no sweep rows (config sweep=False)")
     fig, axes = _new_figure(1, 2, 7.0, 3.4)
-    series = [("mdlm_steps", "mdlm", "MDLM: denoising steps", lambda v: f"{int(v)} st"),
-              ("ar_temperature", "ar", "AR: temperature", lambda v: f"T={v:g}")]
+    series = [
+        ("mdlm_steps", "mdlm", "MDLM: denoising steps", lambda v: f"{int(v)} st"),
+        ("ar_temperature", "ar", "AR: temperature", lambda v: f"T={v:g}"),
+    ]
     protocol = None
-    for ax, (metric, ylabel) in zip(axes.flat, (("self_bleu", "Self-BLEU (lower = more diverse)"),
-                                                 ("unique_first_5gram", "unique first 5-grams"))):
+    for ax, (metric, ylabel) in zip(
+        axes.flat, (("self_bleu", "Self-BLEU (lower = more diverse)"), ("unique_first_5gram", "unique first 5-grams"))
+    ):
         for knob, arm, label, name in series:
             rows = sweep_rows(results, knob)
             rows = [r for r in rows if _ok(r["gen_ppl"]["mean"]) and _ok(r[metric]["mean"])]

@@ -27,14 +27,19 @@ from .tables import _seeds_note
 # no better than the unigram baseline, or no overfitting regime reached), so the run says nothing.
 OUTCOMES = ("holds", "does not hold", "inconclusive", "not testable")
 HOLDS = {"holds": True, "does not hold": False, "inconclusive": None, "not testable": None}
-OUTCOME_SHORT = {"holds": "yes", "does not hold": "no", "inconclusive": "inconclusive",
-                 "not testable": "not testable"}
+OUTCOME_SHORT = {"holds": "yes", "does not hold": "no", "inconclusive": "inconclusive", "not testable": "not testable"}
 
 
 def _finding(outcome: str, reason: str, measure: str, **extra) -> dict:
     assert outcome in OUTCOMES, outcome
-    return {"outcome": outcome, "verdict": outcome, "holds": HOLDS[outcome], "reason": reason,
-            "measure": measure, **extra}
+    return {
+        "outcome": outcome,
+        "verdict": outcome,
+        "holds": HOLDS[outcome],
+        "reason": reason,
+        "measure": measure,
+        **extra,
+    }
 
 
 def sanity_gate(results, protocol, arm) -> dict:
@@ -45,10 +50,17 @@ def sanity_gate(results, protocol, arm) -> dict:
     rows = _runs(results, protocol=protocol, arm=arm)
     if entropy is None or not rows:
         return {"passed": None, "failed_seeds": [], "entropy": entropy, "best": None}
-    failed = [r["seed"] for r in rows
-              if r.get("best_bound") is None or r["best_bound"] + 2 * (r.get("val_nelbo_se") or 0.0) >= entropy]
-    return {"passed": not failed, "failed_seeds": failed, "entropy": entropy,
-            "best": aggregate([r.get("best_bound") for r in rows])}
+    failed = [
+        r["seed"]
+        for r in rows
+        if r.get("best_bound") is None or r["best_bound"] + 2 * (r.get("val_nelbo_se") or 0.0) >= entropy
+    ]
+    return {
+        "passed": not failed,
+        "failed_seeds": failed,
+        "entropy": entropy,
+        "best": aggregate([r.get("best_bound") for r in rows]),
+    }
 
 
 def _gate(results, protocol, arms) -> str | None:
@@ -56,9 +68,11 @@ def _gate(results, protocol, arms) -> str | None:
     for arm in arms:
         g = sanity_gate(results, protocol, arm)
         if g["passed"] is False:
-            return (f"{ARM_LABEL[arm]} is no better than the unigram baseline "
-                    f"({fmt_agg(g['best'], 'f3')} vs {fmt(g['entropy'], 'f3')} nats/token) in "
-                    f"{len(g['failed_seeds'])} seed(s)")
+            return (
+                f"{ARM_LABEL[arm]} is no better than the unigram baseline "
+                f"({fmt_agg(g['best'], 'f3')} vs {fmt(g['entropy'], 'f3')} nats/token) in "
+                f"{len(g['failed_seeds'])} seed(s)"
+            )
     return None
 
 
@@ -71,8 +85,13 @@ def finding_throughput(results, protocol=None, arm="mdlm") -> dict:
     tp = results.get("throughput") or {}
     per = tp.get("per_round") or {}
     if "ar" not in per or arm not in per:
-        return _finding("not testable", "no interleaved throughput benchmark in this run",
-                        "not measured", protocol=protocol, ratio=None)
+        return _finding(
+            "not testable",
+            "no interleaved throughput benchmark in this run",
+            "not measured",
+            protocol=protocol,
+            ratio=None,
+        )
     r = paired_ratio(per[arm], per["ar"])
     lo_ok, hi_ok = 1 - THROUGHPUT_TOLERANCE, 1 + THROUGHPUT_TOLERANCE
     if r["n"] < 2:
@@ -84,11 +103,20 @@ def finding_throughput(results, protocol=None, arm="mdlm") -> dict:
     else:
         outcome = "inconclusive"
     med = tp.get("median", {})
-    measure = (f"{ARM_LABEL[arm]} at {fmt(r['ratio'], 'pct')} of AR [{fmt(r['lo'], 'pct')}, {fmt(r['hi'], 'pct')}] "
-               f"(median {fmt(med.get(arm), 'tok')} vs {fmt(med.get('ar'), 'tok')} tok/s, {r['n']} interleaved "
-               f"rounds on {tp.get('device', 'an unnamed device')})")
-    return _finding(outcome, f"paired ratio interval vs [{lo_ok:g}, {hi_ok:g}]", measure, protocol=protocol,
-                    ratio=r["ratio"], ratio_lo=r["lo"], ratio_hi=r["hi"])
+    measure = (
+        f"{ARM_LABEL[arm]} at {fmt(r['ratio'], 'pct')} of AR [{fmt(r['lo'], 'pct')}, {fmt(r['hi'], 'pct')}] "
+        f"(median {fmt(med.get(arm), 'tok')} vs {fmt(med.get('ar'), 'tok')} tok/s, {r['n']} interleaved "
+        f"rounds on {tp.get('device', 'an unnamed device')})"
+    )
+    return _finding(
+        outcome,
+        f"paired ratio interval vs [{lo_ok:g}, {hi_ok:g}]",
+        measure,
+        protocol=protocol,
+        ratio=r["ratio"],
+        ratio_lo=r["lo"],
+        ratio_hi=r["hi"],
+    )
 
 
 def _last_eval(row) -> int:
@@ -132,19 +160,32 @@ def finding_overfitting(results, protocol=None, arm="mdlm") -> dict:
     last = _last_eval(ar[seeds[0]])
     overfit = [s for s in seeds if _overfits(ar[s])]
     improving = [s for s in overfit if _still_improving(md[s])]
-    measure = (f"best step of {fmt(last, 'int')}: AR {fmt_agg(ar_best, 'int')}, {ARM_LABEL[arm]} "
-               f"{fmt_agg(md_best, 'int')}; AR overfits in {len(overfit)} of {len(seeds)} seeds, "
-               f"{ARM_LABEL[arm]} still improving in {len(improving)} of those")
+    measure = (
+        f"best step of {fmt(last, 'int')}: AR {fmt_agg(ar_best, 'int')}, {ARM_LABEL[arm]} "
+        f"{fmt_agg(md_best, 'int')}; AR overfits in {len(overfit)} of {len(seeds)} seeds, "
+        f"{ARM_LABEL[arm]} still improving in {len(improving)} of those"
+    )
     gate = _gate(results, protocol, ("ar", arm))
     if gate:
         return _finding("not testable", gate, measure, protocol=protocol, k=len(improving), n=len(seeds))
     if not overfit:
-        return _finding("not testable", "the AR model's best evaluation is its last in every seed: "
-                        "no overfitting regime was reached", measure, protocol=protocol, k=0, n=len(seeds))
-    outcome = ("holds" if len(improving) == len(overfit) else
-               "does not hold" if not improving else "inconclusive")
-    return _finding(outcome, f"{len(improving)} of {len(overfit)} overfitting seeds", measure,
-                    protocol=protocol, k=len(improving), n=len(seeds))
+        return _finding(
+            "not testable",
+            "the AR model's best evaluation is its last in every seed: no overfitting regime was reached",
+            measure,
+            protocol=protocol,
+            k=0,
+            n=len(seeds),
+        )
+    outcome = "holds" if len(improving) == len(overfit) else "does not hold" if not improving else "inconclusive"
+    return _finding(
+        outcome,
+        f"{len(improving)} of {len(overfit)} overfitting seeds",
+        measure,
+        protocol=protocol,
+        k=len(improving),
+        n=len(seeds),
+    )
 
 
 # Finding 3 is judged on Self-BLEU at matched length (every text cut to the same number of words),
@@ -169,11 +210,17 @@ def finding_diversity(results, protocol=None, setting="samples", arm="mdlm") -> 
         vm = [r.get(key) for r in rows if r["arm"] == arm]
         n_items = min((r["n_texts"] for r in rows if r.get("n_texts")), default=None)
         c = compare(vm, va, "logit", n_items)
-        stat[metric] = (sample_stat(results, key, protocol, arm, setting), sample_stat(results, key, protocol, "ar", setting), c)
+        stat[metric] = (
+            sample_stat(results, key, protocol, arm, setting),
+            sample_stat(results, key, protocol, "ar", setting),
+            c,
+        )
         directions.append(None if c["direction"] is None else c["direction"] * better)
     (um, ua, _), (sm, sa, _) = stat["unique_first_5gram"], stat["self_bleu_matched"]
-    measure = (f"unique first 5-grams {ARM_LABEL[arm]} {fmt_agg(um, 'pct')} vs AR {fmt_agg(ua, 'pct')}; "
-               f"Self-BLEU (matched length) {fmt_agg(sm, 'f3')} vs {fmt_agg(sa, 'f3')}")
+    measure = (
+        f"unique first 5-grams {ARM_LABEL[arm]} {fmt_agg(um, 'pct')} vs AR {fmt_agg(ua, 'pct')}; "
+        f"Self-BLEU (matched length) {fmt_agg(sm, 'f3')} vs {fmt_agg(sa, 'f3')}"
+    )
     extra = dict(protocol=protocol, setting=setting, five_gram=directions[0], self_bleu=directions[1])
     gate = _gate(results, protocol, ("ar", arm))
     if gate:
@@ -197,44 +244,79 @@ def findings(results) -> list[dict]:
     p1, p2 = PUBLISHED["ar"], PUBLISHED["mdlm"]
     pd_ = PUBLISHED["diversity"]
     out = [
-        {"key": "FindingOne", "finding": "1. Throughput parity",
-         "claim": f"MDLM at {fmt(p2['tokens_per_s'] / p1['tokens_per_s'], 'pct')} of AR throughput",
-         **finding_throughput(results, protocol)},
-        {"key": "FindingTwo", "finding": "2. AR overfits early, MDLM still improving",
-         "claim": f"AR best at step {fmt(p1['best_step'], 'int')}, MDLM at {fmt(p2['best_step'], 'int')} "
-                  f"(the last)", **finding_overfitting(results, protocol)},
+        {
+            "key": "FindingOne",
+            "finding": "1. Throughput parity",
+            "claim": f"MDLM at {fmt(p2['tokens_per_s'] / p1['tokens_per_s'], 'pct')} of AR throughput",
+            **finding_throughput(results, protocol),
+        },
+        {
+            "key": "FindingTwo",
+            "finding": "2. AR overfits early, MDLM still improving",
+            "claim": f"AR best at step {fmt(p1['best_step'], 'int')}, MDLM at {fmt(p2['best_step'], 'int')} (the last)",
+            **finding_overfitting(results, protocol),
+        },
     ]
     if tied:
-        out.append({"key": "FindingTwoTied", "finding": "2, tied-head MDLM",
-                    "claim": "(not tested in the paper)", **finding_overfitting(results, protocol, "mdlm_tied")})
-    out.append({"key": "FindingThree", "finding": "3. MDLM more diverse (unconditional)",
-                "claim": f"unique first 5-grams {fmt(pd_['mdlm']['unique_first_5gram'], 'pct')} vs "
-                         f"{fmt(pd_['ar']['unique_first_5gram'], 'pct')}; Self-BLEU "
-                         f"{fmt(pd_['mdlm']['self_bleu'], 'f3')} vs {fmt(pd_['ar']['self_bleu'], 'f3')}",
-                **finding_diversity(results, protocol)})
+        out.append(
+            {
+                "key": "FindingTwoTied",
+                "finding": "2, tied-head MDLM",
+                "claim": "(not tested in the paper)",
+                **finding_overfitting(results, protocol, "mdlm_tied"),
+            }
+        )
+    out.append(
+        {
+            "key": "FindingThree",
+            "finding": "3. MDLM more diverse (unconditional)",
+            "claim": f"unique first 5-grams {fmt(pd_['mdlm']['unique_first_5gram'], 'pct')} vs "
+            f"{fmt(pd_['ar']['unique_first_5gram'], 'pct')}; Self-BLEU "
+            f"{fmt(pd_['mdlm']['self_bleu'], 'f3')} vs {fmt(pd_['ar']['self_bleu'], 'f3')}",
+            **finding_diversity(results, protocol),
+        }
+    )
     if prompted:
-        out.append({"key": "FindingThreePrompted", "finding": "3, both prompted “Once”",
-                    "claim": "(not tested: only AR was prompted)",
-                    **finding_diversity(results, protocol, "samples_prompted")})
+        out.append(
+            {
+                "key": "FindingThreePrompted",
+                "finding": "3, both prompted “Once”",
+                "claim": "(not tested: only AR was prompted)",
+                **finding_diversity(results, protocol, "samples_prompted"),
+            }
+        )
     if tied:
-        out.append({"key": "FindingThreeTied", "finding": "3, tied-head MDLM",
-                    "claim": "(not tested in the paper)", **finding_diversity(results, protocol, arm="mdlm_tied")})
+        out.append(
+            {
+                "key": "FindingThreeTied",
+                "finding": "3, tied-head MDLM",
+                "claim": "(not tested in the paper)",
+                **finding_diversity(results, protocol, arm="mdlm_tied"),
+            }
+        )
     return out
 
 
 def table_findings(results) -> pd.DataFrame:
     """The three findings of Vicentino (2026): the paper's claim, our measure under the controlled
     protocol and whether the finding holds by its rule (see finding_* for the rules)."""
-    rows = {f["finding"]: [f["claim"], f["measure"], outcome_text(f["outcome"], results["meta"])]
-            for f in findings(results)}
-    df = pd.DataFrame.from_dict(rows, orient="index", columns=[f"{CITATION} claims",
-                                                               f"Ours ({main_protocol(results)} protocol)",
-                                                               "Holds?"], dtype=object)
+    rows = {
+        f["finding"]: [f["claim"], f["measure"], outcome_text(f["outcome"], results["meta"])] for f in findings(results)
+    }
+    df = pd.DataFrame.from_dict(
+        rows,
+        orient="index",
+        columns=[f"{CITATION} claims", f"Ours ({main_protocol(results)} protocol)", "Holds?"],
+        dtype=object,
+    )
     df.index.name = "Finding"
-    rag = ">{\\raggedright\\arraybackslash}"   # needs \\usepackage{array} (main.tex loads it)
-    df.attrs.update(stub_align=f"{rag}p{{0.2\\linewidth}}",
-                    align=f"{rag}p{{0.3\\linewidth}}{rag}p{{0.33\\linewidth}}c", resize=False,
-                    title="Findings under the controlled protocol" + _seeds_note(results))
+    rag = ">{\\raggedright\\arraybackslash}"  # needs \\usepackage{array} (main.tex loads it)
+    df.attrs.update(
+        stub_align=f"{rag}p{{0.2\\linewidth}}",
+        align=f"{rag}p{{0.3\\linewidth}}{rag}p{{0.33\\linewidth}}c",
+        resize=False,
+        title="Findings under the controlled protocol" + _seeds_note(results),
+    )
     return df
 
 

@@ -10,6 +10,7 @@ import pandas as pd
 
 # --------------------------------------------------------------------------- formatting
 
+
 def _ok(x) -> bool:
     return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
 
@@ -65,11 +66,32 @@ def fmt_agg(agg: dict, kind="f3", scale=1.0) -> str:
 
 
 _LATEX_MAP = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
-    "±": r"$\pm$", "×": r"$\times$", "—": "---", "–": "--", "≈": r"$\approx$", "≤": r"$\le$",
-    "≥": r"$\ge$", "→": r"$\rightarrow$", "“": "``", "”": "''", "‘": "`", "’": "'", "…": r"\ldots{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "—": "---",
+    "–": "--",
+    "≈": r"$\approx$",
+    "≤": r"$\le$",
+    "≥": r"$\ge$",
+    "→": r"$\rightarrow$",
+    "“": "``",
+    "”": "''",
+    "‘": "`",
+    "’": "'",
+    "…": r"\ldots{}",
     "−": "--",
 }
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_MAP))
@@ -81,6 +103,7 @@ def latex_escape(text) -> str:
 
 
 # --------------------------------------------------------------------------- booktabs
+
 
 def to_booktabs(df: pd.DataFrame) -> str:
     """A DataFrame of strings as a booktabs tabular (no float, no caption: main.tex holds those).
@@ -112,8 +135,7 @@ def to_booktabs(df: pd.DataFrame) -> str:
     body = "\n".join(lines)
     if attrs.get("resize"):
         # Shrink only when wider than the line; narrow tables keep their natural size.
-        body = ("\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n"
-                + body + "%\n}")
+        body = "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n" + body + "%\n}"
     return body + "\n"
 
 
@@ -185,8 +207,10 @@ def to_markdown(df: pd.DataFrame) -> str:
     """A plain GitHub-markdown table of a report table (multi-level headers joined with ' / ')."""
     cols = [" / ".join(str(c) for c in col if str(c)) if isinstance(col, tuple) else str(col) for col in df.columns]
     esc = lambda x: str(x).replace("|", "\\|").replace("\n", " ")  # noqa: E731
-    lines = ["| " + " | ".join([esc(df.index.name or "")] + [esc(c) for c in cols]) + " |",
-             "|" + "---|" * (len(cols) + 1)]
+    lines = [
+        "| " + " | ".join([esc(df.index.name or "")] + [esc(c) for c in cols]) + " |",
+        "|" + "---|" * (len(cols) + 1),
+    ]
     for label, row in df.iterrows():
         lines.append("| " + " | ".join([esc(label)] + [esc(v) for v in row.tolist()]) + " |")
     return "\n".join(lines)

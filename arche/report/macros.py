@@ -60,9 +60,9 @@ def macros(results) -> dict[str, str]:
     m["ToyNote"] = {
         0: "",
         1: "Toy data: these results come from the synthetic corpus of the smoke profile; they test the "
-           "pipeline and say nothing about the models.",
+        "pipeline and say nothing about the models.",
         2: "Small-scale run: far fewer tokens, steps and parameters than the paper; the numbers show the "
-           "method, not the paper-scale result.",
+        "method, not the paper-scale result.",
     }[level]
     m["ProfileName"] = meta.get("profile") or "custom"
     m["DataSource"] = describe_source(meta)
@@ -72,13 +72,22 @@ def macros(results) -> dict[str, str]:
     seeds = meta.get("seeds") or []
     m["NSeeds"] = str(len(seeds))
     m["SeedList"] = ", ".join(str(s) for s in seeds)
-    for key, name, kind in (("steps", "Steps", "int"), ("batch_size", "BatchSize", "int"),
-                            ("seq_len", "SeqLen", "int"), ("d_model", "DModel", "int"),
-                            ("n_layers", "NLayers", "int"), ("n_heads", "NHeads", "int"), ("d_ff", "DFF", "int"),
-                            ("eval_every", "EvalEvery", "int"), ("warmup_steps", "WarmupSteps", "int"),
-                            ("n_samples", "NSamples", "int"), ("sample_length", "SampleLength", "int"),
-                            ("mdlm_steps", "MdlmSamplerSteps", "int"), ("ar_temperature", "ArTemperature", "sig"),
-                            ("lr", "LearningRate", "sig")):
+    for key, name, kind in (
+        ("steps", "Steps", "int"),
+        ("batch_size", "BatchSize", "int"),
+        ("seq_len", "SeqLen", "int"),
+        ("d_model", "DModel", "int"),
+        ("n_layers", "NLayers", "int"),
+        ("n_heads", "NHeads", "int"),
+        ("d_ff", "DFF", "int"),
+        ("eval_every", "EvalEvery", "int"),
+        ("warmup_steps", "WarmupSteps", "int"),
+        ("n_samples", "NSamples", "int"),
+        ("sample_length", "SampleLength", "int"),
+        ("mdlm_steps", "MdlmSamplerSteps", "int"),
+        ("ar_temperature", "ArTemperature", "sig"),
+        ("lr", "LearningRate", "sig"),
+    ):
         m[name] = fmt(cfg.get(key), kind)
     m["DeviceName"] = str(meta.get("device", "n/a"))
     m["Precision"] = describe_precision(meta)
@@ -94,7 +103,7 @@ def macros(results) -> dict[str, str]:
     m["HasInfill"] = str(int((results.get("infill") or {}).get("ar_nll_infilled") is not None))
     m["HasSeeds"] = str(int(len(seeds) > 1))
     m["ThroughputTolerance"] = fmt(THROUGHPUT_TOLERANCE, "pct").replace(".0%", "%")
-    m["CILevel"] = "95%"   # stats.aggregate's interval
+    m["CILevel"] = "95%"  # stats.aggregate's interval
     # The measurement choices behind the verdicts.
     meta = results["meta"]
     mp = main_protocol(results)
@@ -108,8 +117,12 @@ def macros(results) -> dict[str, str]:
     m["ThroughputDevice"] = tp.get("device") or "no device (not measured)"
     m["ThroughputRounds"] = fmt(tp.get("rounds"), "int")
     m["ThroughputSteps"] = fmt(tp.get("steps"), "int")
-    ses = [p.get("val_nelbo_se") for r in results["runs"] for p in (r.get("curve") or [])[-1:]
-           if p.get("val_nelbo_se") is not None]
+    ses = [
+        p.get("val_nelbo_se")
+        for r in results["runs"]
+        for p in (r.get("curve") or [])[-1:]
+        if p.get("val_nelbo_se") is not None
+    ]
     m["NelboSeMax"] = fmt(max(ses), "f3") if ses else "n/a"
     for arm, A in (("ar", "Ar"), ("mdlm", "Mdlm"), ("mdlm_tied", "MdlmTied")):
         g = sanity_gate(results, mp, arm)
@@ -124,8 +137,8 @@ def macros(results) -> dict[str, str]:
     m["PaperValFraction"] = fmt(P["setup"]["val_fraction"], "pct").replace(".0%", "%")
     m["PaperPrecision"] = P["setup"]["precision"]
     d, v = P["setup"]["d_model"], P["setup"]["vocab_size"]
-    m["PaperUntiedHeadParams"] = fmt(d * (v + 1), "params")   # the MDLM head over the vocabulary + [MASK]
-    m["PaperTimeMlpParams"] = fmt(d * d, "params")             # Linear(d, d) of the timestep embedding
+    m["PaperUntiedHeadParams"] = fmt(d * (v + 1), "params")  # the MDLM head over the vocabulary + [MASK]
+    m["PaperTimeMlpParams"] = fmt(d * d, "params")  # Linear(d, d) of the timestep embedding
     m["PaperArTemperature"] = fmt(P["sampling"]["ar_temperature"], "sig")
     m["PaperMdlmSamplerSteps"] = fmt(P["sampling"]["mdlm_steps"], "int")
     for arm in ("ar", "mdlm"):
@@ -169,8 +182,14 @@ def macros(results) -> dict[str, str]:
                 m[f"{A}MaskedLoss"] = fmt_agg(st("best_val_masked_mean"), "f3") if present else "n/a"
             _sample_macros(m, results, A, protocol, arm, "samples")
             if prefix == "":
-                _sample_macros(m, results, "Prompted" + ARM_MACRO[arm],
-                               protocol if protocol == "controlled" else None, arm, "samples_prompted")
+                _sample_macros(
+                    m,
+                    results,
+                    "Prompted" + ARM_MACRO[arm],
+                    protocol if protocol == "controlled" else None,
+                    arm,
+                    "samples_prompted",
+                )
         for kind in ("openings", "windows"):
             ref = _ref(results, protocol, kind) if protocol else None
             for metric, name, fk in _DIV_MACROS:
@@ -190,8 +209,14 @@ def macros(results) -> dict[str, str]:
 
     # The verdicts.
     by_key = {f["key"]: f for f in findings(results)}
-    for key in ("FindingOne", "FindingTwo", "FindingTwoTied", "FindingThree", "FindingThreePrompted",
-                "FindingThreeTied"):
+    for key in (
+        "FindingOne",
+        "FindingTwo",
+        "FindingTwoTied",
+        "FindingThree",
+        "FindingThreePrompted",
+        "FindingThreeTied",
+    ):
         f = by_key.get(key)
         m[f"{key}Verdict"] = f["verdict"] if f else "not testable"
         m[f"{key}Measure"] = f["measure"] if f else "not measured in this run"
@@ -205,9 +230,12 @@ def macros(results) -> dict[str, str]:
         m[f"{A}{name}Values"] = ", ".join(f"{r['value']:g}" for r in rows) if rows else "n/a"
         for end, row in (("Low", rows[0] if rows else None), ("High", rows[-1] if rows else None)):
             m[f"{A}{end}{name}"] = f"{row['value']:g}" if row else "n/a"
-            for metric, mname, kind in (("wall_time_s", "Time", "sig"), ("gen_ppl", "GenPpl", "sig"),
-                                        ("self_bleu", "SelfBleu", "f3"),
-                                        ("unique_first_5gram", "UniqueFiveGram", "pct")):
+            for metric, mname, kind in (
+                ("wall_time_s", "Time", "sig"),
+                ("gen_ppl", "GenPpl", "sig"),
+                ("self_bleu", "SelfBleu", "f3"),
+                ("unique_first_5gram", "UniqueFiveGram", "pct"),
+            ):
                 m[f"{A}{end}{mname}"] = fmt(row[metric]["mean"], kind) if row else "n/a"
 
     # Infilling.
@@ -215,10 +243,16 @@ def macros(results) -> dict[str, str]:
     _infill_macros(m, results.get("infill"))
     return {k: _tex(v) for k, v in m.items()}
 
+
 _DIV_MACROS = [
-    ("distinct_1", "DistinctOne", "f3"), ("distinct_2", "DistinctTwo", "f3"), ("distinct_3", "DistinctThree", "f3"),
-    ("distinct_4", "DistinctFour", "f3"), ("self_bleu", "SelfBleu", "f3"), ("vocab_size", "VocabUsed", "int"),
-    ("unique_first_word", "UniqueFirstWord", "pct"), ("unique_first_5gram", "UniqueFiveGram", "pct"),
+    ("distinct_1", "DistinctOne", "f3"),
+    ("distinct_2", "DistinctTwo", "f3"),
+    ("distinct_3", "DistinctThree", "f3"),
+    ("distinct_4", "DistinctFour", "f3"),
+    ("self_bleu", "SelfBleu", "f3"),
+    ("vocab_size", "VocabUsed", "int"),
+    ("unique_first_word", "UniqueFirstWord", "pct"),
+    ("unique_first_5gram", "UniqueFiveGram", "pct"),
     ("gen_ppl", "GenPpl", "sig"),
 ]
 
@@ -227,8 +261,7 @@ def _sample_macros(m, results, A, protocol, arm, setting) -> None:
     rows = _samples(results, protocol=protocol, arm=arm, setting=setting) if protocol else []
     for metric, name, kind in _DIV_MACROS:
         m[f"{A}{name}"] = fmt_agg(sample_stat(results, metric, protocol, arm, setting), kind) if rows else "n/a"
-    m[f"{A}SampleTime"] = fmt_agg(sample_stat(results, "wall_time_s", protocol, arm, setting), "sig") \
-        if rows else "n/a"
+    m[f"{A}SampleTime"] = fmt_agg(sample_stat(results, "wall_time_s", protocol, arm, setting), "sig") if rows else "n/a"
     # The most common first word and its share (first seed's sample set).
     top = (rows[0].get("first_words_top") or [[None, None]])[0] if rows else [None, None]
     m[f"{A}TopFirstWord"] = f"“{top[0]}”" if top and top[0] else "n/a"
@@ -239,22 +272,30 @@ def infill_summary(infill) -> str:
     """One sentence on the infilling check (sample.infill_demo's record), or why there is none."""
     if not infill or infill.get("ar_nll_infilled") is None:
         return "This run has no infilling check."
-    return (f"The MDLM ({infill.get('protocol', '?')} protocol, seed {infill.get('seed', '?')}) filled the middle "
-            f"{fmt(infill.get('span_tokens'), 'int')} of {fmt(infill.get('length'), 'int')} tokens of "
-            f"{fmt(infill.get('n_stories'), 'int')} held-out story openings with its {infill.get('sampler', '?')} "
-            f"sampler ({fmt(infill.get('steps'), 'int')} steps). Scored over the whole row by the AR model, the "
-            f"original rows have an NLL of {fmt(infill.get('ar_nll_original'), 'f3')} nats/token, the infilled "
-            f"rows {fmt(infill.get('ar_nll_infilled'), 'f3')}, and rows whose span holds random tokens drawn from "
-            f"the held-out unigram distribution {fmt(infill.get('ar_nll_random'), 'f3')}; "
-            f"{fmt(infill.get('span_token_match'), 'pct')} of the filled tokens equal the original ones.")
+    return (
+        f"The MDLM ({infill.get('protocol', '?')} protocol, seed {infill.get('seed', '?')}) filled the middle "
+        f"{fmt(infill.get('span_tokens'), 'int')} of {fmt(infill.get('length'), 'int')} tokens of "
+        f"{fmt(infill.get('n_stories'), 'int')} held-out story openings with its {infill.get('sampler', '?')} "
+        f"sampler ({fmt(infill.get('steps'), 'int')} steps). Scored over the whole row by the AR model, the "
+        f"original rows have an NLL of {fmt(infill.get('ar_nll_original'), 'f3')} nats/token, the infilled "
+        f"rows {fmt(infill.get('ar_nll_infilled'), 'f3')}, and rows whose span holds random tokens drawn from "
+        f"the held-out unigram distribution {fmt(infill.get('ar_nll_random'), 'f3')}; "
+        f"{fmt(infill.get('span_token_match'), 'pct')} of the filled tokens equal the original ones."
+    )
 
 
 def _infill_macros(m, infill) -> None:
     infill = infill or {}
-    for key, name, kind in (("n_stories", "NStories", "int"), ("length", "Length", "int"),
-                            ("span_tokens", "SpanTokens", "int"), ("steps", "Steps", "int"),
-                            ("ar_nll_original", "NllOriginal", "f3"), ("ar_nll_infilled", "NllInfilled", "f3"),
-                            ("ar_nll_random", "NllRandom", "f3"), ("span_token_match", "TokenMatch", "pct")):
+    for key, name, kind in (
+        ("n_stories", "NStories", "int"),
+        ("length", "Length", "int"),
+        ("span_tokens", "SpanTokens", "int"),
+        ("steps", "Steps", "int"),
+        ("ar_nll_original", "NllOriginal", "f3"),
+        ("ar_nll_infilled", "NllInfilled", "f3"),
+        ("ar_nll_random", "NllRandom", "f3"),
+        ("span_token_match", "TokenMatch", "pct"),
+    ):
         m[f"Infill{name}"] = fmt(infill.get(key), kind)
     m["InfillSampler"] = str(infill.get("sampler", "n/a"))
     m["InfillProtocol"] = str(infill.get("protocol", "n/a"))
@@ -278,6 +319,7 @@ def write_macros(results, path) -> Path:
 
 
 # --------------------------------------------------------------------------- macro check
+
 
 class MissingMacroError(RuntimeError):
     """main.tex uses a generated macro that macros.tex does not define."""
@@ -324,5 +366,7 @@ def check_macros(main_tex, defined) -> None:
     missing = missing_macros(main_tex, defined)
     if missing:
         names = ", ".join("\\" + n for n in missing)
-        raise MissingMacroError(f"main.tex uses macros that generated/macros.tex does not define: {names} "
-                                "(add them to arche.report.macros or fix the name in main.tex)")
+        raise MissingMacroError(
+            f"main.tex uses macros that generated/macros.tex does not define: {names} "
+            "(add them to arche.report.macros or fix the name in main.tex)"
+        )

@@ -41,16 +41,18 @@ def _collect(nb) -> tuple[dict[str, bytes], list[str]]:
     fig-NAME -> NAME.pdf + NAME.png; tab-NAME -> NAME.tex; macros -> macros.tex."""
     files, skipped, seen = {}, [], set()
     for cell in nb.cells:
-        tags = [t for t in cell.get("metadata", {}).get("tags", [])
-                if t.startswith(("fig-", "tab-")) or t == "macros"]
+        tags = [t for t in cell.get("metadata", {}).get("tags", []) if t.startswith(("fig-", "tab-")) or t == "macros"]
         for tag in tags:
             if tag in seen:
                 raise TaggedOutputError(f"tag {tag!r} is on more than one cell")
             seen.add(tag)
             if cell.cell_type != "code":
                 raise TaggedOutputError(f"tag {tag!r} is on a {cell.cell_type} cell, not a code cell")
-            datas = [o.get("data", {}) for o in cell.get("outputs", [])
-                     if o.get("output_type") in ("display_data", "execute_result")]
+            datas = [
+                o.get("data", {})
+                for o in cell.get("outputs", [])
+                if o.get("output_type") in ("display_data", "execute_result")
+            ]
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if any(SKIP_MIMETYPE in d for d in datas):
                 skipped.append(tag)
@@ -61,7 +63,8 @@ def _collect(nb) -> tuple[dict[str, bytes], list[str]]:
                     raise TaggedOutputError(
                         f"cell tagged {tag!r} has no figure output with both image/png and application/pdf"
                         + (" (the cell raised an error)" if errors else "")
-                        + "; display it with arche.report.show_figure(fig) and re-execute the notebook")
+                        + "; display it with arche.report.show_figure(fig) and re-execute the notebook"
+                    )
                 files[f"{tag}.pdf"] = _b64(d["application/pdf"])
                 files[f"{tag}.png"] = _b64(d["image/png"])
             else:
@@ -70,7 +73,8 @@ def _collect(nb) -> tuple[dict[str, bytes], list[str]]:
                     raise TaggedOutputError(
                         f"cell tagged {tag!r} has no text/latex output"
                         + (" (the cell raised an error)" if errors else "")
-                        + "; display it with arche.report.show_table(...) / show_macros(...) and re-execute")
+                        + "; display it with arche.report.show_table(...) / show_macros(...) and re-execute"
+                    )
                 files[f"{tag}.tex"] = _text(d["text/latex"]).encode()
     return files, skipped
 
@@ -118,6 +122,7 @@ def export_tagged(executed_notebook_path, out_dir, png_dir=None) -> dict[str, Pa
     macros -> out_dir/macros.tex. Returns {file name: path}. A tagged cell without the output its
     tag needs raises TaggedOutputError naming the tag."""
     import nbformat
+
     nb = nbformat.read(str(executed_notebook_path), as_version=4)
     _, resources = tagged_output_exporter()().from_notebook_node(nb)
     out_dir = Path(out_dir)
@@ -136,8 +141,6 @@ def export_tagged(executed_notebook_path, out_dir, png_dir=None) -> dict[str, Pa
 LATEX_INSTALL = "apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern"
 
 
-
-
 class PaperBuildError(UserError, RuntimeError):
     """latexmk failed; the message carries LaTeX's own error lines."""
 
@@ -149,7 +152,7 @@ def _latex_errors(log_text: str, limit: int = 8) -> str:
     out = []
     for i, line in enumerate(lines):
         if line.startswith("!"):
-            out.append("\n".join(lines[i:i + 3]))
+            out.append("\n".join(lines[i : i + 3]))
             if len(out) >= limit:
                 break
     return "\n".join(out)
@@ -181,8 +184,10 @@ def build_paper(run_dir, log=print, paper_dir=None, figures_dir=None, notebook=N
     run_dir = resolve_run_dir(run_dir)
     nb_path = Path(notebook) if notebook else run_dir / "notebooks" / "05_analysis.ipynb"
     if not nb_path.exists():
-        raise UserError(f"{nb_path} not found: execute the analysis notebook first "
-                        f"(python -m arche run --run-dir {run_dir} --only 05_analysis)")
+        raise UserError(
+            f"{nb_path} not found: execute the analysis notebook first "
+            f"(python -m arche run --run-dir {run_dir} --only 05_analysis)"
+        )
     with run_lock(run_dir, "building the paper", log=log):
         return _build_paper(run_dir, nb_path, log, paper_dir, figures_dir)
 
@@ -214,9 +219,11 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
     for tex in [doc] + (["repetition-section.tex"] if (gen / "fig-repetition.pdf").exists() else []):
         check_macros(paper_dir / tex, gen / "macros.tex")
     if shutil.which("latexmk") is None:
-        log("paper: latexmk not found, so no PDF was built. The tables, figures and macros are in "
+        log(
+            "paper: latexmk not found, so no PDF was built. The tables, figures and macros are in "
             f"{gen}. To get the PDF install LaTeX (Debian/Ubuntu, as root):\n    {LATEX_INSTALL}\n"
-            f"then run: python -m arche paper --run-dir {run_dir}")
+            f"then run: python -m arche paper --run-dir {run_dir}"
+        )
         return None
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-outdir=build", doc]
     proc = subprocess.run(cmd, cwd=paper_dir, capture_output=True, text=True)
@@ -224,8 +231,10 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
     if proc.returncode != 0 or not pdf.exists():
         log_path = paper_dir / "build" / doc.replace(".tex", ".log")
         errors = _latex_errors(log_path.read_text(errors="replace")) if log_path.exists() else ""
-        raise PaperBuildError(f"latexmk failed (exit {proc.returncode}) in {paper_dir}:\n"
-                              f"{errors or proc.stdout[-3000:] + proc.stderr[-2000:]}")
+        raise PaperBuildError(
+            f"latexmk failed (exit {proc.returncode}) in {paper_dir}:\n"
+            f"{errors or proc.stdout[-3000:] + proc.stderr[-2000:]}"
+        )
     tmp = out.with_name(out.name + ".tmp")
     shutil.copy2(pdf, tmp)
     tmp.replace(out)

@@ -15,9 +15,15 @@ from ..verdicts import curves
 LABEL = {"ar": "AR", "mdlm": "MDLM"}
 COLORS = {"ar": "#3366aa", "mdlm": "#dd7733"}
 STYLES = ("-", "--", ":", "-.")  # one per budget, largest first
-SAMPLE_ROWS = [("distinct_1", "Distinct-1"), ("distinct_2", "Distinct-2"), ("distinct_3", "Distinct-3"),
-               ("distinct_4", "Distinct-4"), ("self_bleu", "Self-BLEU (exact, words)"),
-               ("unique_first_5gram", "Unique first 5-grams"), ("gen_ppl", "Gen. PPL (judge)")]
+SAMPLE_ROWS = [
+    ("distinct_1", "Distinct-1"),
+    ("distinct_2", "Distinct-2"),
+    ("distinct_3", "Distinct-3"),
+    ("distinct_4", "Distinct-4"),
+    ("self_bleu", "Self-BLEU (exact, words)"),
+    ("unique_first_5gram", "Unique first 5-grams"),
+    ("gen_ppl", "Gen. PPL (judge)"),
+]
 
 
 def is_repetition(results) -> bool:
@@ -61,8 +67,16 @@ def fig_repetition(results):
             label = f"{LABEL[p]}, {_budget_label(results, chunks)}"
             for ax, xs in zip(axes, (epochs, [flops[e] for e in epochs])):
                 ax.plot(xs, ys, style, color=COLORS[p], lw=2, marker="o", ms=3.5, label=label)
-                ax.plot([xs[epochs.index(best)]], [mean[chunks][p][best][0]], "*", color=COLORS[p], ms=13,
-                        mec="black", mew=0.6, zorder=5)
+                ax.plot(
+                    [xs[epochs.index(best)]],
+                    [mean[chunks][p][best][0]],
+                    "*",
+                    color=COLORS[p],
+                    ms=13,
+                    mec="black",
+                    mew=0.6,
+                    zorder=5,
+                )
     axes[0].set_xscale("log", base=2)
     axes[0].set_xticks(sorted({r["epochs"] for r in rows}), [str(e) for e in sorted({r["epochs"] for r in rows})])
     axes[0].set(xlabel="epochs over the same unique tokens", ylabel="validation NLL (AR) / NELBO (MDLM), nats/token")
@@ -95,8 +109,10 @@ def table_repetition(results) -> pd.DataFrame:
         for p in ("ar", "mdlm"):
             col = (_budget_label(results, chunks), LABEL[p])
             cols.append(col)
-            vals = {e: [r["val"] for r in rows if r["chunks"] == chunks and r["paradigm"] == p and r["epochs"] == e]
-                    for e in epochs}
+            vals = {
+                e: [r["val"] for r in rows if r["chunks"] == chunks and r["paradigm"] == p and r["epochs"] == e]
+                for e in epochs
+            }
             best = min((e for e in epochs if vals[e]), key=lambda e: sum(vals[e]) / len(vals[e]))
             data[col] = [(_agg_text(vals[e]) + ("*" if e == best else "")) if vals[e] else "n/a" for e in epochs]
     df = pd.DataFrame(data, index=[str(e) for e in epochs])
@@ -117,13 +133,15 @@ def table_repetition_samples(results) -> pd.DataFrame:
                 continue
             col = (LABEL[p], f"{e} ep.")
             cols.append(col)
-            data[col] = [_agg_text([s[k] for s in picked], stats.scale_of(k), 1 if k == "gen_ppl" else 3)
-                         for k, _ in SAMPLE_ROWS]
+            data[col] = [
+                _agg_text([s[k] for s in picked], stats.scale_of(k), 1 if k == "gen_ppl" else 3) for k, _ in SAMPLE_ROWS
+            ]
     ref = (results.get("references") or [None])[0]
     if ref:
         cols.append(("Real text", "openings"))
-        data[cols[-1]] = [f"{ref[k]:.{1 if k == 'gen_ppl' else 3}f}" if ref.get(k) is not None else "n/a"
-                          for k, _ in SAMPLE_ROWS]
+        data[cols[-1]] = [
+            f"{ref[k]:.{1 if k == 'gen_ppl' else 3}f}" if ref.get(k) is not None else "n/a" for k, _ in SAMPLE_ROWS
+        ]
     df = pd.DataFrame(data, index=[label for _, label in SAMPLE_ROWS])
     df.columns = pd.MultiIndex.from_tuples(cols)
     df.index.name = f"n = {results['meta']['n_match']} texts"
@@ -134,11 +152,16 @@ def macros(results) -> dict[str, str]:
     """The numbers the repetition section cites (prefix Rep), LaTeX-ready strings."""
     v = results["verdicts"]["finding_2"]
     meta = results["meta"]
-    m = {"RepOutcome": v["outcome"], "RepReason": v["reason"], "RepRule": v["rule"],
-         "RepSeeds": str(len(meta["seeds"])), "RepEpochsList": ", ".join(str(e) for e in
-                                                                          sorted({r["epochs"] for r in results["repetition"]})),
-         "RepDecayPct": f"{100 * meta['decay_fraction']:.0f}\\%",
-         "RepNMatch": str(meta["n_match"]), "RepDevice": meta["device"]}
+    m = {
+        "RepOutcome": v["outcome"],
+        "RepReason": v["reason"],
+        "RepRule": v["rule"],
+        "RepSeeds": str(len(meta["seeds"])),
+        "RepEpochsList": ", ".join(str(e) for e in sorted({r["epochs"] for r in results["repetition"]})),
+        "RepDecayPct": f"{100 * meta['decay_fraction']:.0f}\\%",
+        "RepNMatch": str(meta["n_match"]),
+        "RepDevice": meta["device"],
+    }
     names = ("Full", "Small", "Third", "Fourth")
     for name, b in zip(names, v["per_budget"]):
         m[f"Rep{name}Tokens"] = f"{b['unique_tokens']:,}"
@@ -148,8 +171,9 @@ def macros(results) -> dict[str, str]:
             m[f"Rep{name}{P}Best"] = f"{b['best'][p]['mean']:.3f}"
             m[f"Rep{name}{P}BestEpochs"] = str(b["e_star"][p])
         cross = b["crossover_epochs"]
-        m[f"Rep{name}Crossover"] = (f"at {cross} epochs ({b['crossover_flops']:.2g} FLOPs)" if cross
-                                    else f"none within {b['e_max']} epochs")
+        m[f"Rep{name}Crossover"] = (
+            f"at {cross} epochs ({b['crossover_flops']:.2g} FLOPs)" if cross else f"none within {b['e_max']} epochs"
+        )
     train_time = sum(r["train_time_s"] for r in results["repetition"])
     m["RepTrainMinutes"] = f"{train_time / 60:.0f}"
     return {k: _tex(val) if k not in ("RepDecayPct",) else val for k, val in m.items()}
@@ -157,7 +181,16 @@ def macros(results) -> dict[str, str]:
 
 def _tex(text: str) -> str:
     out = str(text)
-    for a, b in (("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
+    for a, b in (
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("$", r"\$"),
+        ("#", r"\#"),
+        ("_", r"\_"),
+        ("{", r"\{"),
+        ("}", r"\}"),
+        ("~", r"\textasciitilde{}"),
+        ("^", r"\^{}"),
+    ):
         out = out.replace(a, b)
     return out.replace("<=", r"$\le$").replace(">=", r"$\ge$")

@@ -28,6 +28,7 @@ from .fmt import _ok, fmt, fmt_agg
 
 # --------------------------------------------------------------------------- tables
 
+
 def _column_groups(results, with_tied=True) -> list[tuple[str, str, str]]:
     """(top header, sub header, key) columns: the paper's AR/MDLM, then ours per protocol and arm."""
     cols = [(CITATION, "AR", "paper/ar"), (CITATION, "MDLM", "paper/mdlm")]
@@ -52,7 +53,6 @@ def _seeds_note(results) -> str:
     return "" if n <= 1 else f" (mean ± 95% CI over {n} seeds)"
 
 
-
 def table_setup(results) -> pd.DataFrame:
     """Table 1: the setup, the paper's beside ours per protocol; parameter counts are our models'
     real counts (from the trained runs), the paper's are its reported 123.6M / 162.7M."""
@@ -67,6 +67,7 @@ def table_setup(results) -> pd.DataFrame:
 
     def prot_cfg(p):
         from ..config import PROTOCOLS
+
         base = dict(cfg)
         if p != base.get("protocol"):
             base.update(PROTOCOLS[p])
@@ -83,18 +84,24 @@ def table_setup(results) -> pd.DataFrame:
     data = {}
     data["Shared"] = [""] * len(cols)
     data["Data"] = [pub["data"]] + per_protocol(
-        lambda p: f"{describe_source(meta, short=True)}, {fmt(meta['n_tokens'], 'params')} tokens")
+        lambda p: f"{describe_source(meta, short=True)}, {fmt(meta['n_tokens'], 'params')} tokens"
+    )
     data["Vocabulary"] = ["50,257 (GPT-2)"] + per_protocol(
-        lambda p: f"{fmt((meta.get('data') or {}).get(p, {}).get('vocab_size', meta['vocab_size']), 'int')} "
-                  f"({'compact GPT-2' if cfg.get('compact_vocab') else 'GPT-2'})")
+        lambda p: (
+            f"{fmt((meta.get('data') or {}).get(p, {}).get('vocab_size', meta['vocab_size']), 'int')} "
+            f"({'compact GPT-2' if cfg.get('compact_vocab') else 'GPT-2'})"
+        )
+    )
     data["Steps"] = [fmt(pub["steps"], "int")] + per_protocol(lambda p: fmt(cfg["steps"], "int"))
     data["Batch size"] = [str(pub["batch_size"])] + per_protocol(lambda p: str(cfg["batch_size"]))
     data["Sequence length"] = [str(pub["seq_len"])] + per_protocol(lambda p: str(cfg["seq_len"]))
     data["d_model / layers / heads"] = [f"{pub['d_model']} / {pub['n_layers']} / {pub['n_heads']}"] + per_protocol(
-        lambda p: f"{cfg['d_model']} / {cfg['n_layers']} / {cfg['n_heads']}")
+        lambda p: f"{cfg['d_model']} / {cfg['n_layers']} / {cfg['n_heads']}"
+    )
     data["FFN dim"] = [fmt(pub["d_ff"], "int")] + per_protocol(lambda p: fmt(cfg["d_ff"], "int"))
     data["Optimizer"] = [pub["optimizer"]] + per_protocol(
-        lambda p: f"AdamW (lr {cfg['lr']:g}, wd {cfg['weight_decay']:g})")
+        lambda p: f"AdamW (lr {cfg['lr']:g}, wd {cfg['weight_decay']:g})"
+    )
     data["Precision"] = [pub["precision"]] + per_protocol(lambda p: describe_precision(meta))
     data["Hardware"] = [pub["hardware"]] + per_protocol(lambda p: str(meta.get("device", "n/a")))
     data["Seeds"] = ["1"] + per_protocol(lambda p: str(len({r["seed"] for r in _runs(results, protocol=p)})))
@@ -104,35 +111,54 @@ def table_setup(results) -> pd.DataFrame:
     data["MDLM timestep conditioning"] = ["sinusoidal"] * len(cols)
     data["Parameters: AR"] = [fmt(PUBLISHED["ar"]["n_params"], "params")] + per_protocol(lambda p: params(p, "ar"))
     data["Parameters: MDLM"] = [fmt(PUBLISHED["mdlm"]["n_params"], "params")] + per_protocol(
-        lambda p: params(p, "mdlm"))
-    data["MDLM over AR"] = [f"+{fmt(PUBLISHED['mdlm']['n_params'] / PUBLISHED['ar']['n_params'] - 1, 'pct')}"] \
-        + per_protocol(lambda p: gap(p, "mdlm"))
+        lambda p: params(p, "mdlm")
+    )
+    data["MDLM over AR"] = [
+        f"+{fmt(PUBLISHED['mdlm']['n_params'] / PUBLISHED['ar']['n_params'] - 1, 'pct')}"
+    ] + per_protocol(lambda p: gap(p, "mdlm"))
     if any(_runs(results, arm="mdlm_tied")):
         data["Parameters: MDLM (tied head)"] = ["not trained"] + per_protocol(
-            lambda p: params(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "not trained")
+            lambda p: params(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "not trained"
+        )
         data["MDLM (tied) over AR"] = ["n/a"] + per_protocol(
-            lambda p: gap(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "n/a")
+            lambda p: gap(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "n/a"
+        )
     data["Protocol"] = [""] * len(cols)
     pc = {p: prot_cfg(p) for p in protos}
-    data["End-of-text between stories"] = ["no"] + per_protocol(lambda p: "yes" if pc[p]["eos_between_stories"] else "no")
+    data["End-of-text between stories"] = ["no"] + per_protocol(
+        lambda p: "yes" if pc[p]["eos_between_stories"] else "no"
+    )
     data["Validation split"] = ["random 5% of chunks"] + per_protocol(
-        lambda p: "whole held-out stories" if pc[p]["val_split"] == "story" else "random 5% of chunks")
+        lambda p: "whole held-out stories" if pc[p]["val_split"] == "story" else "random 5% of chunks"
+    )
     data["MDLM training loss"] = ["masked-token mean"] + per_protocol(
-        lambda p: "NELBO (likelihood bound)" if pc[p]["mdlm_loss"] == "elbo" else "masked-token mean")
+        lambda p: "NELBO (likelihood bound)" if pc[p]["mdlm_loss"] == "elbo" else "masked-token mean"
+    )
     data["AR prompt"] = ['"Once"'] + per_protocol(
-        lambda p: f'"{pc[p]["ar_prompt"]}"' if pc[p]["ar_prompt"] else "none (from end-of-text)")
+        lambda p: f'"{pc[p]["ar_prompt"]}"' if pc[p]["ar_prompt"] else "none (from end-of-text)"
+    )
     data["MDLM sampler"] = ["released code (100 steps)"] + per_protocol(
-        lambda p: f"{'released code' if pc[p]['mdlm_sampler'] == 'published' else pc[p]['mdlm_sampler']} "
-                  f"({pc[p]['mdlm_steps']} steps)")
+        lambda p: (
+            f"{'released code' if pc[p]['mdlm_sampler'] == 'published' else pc[p]['mdlm_sampler']} "
+            f"({pc[p]['mdlm_steps']} steps)"
+        )
+    )
     data["Samples"] = [f"{PUBLISHED['n_samples']:,} x {PUBLISHED['sample_length']} tokens"] + per_protocol(
-        lambda p: f"{cfg['n_samples']:,} x {cfg['sample_length']} tokens")
+        lambda p: f"{cfg['n_samples']:,} x {cfg['sample_length']} tokens"
+    )
     data["Self-BLEU"] = ["200 x 50 unsmoothed estimate"] + per_protocol(
-        lambda p: "exact, all pairs, lowercased words" if pc[p]["self_bleu"] == "exact"
-        else "200 x 50 unsmoothed estimate")
+        lambda p: (
+            "exact, all pairs, lowercased words" if pc[p]["self_bleu"] == "exact" else "200 x 50 unsmoothed estimate"
+        )
+    )
     df = pd.DataFrame.from_dict(data, orient="index", columns=cols, dtype=object)
     df.index.name = "Setting"
-    df.attrs.update(sections=["Shared", "Paradigm-specific", "Protocol"], align="l", resize=True,
-                    title="Table 1. Setup: the paper's and ours")
+    df.attrs.update(
+        sections=["Shared", "Paradigm-specific", "Protocol"],
+        align="l",
+        resize=True,
+        title="Table 1. Setup: the paper's and ours",
+    )
     return df
 
 
@@ -151,8 +177,18 @@ def table_training(results) -> pd.DataFrame:
     from the interleaved benchmark of the main protocol (arche.speed), which finding 1 uses."""
     cols = _column_groups(results)
     log_row, bench_row = "Throughput, training log (tok/s)", "Throughput, interleaved (tok/s)"
-    rows = {k: [] for k in ("Parameters", "Training time (min)", log_row, bench_row, "Best val loss",
-                            "Best step", "Val loss measured")}
+    rows = {
+        k: []
+        for k in (
+            "Parameters",
+            "Training time (min)",
+            log_row,
+            bench_row,
+            "Best val loss",
+            "Best step",
+            "Val loss measured",
+        )
+    }
     tp = results.get("throughput") or {}
     for _, _, key in cols:
         src, arm = key.split("/")
@@ -172,13 +208,13 @@ def table_training(results) -> pd.DataFrame:
         rows[log_row].append(fmt_agg(st("tokens_per_s"), "tok"))
         # The benchmark that finding 1 uses: median [min, max] over interleaved rounds, main protocol.
         per = (tp.get("per_round") or {}).get(arm) if src == tp.get("protocol", main_protocol(results)) else None
-        rows[bench_row].append(f"{fmt(tp['median'][arm], 'tok')} [{fmt(min(per), 'tok')}, {fmt(max(per), 'tok')}]"
-                               if per else "n/a")
+        rows[bench_row].append(
+            f"{fmt(tp['median'][arm], 'tok')} [{fmt(min(per), 'tok')}, {fmt(max(per), 'tok')}]" if per else "n/a"
+        )
         rows["Best val loss"].append(fmt_agg(st("best_val"), "f3"))
         rows["Best step"].append(fmt_agg(st("best_step"), "int"))
         rows["Val loss measured"].append(_loss_name(results, src, arm))
-    return _frame(rows, cols, "Metric", resize=True,
-                  title="Table 2. Training efficiency" + _seeds_note(results))
+    return _frame(rows, cols, "Metric", resize=True, title="Table 2. Training efficiency" + _seeds_note(results))
 
 
 def table_val_loss(results) -> pd.DataFrame:
@@ -223,18 +259,31 @@ def table_val_loss(results) -> pd.DataFrame:
                 else:
                     row.append("")
         rows[label] = row
-    return _frame(rows, columns, "Training done", bold=bold, resize=True,
-                  title="Table 3. Validation loss over training (bold: lowest)" + _seeds_note(results))
+    return _frame(
+        rows,
+        columns,
+        "Training done",
+        bold=bold,
+        resize=True,
+        title="Table 3. Validation loss over training (bold: lowest)" + _seeds_note(results),
+    )
 
 
 DIVERSITY_ROWS = [
-    ("n_texts", "Texts (n)", "int"), ("mean_words", "Mean words per text", "sig"),
-    ("distinct_1", "Distinct-1", "f3"), ("distinct_2", "Distinct-2", "f3"), ("distinct_3", "Distinct-3", "f3"),
-    ("distinct_4", "Distinct-4", "f3"), ("self_bleu", "Self-BLEU", "f3"), ("self_bleu_kind", "  estimator", "str"),
+    ("n_texts", "Texts (n)", "int"),
+    ("mean_words", "Mean words per text", "sig"),
+    ("distinct_1", "Distinct-1", "f3"),
+    ("distinct_2", "Distinct-2", "f3"),
+    ("distinct_3", "Distinct-3", "f3"),
+    ("distinct_4", "Distinct-4", "f3"),
+    ("self_bleu", "Self-BLEU", "f3"),
+    ("self_bleu_kind", "  estimator", "str"),
     ("distinct_4_matched", "Distinct-4, matched length", "f3"),
     ("self_bleu_matched", "Self-BLEU, matched length", "f3"),
-    ("vocab_size", "Vocabulary used", "int"), ("unique_first_word", "Unique first words", "pct"),
-    ("unique_first_5gram", "Unique first 5-grams", "pct"), ("gen_ppl", "Gen. perplexity (judge)", "sig"),
+    ("vocab_size", "Vocabulary used", "int"),
+    ("unique_first_word", "Unique first words", "pct"),
+    ("unique_first_5gram", "Unique first 5-grams", "pct"),
+    ("gen_ppl", "Gen. perplexity (judge)", "sig"),
 ]
 SELF_BLEU_SHORT = {"exact": "exact, words", "published": "200x50 est."}
 
@@ -246,18 +295,25 @@ def table_diversity(results) -> pd.DataFrame:
     cols = _column_groups(results)
     for protocol in _protocols(results):
         last = max(i for i, c in enumerate(cols) if c[2].startswith(protocol + "/"))
-        refs = [(PROTOCOL_LABEL.get(protocol, protocol), f"data: {kind}", f"{protocol}/ref:{kind}")
-                for kind in ("openings", "windows") if _ref(results, protocol, kind)]
-        cols = cols[:last + 1] + refs + cols[last + 1:]
+        refs = [
+            (PROTOCOL_LABEL.get(protocol, protocol), f"data: {kind}", f"{protocol}/ref:{kind}")
+            for kind in ("openings", "windows")
+            if _ref(results, protocol, kind)
+        ]
+        cols = cols[: last + 1] + refs + cols[last + 1 :]
     rows = {}
     for metric, label, kind in DIVERSITY_ROWS:
         row = []
         for _, _, key in cols:
             src, what = key.split("/")
             if metric == "self_bleu_kind":
-                kinds = ({"published"} if src == "paper" else
-                         {r.get("self_bleu_kind") for r in _samples(results, protocol=src)} if not what.startswith("ref:")
-                         else {(_ref(results, src, what[4:]) or {}).get("self_bleu_kind")})
+                kinds = (
+                    {"published"}
+                    if src == "paper"
+                    else {r.get("self_bleu_kind") for r in _samples(results, protocol=src)}
+                    if not what.startswith("ref:")
+                    else {(_ref(results, src, what[4:]) or {}).get("self_bleu_kind")}
+                )
                 row.append(", ".join(SELF_BLEU_SHORT.get(k, "n/a") for k in sorted(kinds, key=str)))
             elif src == "paper":
                 paper = {**PUBLISHED["diversity"][what], "n_texts": 1000}
@@ -270,8 +326,14 @@ def table_diversity(results) -> pd.DataFrame:
         rows[label] = row
     tops = list(dict.fromkeys(c[0] for c in cols))
     panels = [tops[:2], tops[2:]] if len(cols) > 8 and len(tops) > 2 else None
-    return _frame(rows, cols, "Metric", resize=True, panels=panels,
-                  title="Table 4. Diversity of the main sample sets" + _seeds_note(results))
+    return _frame(
+        rows,
+        cols,
+        "Metric",
+        resize=True,
+        panels=panels,
+        title="Table 4. Diversity of the main sample sets" + _seeds_note(results),
+    )
 
 
 def table_likelihood(results) -> pd.DataFrame:
@@ -279,27 +341,50 @@ def table_likelihood(results) -> pd.DataFrame:
     perplexity bound (an upper bound on the MDLM's perplexity), beside the masked-token mean loss the
     paper reported, which is not a likelihood bound. Lowest value over evaluations of each run."""
     cols = _column_groups(results)
-    rows = {k: [] for k in ("AR NLL (nats/token)", "AR perplexity", "MDLM NELBO (nats/token, bound)",
-                            "MDLM perplexity bound", "MDLM masked-token mean (not a bound)")}
+    rows = {
+        k: []
+        for k in (
+            "AR NLL (nats/token)",
+            "AR perplexity",
+            "MDLM NELBO (nats/token, bound)",
+            "MDLM perplexity bound",
+            "MDLM masked-token mean (not a bound)",
+        )
+    }
     for _, _, key in cols:
         src, arm = key.split("/")
         if src == "paper":
             if arm == "ar":
-                vals = [fmt(PUBLISHED["ar"]["best_val"], "f3"), fmt(math.exp(PUBLISHED["ar"]["best_val"]), "f2"),
-                        "", "", ""]
+                vals = [
+                    fmt(PUBLISHED["ar"]["best_val"], "f3"),
+                    fmt(math.exp(PUBLISHED["ar"]["best_val"]), "f2"),
+                    "",
+                    "",
+                    "",
+                ]
             else:
                 vals = ["", "", "not reported", "not reported", fmt(PUBLISHED["mdlm"]["best_val"], "f3")]
         elif arm == "ar":
-            vals = [fmt_agg(run_stat(results, "best_val_nll", src, arm), "f3"),
-                    fmt_agg(run_stat(results, "best_val_ppl", src, arm), "f2"), "", "", ""]
+            vals = [
+                fmt_agg(run_stat(results, "best_val_nll", src, arm), "f3"),
+                fmt_agg(run_stat(results, "best_val_ppl", src, arm), "f2"),
+                "",
+                "",
+                "",
+            ]
         else:
-            vals = ["", "", fmt_agg(run_stat(results, "best_val_nelbo", src, arm), "f3"),
-                    fmt_agg(run_stat(results, "best_val_ppl_bound", src, arm), "f2"),
-                    fmt_agg(run_stat(results, "best_val_masked_mean", src, arm), "f3")]
+            vals = [
+                "",
+                "",
+                fmt_agg(run_stat(results, "best_val_nelbo", src, arm), "f3"),
+                fmt_agg(run_stat(results, "best_val_ppl_bound", src, arm), "f2"),
+                fmt_agg(run_stat(results, "best_val_masked_mean", src, arm), "f3"),
+            ]
         for k, v in zip(rows, vals):
             rows[k].append(v)
-    return _frame(rows, cols, "Measure", resize=True,
-                  title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results))
+    return _frame(
+        rows, cols, "Measure", resize=True, title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results)
+    )
 
 
 EXAMPLE_CHARS = 240  # characters of each example shown in the appendix
@@ -326,13 +411,18 @@ def table_examples(results, group: str) -> pd.DataFrame:
     df = pd.DataFrame.from_dict(rows, orient="index", columns=["Text"], dtype=object)
     df.index.name = "Source"
     rag = ">{\\raggedright\\arraybackslash}"
-    df.attrs.update(stub_align="l", align=f"{rag}p{{0.82\\linewidth}}", resize=False,
-                    title=f"Examples: {protocol} protocol, {setting}, seed {seed}")
+    df.attrs.update(
+        stub_align="l",
+        align=f"{rag}p{{0.82\\linewidth}}",
+        resize=False,
+        title=f"Examples: {protocol} protocol, {setting}, seed {seed}",
+    )
     return df
 
 
-_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-                             "\u2014": "--", "\u2026": "..."})
+_TYPOGRAPHY = str.maketrans(
+    {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "--", "\u2026": "..."}
+)
 
 
 def _clip(text: str) -> str:
