@@ -7,7 +7,7 @@ RUN_DIR ?= runs/$(PROFILE)
 RESULTS ?= results/replica.json
 REPETITION ?= results/repetition.json
 
-.PHONY: setup smoke test figures analysis paper study replica repetition clean
+.PHONY: setup smoke test lint figures analysis paper study replica repetition notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -46,3 +46,11 @@ repetition: setup       ## AR vs MDLM on the replica's data repeated 1-32 epochs
 
 clean:
 	rm -rf runs
+
+lint: setup             ## ruff lint + format check, and the notebooks' .py sources in sync with their .ipynb
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m arche notebooks --check
+
+notebooks: setup        ## sync notebooks/NN_*.py (the source) and their .ipynb (after editing either)
+	$(PY) -m arche notebooks

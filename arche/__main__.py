@@ -93,8 +93,8 @@ def cmd_train(args):
 
 def cmd_sample(args):
     from .generate import sample_run
+    from .rundir import RunDirError, read_config_json
     from .runlock import run_lock
-    from .train import RunDirError, read_config_json
 
     cfg = _config(args)
     run_dir = Path(args.run_dir)

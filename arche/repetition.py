@@ -30,8 +30,10 @@ from pathlib import Path
 from . import study
 from .config import Config, ConfigError, parse_list
 from .data import TokenData, prepare
+from .rundir import fork, read_metrics
 from .scaling import flops_per_token
-from .train import decay_start, fork, read_metrics, train
+from .schedule import decay_start
+from .train import train
 
 PARADIGMS = ("ar", "mdlm")
 

@@ -27,7 +27,8 @@ from . import metrics, stats
 from .config import Config
 from .data import TokenData, prepare
 from .io import write_json as _write_json
-from .train import read_metrics, train
+from .rundir import read_metrics
+from .train import train
 
 SWEEP_MDLM_STEPS = (10, 25, 50, 100, 200)
 SWEEP_AR_TEMPERATURES = (0.7, 0.8, 1.0)

@@ -137,7 +137,7 @@ def metrics_table(cfg, run_dir, paradigm: str):
     import pandas as pd
 
     from . import study
-    from .train import read_metrics
+    from .rundir import read_metrics
 
     rows = []
     for key, _, path in study.model_dirs(cfg, run_dir, paradigm):
@@ -153,7 +153,7 @@ def plot_losses(cfg, run_dir, paradigm: str):
     import matplotlib.pyplot as plt
 
     from . import study
-    from .train import read_metrics
+    from .rundir import read_metrics
 
     groups: dict[str, list] = {}
     for key, _, path in study.model_dirs(cfg, run_dir, paradigm):

@@ -31,8 +31,8 @@ import torch  # noqa: E402
 
 from arche import build_model, load_config  # noqa: E402
 from arche.denoise import sample_mdlm  # noqa: E402
+from arche.device import autocast_for  # noqa: E402
 from arche.sample import sample_ar
-from arche.train import autocast_for  # noqa: E402
 
 LENGTH = 128
 SEED = 0

@@ -22,8 +22,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from arche import build_model, load_config  # noqa: E402
 from arche.config import parse_overrides  # noqa: E402
+from arche.device import autocast_for, resolve_device  # noqa: E402
 from arche.objectives import ar_loss_sum  # noqa: E402
-from arche.train import _mdlm_step_loss, autocast_for, resolve_device  # noqa: E402
+from arche.train import _mdlm_step_loss
 
 BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10G": 125.0, "T4": 65.0}
 

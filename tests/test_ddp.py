@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from arche import checkpoint
-from arche.train import read_metrics
+from arche.rundir import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 OVER = dict(

@@ -8,8 +8,9 @@ from conftest import tiny_config
 
 from arche import checkpoint, device
 from arche.config import ConfigError, load_config
+from arche.rundir import read_metrics
 from arche.scaling import disk_bytes
-from arche.train import read_metrics, train
+from arche.train import train
 
 CUDA = torch.device("cuda", 0)
 CPU = torch.device("cpu")

@@ -20,6 +20,8 @@ LAYERS = {
         "data",
         "model",
         "objectives",
+        "rundir",
+        "schedule",
         "checkpoint",
         "train",
         "sample",

@@ -25,8 +25,9 @@ from arche.checkpoint import CheckpointError
 from arche.config import ConfigError, load_config
 from arche.data import DataError, prepare
 from arche.pipeline import NOTEBOOKS, PipelineError, StageFailed, run_pipeline
+from arche.rundir import RunDirError, read_metrics
 from arche.runlock import LockedError, run_lock
-from arche.train import RunDirError, TrainingError, read_metrics, train
+from arche.train import TrainingError, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"tokens_per_s", "train_time_s", "eval_time_s"}

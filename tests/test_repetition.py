@@ -9,7 +9,9 @@ from conftest import tiny_config
 from arche import checkpoint, repetition, study, verdicts
 from arche.config import ConfigError, load_config
 from arche.data import TokenData, prepare
-from arche.train import RunDirError, decay_start, fork, lr_at, read_metrics, train
+from arche.rundir import RunDirError, fork, read_metrics
+from arche.schedule import decay_start, lr_at
+from arche.train import train
 
 
 def rep_config(**overrides):

@@ -15,7 +15,9 @@ from safetensors.torch import load_file
 
 from arche import checkpoint
 from arche.model import build_model
-from arche.train import TrainingError, lr_at, read_metrics, train
+from arche.rundir import read_metrics
+from arche.schedule import lr_at
+from arche.train import TrainingError, train
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMING = {"tokens_per_s", "train_time_s", "eval_time_s"}
