@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import study
+from . import analysis, study
 from .config import Config, ConfigError, parse_list
 from .data import TokenData, prepare
 from .rundir import fork, read_metrics
@@ -216,7 +216,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         saved = json.loads((branch_dir(run_dir, b) / "config.json").read_text())
         rows.append(_row(b, branch_dir(run_dir, b), saved["vocab_size"], saved["n_params"]))
 
-    device = study._device(cfg)
+    device = analysis._device(cfg)
     judge = study.judge_arm(cfg)
     jmodel, jcodec, _, _ = load_model(study.arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
     # The same codec (one data directory), so ids need no translation; texts are scored after <|endoftext|>.
@@ -225,7 +225,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     sample_rows = []
     for b in sampled(cfg, len(data.train)):
         recs = read_samples(branch_dir(run_dir, b) / "samples.jsonl")
-        picked = study._subsample(recs, n_match, cfg.sample_seed)
+        picked = analysis._subsample(recs, n_match, cfg.sample_seed)
         texts = [r["text"] for r in picked]
         sample_rows.append(
             {
@@ -235,18 +235,18 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
                 "chunks": b.chunks,
                 "sampler": recs[0]["sampler"],
                 "n_generated": len(recs),
-                **study._text_metrics(texts, "exact", b.seed),
+                **analysis._text_metrics(texts, "exact", b.seed),
                 "gen_ppl": generative_perplexity(
                     jmodel, [jcodec.eot], [r["tokens"] for r in picked], device=device, eot=jcodec.eot
                 ),
                 "examples": [r["text"] for r in recs[:3]],
             }
         )
-    refs = study._subsample(refs, n_match, cfg.sample_seed)
+    refs = analysis._subsample(refs, n_match, cfg.sample_seed)
     ref_texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in refs]
     reference = {
         "kind": "openings",
-        **study._text_metrics(ref_texts, "exact", cfg.sample_seed),
+        **analysis._text_metrics(ref_texts, "exact", cfg.sample_seed),
         "gen_ppl": generative_perplexity(jmodel, [jcodec.eot], refs, device=device, eot=jcodec.eot),
         "examples": ref_texts[:3],
     }
@@ -264,11 +264,11 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
             "vocab_size": data.manifest["vocab_size"],
             "n_train_chunks": len(data.train),
             "seq_len": cfg.seq_len,
-            "unigram_entropy": {protocol: study.unigram_entropy(data.val)},
+            "unigram_entropy": {protocol: analysis.unigram_entropy(data.val)},
             "judge": {"key": judge.key, "steps": judge.config.steps},
             "n_match": n_match,
             "decay_fraction": cfg.decay_fraction,
-            "device": study._device_name(cfg),
+            "device": analysis._device_name(cfg),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
         "repetition": rows,
@@ -276,6 +276,6 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         "references": [reference],
     }
     results["verdicts"] = verdicts.repetition(results)
-    study._write_json(run_dir / "results.json", results)
+    analysis._write_json(run_dir / "results.json", results)
     log(f"analysis: wrote {run_dir / 'results.json'}")
     return results

@@ -34,7 +34,7 @@ LAYERS = {
         "speed",
         "runlock",
     ],
-    "study": ["study", "repetition", "verdicts"],
+    "study": ["study", "analysis", "repetition", "verdicts"],
     "report": ["report"],  # the package arche/report/: every module in it
     "entry": [
         "pipeline",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arche import stats, study
+from arche import stats
 
 STORED_DIR = Path(__file__).resolve().parents[1] / "results"
 RANGES = {"log": (0.0, math.inf), "logit": (0.0, 1.0)}
@@ -46,7 +46,7 @@ def test_no_stored_interval_leaves_its_range(stored):
         for protocol, arm, setting in groups:
             where = dict(protocol=protocol, arm=arm) | ({"setting": setting} if setting else {})
             for metric in metrics:
-                agg = study.summarise(rows, metric, **where)
+                agg = stats.summarise(rows, metric, **where)
                 scale = stats.scale_of(metric)
                 if agg["n"] < 2 or scale not in RANGES:
                     continue

@@ -5,7 +5,7 @@ import math
 import pytest
 from conftest import tiny_config
 
-from arche import study
+from arche import analysis, stats, study
 from arche.generate import read_samples
 
 
@@ -23,13 +23,13 @@ def test_arms_follow_the_switches():
 
 
 def test_interval_arithmetic_uses_scipy_t_quantiles():
-    agg = study.aggregate([1.0, 2.0, 3.0])
+    agg = stats.aggregate([1.0, 2.0, 3.0])
     assert agg["mean"] == 2.0 and agg["sd"] == pytest.approx(1.0) and agg["n"] == 3
     half = 4.302652729911275 * 1.0 / math.sqrt(3)  # t(0.975, 2 df)
     assert agg["lo"] == pytest.approx(2.0 - half) and agg["hi"] == pytest.approx(2.0 + half)
-    one = study.aggregate([0.5])
+    one = stats.aggregate([0.5])
     assert (one["mean"], one["lo"], one["hi"], one["n"]) == (0.5, 0.5, 0.5, 1)
-    assert study.aggregate([None, float("nan")])["n"] == 0
+    assert stats.aggregate([None, float("nan")])["n"] == 0
 
 
 def test_judge_is_an_extra_ar_with_an_unused_seed():
@@ -42,28 +42,28 @@ def test_judge_is_an_extra_ar_with_an_unused_seed():
 
 def test_first_words_top_breaks_ties_by_word():
     texts = ["b x y", "a x y", "c x y", "a z", "b z"]
-    top = study._text_metrics(texts, "exact", seed=0)["first_words_top"]
+    top = analysis._text_metrics(texts, "exact", seed=0)["first_words_top"]
     assert [w for w, _ in top] == ["a", "b", "c"]
 
 
 def test_matched_length_metrics_cut_every_text():
     texts = [" ".join(f"w{i}{j}" for j in range(40)) for i in range(6)] + ["one two three four five six"] * 2
-    m = study._text_metrics(texts, "exact", seed=0, match_words=6)
+    m = analysis._text_metrics(texts, "exact", seed=0, match_words=6)
     assert m["match_words"] == 6 and 0 <= m["self_bleu_matched"] <= 1
     # six words per text: 8 texts give 8 * 5 bigrams, of which the two equal texts share 5
     assert m["distinct_2_matched"] == pytest.approx(35 / 40)
 
 
 def test_unigram_entropy_in_nats():
-    assert study.unigram_entropy([1, 1, 2, 2]) == pytest.approx(math.log(2))
-    assert study.unigram_entropy([[5, 5], [5, 5]]) == pytest.approx(0.0)
+    assert analysis.unigram_entropy([1, 1, 2, 2]) == pytest.approx(math.log(2))
+    assert analysis.unigram_entropy([[5, 5], [5, 5]]) == pytest.approx(0.0)
 
 
 def test_summarise_filters_rows():
     rows = [{"protocol": "controlled", "arm": "ar", "x": v} for v in (1.0, 3.0)]
     rows += [{"protocol": "published", "arm": "ar", "x": 100.0}]
-    assert study.summarise(rows, "x", protocol="controlled", arm="ar")["mean"] == 2.0
-    assert study.summarise(rows, "x", protocol="published")["n"] == 1
+    assert stats.summarise(rows, "x", protocol="controlled", arm="ar")["mean"] == 2.0
+    assert stats.summarise(rows, "x", protocol="published")["n"] == 1
 
 
 def test_protocol_switch_end_to_end(tmp_path):
