@@ -143,13 +143,13 @@ def paper_repo(tmp_path, monkeypatch):
     """A repository whose paper/main.tex needs one generated macro, and a fake latexmk on PATH."""
     repo = tmp_path / "repo"
     (repo / "paper").mkdir(parents=True)
-    (repo / "paper" / "main.tex").write_text("\\input{generated/macros.tex}\n\\RunName\n")
+    (repo / "paper" / "main.tex").write_text("\\input{generated/macros.tex}\n\\V{RunName}\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "latexmk").write_text(FAKE_LATEXMK)
     (bin_dir / "latexmk").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setattr(report, "repo_root", lambda: repo)
+    monkeypatch.setattr(report.paper, "paper_sources", lambda: repo / "paper")
     return repo
 
 
@@ -157,7 +157,7 @@ def _analysed_run(run: Path, name: str) -> Path:
     """A run directory with an executed 05_analysis notebook whose 'macros' cell defines \\RunName."""
     cell = new_code_cell("show_macros()", metadata={"tags": ["macros"]})
     cell.outputs = [
-        new_output("display_data", data={"text/latex": f"\\newcommand{{\\RunName}}{{{name}}}\n", "text/plain": name})
+        new_output("display_data", data={"text/latex": report.macros_tex({"RunName": name}), "text/plain": name})
     ]
     (run / "notebooks").mkdir(parents=True)
     nbformat.write(new_notebook(cells=[cell]), run / "notebooks" / "05_analysis.ipynb")
@@ -194,7 +194,7 @@ def test_failed_paper_build_exits_non_zero_and_leaves_no_stale_pdf(tmp_path, pap
     run = _analysed_run(tmp_path / "run", "runA")
     assert main(["paper", "--run-dir", str(run)]) == 0
     assert (run / "paper.pdf").exists()
-    (paper_repo / "paper" / "main.tex").write_text("\\input{generated/macros.tex}\n\\RunName FAIL\n")
+    (paper_repo / "paper" / "main.tex").write_text("\\input{generated/macros.tex}\n\\V{RunName} FAIL\n")
     capsys.readouterr()
     assert main(["paper", "--run-dir", str(run)]) == 1
     err = capsys.readouterr().err
@@ -212,7 +212,7 @@ def test_paper_run_dir_is_relative_to_the_working_directory(tmp_path, monkeypatc
 def test_runner_reports_a_failed_paper_build_as_a_failure(tmp_path, paper_repo):
     """`arche run --only 05_analysis`: the runner builds this run's paper (in RUN/paper) and a LaTeX
     failure makes it fail (exit code 1) without listing an old PDF."""
-    (paper_repo / "paper" / "main.tex").write_text("\\input{generated/macros.tex}\n\\RunName FAIL\n")
+    (paper_repo / "paper" / "main.tex").write_text("\\input{generated/macros.tex}\n\\V{RunName} FAIL\n")
     run, stubs = tmp_path / "run", tmp_path / "stubs"
     stubs.mkdir()
     (run / "notebooks").mkdir(parents=True)
@@ -229,7 +229,7 @@ def test_runner_reports_a_failed_paper_build_as_a_failure(tmp_path, paper_repo):
     (run / "paper.pdf").write_bytes(b"%PDF old")
     source = (
         "from IPython.display import display\n"
-        'display({"text/latex": "\\\\newcommand{\\\\RunName}{stub}", "text/plain": "m"}, raw=True)'
+        f"display({{'text/latex': {report.macros_tex({'RunName': 'stub'})!r}, 'text/plain': 'm'}}, raw=True)"
     )
     nb = new_notebook(
         cells=[

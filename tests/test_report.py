@@ -2,6 +2,7 @@
 exporter and (with latexmk) a real paper build, on a hand-made results dict in results.json's schema."""
 
 import copy
+import json
 import math
 import re
 import shutil
@@ -489,12 +490,13 @@ def test_macros_values_and_names(results):
 
 def test_missing_macro_is_named():
     tex = (
-        "\\documentclass{article}\n\\newcommand{\\Mine}{x}\n\\begin{document}\\Mine \\ArBestVal \\LaTeX\n"
-        "% \\Commented out\n\\NotDefinedAnywhere \\section{A}\\end{document}\n"
+        "\\documentclass{article}\n\\newcommand{\\Mine}{x}\n\\begin{document}\\Mine \\V{ArBestVal} \\LaTeX\n"
+        "% \\V{CommentedOut}\n\\V{NotDefinedAnywhere} \\section{A}\\end{document}\n"
     )
+    assert report.used_macros(tex) == {"ArBestVal", "NotDefinedAnywhere"}  # no list of LaTeX's own commands
     assert report.missing_macros(tex, {"ArBestVal"}) == ["NotDefinedAnywhere"]
-    with pytest.raises(report.MissingMacroError, match=r"\\NotDefinedAnywhere"):
-        report.check_macros(tex, "\\newcommand{\\ArBestVal}{1}\n")
+    with pytest.raises(report.MissingMacroError, match=r"\\V\{NotDefinedAnywhere\}"):
+        report.check_macros(tex, report.macros_tex({"ArBestVal": "1"}))
 
 
 # --------------------------------------------------------------------------- the notebook bridge
@@ -711,7 +713,7 @@ def test_build_paper_with_toy_mark(results, tmp_path):
         assert "1.589" in text  # a published number, via a generated table
     # A macro main.tex uses but macros.tex lacks fails the build, naming it.
     (paper / "main.tex").write_text(
-        (paper / "main.tex").read_text().replace(r"\end{document}", "\\ArNoSuchMacro\n\\end{document}")
+        (paper / "main.tex").read_text().replace(r"\end{document}", "\\V{ArNoSuchMacro}\n\\end{document}")
     )
     with pytest.raises(report.MissingMacroError, match="ArNoSuchMacro"):
         report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
@@ -810,3 +812,18 @@ def test_figures_command_refuses_a_bad_results_file(tmp_path, capsys):
     assert "cannot read the results file" in capsys.readouterr().err
     bad.write_text("{}")
     assert main(["figures", "--results", str(bad), "--out", str(tmp_path / "out")]) == 2
+
+
+def test_sweep_labels_never_overlap_and_perplexity_is_on_a_log_axis():
+    from arche.report.figures import overlapping_labels
+
+    committed = json.loads((ROOT / "results" / "replica.json").read_text())
+    r = make_results()
+    for row in r["samples"]:  # crowd the MDLM sweep into one spot: its labels collide unless moved
+        if row.get("knob") == "mdlm_steps":
+            row["gen_ppl"], row["self_bleu"], row["unique_first_5gram"] = 2000.0, 0.05, 0.99
+    for results in (committed, r):
+        fig = report.fig_sweep(results)
+        assert len(fig.sweep_labels) >= 6
+        assert overlapping_labels(fig, fig.sweep_labels) == []
+        assert all(ax.get_xscale() == "log" for ax in fig.axes)

@@ -183,4 +183,4 @@ def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
         assert (run / "paper" / "generated" / name).exists(), name
     assert (run / "figures" / "fig-val-curves.png").exists()
     macros = (run / "paper" / "generated" / "macros.tex").read_text()
-    assert "\\newcommand{\\ToyMark}{toy data}" in macros  # the synthetic corpus is marked in the PDF
+    assert "\\csname arche:ToyMark\\endcsname{toy data}" in macros  # the synthetic corpus is marked in the PDF

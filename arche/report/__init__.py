@@ -38,7 +38,6 @@ from .common import (  # noqa: F401
     ARMS,
     CITATION,
     COLORS,
-    LATEX_UPPERCASE_COMMANDS,
     PROTOCOL_LABEL,
     PUBLISHED,
     THROUGHPUT_TOLERANCE,
@@ -104,7 +103,6 @@ from .macros import (  # noqa: F401
     macros_tex,
     missing_macros,
     used_macros,
-    write_macros,
 )
 from .paper import (  # noqa: F401
     FIG_MIMES,

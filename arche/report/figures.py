@@ -289,6 +289,58 @@ def sweep_rows(results, knob) -> list[dict]:
     return out
 
 
+def spread_labels(fig, texts, pad_px: float = 1.0, rounds: int = 200) -> None:
+    """Move annotation labels apart, upwards, until no two of them overlap (their rendered bounding
+    boxes, in pixels). Annotations placed with textcoords="offset points" keep pointing at their point."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not texts:
+        return
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()  # the layout engine places the axes first: boxes are measured where they end up
+    for _ in range(rounds):
+        boxes = [t.get_window_extent(renderer) for t in texts]
+        moved = False
+        order = sorted(range(len(texts)), key=lambda i: (boxes[i].y0, boxes[i].x0))
+        for a_pos, i in enumerate(order):
+            for j in order[a_pos + 1:]:
+                a, b = boxes[i], boxes[j]
+                if a.x1 + pad_px <= b.x0 or b.x1 + pad_px <= a.x0 or a.y1 + pad_px <= b.y0 or b.y1 + pad_px <= a.y0:
+                    continue
+                up_px = a.y1 + pad_px - b.y0  # lift j just above i
+                dx, dy = texts[j].xyann
+                texts[j].xyann = (dx, dy + up_px * 72.0 / fig.dpi)
+                boxes[j] = texts[j].get_window_extent(renderer)
+                moved = True
+        if not moved:
+            return
+
+
+def overlapping_labels(fig, texts) -> list[tuple[str, str]]:
+    """Pairs of labels whose rendered boxes overlap (what spread_labels removes; tests assert none)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    return [(texts[i].get_text(), texts[j].get_text()) for i in range(len(texts)) for j in range(i + 1, len(texts))
+            if boxes[i].overlaps(boxes[j])]
+
+
+def _log_x(ax) -> None:
+    """Log x axis with plain-number labels (generative perplexity: a ratio scale)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
 def _log_x_if_wide(ax) -> None:
     """Log x axis with plain-number labels when the data span more than a factor of 5."""
     from matplotlib.ticker import FuncFormatter, LogLocator
@@ -313,6 +365,7 @@ def fig_sweep(results):
         ("ar_temperature", "ar", "AR: temperature", lambda v: f"T={v:g}"),
     ]
     protocol = None
+    labels = {}
     for ax, (metric, ylabel) in zip(
         axes.flat, (("self_bleu", "Self-BLEU (lower = more diverse)"), ("unique_first_5gram", "unique first 5-grams"))
     ):
@@ -329,18 +382,27 @@ def fig_sweep(results):
                 text = name(r["value"])
                 if metric == "self_bleu":  # wall time once, on the first panel
                     text += f", {_fmt_seconds(r['wall_time_s']['mean'])}"
-                ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(4, 3), fontsize=6)
+                labels.setdefault(ax, []).append(
+                    ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(4, 3), fontsize=6)
+                )
         if protocol is not None:
             for kind, ls in (("openings", "--"), ("windows", ":")):
                 ref = _ref(results, protocol, kind)
                 if ref and _ok(ref.get(metric)):
                     ax.axhline(ref[metric], color="k", ls=ls, lw=0.8, label=f"data: {kind}")
-        _log_x_if_wide(ax)
-        ax.set_xlabel("gen. perplexity under AR (lower = more fluent)", fontsize=8)
+        _log_x(ax)
+        ax.set_xlabel("gen. perplexity under the judge, log scale (lower = more fluent)", fontsize=8)
         ax.set_ylabel(ylabel, fontsize=8)
         if metric == "unique_first_5gram":
             ax.yaxis.set_major_formatter(_pct_formatter())
         ax.legend(fontsize=6.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
     if protocol:
         fig.suptitle(f"sampler sweep, {protocol} protocol, seed {results['meta']['seeds'][0]}", fontsize=9)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()  # the constrained layout places the axes once ...
+    fig.set_layout_engine("none")  # ... and stays put while the labels move apart where they collide
+    for texts in labels.values():
+        spread_labels(fig, texts)
+    fig.sweep_labels = [t for texts in labels.values() for t in texts]  # for tests: no two may overlap
     return fig

@@ -314,7 +314,6 @@ def table_findings(results) -> pd.DataFrame:
     df.attrs.update(
         stub_align=f"{rag}p{{0.2\\linewidth}}",
         align=f"{rag}p{{0.3\\linewidth}}{rag}p{{0.33\\linewidth}}c",
-        resize=False,
         title="Findings under the controlled protocol" + _seeds_note(results),
     )
     return df

@@ -60,9 +60,12 @@ def fmt_agg(agg: dict, kind="f3", scale=1.0) -> str:
         return f"{100 * mean:.1f} ± {100 * half:.1f}%"
     text = fmt(mean, kind)
     if kind in ("int", "tok"):
-        return f"{text} ± {round(half):,}"
-    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
-    return f"{text} ± {half:.{decimals}f}"
+        spread = f"{round(half):,}"
+    else:
+        decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 0
+        spread = f"{half:.{decimals}f}"
+    # A spread that rounds to nothing is not shown: "1,750", never "1,750 ± 0".
+    return text if float(spread.replace(",", "")) == 0 else f"{text} ± {spread}"
 
 
 _LATEX_MAP = {
@@ -113,14 +116,16 @@ def to_booktabs(df: pd.DataFrame) -> str:
     df.attrs: "sections" (index labels rendered as full-width italic section rows), "bold" (set of
     (row, column) cells set in bold), "align" (column alignment of the data columns, default "r"),
     "stub_align" (default "l"), "panels" (lists of top-level headers: the columns are set as panels
-    stacked one under the other, each with its own header, to halve a wide table's width),
-    "resize" (shrink to \\linewidth when still wider). Every cell and header is escaped.
+    stacked one under the other, each with its own header; a table of more than MAX_COLUMNS data
+    columns is split so by itself). No table is shrunk. Every cell and header is escaped.
     """
     attrs = df.attrs or {}
     panels = attrs.get("panels")
     if panels and isinstance(df.columns, pd.MultiIndex):
         groups = [[c for c in df.columns if c[0] in panel] for panel in panels]
         groups = [g for g in groups if g]
+    elif isinstance(df.columns, pd.MultiIndex) and len(df.columns) > MAX_COLUMNS:
+        groups = _auto_panels(df)
     else:
         groups = [list(df.columns)]
     width = max(len(g) for g in groups)
@@ -132,11 +137,25 @@ def to_booktabs(df: pd.DataFrame) -> str:
             lines += [r"\midrule[\heavyrulewidth]", r"\addlinespace"]
         lines += _booktabs_block(df, cols, width)
     lines += [r"\bottomrule", r"\end{tabular}"]
-    body = "\n".join(lines)
-    if attrs.get("resize"):
-        # Shrink only when wider than the line; narrow tables keep their natural size.
-        body = "\\resizebox{\\ifdim\\width>\\linewidth\\linewidth\\else\\width\\fi}{!}{%\n" + body + "%\n}"
-    return body + "\n"
+    return "\n".join(lines) + "\n"
+
+
+# A table wider than this many data columns is set as panels stacked one under the other (whole
+# top-level column groups each), never shrunk below the text size.
+MAX_COLUMNS = 5
+
+
+def _auto_panels(df: pd.DataFrame) -> list[list]:
+    """The columns in panels of whole top-level groups, at most MAX_COLUMNS each (a larger group alone)."""
+    tops = list(dict.fromkeys(c[0] for c in df.columns))
+    panels, current = [], []
+    for top in tops:
+        cols = [c for c in df.columns if c[0] == top]
+        if current and len(current) + len(cols) > MAX_COLUMNS:
+            panels.append(current)
+            current = []
+        current = current + cols
+    return panels + ([current] if current else [])
 
 
 def _booktabs_block(df: pd.DataFrame, cols: list, width: int) -> list[str]:

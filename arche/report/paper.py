@@ -161,11 +161,16 @@ def _latex_errors(log_text: str, limit: int = 8) -> str:
 PAPER_SOURCES = ("main.tex", "references.bib", "repetition.tex", "repetition-section.tex")
 
 
+def paper_sources() -> Path:
+    """Where main.tex and its companions are: the checkout's paper/, or the copy the wheel ships."""
+    return resource_dir("paper")
+
+
 def main_document(generated: Path) -> str:
     """main.tex (the comparison, with the repetition section when its figure was generated), or
     repetition.tex for a repetition study alone (its macros, no comparison's)."""
     text = (Path(generated) / "macros.tex").read_text() if (Path(generated) / "macros.tex").exists() else ""
-    alone = "\\newcommand{\\RepOutcome}" in text and "\\newcommand{\\ToyLevel}" not in text
+    alone = "arche:RepOutcome\\endcsname" in text and "arche:ToyLevel\\endcsname" not in text
     return "repetition.tex" if alone else "main.tex"
 
 
@@ -197,8 +202,8 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
         paper_dir = run_dir / "paper"
         paper_dir.mkdir(parents=True, exist_ok=True)
         for name in PAPER_SOURCES:
-            if (resource_dir("paper") / name).exists():
-                shutil.copy2(resource_dir("paper") / name, paper_dir / name)
+            if (paper_sources() / name).exists():
+                shutil.copy2(paper_sources() / name, paper_dir / name)
     paper_dir = Path(paper_dir)
     figures_dir = Path(figures_dir) if figures_dir else run_dir / "figures"
     out = run_dir / "paper.pdf"

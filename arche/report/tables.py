@@ -156,7 +156,6 @@ def table_setup(results) -> pd.DataFrame:
     df.attrs.update(
         sections=["Shared", "Paradigm-specific", "Protocol"],
         align="l",
-        resize=True,
         title="Table 1. Setup: the paper's and ours",
     )
     return df
@@ -214,58 +213,44 @@ def table_training(results) -> pd.DataFrame:
         rows["Best val loss"].append(fmt_agg(st("best_val"), "f3"))
         rows["Best step"].append(fmt_agg(st("best_step"), "int"))
         rows["Val loss measured"].append(_loss_name(results, src, arm))
-    return _frame(rows, cols, "Metric", resize=True, title="Table 2. Training efficiency" + _seeds_note(results))
+    return _frame(rows, cols, "Metric", title="Table 2. Training efficiency" + _seeds_note(results))
 
 
 def table_val_loss(results) -> pd.DataFrame:
-    """Table 3: validation loss at every evaluation, aligned by fraction of training (the paper
-    evaluated every 2,000 of 20,000 steps; ours every eval_every of its own steps). The paper's step
-    and ours are both shown; the lowest value of each column is bold."""
+    """Table 3: validation loss at every evaluation, row k the k-th evaluation of each (the paper
+    evaluated every 2,000 of 20,000 steps; ours every eval_every of its own steps), with both steps
+    shown, so no row is half empty when the two evaluated equally often; the lowest of each column is bold."""
     cols = _column_groups(results)
     pc = PUBLISHED["val_curve"]
-    ours_steps = results["meta"]["config"]["steps"]
     tables = {key: _curve_table(results, *key.split("/")) for _, _, key in cols if not key.startswith("paper")}
-    fracs = {round(s / PUBLISHED["steps"], 4): ("paper", s) for s in pc["step"]}
     our_steps = sorted({s for t in tables.values() for s in t})
-    for s in our_steps:
-        fracs.setdefault(round(s / ours_steps, 4), None)
-    rows, bold = {}, set()
-    best = {}
-    for key, t in tables.items():
-        if t:
-            best[key] = min(t, key=lambda s: t[s]["mean"])
+    best = {key: min(t, key=lambda s: t[s]["mean"]) for key, t in tables.items() if t}
     columns = [("", "Paper step", "paper_step"), ("", "Our step", "our_step")] + cols
-    for frac in sorted(fracs):
-        paper_step = next((s for s in pc["step"] if round(s / PUBLISHED["steps"], 4) == frac), None)
-        our_step = next((s for s in our_steps if round(s / ours_steps, 4) == frac), None)
-        label = f"{100 * frac:.0f}%" if abs(100 * frac - round(100 * frac)) < 0.05 else f"{100 * frac:.1f}%"
+    rows, bold = {}, set()
+    for k in range(max(len(pc["step"]), len(our_steps))):
+        paper_step = pc["step"][k] if k < len(pc["step"]) else None
+        our_step = our_steps[k] if k < len(our_steps) else None
+        label = str(k + 1)
         row = [fmt(paper_step, "int") if paper_step else "", fmt(our_step, "int") if our_step else ""]
         for top, sub, key in cols:
             if key.startswith("paper"):
                 arm = key.split("/")[1]
-                if paper_step:
-                    v = pc[arm][pc["step"].index(paper_step)]
-                    row.append(fmt(v, "f3"))
-                    if v == min(pc[arm]):
-                        bold.add((label, (top, sub)))
-                else:
-                    row.append("")
+                v = pc[arm][k] if paper_step else None
+                row.append(fmt(v, "f3") if v is not None else "")
+                if v is not None and v == min(pc[arm]):
+                    bold.add((label, (top, sub)))
             else:
                 t = tables[key]
-                if our_step in t:
-                    row.append(fmt_agg(t[our_step], "f3"))
-                    if best.get(key) == our_step:
-                        bold.add((label, (top, sub)))
-                else:
-                    row.append("")
+                row.append(fmt_agg(t[our_step], "f3") if our_step in t else "")
+                if our_step in t and best.get(key) == our_step:
+                    bold.add((label, (top, sub)))
         rows[label] = row
     return _frame(
         rows,
         columns,
-        "Training done",
+        "Evaluation",
         bold=bold,
-        resize=True,
-        title="Table 3. Validation loss over training (bold: lowest)" + _seeds_note(results),
+        title="Table 3. Validation loss at each evaluation (bold: lowest)" + _seeds_note(results),
     )
 
 
@@ -330,7 +315,6 @@ def table_diversity(results) -> pd.DataFrame:
         rows,
         cols,
         "Metric",
-        resize=True,
         panels=panels,
         title="Table 4. Diversity of the main sample sets" + _seeds_note(results),
     )
@@ -383,7 +367,7 @@ def table_likelihood(results) -> pd.DataFrame:
         for k, v in zip(rows, vals):
             rows[k].append(v)
     return _frame(
-        rows, cols, "Measure", resize=True, title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results)
+        rows, cols, "Measure", title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results)
     )
 
 
@@ -414,7 +398,6 @@ def table_examples(results, group: str) -> pd.DataFrame:
     df.attrs.update(
         stub_align="l",
         align=f"{rag}p{{0.82\\linewidth}}",
-        resize=False,
         title=f"Examples: {protocol} protocol, {setting}, seed {seed}",
     )
     return df
