@@ -9,7 +9,7 @@ import json
 import time
 from pathlib import Path
 
-from . import metrics
+from . import findings, metrics
 from .config import Config
 from .data import TokenData
 from .io import write_json as _write_json
@@ -160,6 +160,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         "throughput": measure_throughput(cfg, datas[main].codec.vocab_size, log=log),
         "infill": infill,
     }
+    results["verdicts"] = findings.verdicts(results)  # the rules' outcomes, as data
     _write_json(run_dir / "results.json", results)
     log(f"analysis: wrote {run_dir / 'results.json'}")
     return results

@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = {
     "core": [
         "config",
+        "numfmt",
         "profiles",
         "scaling",
         "errors",
@@ -34,7 +35,7 @@ LAYERS = {
         "speed",
         "runlock",
     ],
-    "study": ["study", "analysis", "repetition", "verdicts"],
+    "study": ["study", "analysis", "repetition", "verdicts", "results", "findings"],
     "report": ["report"],  # the package arche/report/: every module in it
     "entry": [
         "pipeline",

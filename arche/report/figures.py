@@ -305,7 +305,7 @@ def spread_labels(fig, texts, pad_px: float = 1.0, rounds: int = 200) -> None:
         moved = False
         order = sorted(range(len(texts)), key=lambda i: (boxes[i].y0, boxes[i].x0))
         for a_pos, i in enumerate(order):
-            for j in order[a_pos + 1:]:
+            for j in order[a_pos + 1 :]:
                 a, b = boxes[i], boxes[j]
                 if a.x1 + pad_px <= b.x0 or b.x1 + pad_px <= a.x0 or a.y1 + pad_px <= b.y0 or b.y1 + pad_px <= a.y0:
                     continue
@@ -327,8 +327,12 @@ def overlapping_labels(fig, texts) -> list[tuple[str, str]]:
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     boxes = [t.get_window_extent(renderer) for t in texts]
-    return [(texts[i].get_text(), texts[j].get_text()) for i in range(len(texts)) for j in range(i + 1, len(texts))
-            if boxes[i].overlaps(boxes[j])]
+    return [
+        (texts[i].get_text(), texts[j].get_text())
+        for i in range(len(texts))
+        for j in range(i + 1, len(texts))
+        if boxes[i].overlaps(boxes[j])
+    ]
 
 
 def _log_x(ax) -> None:

@@ -26,7 +26,7 @@ from .common import (
     toy_level,
 )
 from .figures import sweep_rows
-from .findings import findings, sanity_gate
+from .findings import sanity_gate, stored_or_computed
 from .fmt import _ok, fmt, fmt_agg, latex_escape
 from .tables import describe_precision
 
@@ -207,7 +207,7 @@ def macros(results) -> dict[str, str]:
             m[f"{A}ParamGap"] = fmt(gap, "pct")
 
     # The verdicts.
-    by_key = {f["key"]: f for f in findings(results)}
+    by_key = {f["key"]: f for f in stored_or_computed(results)}
     for key in (
         "FindingOne",
         "FindingTwo",
@@ -305,7 +305,10 @@ V_PREFIX = "arche:"  # the values live in control sequences named \csname arche:
 # \V{Name} expands to the value generated for Name, or (should a name be missing despite the check) to a
 # visible [missing: Name]; \V is expandable, so \ifnum\V{ToyLevel}>0 works.
 V_DEFINITION = (
-    "\\providecommand*{\\V}[1]{\\ifcsname " + V_PREFIX + "#1\\endcsname\\csname " + V_PREFIX
+    "\\providecommand*{\\V}[1]{\\ifcsname "
+    + V_PREFIX
+    + "#1\\endcsname\\csname "
+    + V_PREFIX
     + "#1\\endcsname\\else\\textbf{[missing: #1]}\\fi}"
 )
 

@@ -366,9 +366,7 @@ def table_likelihood(results) -> pd.DataFrame:
             ]
         for k, v in zip(rows, vals):
             rows[k].append(v)
-    return _frame(
-        rows, cols, "Measure", title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results)
-    )
+    return _frame(rows, cols, "Measure", title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results))
 
 
 EXAMPLE_CHARS = 240  # characters of each example shown in the appendix
