@@ -254,7 +254,16 @@ def _confidence_batch(
             chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
             canvas = torch.where(chosen, sampled, canvas)
         if trace is not None:
-            trace.append({"round": r, "t": t, "temperature": temperature, "masked": remaining, "unmasked": k})
+            trace.append(
+                {
+                    "round": r,
+                    "t": t,
+                    "temperature": temperature,
+                    "masked": remaining,
+                    "unmasked": k,
+                    "canvas": canvas.detach().cpu().clone(),
+                }  # the canvas after this round: for a denoising trace
+            )
     return canvas
 
 

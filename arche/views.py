@@ -221,3 +221,76 @@ def sample_examples(cfg, run_dir, n: int = 3, stem: str = "samples", max_chars: 
         ]
         for arm, _, recs in _sample_files(cfg, run_dir, stem)
     }
+
+
+def show_masking(cfg, run_dir, ts=(0.25, 0.5, 0.75), max_tokens: int = 48, seed: int = 0):
+    """The science of 03 in one cell: the schedule alpha(t) = cos^2(pi t / 2) (the probability that a
+    token is still visible at time t), the NELBO's weight -alpha'(t) / (1 - alpha(t)) on each masked
+    token's loss, and the first held-out story with its tokens masked at three values of t, as the
+    MDLM sees it during training. Returns the figure; prints the stories."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    from . import study
+    from .data import TokenData
+    from .objectives import alpha, nelbo_weight
+
+    t = torch.linspace(cfg.mdlm_eps, 1.0, 400)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    axes[0].plot(t, alpha(t))
+    axes[0].set(xlabel="t (noise level)", ylabel="alpha(t) = P(token visible)", title="masking schedule")
+    axes[1].plot(t, nelbo_weight(t))
+    axes[1].set(xlabel="t", ylabel="weight, log scale", title="NELBO weight -alpha'(t) / (1 - alpha(t))")
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+
+    data = TokenData(study.data_dir(run_dir, study.main_protocol(cfg)))
+    flat = np.asarray(data.val).reshape(-1)
+    start = int(data.val_story_starts[0]) if len(data.val_story_starts) else 0
+    tokens = [int(x) for x in flat[start : start + max_tokens] if int(x) != data.codec.eot]
+    gen = torch.Generator().manual_seed(seed)
+    shown = {}
+    for tv in ts:
+        visible = alpha(torch.tensor(tv)).item()
+        masked = (torch.rand(len(tokens), generator=gen) < 1 - visible).tolist()
+        pieces = []
+        for tok, m in zip(tokens, masked):
+            text = data.codec.decode([tok])
+            pieces.append((" " if text.startswith(" ") else "") + "[MASK]" if m else text)
+        shown[f"t = {tv}: alpha = {visible:.2f}, {sum(masked)} of {len(tokens)} tokens masked"] = ["".join(pieces)]
+    print_texts(shown)
+    return fig
+
+
+def show_denoising(cfg, run_dir, n_rounds: int = 6, steps: int | None = None, seed: int = 0):
+    """The science of 04 in one cell: one MDLM sample drawn from a fully masked canvas, shown after
+    a few of its denoising rounds (the sampler's own `trace`), from all [MASK] to the finished text."""
+    import torch
+
+    from . import study
+    from .denoise import sample_mdlm
+    from .generate import load_model, prefix_ids
+
+    mdlm = [path for _, paradigm, path in study.model_dirs(cfg, run_dir, "mdlm") if paradigm == "mdlm"]
+    if not mdlm:
+        print("no MDLM trained in this run")
+        return
+    model, codec, saved, _ = load_model(mdlm[0], max_len=cfg.sample_length + 2)
+    sampler = cfg.mdlm_sampler if cfg.mdlm_sampler in ("confidence", "remask") else "confidence"
+    prefix = prefix_ids(codec, saved["config"]["eos_between_stories"], "")
+    trace: list = []
+    with torch.no_grad():
+        sample_mdlm(model, prefix, 1, cfg.sample_length, sampler, steps or cfg.mdlm_steps, seed=seed, trace=trace)
+    picks = sorted({round(i * (len(trace) - 1) / max(1, n_rounds - 1)) for i in range(n_rounds)})
+    shown = {}
+    for i in picks:
+        rec = trace[i]
+        row = rec["canvas"][0].tolist()
+        text = "".join("_" if tok == model.mask_id else codec.decode([tok]) for tok in row)
+        left = sum(tok == model.mask_id for tok in row)
+        shown[f"after round {rec['round'] + 1} of {len(trace)} (t = {rec['t']:.2f}): {left} [MASK] left"] = [text]
+    print(f"{mdlm[0].relative_to(run_dir)}: {sampler} sampler, {len(trace)} rounds; _ is a [MASK]")
+    print_texts(shown)

@@ -100,6 +100,19 @@ run_dir = arche.config.resolve_run_dir(run_dir or arche.config.default_run_dir(p
 print(views.describe(cfg, profile, run_dir))
 
 # %% [markdown]
+# ## What the MDLM learns from
+#
+# A training sequence is corrupted at a noise level t ~ U(eps, 1): each token stays visible with
+# probability alpha(t) = cos²(πt/2) and is replaced by `[MASK]` otherwise; the model predicts the masked
+# tokens from everything visible, both sides. The NELBO weighs each masked token's cross-entropy by
+# -alpha'(t) / (1 - alpha(t)), large at small t (few masks, each very informative about the bound).
+# Below: the schedule, the weight, and the first held-out story as the model sees it at three noise levels.
+
+# %%
+views.show_masking(cfg, run_dir)
+plt.show()
+
+# %% [markdown]
 # ## Train
 
 # %%

@@ -116,3 +116,13 @@ views.sample_times(cfg, run_dir)
 
 # %%
 views.print_texts(views.sample_examples(cfg, run_dir, n=3))
+
+# %% [markdown]
+# ## How an MDLM writes
+#
+# One sample from the first MDLM of the run, drawn from a fully masked canvas, shown after a few of its
+# denoising rounds: each round predicts every masked position and keeps the most confident few
+# (the sampler's own trace; `_` is a position still masked).
+
+# %%
+views.show_denoising(cfg, run_dir)

@@ -1,0 +1,33 @@
+"""What the notebooks show beside the work: the masking schedule of 03 and the denoising trace of 04."""
+
+import matplotlib
+from conftest import tiny_config
+
+from arche import study, views
+
+matplotlib.use("Agg")
+
+
+def test_the_science_cells_show_masking_and_denoising(tmp_path, capsys):
+    cfg = tiny_config(
+        compare_protocols=False,
+        protocol="controlled",
+        sweep=False,
+        infill=False,
+        n_seeds=1,
+        sample_length=24,
+        mdlm_steps=8,
+    )
+    run = tmp_path / "run"
+    quiet = lambda *_: None  # noqa: E731
+    study.prepare_all(cfg, run, log=quiet)
+    fig = views.show_masking(cfg, run, ts=(0.25, 0.75))
+    assert [ax.get_yscale() for ax in fig.axes] == ["linear", "log"]
+    out = capsys.readouterr().out
+    assert "t = 0.25" in out and "t = 0.75" in out and "[MASK]" in out
+    study.train_all(cfg, run, "mdlm", log=quiet)
+    capsys.readouterr()
+    views.show_denoising(cfg, run, n_rounds=3)
+    out = capsys.readouterr().out
+    assert "after round 1 of 8" in out and "after round 8 of 8" in out and "0 [MASK] left" in out
+    assert "confidence sampler" in out
