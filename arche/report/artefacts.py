@@ -177,6 +177,22 @@ def summary_markdown(results, run_dir=None, source=None) -> str:
     )
     note = toy_note(meta)
     parts = [head] + (["", f"> **{note.split(': ', 1)[0]}**: {note.split(': ', 1)[1]}."] if note else [])
+    if report_repetition.is_repetition(results):
+        v = results["verdicts"]["finding_2"]
+        parts += [
+            "",
+            f"**Finding 2 (AR overfits while the MDLM still improves) {v['outcome']}** by the rule fixed before "
+            f"the run: {v['reason']}.",
+            "",
+            "Validation NLL (AR) and NELBO (MDLM), nats/token, at the end of each epoch count (* the best):",
+            "",
+            to_markdown(report_repetition.table_repetition(results)),
+            "",
+            f"Samples after repeated epochs ({results['meta']['n_match']} texts each):",
+            "",
+            to_markdown(report_repetition.table_repetition_samples(results)),
+        ]
+        return "\n".join(parts) + "\n"
     parts += [
         "",
         "**The paper's three findings under the controlled protocol**",
@@ -191,10 +207,12 @@ def summary_markdown(results, run_dir=None, source=None) -> str:
 
 
 def update_readme(readme, results, run_dir=None, source=None) -> None:
-    """Replace the block between <!-- results:start --> and <!-- results:end --> in the README."""
+    """Replace the README's block of this kind of results: between <!-- results:start --> and
+    <!-- results:end --> for a comparison, <!-- repetition:start --> ... for a repetition study."""
     readme = Path(readme)
     text = readme.read_text()
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    kind = "repetition" if report_repetition.is_repetition(results) else "results"
+    start, end = f"<!-- {kind}:start -->", f"<!-- {kind}:end -->"
     if start not in text or end not in text:
         raise ValueError(f"{readme} has no {start} ... {end} block to fill")
     before, rest = text.split(start, 1)
