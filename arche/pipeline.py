@@ -27,12 +27,9 @@ by plain papermill (whose kernel starts in notebooks/) writes where the runner w
 
 from __future__ import annotations
 
-import ast
 import datetime
-import logging
 import os
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -45,9 +42,18 @@ from .config import (  # noqa: F401
     resolve_run_dir,
     resource_dir,
 )
-from .errors import UserError
 from .io import read_json as _read_json
 from .io import write_json as _write_json
+from .kernel import KERNEL, _execute
+from .notebook_checks import (  # noqa: F401  (the runner's checks, re-exported)
+    NOTEBOOKS,
+    PARAMETERS,
+    PipelineError,
+    StageFailed,
+    check_notebook,
+    parse_parameters,
+    select_stages,
+)
 from .run_report import (  # noqa: F401
     MANIFEST_FILE,
     REPORT_FILE,
@@ -59,107 +65,12 @@ from .run_report import (  # noqa: F401
 from .runlock import run_lock
 
 NOTEBOOKS_DIR = resource_dir("notebooks")
-NOTEBOOKS = list(STAGES)
-PARAMETERS = ("profile", "run_dir", "overrides")
-KERNEL = "python3"
-# The kernel's own log (not the notebook's output) says only what matters: ipykernel 7 otherwise warns
-# on every start that its local TCP sockets are unencrypted.
-KERNEL_ARGS = ["--IPKernelApp.log_level=CRITICAL"]
 # Seconds a single notebook cell may run; profiles not listed (the paper ones) have no limit.
 DEFAULT_TIMEOUTS = {"smoke": 3600, "study": 14400}
 LATEX_HINT = (
     "apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern, "
     "then: python -m arche paper --run-dir {run}"
 )
-
-
-class PipelineError(UserError, ValueError):
-    """A bad notebook, stage name or run directory (exit code 2), or a failed stage (exit code 1)."""
-
-    exit_code = 2
-
-
-class StageFailed(PipelineError):
-    exit_code = 1
-
-
-# --------------------------------------------------------------------------- paths
-
-# --------------------------------------------------------------------------- validation
-
-
-def parse_parameters(source: str, where: str) -> dict:
-    """Values of a parameters cell, which may only assign literals to profile, run_dir and overrides."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError as e:
-        raise PipelineError(f"{where}: the parameters cell is not valid Python ({e.msg}, line {e.lineno})") from None
-    values = {}
-    for node in tree.body:
-        target = (
-            node.targets[0]
-            if isinstance(node, ast.Assign) and len(node.targets) == 1
-            else node.target
-            if isinstance(node, ast.AnnAssign) and node.value is not None
-            else None
-        )
-        if not isinstance(target, ast.Name):
-            raise PipelineError(
-                f"{where}: line {node.lineno} of the parameters cell is not a plain assignment; "
-                f"the cell may only assign literals to {', '.join(PARAMETERS)}"
-            )
-        if target.id not in PARAMETERS:
-            raise PipelineError(
-                f"{where}: the parameters cell defines {target.id!r}; it may define only "
-                f"{', '.join(PARAMETERS)} (compute derived values in a later cell)"
-            )
-        try:
-            values[target.id] = ast.literal_eval(node.value)
-        except (ValueError, TypeError, SyntaxError, RecursionError):
-            raise PipelineError(
-                f"{where}: parameter {target.id!r} is not a literal "
-                f"({ast.unparse(node.value)}); compute it in a later cell"
-            ) from None
-    missing = [p for p in PARAMETERS if p not in values]
-    if missing:
-        raise PipelineError(f"{where}: the parameters cell does not define {', '.join(missing)}")
-    if not isinstance(values["overrides"], dict):
-        raise PipelineError(f"{where}: parameter 'overrides' must be a dict, got {values['overrides']!r}")
-    return values
-
-
-def check_notebook(path) -> dict:
-    """The defaults of a notebook's one `parameters` cell; PipelineError naming the notebook otherwise."""
-    import nbformat
-
-    path = Path(path)
-    if not path.exists():
-        raise PipelineError(f"notebook {path} does not exist")
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as e:  # noqa: BLE001 - any unreadable notebook is the same error for the user
-        raise PipelineError(f"notebook {path} cannot be read: {e}") from None
-    cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(cells) != 1:
-        what = "no cell" if not cells else f"{len(cells)} cells"
-        raise PipelineError(
-            f"notebook {path.name} has {what} tagged 'parameters'; it needs exactly one "
-            f"(profile, run_dir, overrides), or papermill's values would be ignored"
-        )
-    if cells[0].cell_type != "code":
-        raise PipelineError(f"notebook {path.name}: the cell tagged 'parameters' is not a code cell")
-    return parse_parameters(cells[0].source, path.name)
-
-
-def select_stages(only=None, start_from=None) -> list[str]:
-    if only and start_from:
-        raise PipelineError("use either --only or --from, not both")
-    for name in (only, start_from):
-        if name is not None and name not in NOTEBOOKS:
-            raise PipelineError(f"unknown notebook {name!r}; choose one of {', '.join(NOTEBOOKS)}")
-    if only:
-        return [only]
-    return NOTEBOOKS[NOTEBOOKS.index(start_from) :] if start_from else list(NOTEBOOKS)
 
 
 def default_timeout(profile: str):
@@ -353,63 +264,6 @@ def _error_text(e: BaseException) -> str:
     if getattr(e, "ename", None):  # PapermillExecutionError: the notebook's own exception
         return f"{e.ename}: {e.evalue}"
     return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-
-
-class _StreamToLog(logging.Handler):
-    """Cell output that papermill logs (log_output=True), written as plain text; papermill's own chatter
-    (cell boundaries, paths) and figure placeholders are dropped."""
-
-    QUIET = (
-        "Executing Cell",
-        "Ending Cell",
-        "Input Notebook",
-        "Output Notebook",
-        "Working directory",
-        "Executing notebook with kernel",
-        "<Figure size",
-    )
-
-    def __init__(self, log):
-        super().__init__(logging.INFO)
-        self.log = log
-
-    def emit(self, record):
-        msg = record.getMessage()
-        if msg.startswith(self.QUIET) or not msg.strip():
-            return
-        if record.levelno >= logging.WARNING:
-            sys.stderr.write(msg if msg.endswith("\n") else msg + "\n")
-            sys.stderr.flush()
-        else:
-            self.log(msg.rstrip("\n"))
-
-
-def _execute(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) -> None:
-    import papermill
-
-    logger = logging.getLogger("papermill")
-    handler = _StreamToLog(log)
-    saved = logger.level, logger.propagate
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    try:
-        papermill.execute_notebook(
-            str(src),
-            str(out),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            cwd=str(project_root()),
-            execution_timeout=timeout,
-            log_output=True,
-            progress_bar=False,
-            extra_arguments=KERNEL_ARGS,
-        )
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(saved[0])
-        logger.propagate = saved[1]
-        sys.stdout.flush()
 
 
 # --------------------------------------------------------------------------- report and paper

@@ -7,7 +7,7 @@ import contextlib
 import inspect
 
 from .io import read_jsonl
-from .pipeline import PipelineError
+from .notebook_checks import PipelineError
 from .runlock import run_lock
 
 PARAMETERS = ("profile", "run_dir", "overrides")

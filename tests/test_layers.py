@@ -39,6 +39,8 @@ LAYERS = {
     "report": ["report"],  # the package arche/report/: every module in it
     "entry": [
         "pipeline",
+        "kernel",
+        "notebook_checks",
         "run_report",
         "views",
         "__main__",
