@@ -821,7 +821,7 @@ def test_figures_command_refuses_a_bad_results_file(tmp_path, capsys):
 
 
 def test_sweep_labels_never_overlap_and_perplexity_is_on_a_log_axis():
-    from arche.report.figures import overlapping_labels
+    from arche.report.plotting import overlapping_labels
 
     committed = json.loads((ROOT / "results" / "replica.json").read_text())
     r = make_results()

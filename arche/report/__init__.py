@@ -33,25 +33,18 @@ from .artefacts import (  # noqa: F401
     update_readme,
 )
 from .common import (  # noqa: F401
-    ARM_LABEL,
     ARM_MACRO,
-    ARMS,
-    CITATION,
     COLORS,
     PROTOCOL_LABEL,
-    PUBLISHED,
-    THROUGHPUT_TOLERANCE,
     describe_results,
     describe_source,
-    has_sweep,
     load_results,
-    main_protocol,
     repo_root,
-    run_stat,
     sample_label,
-    sample_stat,
-    toy_level,
-    toy_note,
+)
+from .discussion import (  # noqa: F401
+    FINDING_NAMES,
+    discussion,
 )
 from .display import (  # noqa: F401
     SKIP_MIMETYPE,
@@ -65,6 +58,10 @@ from .display import (  # noqa: F401
     show_macros,
     show_table,
 )
+from .examples import (  # noqa: F401
+    EXAMPLE_CHARS,
+    table_examples,
+)
 from .figures import (  # noqa: F401
     DIVERSITY_PANELS,
     fig_diversity,
@@ -74,35 +71,29 @@ from .figures import (  # noqa: F401
     sweep_rows,
 )
 from .findings import (  # noqa: F401
-    DIVERSITY_RULE_METRICS,
-    HOLDS,
-    OUTCOME_SHORT,
-    OUTCOMES,
-    finding_diversity,
-    finding_overfitting,
-    finding_throughput,
-    findings,
     outcome_text,
-    sanity_gate,
     table_findings,
 )
 from .fmt import (  # noqa: F401
-    fmt,
-    fmt_agg,
+    MAX_COLUMNS,
     latex_escape,
     to_booktabs,
     to_html,
     to_markdown,
 )
-from .macros import (  # noqa: F401
+from .lookup import (  # noqa: F401
+    V_DEFINITION,
+    V_PREFIX,
     MissingMacroError,
     check_macros,
     defined_macros,
-    infill_summary,
-    macros,
     macros_tex,
     missing_macros,
     used_macros,
+)
+from .macros import (  # noqa: F401
+    infill_summary,
+    macros,
 )
 from .paper import (  # noqa: F401
     FIG_MIMES,
@@ -113,17 +104,51 @@ from .paper import (  # noqa: F401
     build_paper,
     export_tagged,
     main_document,
+    paper_sources,
     tagged_output_exporter,
+)
+from .plotting import (  # noqa: F401
+    overlapping_labels,
+    spread_labels,
 )
 from .tables import (  # noqa: F401
     DIVERSITY_ROWS,
-    EXAMPLE_CHARS,
     SELF_BLEU_SHORT,
     describe_precision,
     table_diversity,
-    table_examples,
     table_likelihood,
     table_setup,
     table_training,
     table_val_loss,
+)
+
+# isort: split
+# What common re-exports from arche.results (the published numbers, queries on a results dict).
+# The findings' rules (arche.findings, the study layer) under the names the notebooks and tests use. Last,
+# so that `report.findings` is the function, not the submodule report/findings.py imported above.
+from ..findings import (  # noqa: F401, E402
+    DIVERSITY_RULE_METRICS,
+    HOLDS,
+    OUTCOME_SHORT,
+    OUTCOMES,
+    finding_diversity,
+    finding_overfitting,
+    finding_throughput,
+    findings,
+    sanity_gate,
+    stored_or_computed,
+)
+from ..numfmt import fmt, fmt_agg  # noqa: F401, E402
+from ..results import (  # noqa: F401, E402
+    ARM_LABEL,
+    ARMS,
+    CITATION,
+    PUBLISHED,
+    THROUGHPUT_TOLERANCE,
+    has_sweep,
+    main_protocol,
+    run_stat,
+    sample_stat,
+    toy_level,
+    toy_note,
 )

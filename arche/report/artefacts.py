@@ -18,19 +18,13 @@ from .display import (
     show_macros,
     show_table,
 )
+from .examples import table_examples
 from .figures import fig_diversity, fig_likelihood, fig_sweep, fig_val_curves
 from .findings import table_findings
 from .fmt import to_markdown
 from .macros import macros
 from .paper import build_paper
-from .tables import (
-    table_diversity,
-    table_examples,
-    table_likelihood,
-    table_setup,
-    table_training,
-    table_val_loss,
-)
+from .tables import table_diversity, table_likelihood, table_setup, table_training, table_val_loss
 
 # --------------------------------------------------------------------------- from a results file alone
 

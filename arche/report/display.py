@@ -11,7 +11,8 @@ import pandas as pd
 
 from .common import toy_note
 from .fmt import to_booktabs, to_html
-from .macros import macros, macros_tex
+from .lookup import macros_tex
+from .macros import macros
 
 # --------------------------------------------------------------------------- notebook display objects
 

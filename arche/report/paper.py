@@ -15,7 +15,7 @@ from ..config import (
 )
 from ..errors import UserError
 from .display import SKIP_MIMETYPE
-from .macros import check_macros
+from .lookup import check_macros
 
 # --------------------------------------------------------------------------- the notebook bridge
 
@@ -158,7 +158,7 @@ def _latex_errors(log_text: str, limit: int = 8) -> str:
     return "\n".join(out)
 
 
-PAPER_SOURCES = ("main.tex", "references.bib", "repetition.tex", "repetition-section.tex")
+PAPER_SOURCES = ("main.tex", "references.bib", "repetition.tex", "repetition-section.tex", "repetition-discussion.tex")
 
 
 def paper_sources() -> Path:
@@ -221,7 +221,8 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
     if "macros.tex" not in written:
         raise TaggedOutputError(f"{nb_path} has no cell tagged 'macros'")
     doc = main_document(gen)
-    for tex in [doc] + (["repetition-section.tex"] if (gen / "fig-repetition.pdf").exists() else []):
+    with_repetition = (gen / "fig-repetition.pdf").exists() and doc == "main.tex"
+    for tex in [doc] + (["repetition-section.tex", "repetition-discussion.tex"] if with_repetition else []):
         check_macros(paper_dir / tex, gen / "macros.tex")
     if shutil.which("latexmk") is None:
         log(
