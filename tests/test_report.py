@@ -833,3 +833,37 @@ def test_sweep_labels_never_overlap_and_perplexity_is_on_a_log_axis():
         assert len(fig.sweep_labels) >= 6
         assert overlapping_labels(fig, fig.sweep_labels) == []
         assert all(ax.get_xscale() == "log" for ax in fig.axes)
+
+
+def test_every_artefact_of_a_toy_run_is_marked(tmp_path):
+    """Synthetic data or a small scale: each figure carries the mark in its title, the README block and
+    the notebook's summary line lead with it, the HTML report has it in its header, and a rule that
+    cannot be tested reads "not testable at this scale"."""
+    from arche.run_report import _scale_note
+
+    for synthetic, mark in ((True, "TOY DATA"), (False, "SMALL-SCALE RUN")):
+        r = make_results(synthetic=synthetic)
+        for tag in ("fig-val-curves", "fig-likelihood", "fig-diversity", "fig-sweep"):
+            fig = report.artefact(r, tag).fig
+            assert any(t.get_text().startswith(mark) for t in fig.texts), (tag, mark)
+        assert report.summary_markdown(r).split("\n")[2].startswith(f"> **{mark}**")
+        assert report.describe_results(r).startswith(mark)
+        (tmp_path / "results.json").write_text(json.dumps(r))
+        assert _scale_note(tmp_path, {}).startswith(mark)
+    r = make_results(synthetic=False)
+    r["throughput"] = None
+    table = report.table_findings(r)
+    assert table.loc["1. Throughput parity", "Holds?"] == "not testable at this scale"
+    assert "(toy data)" in report.table_findings(make_results(synthetic=True)).iloc[0, -1]
+
+
+def test_the_discussion_is_written_from_the_verdicts():
+    r = make_results(synthetic=False)
+    by_key = {f["key"]: f for f in report.findings(r)}
+    text = report.discussion(by_key, r["meta"])
+    assert text.startswith("Of the paper's three findings, re-tested under the controlled protocol at this small")
+    for i, key in enumerate(("FindingOne", "FindingTwo", "FindingThree"), 1):
+        assert f"Finding {i} (" in text and by_key[key]["reason"] in text
+    by_key["FindingOne"] = {**by_key["FindingOne"], "outcome": "does not hold"}
+    assert "does not hold" in report.discussion(by_key, r["meta"])
+    assert report.macros(r)["DiscussionText"]  # the paper's Discussion is this text
