@@ -182,15 +182,14 @@ def plot_losses(cfg, run_dir, paradigm: str):
 
 
 def _sample_files(cfg, run_dir, only_stem=None):
+    """(model key, set name, records) of every sample file the run's models hold, either study."""
     from . import study
 
-    for arm in study.arms(cfg):
-        for stem in study.sample_settings(cfg, arm):
-            path = study.arm_dir(run_dir, arm) / f"{stem}.jsonl"
-            if only_stem not in (None, stem):
+    for key, _, path in study.model_dirs(cfg, run_dir):
+        for file in sorted(path.glob("*.jsonl")) if path.is_dir() else []:
+            if file.stem == "metrics" or only_stem not in (None, file.stem):
                 continue
-            if path.exists():
-                yield arm, stem, read_jsonl(path)
+            yield key, file.stem, read_jsonl(file)
 
 
 def sample_times(cfg, run_dir):
@@ -198,11 +197,11 @@ def sample_times(cfg, run_dir):
     import pandas as pd
 
     rows = []
-    for arm, stem, recs in _sample_files(cfg, run_dir):
+    for key, stem, recs in _sample_files(cfg, run_dir):
         wall = recs[0].get("wall_time_s") if recs else None
         rows.append(
             {
-                "arm": arm.key,
+                "model": key,
                 "set": stem,
                 "sampler": recs[0].get("sampler") if recs else None,
                 "n": len(recs),
@@ -216,10 +215,8 @@ def sample_times(cfg, run_dir):
 def sample_examples(cfg, run_dir, n: int = 3, stem: str = "samples", max_chars: int = 400) -> dict:
     """The first `n` texts of every arm's `stem` sample set."""
     return {
-        f"{arm.key} [{stem}]": [
-            r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "") for r in recs[:n]
-        ]
-        for arm, _, recs in _sample_files(cfg, run_dir, stem)
+        f"{key} [{stem}]": [r["text"][:max_chars] + (" ..." if len(r["text"]) > max_chars else "") for r in recs[:n]]
+        for key, _, recs in _sample_files(cfg, run_dir, stem)
     }
 
 

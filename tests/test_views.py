@@ -31,3 +31,9 @@ def test_the_science_cells_show_masking_and_denoising(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "after round 1 of 8" in out and "after round 8 of 8" in out and "0 [MASK] left" in out
     assert "confidence sampler" in out
+    study.train_all(cfg, run, "ar", log=quiet)
+    study.sample_all(cfg, run, log=quiet)
+    times = views.sample_times(cfg, run)
+    assert set(times["set"]) == {"samples", "samples_prompted"} and (times["n"] == cfg.n_samples).all()
+    examples = views.sample_examples(cfg, run, n=2)
+    assert len(examples) == 2 and all(len(texts) == 2 and isinstance(texts[0], str) for texts in examples.values())

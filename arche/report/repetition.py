@@ -77,6 +77,19 @@ def fig_repetition(results):
                     mew=0.6,
                     zorder=5,
                 )
+    # The compute crossover (arche.verdicts): where the MDLM's best bound so far falls below AR's best so far.
+    for k, b in enumerate((results.get("verdicts") or {}).get("finding_2", {}).get("per_budget", [])):
+        if b.get("crossover_flops"):
+            axes[1].axvline(b["crossover_flops"], color="grey", ls=STYLES[k % len(STYLES)], lw=0.8)
+            axes[1].annotate(
+                f"crossover ({b['crossover_epochs']} ep.)",
+                (b["crossover_flops"], 1.0),
+                xycoords=("data", "axes fraction"),
+                fontsize=7,
+                ha="right",
+                va="top",
+                rotation=90,
+            )
     axes[0].set_xscale("log", base=2)
     axes[0].set_xticks(sorted({r["epochs"] for r in rows}), [str(e) for e in sorted({r["epochs"] for r in rows})])
     axes[0].set(xlabel="epochs over the same unique tokens", ylabel="validation NLL (AR) / NELBO (MDLM), nats/token")
