@@ -118,7 +118,7 @@ def repetition_budget(curve: dict, unigram_entropy: float, flops: dict) -> dict:
             "inconclusive",
             (
                 f"the MDLM's best is at {star['mdlm']} epochs, after AR's "
-                f"({star['ar']}), but its gain ({gain:.3f}) is within two s.e."
+                f"({star['ar']}), but its gain ({gain:.3f}) is within two standard errors"
             ),
         )
     return {**out, "outcome": outcome, "reason": reason}

@@ -132,6 +132,5 @@ def mark_figure(fig, meta):
             fontsize=7.5,
             color="#b22222",
             fontweight="bold",
-            wrap=True,
         )
     return fig
