@@ -84,7 +84,7 @@ if "google.colab" in sys.modules:
 
 # %% tags=["parameters"]
 profile = "smoke"  # smoke | study | replica | repetition | paper | paper_controlled | paper_study
-run_dir = ""  # "" = runs/PROFILE; relative paths are taken from $ARCHE_RUNS_ROOT or the repository root
+run_dir = ""  # empty: runs/PROFILE. A relative path is taken from $ARCHE_RUNS_ROOT, else the repository root
 overrides = {}  # config overrides, e.g. {"steps": 100, "seed": 1}
 
 # %%

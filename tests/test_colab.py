@@ -83,7 +83,10 @@ def _install_source() -> str:
 def clean_venv(tmp_path_factory):
     root = tmp_path_factory.mktemp("colab")
     subprocess.run([sys.executable, "-m", "venv", str(root / "venv")], check=True)
-    return root, root / "venv" / "bin" / "python"
+    python = root / "venv" / "bin" / "python"
+    # The build backend, once (Colab has it); the installs below then build without isolation, offline.
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "setuptools>=68", "wheel"], check=True, timeout=300)
+    return root, python
 
 
 def _committed_clone(dest: Path) -> Path:
@@ -151,7 +154,6 @@ def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
     wheel = next(wheels.glob("arche-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "arche/notebooks/01_data.ipynb" in names and "arche/paper/main.tex" in names
-    assert not any(n.startswith("arche/notebooks/") and n.endswith(".py") for n in names)
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
@@ -196,6 +198,8 @@ def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
     cmd = [str(py), "-m", "arche", "run", "--profile", "smoke", "--run-dir", str(tmp_path / "run")]
     cmd += [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
     env = {k: v for k, v in os.environ.items() if k not in ("ARCHE_SKIP_PAPER", "PYTHONPATH")}
+    # The dependencies' data files (nbconvert's HTML templates) live under this environment's prefix.
+    env["JUPYTER_PATH"] = str(Path(sys.prefix) / "share" / "jupyter")
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
     assert (tmp_path / "run" / "results.json").exists() and (tmp_path / "run" / "report.html").exists()

@@ -1,0 +1,388 @@
+"""Every setting of a run, in one flat dataclass, plus the named profiles.
+
+A run is described by a profile name and a handful of overrides:
+
+    cfg = load_config("smoke", steps=200, seed=1)
+
+`paper` holds the published setup (numbers from the paper and its released code), `smoke` a tiny CPU
+run on the synthetic corpus, `study` the small-scale controlled study, `replica` the paper's regime
+(epochs, parameters per token, warmup, evaluations) scaled to the real sample by `scale_to_budget`
+(arche.scaling); profiles are listed in arche.profiles. The `protocol` key switches a group of settings
+at once: `published` reproduces the released code's choices (no end-of-text
+between stories, chunk-level split, AR prompted with "Once", the released MDLM sampler and Self-BLEU
+estimator), `controlled` removes those confounds. Explicit overrides always win over the protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+
+# fmt: off
+@dataclass(frozen=True)
+class Config:
+    # --- data ---
+    source: str = "synthetic"          # "tinystories" (HF hub), "synthetic", a .txt/.jsonl path, or
+                                       # "tinystories-sample" (../shared sample if present, else synthetic)
+    n_tokens: int = 50_000_000         # tokens taken from the start of the source
+    data_seed: int = 1234              # synthetic stories, split permutation
+    eos_between_stories: bool = False  # published code: stories concatenated with no separator
+    val_split: str = "chunk"           # "chunk" (published: random 5% of chunks) or "story" (no leakage)
+    val_fraction: float = 0.05
+    train_chunks: int = 0              # 0 = every training chunk; N = the first N (a fixed unique-data budget)
+    compact_vocab: bool = False        # keep only the token ids the corpus uses (small CPU heads)
+    # --- model (both paradigms share the backbone) ---
+    vocab_size: int = 50257            # GPT-2; replaced by the corpus vocabulary when compact_vocab
+    d_model: int = 768
+    n_layers: int = 12
+    n_heads: int = 12
+    d_ff: int = 2048
+    rope_base: float = 10000.0
+    mdlm_tied_head: bool = False       # published MDLM: untied head (+38.6M parameters)
+    # --- objective ---
+    mdlm_loss: str = "masked_mean"     # "masked_mean" (published) or "elbo" (MDLM's NELBO)
+    mdlm_eps: float = 1e-3             # t ~ U(eps, 1): keeps the NELBO weight finite
+    # --- optimisation ---
+    steps: int = 20_000
+    batch_size: int = 32
+    seq_len: int = 512
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.999
+    grad_clip: float = 1.0
+    warmup_steps: int = 500
+    min_lr_ratio: float = 0.05         # the schedule decays to 5% of lr
+    lr_schedule: str = "cosine"        # "cosine" (published) or "wsd": warmup, stable, linear decay over
+    decay_fraction: float = 0.2        # ... the last decay_fraction of the steps (wsd only)
+    seed: int = 0                      # training seed: init, data order, masking noise
+    # --- bookkeeping ---
+    eval_every: int = 2000
+    eval_batches: int = 20
+    eval_draws: int = 4                # MDLM: independent (t, mask) replicates of the validation set
+    log_every: int = 100
+    checkpoint_every: int = 1000
+    keep_optimizer_state: bool = True  # False: a finished run keeps weights only (no resume needs more)
+    device: str = "auto"               # "auto", "cpu", "cuda", "cuda:1", ...
+    precision: str = "auto"            # "auto" (bf16 on a GPU with bf16, else fp16 + loss scaling; fp32
+                                       # on CPU: arche.device), "fp32", "bf16", "fp16"
+    grad_accum: int = 1                # micro-batches per step: the same global batch in less memory
+    force_cpu: bool = False            # let a paper-size run start without CUDA (arche.device.check_fits)
+    compile: bool = True               # torch.compile, used on CUDA only
+    # --- sampling ---
+    n_samples: int = 1000
+    sample_length: int = 128
+    sample_batch_size: int = 250
+    sample_seed: int = 0
+    ar_prompt: str = "Once"            # "" = unconditional, from <|endoftext|>
+    ar_temperature: float = 0.8
+    ar_top_p: float = 1.0
+    ar_top_k: int = 0
+    mdlm_sampler: str = "published"    # "published", "confidence", "ancestral", "remask"
+    mdlm_steps: int = 100
+    mdlm_prompt: str = ""              # "" = unconditional; else the prompt is fixed at the start
+    # --- metrics and protocol ---
+    self_bleu: str = "published"       # "published" (200 x 50 estimator) or "exact" (all pairs)
+    protocol: str = "published"        # "published" or "controlled": see PROTOCOLS
+    # --- the study: which models the pipeline trains and compares (see arche.study) ---
+    compare_protocols: bool = False    # run both protocols side by side (else just `protocol`)
+    n_seeds: int = 1                   # training + sampling seeds seed, seed+1, ...
+    tied_mdlm: bool = False            # also train the parameter-matched (tied-head) MDLM
+    sweep: bool = False                # MDLM steps / AR temperature sweep (diversity vs fluency)
+    infill: bool = False               # MDLM infilling demonstration
+    throughput_rounds: int = 5         # interleaved throughput benchmark (arche.speed): rounds
+    throughput_steps: int = 3          # ... and timed optimizer steps per model and round
+    # --- the repetition study (arche.repetition): the same unique data seen for more and more epochs ---
+    study: str = "comparison"          # "comparison" (arche.study: AR vs MDLM) or "repetition"
+    repetition_epochs: str = "1,2,4,8,16,32"  # epoch counts, each a run that ends its decay there
+    repetition_shares: str = "1,0.25"  # unique-data budgets: shares of the training chunks
+    repetition_sample_epochs: str = "2,8,32"  # the epoch counts whose models are sampled and scored
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **overrides) -> "Config":
+        return _build(self.to_dict(), overrides)
+# fmt: on
+
+
+# Settings that one switch changes together; see the module docstring.
+PROTOCOLS = {
+    "published": dict(
+        eos_between_stories=False,
+        val_split="chunk",
+        ar_prompt="Once",
+        mdlm_sampler="published",
+        self_bleu="published",
+        mdlm_loss="masked_mean",
+    ),
+    "controlled": dict(
+        eos_between_stories=True,
+        val_split="story",
+        ar_prompt="",
+        mdlm_sampler="confidence",
+        self_bleu="exact",
+        mdlm_loss="elbo",
+    ),
+}
+
+CHOICES = {
+    "val_split": ("chunk", "story"),
+    "mdlm_loss": ("masked_mean", "elbo"),
+    "precision": ("auto", "fp32", "bf16", "fp16"),
+    "lr_schedule": ("cosine", "wsd"),
+    "study": ("comparison", "repetition"),
+    "mdlm_sampler": ("published", "confidence", "ancestral", "remask"),
+    "self_bleu": ("published", "exact"),
+    "protocol": tuple(PROTOCOLS),
+}
+
+# Keys that may change when a run directory is resumed: they do not change what is computed.
+RESUMABLE_KEYS = {
+    "device",
+    "compile",
+    "log_every",
+    "checkpoint_every",
+    "sample_batch_size",
+    "keep_optimizer_state",
+    "force_cpu",
+}
+
+
+class ConfigError(ValueError):
+    """A bad key or value; the message names it."""
+
+
+def load_config(profile: str = "smoke", **overrides) -> Config:
+    """The profile's settings, then its protocol's, then `overrides` (which always win)."""
+    from .profiles import PROFILES
+
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    return _build(Config().to_dict(), {**PROFILES[profile], **overrides}, reapply_protocol=True)
+
+
+def parse_overrides(items: list[str] | None) -> dict:
+    """`["steps=100", "ar_prompt=Once"]` -> typed dict; names the offending item on error."""
+    out = {}
+    for item in items or []:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        key, text = item.split("=", 1)
+        key = key.strip()
+        out[key] = _parse_value(key, text)
+    return out
+
+
+def _build(base: dict, overrides: dict, reapply_protocol: bool = False) -> Config:
+    known = {f.name for f in fields(Config)}
+    for key in overrides:
+        if key not in known:
+            raise ConfigError(f"unknown config key {key!r}")
+    values = dict(base)
+    if reapply_protocol:
+        protocol = overrides.get("protocol", values["protocol"])
+        _check("protocol", protocol)
+        values.update(PROTOCOLS[protocol])
+    elif "protocol" in overrides:
+        values.update(PROTOCOLS[_check("protocol", overrides["protocol"])])
+    for key, value in overrides.items():
+        values[key] = _check(key, value)
+    cfg = Config(**values)
+    _validate(cfg)
+    return cfg
+
+
+_TYPES = {f.name: f.type for f in fields(Config)}
+
+
+def _expected_type(key: str) -> type:
+    t = _TYPES[key]
+    return {"int": int, "float": float, "bool": bool, "str": str}[t] if isinstance(t, str) else t
+
+
+def _check(key: str, value):
+    """Type-check one value; ints are accepted where a float is expected."""
+    want = _expected_type(key)
+    ok = isinstance(value, want) and not (want is int and isinstance(value, bool))
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value, ok = float(value), True
+    if not ok:
+        raise ConfigError(f"config key {key!r} expects {want.__name__}, got {type(value).__name__} {value!r}")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise ConfigError(f"config key {key!r} must be one of {list(CHOICES[key])}, got {value!r}")
+    return value
+
+
+def _parse_value(key: str, text: str):
+    if key not in _TYPES:
+        raise ConfigError(f"unknown config key {key!r}")
+    want = _expected_type(key)
+    try:
+        if want is bool:
+            if text.lower() in ("true", "1", "yes"):
+                return True
+            if text.lower() in ("false", "0", "no"):
+                return False
+            raise ValueError
+        if want is int:
+            return int(text.replace("_", ""))
+        if want is float:
+            return float(text)
+    except ValueError:
+        raise ConfigError(f"config key {key!r} expects {want.__name__}, got {text!r}") from None
+    return text
+
+
+def _validate(cfg: Config) -> None:
+    """Cross-field checks, so that a bad combination fails before any work is done."""
+    import math
+    import re
+
+    positive = [
+        "n_tokens",
+        "d_model",
+        "n_layers",
+        "n_heads",
+        "d_ff",
+        "steps",
+        "batch_size",
+        "seq_len",
+        "eval_every",
+        "eval_batches",
+        "eval_draws",
+        "grad_accum",
+        "throughput_rounds",
+        "throughput_steps",
+        "log_every",
+        "checkpoint_every",
+        "n_samples",
+        "sample_length",
+        "sample_batch_size",
+        "mdlm_steps",
+        "vocab_size",
+        "n_seeds",
+    ]
+    for key in positive:
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    if cfg.d_model % cfg.n_heads or (cfg.d_model // cfg.n_heads) % 2:
+        raise ConfigError(f"d_model ({cfg.d_model}) must split into n_heads ({cfg.n_heads}) heads of even size")
+    if cfg.batch_size % cfg.grad_accum:
+        raise ConfigError(
+            f"batch_size ({cfg.batch_size}) must split into grad_accum ({cfg.grad_accum}) equal micro-batches"
+        )
+    if not 0.0 < cfg.val_fraction < 1.0:
+        raise ConfigError(f"config key 'val_fraction' must be in (0, 1), got {cfg.val_fraction}")
+    # NaN passes every comparison below (and a run dir made with it could never be resumed: nan != nan).
+    for f in fields(Config):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key {f.name!r} must be a finite number, got {value}")
+    if not 0.0 < cfg.ar_top_p <= 1.0:
+        raise ConfigError(f"config key 'ar_top_p' must be in (0, 1], got {cfg.ar_top_p}")
+    for key in ("ar_temperature", "lr", "grad_clip", "rope_base"):
+        if getattr(cfg, key) <= 0:
+            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+    for key in ("warmup_steps", "ar_top_k", "seed", "data_seed", "sample_seed", "train_chunks"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
+    if cfg.weight_decay < 0:
+        raise ConfigError(f"config key 'weight_decay' must be >= 0, got {cfg.weight_decay}")
+    for key in ("beta1", "beta2"):
+        if not 0.0 <= getattr(cfg, key) < 1.0:
+            raise ConfigError(f"config key {key!r} must be in [0, 1), got {getattr(cfg, key)}")
+    if not 0.0 <= cfg.min_lr_ratio <= 1.0:
+        raise ConfigError(f"config key 'min_lr_ratio' must be in [0, 1], got {cfg.min_lr_ratio}")
+    if not 0.0 < cfg.decay_fraction <= 1.0:
+        raise ConfigError(f"config key 'decay_fraction' must be in (0, 1], got {cfg.decay_fraction}")
+    epochs = parse_list(cfg, "repetition_epochs", int)
+    parse_list(cfg, "repetition_shares", float, upper=1.0)
+    missing = [e for e in parse_list(cfg, "repetition_sample_epochs", int) if e not in epochs]
+    if missing:
+        raise ConfigError(f"repetition_sample_epochs {missing} are not in repetition_epochs {epochs}")
+    if not 0.0 < cfg.mdlm_eps < 1.0:
+        raise ConfigError(f"config key 'mdlm_eps' must be in (0, 1), got {cfg.mdlm_eps}")
+    # Attention memory grows with seq_len squared: 100,000 would hang a machine without a word.
+    if cfg.seq_len > 8192:
+        raise ConfigError(f"config key 'seq_len' must be at most 8192, got {cfg.seq_len}")
+    if 2 * cfg.seq_len > cfg.n_tokens:
+        raise ConfigError(f"n_tokens ({cfg.n_tokens}) must hold at least two chunks of seq_len ({cfg.seq_len})")
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", cfg.device):
+        raise ConfigError(f"config key 'device' must be auto, cpu, mps, cuda or cuda:N, got {cfg.device!r}")
+
+
+def parse_list(cfg: Config, key: str, kind=int, upper: float | None = None) -> list:
+    """A comma-separated list setting ("1,2,4") as sorted unique positive numbers; ConfigError naming it."""
+    text = getattr(cfg, key)
+    try:
+        values = sorted({kind(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise ConfigError(f"config key {key!r} must be comma-separated {kind.__name__}s, got {text!r}") from None
+    if not values or values[0] <= 0 or (upper is not None and values[-1] > upper):
+        bound = f" and at most {upper:g}" if upper is not None else ""
+        raise ConfigError(f"config key {key!r} must list positive numbers{bound}, got {text!r}")
+    return values
+
+
+def config_diff(old: dict, new: dict, ignore=RESUMABLE_KEYS) -> dict:
+    """Keys whose values differ between two config dicts: {key: (old, new)}."""
+    keys = (set(old) | set(new)) - set(ignore)
+    return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+def dumps(cfg: Config) -> str:
+    return json.dumps(cfg.to_dict(), indent=2, sort_keys=True)
+
+
+# --------------------------------------------------------------------------- where runs live
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def project_root() -> Path:
+    """The checkout arche is installed from (editable install, Colab clone), else the working directory."""
+    return PACKAGE_ROOT if (PACKAGE_ROOT / "pyproject.toml").exists() else Path.cwd()
+
+
+def resource_dir(name: str) -> Path:
+    """notebooks/ or paper/: the checkout's own when arche runs from one (editable install, Colab
+    clone), else the copy the wheel ships inside the package (pyproject.toml maps both into it)."""
+    if (PACKAGE_ROOT / "pyproject.toml").exists() and (PACKAGE_ROOT / name).is_dir():
+        return PACKAGE_ROOT / name
+    return Path(__file__).resolve().parent / name
+
+
+# The five stages of the pipeline, one notebook each, run in this order (arche.pipeline).
+STAGES = ("01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis")
+
+
+def default_run_dir(profile: str) -> str:
+    """Where a profile's run goes when no run directory is named: runs/PROFILE (one name shared by the
+    five notebooks and the runner, so that changing the profile alone moves the whole run)."""
+    return f"runs/{profile}"
+
+
+def resolve_run_dir(run_dir) -> Path:
+    """An absolute run directory. A relative one is taken from $ARCHE_RUNS_ROOT when set (Colab sets
+    it to Google Drive), else from the repository root, whatever the current directory is (papermill
+    runs a notebook from notebooks/)."""
+    path = Path(run_dir).expanduser()
+    if path.is_absolute():
+        return path
+    base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
+    return (base / path).resolve()
+
+
+def __getattr__(name):
+    # PROFILES lives in arche.profiles (some profiles are computed by arche.scaling, which needs Config):
+    # `from arche.config import PROFILES` still works, loading it on first use.
+    if name == "PROFILES":
+        from .profiles import PROFILES
+
+        return PROFILES
+    raise AttributeError(f"module 'arche.config' has no attribute {name!r}")

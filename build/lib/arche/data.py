@@ -1,0 +1,329 @@
+"""Prepare token files once; serve training and validation batches from them.
+
+`prepare` tokenizes stories from a source (batched, multi-threaded), takes the first `n_tokens`,
+splits them into train and validation, and writes
+
+    train.bin, val.bin        uint16 token ids, a whole number of `seq_len` chunks each
+    val_story_starts.npy      offsets in val.bin where a held-out story begins (reference rows)
+    vocab.json                the tokenizer: full GPT-2 or the compact vocabulary
+    manifest.json             source (and its sha256 when a file), counts, settings, seed and sha256
+                              of every file; written last
+
+Two switches reproduce or remove the published code's choices: `eos_between_stories` (an
+<|endoftext|> after every story, or none as published) and `val_split` ("chunk": a random 5% of
+the chunks, so a story can straddle train and val, as published; "story": whole held-out stories).
+Same inputs and seed give byte-identical files. A directory is reused only when its manifest's
+settings, source hash and file hashes all still hold; damaged token files are rebuilt, a changed
+source is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .corpus import iter_stories
+from .errors import UserError
+from .io import atomic_write
+from .runlock import run_lock
+from .tokenizer import TokenCodec
+
+# The settings that decide the files' content; a data directory built with others is refused.
+DATA_KEYS = (
+    "source",
+    "n_tokens",
+    "data_seed",
+    "eos_between_stories",
+    "val_split",
+    "val_fraction",
+    "seq_len",
+    "compact_vocab",
+)
+
+
+# The real 4,000-story TinyStories sample that lives beside the project (never inside it).
+SAMPLE_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories-sample" / "stories.jsonl"
+
+
+def resolve_source(source: str, log=print) -> str:
+    """`tinystories-sample` means the real sample when it is present, else the synthetic corpus."""
+    if source != "tinystories-sample":
+        return source
+    path = Path(os.environ.get("ARCHE_SAMPLE_PATH", SAMPLE_PATH))
+    if path.exists():
+        return str(path)
+    log(f"data: TinyStories sample not found at {path}; using the synthetic corpus instead")
+    return "synthetic"
+
+
+def data_settings(config) -> dict:
+    return {k: getattr(config, k) for k in DATA_KEYS}
+
+
+class DataError(UserError, ValueError):
+    """A source or data directory that cannot be used (named in the message)."""
+
+
+def prepare(config, data_dir, num_threads: int | None = None, log=print) -> dict:
+    """Build the token files in `data_dir`, or reuse them when they match the settings, the source
+    (sha256 of a source file) and the sha256 of every file in the manifest. One process at a time: a
+    second one waits for the first, then finds the files ready."""
+    data_dir = Path(data_dir)
+    with run_lock(data_dir, "preparing data", wait=24 * 3600, log=log):
+        return _prepare(config, data_dir, num_threads, log)
+
+
+def _prepare(config, data_dir: Path, num_threads, log) -> dict:
+    settings = data_settings(config)
+    source_sha = _source_sha256(config.source)
+    try:
+        existing = _read_manifest(data_dir)
+    except DataError as e:
+        log(f"data: {e}; preparing again")
+        existing = None
+    if existing is not None:
+        if existing["settings"] != settings:
+            diff = {
+                k: (existing["settings"].get(k), v) for k, v in settings.items() if existing["settings"].get(k) != v
+            }
+            raise DataError(
+                f"{data_dir} holds data prepared with other settings {diff}; use another directory or delete it"
+            )
+        if existing.get("source_sha256") not in (None, source_sha):
+            raise DataError(
+                f"the source {config.source!r} changed since {data_dir} was prepared from it "
+                f"(sha256 {existing['source_sha256'][:12]}... then, {(source_sha or '?')[:12]}... now); "
+                "models trained on the old data would not match it: use another data directory "
+                "(or delete this one to prepare it again)"
+            )
+        damaged = damaged_files(data_dir, existing)
+        if not damaged:
+            log(f"data: {data_dir} already prepared ({existing['n_tokens']:,} tokens), skipping")
+            return existing
+        log(
+            f"data: {', '.join(damaged)} in {data_dir} missing or not matching the manifest's sha256; "
+            "preparing again (same settings and source give the same bytes)"
+        )
+    num_threads = num_threads or max(1, os.cpu_count() or 1)
+
+    try:
+        stories = _tokenize_until(config, num_threads, log)
+    except (ValueError, RuntimeError) as e:  # a bad source: named file and line, or an unreachable hub
+        raise DataError(str(e)) from e
+    train_stream, val_stream, val_starts = _split(stories, config)
+    all_ids = np.concatenate([train_stream, val_stream])
+    codec = TokenCodec.from_ids(np.unique(all_ids).tolist()) if config.compact_vocab else TokenCodec.full()
+    if codec.mask > np.iinfo(np.uint16).max:
+        raise DataError(f"vocabulary of {codec.vocab_size} tokens does not fit uint16 token files")
+    files = {
+        "train.bin": codec.to_model(train_stream).astype(np.uint16).tobytes(),
+        "val.bin": codec.to_model(val_stream).astype(np.uint16).tobytes(),
+        "val_story_starts.npy": _npy_bytes(np.asarray(val_starts, dtype=np.int64)),
+        "vocab.json": json.dumps(codec.to_dict(), sort_keys=True).encode(),
+    }
+    for name, blob in files.items():
+        atomic_write(data_dir / name, blob)
+    L = config.seq_len
+    manifest = {
+        "settings": settings,
+        "source": resolve_source(config.source, log=lambda *_: None),
+        "tokenizer": "gpt2" + (" (compact)" if codec.compact else ""),
+        "vocab_size": codec.vocab_size,
+        "n_stories": len(stories),
+        "n_tokens": int(sum(len(s) for s in stories)),
+        "n_train_tokens": int(train_stream.size),
+        "n_val_tokens": int(val_stream.size),
+        "n_train_chunks": int(train_stream.size // L),
+        "n_val_chunks": int(val_stream.size // L),
+        "n_val_stories": len(val_starts),
+        "sha256": {name: hashlib.sha256(blob).hexdigest() for name, blob in files.items()},
+        "source_sha256": source_sha,
+    }
+    manifest["content_hash"] = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()
+    atomic_write(data_dir / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode())
+    log(
+        f"data: wrote {manifest['n_train_chunks']:,} train and {manifest['n_val_chunks']:,} val chunks "
+        f"of {L} tokens, vocabulary {codec.vocab_size:,}, to {data_dir}"
+    )
+    return manifest
+
+
+def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
+    """GPT-2 ids per story (with a trailing <|endoftext|> if asked), cut at exactly n_tokens."""
+    codec = TokenCodec.full()
+    stories, total, batch = [], 0, []
+
+    def flush():
+        nonlocal total
+        for ids in codec.encode_batch(batch, num_threads=num_threads):
+            if config.eos_between_stories:
+                ids = ids + [codec.eot]
+            ids = np.asarray(ids[: config.n_tokens - total], dtype=np.int64)
+            if ids.size:
+                stories.append(ids)
+                total += ids.size
+            if total >= config.n_tokens:
+                return True
+        batch.clear()
+        return False
+
+    for text in iter_stories(resolve_source(config.source, log), seed=config.data_seed):
+        batch.append(text)
+        if len(batch) == 1024 and flush():
+            break
+    else:
+        if batch:
+            flush()
+    if total < config.n_tokens:
+        log(f"data: source {config.source!r} ran out at {total:,} of {config.n_tokens:,} tokens")
+    if not stories:
+        raise ValueError(f"source {config.source!r} produced no tokens")
+    return stories
+
+
+def _split(stories, config):
+    """(train stream, val stream, val story start offsets), each stream a whole number of chunks."""
+    L = config.seq_len
+    rng = np.random.default_rng(config.data_seed)
+    if config.val_split == "chunk":
+        stream = np.concatenate(stories)
+        n_chunks = stream.size // L
+        if n_chunks < 2:
+            raise DataError(f"{stream.size} tokens make fewer than 2 chunks of seq_len {L}")
+        starts = np.cumsum([0] + [s.size for s in stories[:-1]])
+        chunks = stream[: n_chunks * L].reshape(n_chunks, L)
+        n_val = max(1, round(config.val_fraction * n_chunks))
+        val_idx = np.sort(rng.permutation(n_chunks)[:n_val])
+        train_idx = np.setdiff1d(np.arange(n_chunks), val_idx)
+        # A story start inside a held-out chunk, mapped to its offset in val.bin.
+        chunk_of = starts // L
+        pos = np.searchsorted(val_idx, chunk_of)
+        inside = (pos < val_idx.size) & (val_idx[np.minimum(pos, val_idx.size - 1)] == chunk_of)
+        val_starts = pos[inside] * L + starts[inside] % L
+        return chunks[train_idx].reshape(-1), chunks[val_idx].reshape(-1), val_starts.tolist()
+    if len(stories) < 2:
+        raise DataError("a story-level split needs at least 2 stories")
+    n_val = max(1, round(config.val_fraction * len(stories)))
+    is_val = np.zeros(len(stories), dtype=bool)
+    is_val[rng.permutation(len(stories))[:n_val]] = True
+    train = np.concatenate([s for s, v in zip(stories, is_val) if not v])
+    val_list = [s for s, v in zip(stories, is_val) if v]
+    val = np.concatenate(val_list)
+    val_starts = np.cumsum([0] + [s.size for s in val_list[:-1]])
+    n_train, n_val_tok = (train.size // L) * L, (val.size // L) * L
+    if n_train == 0 or n_val_tok == 0:
+        raise DataError(
+            f"too few tokens for a story-level split into chunks of seq_len {L} "
+            f"({train.size} train, {val.size} val); raise n_tokens or val_fraction"
+        )
+    return train[:n_train], val[:n_val_tok], [int(s) for s in val_starts if s < n_val_tok]
+
+
+class TokenData:
+    """Memory-mapped token chunks of a prepared directory, and the batches drawn from them."""
+
+    def __init__(self, data_dir, train_chunks: int = 0):
+        self.dir = Path(data_dir)
+        self.manifest = _read_manifest(self.dir)
+        if self.manifest is None:
+            raise FileNotFoundError(f"no prepared data in {self.dir} (manifest.json missing); run prepare first")
+        self.seq_len = self.manifest["settings"]["seq_len"]
+        self.codec = TokenCodec.from_dict(json.loads((self.dir / "vocab.json").read_text()))
+        self.train = self._chunks("train.bin")
+        if train_chunks:  # a fixed unique-data budget: the first chunks, in the order prepare wrote them
+            if train_chunks > len(self.train):
+                raise DataError(
+                    f"train_chunks={train_chunks}, but {self.dir} has only {len(self.train)} training chunks"
+                )
+            self.train = self.train[:train_chunks]
+        self.val = self._chunks("val.bin")
+        self.val_story_starts = np.load(self.dir / "val_story_starts.npy", allow_pickle=False)
+        self._perm_cache = {}
+
+    def _chunks(self, name):
+        flat = np.memmap(self.dir / name, dtype=np.uint16, mode="r")
+        return flat.reshape(-1, self.seq_len)
+
+    def epoch_order(self, epoch: int, seed: int) -> np.ndarray:
+        """A fresh permutation of the training chunks per epoch, a pure function of (seed, epoch)."""
+        key = (epoch, seed)
+        if key not in self._perm_cache:
+            self._perm_cache = {key: np.random.default_rng([seed, epoch]).permutation(len(self.train))}
+        return self._perm_cache[key]
+
+    def batch_indices(self, step: int, batch_size: int, seed: int) -> np.ndarray:
+        """Chunk indices of step `step`'s global batch. Depends only on the step, which makes
+        resuming exact: no data-loader state to save."""
+        n = len(self.train)
+        first = step * batch_size
+        out = []
+        for pos in range(first, first + batch_size):
+            out.append(self.epoch_order(pos // n, seed)[pos % n])
+        return np.asarray(out)
+
+    def train_batch(self, step, batch_size, seed, device="cpu", rank=0, world_size=1):
+        """This rank's slice of the global batch as an int64 tensor on `device`."""
+        idx = self.batch_indices(step, batch_size, seed)
+        per = batch_size // world_size
+        idx = idx[rank * per : (rank + 1) * per]
+        return _to_device(self.train[idx], device)
+
+    def val_batches(self, batch_size, n_batches, device="cpu"):
+        """The first n_batches * batch_size held-out chunks, in file order (the same for every model)."""
+        n = min(len(self.val), batch_size * n_batches)
+        if n == 0:
+            raise DataError(f"{self.dir} has no validation chunks")
+        return [_to_device(self.val[i : i + batch_size], device) for i in range(0, n, batch_size)]
+
+
+def _to_device(chunk: np.ndarray, device):
+    x = torch.from_numpy(chunk.astype(np.int64))
+    if str(device).startswith("cuda"):
+        return x.pin_memory().to(device, non_blocking=True)
+    return x
+
+
+def _read_manifest(data_dir: Path):
+    path = Path(data_dir) / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as e:
+        raise DataError(f"{path} is damaged ({e})") from None
+
+
+def damaged_files(data_dir, manifest) -> list[str]:
+    """The files of a prepared directory that are missing or differ from the manifest's sha256."""
+    return [
+        name
+        for name, digest in manifest["sha256"].items()
+        if not (Path(data_dir) / name).is_file() or _sha256_file(Path(data_dir) / name) != digest
+    ]
+
+
+def _source_sha256(source: str) -> str | None:
+    """sha256 of a source file (None for the hub and the built-in synthetic corpus)."""
+    path = Path(resolve_source(source, log=lambda *_: None))
+    return _sha256_file(path) if path.suffix.lower() in (".txt", ".jsonl") and path.is_file() else None
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()

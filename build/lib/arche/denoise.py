@@ -1,0 +1,413 @@
+"""The masked diffusion samplers: a canvas of [MASK] filled over `steps` rounds (tensors in, out).
+
+
+* `sample_ar`: KV-cached incremental decoding, temperature, then top-k, then top-p.
+* `sample_mdlm` with `sampler=` one of
+  - "confidence": the paper's text (section 3.4, Appendix A). Each round predicts every masked
+    position with temperature linear from 1.2 to 0.5 and a repetition penalty of 1.3 on tokens already
+    in the sequence (applied correctly for both signs), samples a token per position, and unmasks the
+    ceil(remaining / rounds_left) positions with the highest MAXIMUM softmax probability (ties broken
+    at random). Ranking by the probability of the sampled token instead would favour positions whose
+    draw hit the mode and collapse the samples onto it; that is the "published" and "remask" rule.
+  - "published": the released code, batched (it sampled one sequence at a time): t from 1 to 1/steps,
+    temperature 0.8 (0.4 + 0.6 t) floored at 0.1, logits DIVIDED by min(1.3^count, 5) whatever their
+    sign (which boosts tokens whose logit is negative), unmask the top max(1, masked // steps_left),
+    argmax fill of any leftovers at t = 0.
+  - "ancestral": MDLM's own sampler (Sahoo et al. 2024): from t to s every masked position is revealed
+    with probability (alpha(s) - alpha(t)) / (1 - alpha(t)), its token drawn from the SUBS distribution.
+  - "remask": LLaDA-style low-confidence remasking: temperature 1, no penalty, positions ranked by the
+    probability of the token drawn there.
+
+The MDLM's head predicts the real vocabulary only, as in the released code (`nn.Linear(d, V)`), so no
+sampler can draw [MASK]; slicing `[..., :vocab_size]` keeps that true for a model with a [MASK] output.
+`infill` runs the same samplers on a canvas whose known tokens are fixed (`infill_demo` scores it).
+
+Randomness comes from one `torch.Generator` seeded by `seed`, consumed batch after batch, so a
+(seed, batch_size) pair gives the same samples on the same device; other batch sizes give others.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from .model import Transformer
+from .objectives import alpha
+from .sample import _batches, _device_of, _generator, _inverse_cdf, _report, sample_from
+
+MDLM_SAMPLERS = ("published", "confidence", "ancestral", "remask")
+
+# Settings of each MDLM sampler besides steps; `sample_mdlm(..., **options)` overrides them.
+SAMPLER_DEFAULTS = {
+    "confidence": dict(temperature_start=1.2, temperature_end=0.5, repetition_penalty=1.3, rank_by="max"),
+    "published": dict(temperature=0.8, min_temperature=0.1, repetition_penalty=1.3, penalty_cap=5.0),
+    "ancestral": dict(temperature=1.0),
+    "remask": dict(temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0, rank_by="sampled"),
+}
+
+ROW_CHUNK = 4096  # rows of (rows, vocab) probabilities handled at once: bounds memory at any batch size
+
+
+# -----------------------------------------------------------------------------
+# masked diffusion sampling: shared pieces
+
+
+def _denoise(model, prefix, canvas, t: float):
+    """Logits (B, length, vocab_size) of the canvas given the fixed prefix, at diffusion time t."""
+    B = canvas.size(0)
+    x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
+    logits = model(x, torch.full((B,), float(t), device=canvas.device))
+    return logits[:, prefix.numel() :]
+
+
+def _denoise_at(model, prefix, canvas, t: float, where):
+    """Logits (M, vocab_size) of the canvas positions where `where` (B, length) is True, in
+    `canvas[where]` order: the same values as `_denoise(...)[where]`, with the output head computed
+    only there when the model can (arche's Transformer); about half the work of a round."""
+    if not isinstance(model, Transformer):
+        return _denoise(model, prefix, canvas, t)[where]
+    B = canvas.size(0)
+    x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
+    full = torch.zeros(B, prefix.numel(), dtype=torch.bool, device=canvas.device)
+    return model(x, torch.full((B,), float(t), device=canvas.device), where=torch.cat([full, where], dim=1))
+
+
+def _draw(rows, seq, transform, gen, confidence: str = "sampled"):
+    """One token per row of `rows` (M, vocab_size) from softmax(transform(rows, seq)); `seq` (M,) is each
+    row's sequence in the batch. Returns (tokens, confidences), where a row's confidence is the
+    probability of the token drawn (`confidence="sampled"`) or the row's largest probability
+    (`"max"`, the paper's rule). Done in chunks of rows so that the float copies stay small."""
+    tokens, conf = [], []
+    for r, s in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK)):
+        probs = transform(r, s).softmax(dim=-1)
+        tok = sample_from(probs, gen)
+        tokens.append(tok.squeeze(1))
+        conf.append(probs.amax(dim=1) if confidence == "max" else probs.gather(1, tok).squeeze(1))
+    return torch.cat(tokens), torch.cat(conf)
+
+
+def _max_confidence(rows, seq, transform, gen):
+    """The first half of `_draw(..., confidence="max")`: each row's largest probability, and the
+    uniform `sample_from` would have used for it (drawn in the same order from `gen`, so the stream
+    is the same). The token itself is drawn later by `_draw_rows`, only for the rows that are kept:
+    the ranking by maximum probability does not depend on the draw, and the rows are independent."""
+    conf, uniforms = [], []
+    for r, s in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK)):
+        probs = transform(r, s).softmax(dim=-1)
+        uniforms.append(torch.rand(probs.size(0), 1, generator=gen, device=probs.device, dtype=probs.dtype))
+        conf.append(probs.amax(dim=1))
+    return torch.cat(conf), torch.cat(uniforms)
+
+
+def _draw_rows(rows, seq, transform, uniforms):
+    """Tokens (M,) of `rows` drawn with their given uniforms: what `_draw` returns for those rows."""
+    tokens = [
+        _inverse_cdf(transform(r, s).softmax(dim=-1), u).squeeze(1)
+        for r, s, u in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK), uniforms.split(ROW_CHUNK))
+    ]
+    return torch.cat(tokens) if tokens else torch.zeros(0, dtype=torch.long, device=rows.device)
+
+
+def _seen_pairs(seen):
+    """(B, K) token ids each sequence has used (`seen` (B, V) bool), padded with -1, K the most used."""
+    b, v = seen.nonzero(as_tuple=True)
+    counts = seen.sum(dim=1)
+    K = int(counts.max()) if counts.numel() else 0
+    ids = torch.full((seen.size(0), K), -1, dtype=torch.long, device=seen.device)
+    if K:
+        offsets = torch.cumsum(counts, 0) - counts
+        ids[b, torch.arange(b.numel(), device=seen.device) - offsets[b]] = v
+    return ids
+
+
+def _at_seen(rows, seq, seen_ids):
+    """(row, column) index pairs of the entries of `rows` (M, V) whose token its sequence has used."""
+    ids = seen_ids[seq]  # (M, K)
+    r, k = (ids >= 0).nonzero(as_tuple=True)
+    return r, ids[r, k]
+
+
+def _fp32_copy(rows):
+    return rows.to(torch.float32, copy=True)
+
+
+def _sampled_at(masked, tokens, probs):
+    """Scatter per-row draws back onto the (B, length) canvas; confidence -inf where nothing was drawn."""
+    sampled = torch.zeros(masked.shape, dtype=torch.long, device=masked.device)
+    confidence = torch.full(masked.shape, float("-inf"), device=masked.device)
+    sampled[masked] = tokens
+    confidence[masked] = probs
+    return sampled, confidence
+
+
+def _rows_of(masked):
+    """Index of the sequence each masked position belongs to, in the order `x[masked]` lists them."""
+    B, L = masked.shape
+    return torch.arange(B, device=masked.device)[:, None].expand(B, L)[masked]
+
+
+def most_confident(confidence, k, gen):
+    """Boolean (B, length): the k[b] most confident positions of each row, ties broken at random.
+
+    Positions are shuffled by random keys first and then stably sorted by confidence, which orders them
+    by (confidence, random key). Positions with confidence -inf are never chosen.
+    """
+    B, L = confidence.shape
+    shuffle = torch.rand(B, L, generator=gen, device=confidence.device).argsort(dim=1)
+    order = confidence.gather(1, shuffle).argsort(dim=1, descending=True, stable=True)
+    ranked = shuffle.gather(1, order)  # positions, most confident first
+    take = torch.arange(L, device=confidence.device)[None, :] < k[:, None]
+    chosen = torch.zeros(B, L, dtype=torch.bool, device=confidence.device).scatter(1, ranked, take)
+    assert not (chosen & (confidence == float("-inf"))).any(), "asked to unmask more positions than drawn"
+    return chosen
+
+
+def token_counts(canvas, vocab_size: int):
+    """(B, vocab_size) occurrences of each real token on the canvas ([MASK] not counted)."""
+    counts = torch.zeros(canvas.size(0), vocab_size + 1, dtype=torch.long, device=canvas.device)
+    counts.scatter_add_(1, canvas, torch.ones_like(canvas))
+    return counts[:, :vocab_size]
+
+
+def filled_only(canvas, fillable, mask_id: int):
+    """The canvas with its fixed tokens (infilling context) hidden as [MASK]: the repetition penalty
+    counts only what the sampler itself wrote. For unconditional sampling every position is fillable."""
+    return torch.where(fillable, canvas, torch.full_like(canvas, mask_id))
+
+
+def apply_repetition_penalty(logits, seen, penalty: float):
+    """Push down the logits of tokens already used, whatever their sign: positive logits are divided by
+    `penalty`, negative ones multiplied (dividing a negative logit would RAISE its probability)."""
+    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
+    return torch.where(seen, penalised, logits)
+
+
+def released_penalty_divisor(counts, base: float = 1.3, cap: float = 5.0):
+    """What the released code divided each logit by: min(base^count, cap), 1 for unused tokens.
+    Dividing regardless of sign RAISES a negative logit, so a repeated unlikely token gains probability."""
+    return (base ** counts.float()).clamp(max=cap)
+
+
+def time_for_masked_fraction(frac: float) -> float:
+    """The t whose mask rate 1 - cos^2(pi t / 2) equals `frac`: the model sees the time that matches
+    how much of the canvas is actually masked."""
+    return (2.0 / math.pi) * math.acos(math.sqrt(max(0.0, 1.0 - frac)))
+
+
+# -----------------------------------------------------------------------------
+# the MDLM samplers, one batch each
+
+
+def _confidence_batch(
+    model, prefix, canvas, steps, gen, trace, temperature_start, temperature_end, repetition_penalty, rank_by
+):
+    """The paper's confidence-based unmasking (see the module docstring); also "remask".
+
+    `rank_by="max"` ranks positions by their largest softmax probability (the paper, Appendix A):
+    where to commit does not depend on what was drawn, so each committed token keeps the sampling
+    distribution. `"sampled"` ranks by the drawn token's probability (LLaDA's low-confidence
+    remasking), which prefers positions whose draw hit the mode and so skews commits towards it."""
+    V, mask_id = model.vocab_size, model.mask_id
+    B, length = canvas.shape
+    n_masked = (canvas == mask_id).sum(dim=1)
+    if bool((n_masked != n_masked[0]).any()):
+        raise ValueError("the confidence sampler needs the same number of masked positions in every row")
+    # With more steps than masked positions the ceil rule unmasks one per round and finishes early;
+    # the temperature schedule spans the rounds that actually run.
+    rounds = min(steps, int(n_masked[0]))
+    fillable = canvas == mask_id
+    for r in range(rounds):
+        masked = canvas == mask_id
+        remaining = int(masked[0].sum())  # every row unmasks the same number, so all rows agree
+        t = time_for_masked_fraction(remaining / length)
+        temperature = temperature_start + (temperature_end - temperature_start) * r / max(rounds - 1, 1)
+        seen_ids = (
+            _seen_pairs(token_counts(filled_only(canvas, fillable, mask_id), V) > 0)
+            if repetition_penalty != 1.0
+            else None
+        )
+
+        def transform(rows, seq):
+            # Only the entries of used tokens change; the same values as
+            # apply_repetition_penalty(rows, seen[seq], penalty) without an (M, V) mask.
+            rows = _fp32_copy(rows[:, :V])  # [MASK] is never a candidate
+            if seen_ids is not None and seen_ids.size(1):
+                i, j = _at_seen(rows, seq, seen_ids)
+                vals = rows[i, j]
+                rows[i, j] = torch.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
+            return rows / temperature
+
+        rows, seq = _denoise_at(model, prefix, canvas, t, masked), _rows_of(masked)
+        k = math.ceil(remaining / (rounds - r))
+        if rank_by == "max":  # rank first, then draw only the k tokens kept per sequence
+            conf, uniforms = _max_confidence(rows, seq, transform, gen)
+            confidence = torch.full(masked.shape, float("-inf"), device=canvas.device)
+            confidence[masked] = conf
+            chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
+            keep = chosen[masked]
+            canvas = canvas.clone()
+            canvas[chosen] = _draw_rows(rows[keep], seq[keep], transform, uniforms[keep])
+        else:
+            sampled, confidence = _sampled_at(masked, *_draw(rows, seq, transform, gen, confidence=rank_by))
+            chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
+            canvas = torch.where(chosen, sampled, canvas)
+        if trace is not None:
+            trace.append(
+                {
+                    "round": r,
+                    "t": t,
+                    "temperature": temperature,
+                    "masked": remaining,
+                    "unmasked": k,
+                    "canvas": canvas.detach().cpu().clone(),
+                }  # the canvas after this round: for a denoising trace
+            )
+    return canvas
+
+
+def _published_batch(
+    model, prefix, canvas, steps, gen, trace, temperature, min_temperature, repetition_penalty, penalty_cap
+):
+    """The released code's sampler, batched with the same per-sequence semantics."""
+    V, mask_id = model.vocab_size, model.mask_id
+    fillable = canvas == mask_id
+    for step in range(steps):
+        masked = canvas == mask_id
+        n_masked = masked.sum(dim=1)
+        if not bool(n_masked.any()):
+            break
+        t = 1.0 - step / steps
+        temp = max(temperature * (0.4 + 0.6 * t), min_temperature)
+        counts = token_counts(filled_only(canvas, fillable, mask_id), V)
+        divisor = released_penalty_divisor(counts, repetition_penalty, penalty_cap)
+        seen_ids = _seen_pairs(counts > 0)
+
+        def transform(rows, seq):
+            # The divisor is exactly 1 for unused tokens: only the used tokens' entries are divided
+            # (the same values as rows / divisor[seq], without an (M, V) gather).
+            rows = _fp32_copy(rows[:, :V])
+            if seen_ids.size(1):
+                i, j = _at_seen(rows, seq, seen_ids)
+                rows[i, j] = rows[i, j] / divisor[seq[i], j]
+            return rows / temp
+
+        rows = _denoise_at(model, prefix, canvas, t, masked)
+        sampled, confidence = _sampled_at(masked, *_draw(rows, _rows_of(masked), transform, gen))
+        k = torch.minimum((n_masked // (steps - step)).clamp(min=1), n_masked)
+        chosen = most_confident(confidence, k, gen)
+        canvas = torch.where(chosen, sampled, canvas)
+        if trace is not None:
+            trace.append(
+                {"round": step, "t": t, "temperature": temp, "masked": n_masked.tolist(), "unmasked": k.tolist()}
+            )
+    masked = canvas == mask_id
+    if bool(masked.any()):
+        # Leftovers (only when steps ran out first): argmax of the plain logits at t = 0.
+        fill = _denoise(model, prefix, canvas, 0.0)[..., :V].argmax(dim=-1)
+        canvas = torch.where(masked, fill, canvas)
+    return canvas
+
+
+def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
+    """MDLM's ancestral sampler on the cosine schedule (SUBS: [MASK] never drawn)."""
+    V, mask_id = model.vocab_size, model.mask_id
+    B, length = canvas.shape
+    grid = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
+    for i in range(steps):
+        t, s = float(grid[i]), float(grid[i + 1])
+        a_t, a_s = float(alpha(grid[i])), float(alpha(grid[i + 1]))
+        p_reveal = 1.0 if s == 0.0 else (a_s - a_t) / (1.0 - a_t)
+        masked = canvas == mask_id
+        reveal = masked & (torch.rand(B, length, generator=gen, device=canvas.device) < p_reveal)
+        if trace is not None:
+            trace.append({"round": i, "t": t, "masked": masked.sum(1).tolist(), "unmasked": reveal.sum(1).tolist()})
+        if not bool(reveal.any()):
+            continue  # nothing changes this step: skip the forward pass
+
+        def transform(rows, seq):
+            return rows[:, :V].float() / temperature
+
+        tokens, _ = _draw(_denoise_at(model, prefix, canvas, t, reveal), _rows_of(reveal), transform, gen)
+        canvas = canvas.masked_scatter(reveal, tokens)
+    return canvas
+
+
+_BATCH_SAMPLERS = {
+    "confidence": _confidence_batch,
+    "remask": _confidence_batch,
+    "published": _published_batch,
+    "ancestral": _ancestral_batch,
+}
+
+
+@torch.no_grad()
+def sample_mdlm(
+    model,
+    prefix,
+    n: int,
+    length: int,
+    sampler: str = "confidence",
+    steps: int = 100,
+    seed: int = 0,
+    batch_size: int | None = None,
+    device=None,
+    trace: list | None = None,
+    log=None,
+    **options,
+):
+    """(n, length) LongTensor of new tokens: `length` positions after the fixed `prefix` start fully
+    masked and are unmasked by `sampler` in `steps` rounds. `options` override SAMPLER_DEFAULTS.
+    `trace`, when a list, receives one dict per round (masked count before it, number unmasked, t...).
+    """
+    device = _device_of(model, device)
+    canvas = torch.full((n, length), model.mask_id if model.mask_id is not None else 0, dtype=torch.long, device=device)
+    return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
+
+
+def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options):
+    """Unmask every [MASK] of `canvas` (n, length), batch by batch; the other tokens stay as they are."""
+    if sampler not in _BATCH_SAMPLERS:
+        raise ValueError(f"unknown MDLM sampler {sampler!r}; choose one of {list(MDLM_SAMPLERS)}")
+    unknown = set(options) - set(SAMPLER_DEFAULTS[sampler])
+    if unknown:
+        raise ValueError(f"sampler {sampler!r} takes no option(s) {sorted(unknown)}")
+    if model.mask_id is None:
+        raise ValueError("MDLM sampling needs the diffusion model (this one is autoregressive)")
+    if len(prefix) + canvas.size(1) > model.max_len:
+        raise ValueError(
+            f"a prefix of {len(prefix)} tokens plus a canvas of {canvas.size(1)} exceeds the "
+            f"model's max_len {model.max_len}"
+        )
+    settings = {**SAMPLER_DEFAULTS[sampler], **options}
+    gen = _generator(seed, canvas.device)
+    prefix_t = torch.tensor(prefix, dtype=torch.long, device=canvas.device).reshape(1, -1)
+    out, t0 = [], time.perf_counter()
+    for start, size in _batches(canvas.size(0), batch_size):
+        known = canvas[start : start + size]
+        done = _BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
+        assert not (done == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
+        fixed = known != model.mask_id
+        assert torch.equal(done[fixed], known[fixed]), f"{sampler} sampler changed a known token"
+        out.append(done)
+        _report(log, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
+    return torch.cat(out)
+
+
+@torch.no_grad()
+def infill(
+    model,
+    prefix,
+    canvas,
+    sampler: str = "confidence",
+    steps: int = 100,
+    seed: int = 0,
+    batch_size: int | None = None,
+    trace: list | None = None,
+    log=None,
+    **options,
+):
+    """Fill the [MASK] positions of `canvas` (n, length), keeping its other tokens and the prefix.
+    The confidence samplers need the same number of masked positions in every row."""
+    return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)

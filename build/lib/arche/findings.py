@@ -1,0 +1,306 @@
+"""The paper's three findings under the controlled protocol, each judged by a documented rule into one of
+OUTCOMES (holds / does not hold / inconclusive / not testable), with the reason and the numbers behind it.
+Pure functions of a results dict (no torch): the analysis stores their outcome in results.json
+("verdicts"), the report prints it."""
+
+from __future__ import annotations
+
+from .numfmt import fmt, fmt_agg
+from .results import (
+    ARM_LABEL,
+    PUBLISHED,
+    THROUGHPUT_TOLERANCE,
+    _runs,
+    _samples,
+    main_protocol,
+    sample_stat,
+)
+from .stats import aggregate, compare, paired_ratio
+
+# --------------------------------------------------------------------------- findings
+
+# A rule returns one of four outcomes. "inconclusive": the measurements cannot tell (an interval of a
+# difference contains the threshold). "not testable": the rule's precondition is unmet (e.g. a model
+# no better than the unigram baseline, or no overfitting regime reached), so the run says nothing.
+OUTCOMES = ("holds", "does not hold", "inconclusive", "not testable")
+HOLDS = {"holds": True, "does not hold": False, "inconclusive": None, "not testable": None}
+OUTCOME_SHORT = {"holds": "yes", "does not hold": "no", "inconclusive": "inconclusive", "not testable": "not testable"}
+
+
+def _finding(outcome: str, reason: str, measure: str, **extra) -> dict:
+    assert outcome in OUTCOMES, outcome
+    return {
+        "outcome": outcome,
+        "verdict": outcome,
+        "holds": HOLDS[outcome],
+        "reason": reason,
+        "measure": measure,
+        **extra,
+    }
+
+
+def sanity_gate(results, protocol, arm) -> dict:
+    """Is every seed of an arm better than the unigram baseline? Each model's best held-out bound
+    (AR NLL, MDLM NELBO, nats/token) against the unigram entropy of the same validation tokens, with
+    a margin of two standard errors of the bound's estimate. {passed, failed_seeds, entropy, best}."""
+    entropy = (results["meta"].get("unigram_entropy") or {}).get(protocol)
+    rows = _runs(results, protocol=protocol, arm=arm)
+    if entropy is None or not rows:
+        return {"passed": None, "failed_seeds": [], "entropy": entropy, "best": None}
+    failed = [
+        r["seed"]
+        for r in rows
+        if r.get("best_bound") is None or r["best_bound"] + 2 * (r.get("val_nelbo_se") or 0.0) >= entropy
+    ]
+    return {
+        "passed": not failed,
+        "failed_seeds": failed,
+        "entropy": entropy,
+        "best": aggregate([r.get("best_bound") for r in rows]),
+    }
+
+
+def _gate(results, protocol, arms) -> str | None:
+    """Why a verdict that needs these arms is not testable (the sanity gate failed), or None."""
+    for arm in arms:
+        g = sanity_gate(results, protocol, arm)
+        if g["passed"] is False:
+            return (
+                f"{ARM_LABEL[arm]} is no better than the unigram baseline "
+                f"({fmt_agg(g['best'], 'f3')} vs {fmt(g['entropy'], 'f3')} nats/token) in "
+                f"{len(g['failed_seeds'])} seed(s)"
+            )
+    return None
+
+
+def finding_throughput(results, protocol=None, arm="mdlm") -> dict:
+    """Finding 1, throughput parity. Measured by the interleaved benchmark (arche.speed: both
+    paradigms alternated in one process, several rounds), never from training logs. Rule: the 95%
+    interval of the paired MDLM/AR tokens/s ratio lies inside 1 +- THROUGHPUT_TOLERANCE: holds; lies
+    wholly outside: does not hold; straddles a bound: inconclusive. No benchmark: not testable."""
+    protocol = protocol or main_protocol(results)
+    tp = results.get("throughput") or {}
+    per = tp.get("per_round") or {}
+    if "ar" not in per or arm not in per:
+        return _finding(
+            "not testable",
+            "no interleaved throughput benchmark in this run",
+            "not measured",
+            protocol=protocol,
+            ratio=None,
+        )
+    r = paired_ratio(per[arm], per["ar"])
+    lo_ok, hi_ok = 1 - THROUGHPUT_TOLERANCE, 1 + THROUGHPUT_TOLERANCE
+    if r["n"] < 2:
+        outcome = "not testable"
+    elif lo_ok <= r["lo"] and r["hi"] <= hi_ok:
+        outcome = "holds"
+    elif r["hi"] < lo_ok or r["lo"] > hi_ok:
+        outcome = "does not hold"
+    else:
+        outcome = "inconclusive"
+    med = tp.get("median", {})
+    measure = (
+        f"{ARM_LABEL[arm]} at {fmt(r['ratio'], 'pct')} of AR [{fmt(r['lo'], 'pct')}, {fmt(r['hi'], 'pct')}] "
+        f"(median {fmt(med.get(arm), 'tok')} vs {fmt(med.get('ar'), 'tok')} tok/s, {r['n']} interleaved "
+        f"rounds on {tp.get('device', 'an unnamed device')})"
+    )
+    return _finding(
+        outcome,
+        f"paired ratio interval vs [{lo_ok:g}, {hi_ok:g}]",
+        measure,
+        protocol=protocol,
+        ratio=r["ratio"],
+        ratio_lo=r["lo"],
+        ratio_hi=r["hi"],
+    )
+
+
+def _last_eval(row) -> int:
+    curve = row.get("curve") or []
+    return int(curve[-1]["step"]) if curve else int(row["steps"])
+
+
+def _still_improving(row) -> bool:
+    """The best evaluation is the last one, within two standard errors of the loss estimate."""
+    curve = row.get("curve") or []
+    if not curve:
+        return False
+    last = curve[-1]
+    se = last.get("val_loss_se") or 0.0
+    return last["val_loss"] <= min(r["val_loss"] for r in curve) + 2 * se
+
+
+def _overfits(row) -> bool:
+    """The best evaluation comes before the last one and the last is worse by more than its noise."""
+    curve = row.get("curve") or []
+    if len(curve) < 2:
+        return False
+    best = min(curve, key=lambda r: r["val_loss"])
+    return best["step"] < curve[-1]["step"] and not _still_improving(row)
+
+
+def finding_overfitting(results, protocol=None, arm="mdlm") -> dict:
+    """Finding 2, "AR overfits early, MDLM is still improving at the end". Precondition: the AR model
+    overfits (its last evaluation is worse than its best, beyond noise) in at least one seed, and both
+    models pass the sanity gate; else not testable. Rule, over the seeds where AR overfits: the MDLM is
+    still improving (its last evaluation is its best within two standard errors) in all of them:
+    holds; in none: does not hold; in some: inconclusive."""
+    protocol = protocol or main_protocol(results)
+    ar = {r["seed"]: r for r in _runs(results, protocol=protocol, arm="ar")}
+    md = {r["seed"]: r for r in _runs(results, protocol=protocol, arm=arm)}
+    seeds = sorted(set(ar) & set(md))
+    if not seeds:
+        return _finding("not testable", "no paired runs", "no paired runs", protocol=protocol, k=0, n=0)
+    ar_best = aggregate([ar[s]["best_step"] for s in seeds])
+    md_best = aggregate([md[s]["best_step"] for s in seeds])
+    last = _last_eval(ar[seeds[0]])
+    overfit = [s for s in seeds if _overfits(ar[s])]
+    improving = [s for s in overfit if _still_improving(md[s])]
+    measure = (
+        f"best step of {fmt(last, 'int')}: AR {fmt_agg(ar_best, 'int')}, {ARM_LABEL[arm]} "
+        f"{fmt_agg(md_best, 'int')}; AR overfits in {len(overfit)} of {len(seeds)} seeds, "
+        f"{ARM_LABEL[arm]} still improving in {len(improving)} of those"
+    )
+    gate = _gate(results, protocol, ("ar", arm))
+    if gate:
+        return _finding("not testable", gate, measure, protocol=protocol, k=len(improving), n=len(seeds))
+    if not overfit:
+        return _finding(
+            "not testable",
+            "the AR model's best evaluation is its last in every seed: no overfitting regime was reached",
+            measure,
+            protocol=protocol,
+            k=0,
+            n=len(seeds),
+        )
+    outcome = "holds" if len(improving) == len(overfit) else "does not hold" if not improving else "inconclusive"
+    return _finding(
+        outcome,
+        f"{len(improving)} of {len(overfit)} overfitting seeds",
+        measure,
+        protocol=protocol,
+        k=len(improving),
+        n=len(seeds),
+    )
+
+
+# Finding 3 is judged on Self-BLEU at matched length (every text cut to the same number of words),
+# because Self-BLEU grows with length and the two paradigms write texts of different lengths; unique
+# first 5-grams only read the first five words, so they need no matching.
+DIVERSITY_RULE_METRICS = (("unique_first_5gram", +1), ("self_bleu_matched", -1))
+
+
+def finding_diversity(results, protocol=None, setting="samples", arm="mdlm") -> dict:
+    """Finding 3, "MDLM generates more diverse text". Rule: Welch tests over seeds (logit scale) of
+    MDLM minus AR for unique first 5-grams (MDLM higher is "more diverse") and Self-BLEU at matched
+    length (MDLM lower). Both in the MDLM's favour: holds; either in AR's favour: does not hold;
+    otherwise inconclusive. Not testable when a model fails the sanity gate (its samples are noise,
+    whose "diversity" means nothing) or there are fewer than two seeds per arm."""
+    protocol = protocol or main_protocol(results)
+    stat = {}
+    directions = []
+    for metric, better in DIVERSITY_RULE_METRICS:
+        key = metric if any(metric in r for r in _samples(results)) else metric.replace("_matched", "")
+        rows = [r for r in _samples(results, protocol=protocol, setting=setting)]
+        va = [r.get(key) for r in rows if r["arm"] == "ar"]
+        vm = [r.get(key) for r in rows if r["arm"] == arm]
+        n_items = min((r["n_texts"] for r in rows if r.get("n_texts")), default=None)
+        c = compare(vm, va, "logit", n_items)
+        stat[metric] = (
+            sample_stat(results, key, protocol, arm, setting),
+            sample_stat(results, key, protocol, "ar", setting),
+            c,
+        )
+        directions.append(None if c["direction"] is None else c["direction"] * better)
+    (um, ua, _), (sm, sa, _) = stat["unique_first_5gram"], stat["self_bleu_matched"]
+    measure = (
+        f"unique first 5-grams {ARM_LABEL[arm]} {fmt_agg(um, 'pct')} vs AR {fmt_agg(ua, 'pct')}; "
+        f"Self-BLEU (matched length) {fmt_agg(sm, 'f3')} vs {fmt_agg(sa, 'f3')}"
+    )
+    extra = dict(protocol=protocol, setting=setting, five_gram=directions[0], self_bleu=directions[1])
+    gate = _gate(results, protocol, ("ar", arm))
+    if gate:
+        return _finding("not testable", gate, measure, **extra)
+    if None in directions:
+        return _finding("not testable", "fewer than two seeds per arm", measure, **extra)
+    if all(d == 1 for d in directions):
+        outcome = "holds"
+    elif any(d == -1 for d in directions):
+        outcome = "does not hold"
+    else:
+        outcome = "inconclusive"
+    return _finding(outcome, "Welch tests of the differences", measure, **extra)
+
+
+def findings(results) -> list[dict]:
+    """The paper's three findings and their variants, each judged by its rule."""
+    protocol = main_protocol(results)
+    tied = bool(_runs(results, protocol=protocol, arm="mdlm_tied"))
+    prompted = bool(_samples(results, protocol=protocol, setting="samples_prompted"))
+    p1, p2 = PUBLISHED["ar"], PUBLISHED["mdlm"]
+    pd_ = PUBLISHED["diversity"]
+    out = [
+        {
+            "key": "FindingOne",
+            "finding": "1. Throughput parity",
+            "claim": f"MDLM at {fmt(p2['tokens_per_s'] / p1['tokens_per_s'], 'pct')} of AR throughput",
+            **finding_throughput(results, protocol),
+        },
+        {
+            "key": "FindingTwo",
+            "finding": "2. AR overfits early, MDLM still improving",
+            "claim": f"AR best at step {fmt(p1['best_step'], 'int')}, MDLM at {fmt(p2['best_step'], 'int')} (the last)",
+            **finding_overfitting(results, protocol),
+        },
+    ]
+    if tied:
+        out.append(
+            {
+                "key": "FindingTwoTied",
+                "finding": "2, tied-head MDLM",
+                "claim": "(not tested in the paper)",
+                **finding_overfitting(results, protocol, "mdlm_tied"),
+            }
+        )
+    out.append(
+        {
+            "key": "FindingThree",
+            "finding": "3. MDLM more diverse (unconditional)",
+            "claim": f"unique first 5-grams {fmt(pd_['mdlm']['unique_first_5gram'], 'pct')} vs "
+            f"{fmt(pd_['ar']['unique_first_5gram'], 'pct')}; Self-BLEU "
+            f"{fmt(pd_['mdlm']['self_bleu'], 'f3')} vs {fmt(pd_['ar']['self_bleu'], 'f3')}",
+            **finding_diversity(results, protocol),
+        }
+    )
+    if prompted:
+        out.append(
+            {
+                "key": "FindingThreePrompted",
+                "finding": "3, both prompted “Once”",
+                "claim": "(not tested: only AR was prompted)",
+                **finding_diversity(results, protocol, "samples_prompted"),
+            }
+        )
+    if tied:
+        out.append(
+            {
+                "key": "FindingThreeTied",
+                "finding": "3, tied-head MDLM",
+                "claim": "(not tested in the paper)",
+                **finding_diversity(results, protocol, arm="mdlm_tied"),
+            }
+        )
+    return out
+
+
+def verdicts(results) -> dict:
+    """What results.json stores under "verdicts" for a comparison run: every finding's rule applied."""
+    return {"findings": findings(results)}
+
+
+def stored_or_computed(results) -> list[dict]:
+    """The findings as the analysis stored them in results.json, or (a file from before verdicts were
+    stored) computed now by the same rules."""
+    stored = (results.get("verdicts") or {}).get("findings")
+    return stored if stored is not None else findings(results)

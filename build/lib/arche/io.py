@@ -1,0 +1,68 @@
+"""Files, the one way: atomic whole-file writes, JSON and JSON-lines read and written.
+
+Every file arche writes whole (token files, run files, results, pipeline state, samples) goes through
+`atomic_write`: a temporary file, fsync, rename, so a kill at any moment leaves the old file or the
+new one, never half of either. JSON-lines files that grow while a run trains (metrics.jsonl) are read
+with `read_jsonl`, which skips a line being written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+
+def atomic_write(path, blob: bytes | str) -> None:
+    """Write to a temporary file and rename: a kill mid-write leaves the old file or none."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(blob.encode() if isinstance(blob, str) else blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, obj, indent: int = 1) -> None:
+    """obj as JSON (numpy and other number types as floats), atomically, making the parent directory."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, json.dumps(obj, indent=indent, default=float))
+
+
+def read_json(path, default=None):
+    """The JSON in `path`, or `default` when the file is missing or damaged."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return default
+
+
+def read_jsonl(path) -> list[dict] | None:
+    """The rows of a JSON-lines file, skipping blank and half-written lines; None when there is no file."""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    rows = []
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def write_jsonl(path, rows) -> None:
+    """Rows as JSON lines, atomically."""
+    atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def append_jsonl(path, row: dict) -> None:
+    """One row appended and flushed (a growing log; a kill may leave a half line, which read_jsonl skips)."""
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+        f.flush()

@@ -1,0 +1,103 @@
+"""The named profiles: a profile is a dict of config overrides (arche.config.load_config applies it,
+then its protocol's settings, then the user's overrides). `paper*` are the published setup on a GPU,
+`smoke` a few minutes on a CPU, `replica`/`replica_full` the paper's regime scaled to the real sample by
+arche.scaling, `repetition` the repetition study (arche.repetition)."""
+
+from .scaling import SAMPLE_VOCAB, replica_overrides
+
+PROFILES = {
+    # The published setup: 50M TinyStories tokens, GPT-2 BPE, 20K steps x 32 x 512, d768 L12 H12.
+    "paper": dict(source="tinystories", keep_optimizer_state=False),
+    "paper_controlled": dict(source="tinystories", protocol="controlled", keep_optimizer_state=False),
+    # Everything at paper scale on a GPU: both protocols, 3 seeds, tied MDLM, sweep, infilling.
+    "paper_study": dict(
+        source="tinystories",
+        compare_protocols=True,
+        n_seeds=3,
+        tied_mdlm=True,
+        sweep=True,
+        infill=True,
+        keep_optimizer_state=False,
+    ),
+    # Tiny and fast: the whole five-notebook pipeline on 2 CPU cores in a few minutes.
+    "smoke": dict(
+        source="synthetic",
+        n_tokens=300_000,
+        compact_vocab=True,
+        d_model=128,
+        n_layers=2,
+        n_heads=4,
+        d_ff=384,
+        seq_len=128,
+        batch_size=16,
+        steps=300,
+        warmup_steps=30,
+        eval_every=100,
+        eval_batches=8,
+        eval_draws=32,
+        log_every=25,
+        checkpoint_every=100,
+        lr=1e-3,
+        n_samples=100,
+        sample_batch_size=100,
+        mdlm_steps=50,
+        compare_protocols=True,
+        sweep=True,
+        infill=True,
+    ),
+    # The controlled study at CPU scale (real sample when present, else synthetic): see arche.study.
+    "study": dict(
+        source="tinystories-sample",
+        n_tokens=300_000,
+        compact_vocab=True,
+        d_model=128,
+        n_layers=2,
+        n_heads=4,
+        d_ff=384,
+        seq_len=128,
+        batch_size=16,
+        steps=300,
+        warmup_steps=30,
+        eval_every=50,
+        eval_batches=8,
+        eval_draws=32,
+        log_every=25,
+        checkpoint_every=100,
+        lr=1e-3,
+        n_samples=150,
+        sample_batch_size=150,
+        mdlm_steps=50,
+        compare_protocols=True,
+        n_seeds=3,
+        tied_mdlm=True,
+        sweep=True,
+        infill=True,
+    ),
+}
+
+# The paper's regime at a size this machine can run (about an hour on 2 CPU cores), and at the size
+# of the whole real sample (hours on a CPU): see replica_overrides.
+PROFILES["replica"] = replica_overrides()
+PROFILES["replica_full"] = replica_overrides(share=1.0, vocab_size=SAMPLE_VOCAB)
+
+
+# The repetition study (arche.repetition): the replica's model and unique data (and a quarter of it),
+# seen for 1 to 32 epochs by both paradigms under the controlled protocol. bf16 autocast on the CPU
+# (tests/test_bf16_cpu.py: within 0.05 nats of fp32) keeps it within an hour on 2 cores.
+PROFILES["repetition"] = {
+    **replica_overrides(),
+    "study": "repetition",
+    "protocol": "controlled",
+    "compare_protocols": False,
+    "n_seeds": 2,
+    "tied_mdlm": False,
+    "sweep": False,
+    "infill": False,
+    "precision": "bf16",
+    "repetition_epochs": "1,2,4,8,16,32",
+    "repetition_shares": "1,0.25",
+    "repetition_sample_epochs": "2,8,32",
+    "decay_fraction": 0.2,
+    "n_samples": 100,
+    "sample_batch_size": 100,
+}

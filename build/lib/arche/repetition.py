@@ -1,0 +1,281 @@
+"""The repetition study: a fixed set of unique training tokens, seen for 1, 2, 4, ... epochs by both paradigms.
+
+The paper's second finding ("AR overfits while MDLM still improves") is one point of a curve: the
+validation loss a model reaches as the same data is repeated for more epochs. Here that curve is
+measured for AR and MDLM at the replica's model size, for two unique-data budgets (`repetition_shares`
+of the training chunks: the first chunks, in the order `prepare` wrote the stories), under the
+controlled protocol (AR NLL and MDLM NELBO in nats/token on the same held-out stories).
+
+Each epoch count is its own run with a warmup-stable-decay schedule (`lr_schedule="wsd"`): constant lr,
+then a linear decay over its last `decay_fraction` of steps. Runs of different lengths share the
+stable phase, so one *trunk* per (paradigm, budget, seed) trains at constant lr and each epoch count
+*branches* off it where its decay starts (`arche.train.fork`): the branch ends bit for bit where a
+separate run would (tests/test_repetition.py). Epochs are exact: a budget is a whole number of batches
+(steps_per_epoch = chunks / batch_size), and the data order visits every chunk once per epoch.
+
+    RUN/controlled/data/                       the replica's data (one protocol)
+    RUN/controlled/judge_s1000/                the common judge of fluency (arche.study.judge_arm)
+    RUN/controlled/repetition/ar_u506_s0/trunk the constant-lr trunk, paused at each branch point
+    RUN/controlled/repetition/ar_u506_s0/e8    the 8-epoch run (forked, then decayed)
+
+The verdict on finding 2 follows RULE, fixed before the study was run (arche.verdicts.repetition).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import analysis, study
+from .config import Config, ConfigError, parse_list
+from .data import TokenData, prepare
+from .rundir import fork, read_metrics
+from .scaling import flops_per_token
+from .schedule import decay_start
+from .train import train
+
+PARADIGMS = ("ar", "mdlm")
+
+
+@dataclass(frozen=True)
+class Branch:
+    paradigm: str
+    share: float  # of the training chunks, as configured
+    chunks: int  # the unique-data budget actually used: a whole number of batches
+    seed: int
+    epochs: int
+    config: Config  # this epoch count's run
+
+    @property
+    def key(self) -> str:
+        return f"{self.paradigm}_u{self.chunks}_s{self.seed}/e{self.epochs}"
+
+
+def budget_chunks(cfg: Config, share: float, n_train_chunks: int) -> int:
+    """`share` of the training chunks, rounded down to a whole number of batches (at least one)."""
+    chunks = int(share * n_train_chunks) // cfg.batch_size * cfg.batch_size
+    if chunks < cfg.batch_size:
+        raise ConfigError(
+            f"repetition share {share} of {n_train_chunks} training chunks is less than one batch of {cfg.batch_size}"
+        )
+    return chunks
+
+
+def run_config(cfg: Config, chunks: int, epochs: int, seed: int) -> Config:
+    """The config of one epoch count: wsd schedule, `epochs` passes over the first `chunks` chunks, one
+    evaluation at the end."""
+    steps = epochs * chunks // cfg.batch_size
+    return cfg.replace(
+        lr_schedule="wsd",
+        train_chunks=chunks,
+        steps=steps,
+        eval_every=steps,
+        seed=seed,
+        sample_seed=cfg.sample_seed + seed - cfg.seed,
+        checkpoint_every=steps,
+    )
+
+
+def branches(cfg: Config, n_train_chunks: int, paradigm: str | None = None) -> list[Branch]:
+    out = []
+    for p in PARADIGMS:
+        if paradigm not in (None, p):
+            continue
+        for i in range(cfg.n_seeds):
+            for share in sorted(parse_list(cfg, "repetition_shares", float), reverse=True):
+                chunks = budget_chunks(cfg, share, n_train_chunks)
+                for e in parse_list(cfg, "repetition_epochs", int):
+                    out.append(Branch(p, share, chunks, cfg.seed + i, e, run_config(cfg, chunks, e, cfg.seed + i)))
+    return out
+
+
+def home(run_dir, b: Branch) -> Path:
+    return Path(run_dir) / study.main_protocol(b.config) / "repetition" / f"{b.paradigm}_u{b.chunks}_s{b.seed}"
+
+
+def branch_dir(run_dir, b: Branch) -> Path:
+    return home(run_dir, b) / f"e{b.epochs}"
+
+
+def trunk_config(cfg: Config, b: Branch) -> Config:
+    """The trunk of b's (paradigm, budget, seed): the longest run, never evaluated (it stops before its decay)."""
+    longest = max(parse_list(cfg, "repetition_epochs", int))
+    return run_config(cfg, b.chunks, longest, b.seed)
+
+
+def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[str, str, Path]]:
+    """(key, paradigm, directory) of every epoch-count run (before 01_data has run: none)."""
+    try:
+        n = len(_data(run_dir, cfg).train)
+    except FileNotFoundError:
+        return []
+    return [(b.key, b.paradigm, branch_dir(run_dir, b)) for b in branches(cfg, n, paradigm)]
+
+
+def _data(run_dir, cfg: Config) -> TokenData:
+    return TokenData(study.data_dir(run_dir, study.main_protocol(cfg)))
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def prepare_all(cfg: Config, run_dir, log=print) -> dict:
+    protocol = study.main_protocol(cfg)
+    return {protocol: prepare(cfg, study.data_dir(run_dir, protocol), log=log)}
+
+
+def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
+    """Every epoch count of one paradigm, shortest first: the trunk trains to the branch's decay start,
+    the branch forks from it and decays (each step skipped when already done)."""
+    ddir = study.data_dir(run_dir, study.main_protocol(cfg))
+    summaries = []
+    for b in branches(cfg, len(_data(run_dir, cfg).train), paradigm):
+        out = branch_dir(run_dir, b)
+        if not (out / "last.safetensors").exists():
+            log(f"== trunk {b.key}: to step {decay_start(b.config)} ==")
+            train(
+                trunk_config(cfg, b), paradigm, home(run_dir, b) / "trunk", ddir, log=log, stop_at=decay_start(b.config)
+            )
+            fork(home(run_dir, b) / "trunk", out, b.config, paradigm, log=log)
+        log(f"== decay {b.key} ({b.config.steps} steps) ==")
+        summaries.append({"branch": b.key, **train(b.config, paradigm, out, ddir, log=log)})
+    if paradigm == "ar":  # the judge of fluency: the replica's AR, with a seed no branch uses
+        judge = study.judge_arm(cfg)
+        log(f"== training the judge {judge.key} ==")
+        train(judge.config, "ar", study.arm_dir(run_dir, judge), ddir, log=log)
+    return summaries
+
+
+def sampled(cfg: Config, n_train_chunks: int) -> list[Branch]:
+    """The branches whose models are sampled: the largest budget, every seed, repetition_sample_epochs."""
+    keep = set(parse_list(cfg, "repetition_sample_epochs", int))
+    bs = branches(cfg, n_train_chunks)
+    top = max(b.chunks for b in bs)
+    return [b for b in bs if b.epochs in keep and b.chunks == top]
+
+
+def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
+    from .generate import sample_run
+
+    paths = []
+    for b in sampled(cfg, len(_data(run_dir, cfg).train)):
+        out = branch_dir(run_dir, b) / "samples.jsonl"
+        if not out.exists():
+            log(f"== sampling {b.key} ==")
+            sample_run(b.config, b.paradigm, branch_dir(run_dir, b), out=out)
+        paths.append(out)
+    return paths
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _row(b: Branch, bdir: Path, vocab_size: int, n_params: int) -> dict:
+    evals = [r for r in read_metrics(bdir) if "val_loss" in r]
+    if not evals or evals[-1]["step"] != b.config.steps:
+        raise FileNotFoundError(f"{bdir} has not finished its {b.config.steps} steps; run the training stages")
+    last = evals[-1]
+    bound, se = ("val_nll", None) if b.paradigm == "ar" else ("val_nelbo", "val_nelbo_se")
+    seq = b.config.seq_len
+    tokens = last["step"] * b.config.batch_size * seq
+    return {
+        "paradigm": b.paradigm,
+        "share": b.share,
+        "chunks": b.chunks,
+        "unique_tokens": b.chunks * seq,
+        "seed": b.seed,
+        "epochs": b.epochs,
+        "steps": last["step"],
+        "tokens_seen": tokens,
+        "epochs_seen": tokens / (b.chunks * seq),
+        "decay_start": decay_start(b.config),
+        "flops": tokens * flops_per_token(b.config, vocab_size),
+        "n_params": n_params,
+        "val": last[bound],
+        "val_se": last.get(se) if se else 0.0,
+        "train_time_s": last["train_time_s"],
+    }
+
+
+def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
+    """RUN/results.json of a repetition study: meta, one row per branch (`repetition`), the samples
+    of the sampled branches scored like the comparison's (diversity at n_match texts, gen-PPL under the
+    judge), the held-out openings, and the verdicts (arche.verdicts.repetition)."""
+    import json
+
+    from . import verdicts
+    from .evaluate import generative_perplexity
+    from .generate import load_model, read_samples, reference_rows
+
+    run_dir = Path(run_dir)
+    data = _data(run_dir, cfg)
+    codec, protocol = data.codec, study.main_protocol(cfg)
+    rows = []
+    for b in branches(cfg, len(data.train)):
+        saved = json.loads((branch_dir(run_dir, b) / "config.json").read_text())
+        rows.append(_row(b, branch_dir(run_dir, b), saved["vocab_size"], saved["n_params"]))
+
+    device = analysis._device(cfg)
+    judge = study.judge_arm(cfg)
+    jmodel, jcodec, _, _ = load_model(study.arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
+    # The same codec (one data directory), so ids need no translation; texts are scored after <|endoftext|>.
+    refs = reference_rows(data, cfg.n_samples, cfg.sample_length, "openings", seed=cfg.sample_seed)
+    n_match = min(cfg.n_samples, len(refs))
+    sample_rows = []
+    for b in sampled(cfg, len(data.train)):
+        recs = read_samples(branch_dir(run_dir, b) / "samples.jsonl")
+        picked = analysis._subsample(recs, n_match, cfg.sample_seed)
+        texts = [r["text"] for r in picked]
+        sample_rows.append(
+            {
+                "paradigm": b.paradigm,
+                "seed": b.seed,
+                "epochs": b.epochs,
+                "chunks": b.chunks,
+                "sampler": recs[0]["sampler"],
+                "n_generated": len(recs),
+                **analysis._text_metrics(texts, "exact", b.seed),
+                "gen_ppl": generative_perplexity(
+                    jmodel, [jcodec.eot], [r["tokens"] for r in picked], device=device, eot=jcodec.eot
+                ),
+                "examples": [r["text"] for r in recs[:3]],
+            }
+        )
+    refs = analysis._subsample(refs, n_match, cfg.sample_seed)
+    ref_texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in refs]
+    reference = {
+        "kind": "openings",
+        **analysis._text_metrics(ref_texts, "exact", cfg.sample_seed),
+        "gen_ppl": generative_perplexity(jmodel, [jcodec.eot], refs, device=device, eot=jcodec.eot),
+        "examples": ref_texts[:3],
+    }
+    results = {
+        "meta": {
+            "profile": profile,
+            "study": "repetition",
+            "config": cfg.to_dict(),
+            "protocols": [protocol],
+            "main_protocol": protocol,
+            "seeds": sorted({r["seed"] for r in rows}),
+            "source": data.manifest.get("source", cfg.source),
+            "synthetic": data.manifest.get("source", cfg.source) == "synthetic",
+            "n_tokens": data.manifest["n_tokens"],
+            "vocab_size": data.manifest["vocab_size"],
+            "n_train_chunks": len(data.train),
+            "seq_len": cfg.seq_len,
+            "unigram_entropy": {protocol: analysis.unigram_entropy(data.val)},
+            "judge": {"key": judge.key, "steps": judge.config.steps},
+            "n_match": n_match,
+            "decay_fraction": cfg.decay_fraction,
+            "device": analysis._device_name(cfg),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        },
+        "repetition": rows,
+        "samples": sample_rows,
+        "references": [reference],
+    }
+    results["verdicts"] = verdicts.repetition(results)
+    analysis._write_json(run_dir / "results.json", results)
+    log(f"analysis: wrote {run_dir / 'results.json'}")
+    return results

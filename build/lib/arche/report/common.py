@@ -1,0 +1,88 @@
+"""What every part of the report reads: the published numbers, labels and colours, queries on a
+results dict, and the scale of a run (toy data, small scale, full scale)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..config import project_root
+from ..results import (  # noqa: F401  (re-exported for the report modules)
+    ARM_LABEL,
+    ARMS,
+    CITATION,
+    PUBLISHED,
+    THROUGHPUT_TOLERANCE,
+    _arms,
+    _curve_table,
+    _protocols,
+    _ref,
+    _runs,
+    _samples,
+    has_sweep,
+    main_protocol,
+    run_stat,
+    sample_stat,
+    toy_level,
+    toy_note,
+)
+from . import repetition as report_repetition
+
+# --------------------------------------------------------------------------- the published numbers
+
+ARM_MACRO = {"ar": "Ar", "mdlm": "Mdlm", "mdlm_tied": "MdlmTied"}
+PROTOCOL_LABEL = {"published": "Ours: published", "controlled": "Ours: controlled"}
+COLORS = {"ar": "#3366aa", "mdlm": "#dd7733", "mdlm_tied": "#339966", "paper": "#777777"}
+# --------------------------------------------------------------------------- paths
+
+
+def repo_root() -> Path:
+    """The repository holding this package (where paper/ and figures/ live)."""
+    return project_root()
+
+
+def load_results(run_dir) -> dict:
+    return json.loads((Path(run_dir) / "results.json").read_text())
+
+
+# --------------------------------------------------------------------------- selection helpers
+
+
+def describe_source(meta, short=False) -> str:
+    source = str(meta.get("source", ""))
+    if source == "synthetic":
+        return "synthetic stories" if short else "synthetic stories (toy corpus)"
+    if source == "tinystories":
+        return "TinyStories"
+    if "tinystories-sample" in source:
+        n = next(iter((meta.get("data") or {}).values()), {}).get("n_stories")
+        return f"TinyStories sample ({n:,} stories)" if n else "TinyStories sample"
+    return Path(source).name or source
+
+
+def describe_results(results) -> str:
+    """What a results file holds (either study), under its scale mark when below the paper's scale."""
+    note = toy_note(results["meta"])
+    return (f"{note}\n" if note else "") + _holds(results)
+
+
+def _holds(results) -> str:
+    if report_repetition.is_repetition(results):
+        rows = results["repetition"]
+        return (
+            f"repetition study: {len(rows)} runs ({len({r['chunks'] for r in rows})} unique-data budgets x "
+            f"{len({r['epochs'] for r in rows})} epoch counts x 2 paradigms x {len(results['meta']['seeds'])} "
+            f"seeds), {len(results['samples'])} sample sets; finding 2 "
+            f"{results['verdicts']['finding_2']['outcome']}"
+        )
+    return (
+        f"{len(results['runs'])} trained arms, {len(results['samples'])} sample sets, "
+        f"{len(results['references'])} reference rows"
+    )
+
+
+def sample_label(row) -> str:
+    """protocol / arm / setting of a comparison's sample row; paradigm / epochs of a repetition's."""
+    if "epochs" in row:
+        return f"{row['paradigm']} / {row['epochs']} epochs / seed {row['seed']}"
+    return f"{row['protocol']} / {row['arm']} / {row['setting']}"

@@ -1,0 +1,313 @@
+"""The comparison's figures, one function each, from a results dict (matplotlib, no pyplot state)."""
+
+from __future__ import annotations
+
+from .common import (
+    ARM_LABEL,
+    ARMS,
+    CITATION,
+    COLORS,
+    PROTOCOL_LABEL,
+    PUBLISHED,
+    _arms,
+    _curve_table,
+    _protocols,
+    _ref,
+    _runs,
+    _samples,
+    has_sweep,
+    main_protocol,
+    run_stat,
+    sample_stat,
+)
+from .fmt import _ok
+from .plotting import _fmt_seconds, _kilo_formatter, _log_x, _new_figure, _pct_formatter, spread_labels
+
+# --------------------------------------------------------------------------- figures
+
+
+def _loss_name(results, protocol, arm) -> str:
+    """What an arm's val_loss measured, read off its curve (so overrides cannot mislead it)."""
+    if arm == "ar":
+        return "NLL"
+    for row in _runs(results, protocol=protocol, arm=arm):
+        rec = (row.get("curve") or [{}])[-1]
+        if rec.get("val_nelbo") is not None and rec.get("val_loss") == rec.get("val_nelbo"):
+            return "NELBO bound"
+        if rec.get("val_masked_mean") is not None and rec.get("val_loss") == rec.get("val_masked_mean"):
+            return "masked mean"
+    return "NELBO bound" if protocol == "controlled" else "masked mean"
+
+
+def fig_val_curves(results):
+    """Figure 1: validation loss over training steps. One panel for the published curve
+    (Table 3 of Vicentino 2026) and one per protocol of ours; seeds as thin lines, their mean thick,
+    the best evaluation marked. Scales differ between panels (different data and model sizes)."""
+    protos = _protocols(results)
+    fig, axes = _new_figure(1, len(protos) + 1, 2.45 * (len(protos) + 1), 2.7)
+    ax = axes[0, 0]
+    pc = PUBLISHED["val_curve"]
+    for arm in ("ar", "mdlm"):
+        ax.plot(
+            pc["step"],
+            pc[arm],
+            "o-",
+            color=COLORS[arm],
+            ms=3,
+            lw=1.5,
+            label=f"{ARM_LABEL[arm]} ({'NLL' if arm == 'ar' else 'masked mean'})",
+        )
+        best = min(range(len(pc[arm])), key=lambda i: pc[arm][i])
+        ax.plot(pc["step"][best], pc[arm][best], "*", color="k", ms=9, zorder=5)
+    ax.set_title(f"{CITATION}, Table 3\n(published, not ours)", fontsize=8)
+    ax.xaxis.set_major_formatter(_kilo_formatter())
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_ylabel("validation loss (nats/token)", fontsize=8)
+    ax.legend(fontsize=6, frameon=False)
+    for k, protocol in enumerate(protos, start=1):
+        ax = axes[0, k]
+        for arm in _arms(results, protocol):
+            runs = _runs(results, protocol=protocol, arm=arm)
+            for row in runs:
+                steps = [r["step"] for r in row["curve"]]
+                ax.plot(
+                    steps,
+                    [r["val_loss"] for r in row["curve"]],
+                    "-",
+                    color=COLORS[arm],
+                    lw=0.7,
+                    alpha=0.35 if len(runs) > 1 else 1.0,
+                )
+            table = _curve_table(results, protocol, arm)
+            steps = list(table)
+            means = [table[s]["mean"] for s in steps]
+            label = f"{ARM_LABEL[arm]}: {_loss_name(results, protocol, arm)}"
+            ax.plot(steps, means, "o-", color=COLORS[arm], ms=3, lw=1.6, label=label)
+            if means:
+                best = min(range(len(means)), key=lambda i: means[i])
+                ax.plot(steps[best], means[best], "*", color="k", ms=9, zorder=5)
+        n_seeds = len({r["seed"] for r in _runs(results, protocol=protocol)})
+        ax.set_title(
+            f"{PROTOCOL_LABEL.get(protocol, protocol)} protocol"
+            + (f"\n(mean of {n_seeds} seeds, thin: each seed)" if n_seeds > 1 else "\n(one seed)"),
+            fontsize=8,
+        )
+        ax.set_xlabel("step", fontsize=8)
+        ax.xaxis.set_major_formatter(_kilo_formatter())
+        ax.legend(fontsize=6, frameon=False)
+    return fig
+
+
+def fig_likelihood(results):
+    """Comparable likelihoods: AR validation NLL against the MDLM's NELBO (an upper bound on its
+    NLL) per protocol and arm, with 95% intervals over seeds; the published masked-mean loss shown
+    hollow for contrast (not a bound). Right: the same two quantities over training."""
+    protos = _protocols(results)
+    fig, axes = _new_figure(1, 2, 6.8, 3.4)
+    ax = axes[0, 0]
+    x, ticks, labels, used = 0.0, [], [], set()
+    for protocol in protos:
+        arms = _arms(results, protocol)
+        for i, arm in enumerate(arms):
+            key = "best_val_nll" if arm == "ar" else "best_val_nelbo"
+            st = run_stat(results, key, protocol, arm)
+            xi = x + i * 0.8
+            if _ok(st["mean"]):
+                err = [[st["mean"] - st["lo"]], [st["hi"] - st["mean"]]]
+                label = f"{ARM_LABEL[arm]}: {'NLL' if arm == 'ar' else 'NELBO bound'}"
+                ax.errorbar(
+                    [xi],
+                    [st["mean"]],
+                    yerr=err,
+                    fmt="o",
+                    color=COLORS[arm],
+                    capsize=3,
+                    ms=6,
+                    label=None if label in used else label,
+                )
+                used.add(label)
+            if arm != "ar":
+                mm = run_stat(results, "best_val_masked_mean", protocol, arm)
+                if _ok(mm["mean"]):
+                    label = "MDLM: masked mean (not a bound)"
+                    ax.plot(
+                        [xi],
+                        [mm["mean"]],
+                        "o",
+                        mfc="none",
+                        color=COLORS[arm],
+                        ms=6,
+                        label=None if label in used else label,
+                    )
+                    used.add(label)
+            ticks.append(xi)
+            labels.append(ARM_LABEL[arm])
+        ax.text(x + 0.4 * (len(arms) - 1), 1.02, protocol, transform=ax.get_xaxis_transform(), ha="center", fontsize=8)
+        x += 0.8 * len(arms) + 0.8
+    ax.set_xticks(ticks, labels, fontsize=7, rotation=20)
+    ax.set_ylabel("best validation nats/token", fontsize=8)
+    ax.legend(fontsize=6.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    ax = axes[0, 1]
+    for protocol in protos:
+        style = "-" if protocol == main_protocol(results) else "--"
+        for arm in _arms(results, protocol):
+            key = "val_nll" if arm == "ar" else "val_nelbo"
+            table = _curve_table(results, protocol, arm, key)
+            if table:
+                ax.plot(
+                    list(table),
+                    [v["mean"] for v in table.values()],
+                    style,
+                    color=COLORS[arm],
+                    lw=1.4,
+                    marker="o",
+                    ms=2.5,
+                    label=f"{ARM_LABEL[arm]}, {protocol}",
+                )
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_ylabel("validation NLL / NELBO (nats/token)", fontsize=8)
+    ax.set_title("comparable likelihoods over training", fontsize=9)
+    ax.legend(fontsize=6.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    return fig
+
+
+DIVERSITY_PANELS = [
+    ("unique_first_word", "unique first words", True),
+    ("unique_first_5gram", "unique first 5-grams", True),
+    ("self_bleu", "Self-BLEU (exact; published: 200x50 est.)", False),
+    ("distinct_2", "Distinct-2", False),
+    ("distinct_4", "Distinct-4", False),
+    ("gen_ppl", "gen. perplexity under the judge AR", False),
+]
+
+
+def _diversity_groups(results) -> list[tuple[str, str | None, str]]:
+    """(label, protocol, setting) groups for the diversity plot, the paper's first."""
+    groups = [(CITATION.replace(" (", "\n("), None, "paper")]
+    for protocol in _protocols(results):
+        if _samples(results, protocol=protocol, setting="samples"):
+            groups.append((f"{protocol}\n(main)", protocol, "samples"))
+        if _samples(results, protocol=protocol, setting="samples_prompted"):
+            groups.append((f"{protocol},\nboth 'Once'", protocol, "samples_prompted"))
+    return groups
+
+
+def fig_diversity(results):
+    """Diversity metrics per arm and setting with 95% intervals over seeds; the published values
+    (grey group) and real held-out text as horizontal lines (dashed: story openings, dotted:
+    random windows) over the groups of the same protocol."""
+    groups = _diversity_groups(results)
+    fig, axes = _new_figure(2, 3, 7.4, 4.9)
+    for ax, (metric, title, pct) in zip(axes.flat, DIVERSITY_PANELS):
+        x = 0.0
+        ticks, labels = [], []
+        for label, protocol, setting in groups:
+            arms = ("ar", "mdlm") if protocol is None else _arms(results, protocol)
+            start = x
+            for i, arm in enumerate(arms):
+                xi = x + i * 0.3
+                if protocol is None:
+                    val = PUBLISHED["diversity"][arm].get(metric)
+                    if val is not None:
+                        ax.plot([xi], [val], "s", color=COLORS[arm], mec="k", mew=0.5, ms=5)
+                else:
+                    st = sample_stat(results, metric, protocol, arm, setting)
+                    if _ok(st["mean"]):
+                        err = [[st["mean"] - st["lo"]], [st["hi"] - st["mean"]]]
+                        ax.errorbar([xi], [st["mean"]], yerr=err, fmt="o", color=COLORS[arm], ms=4, capsize=2)
+            end = x + 0.3 * (len(arms) - 1)
+            if protocol is not None:
+                for kind, ls in (("openings", "--"), ("windows", ":")):
+                    ref = _ref(results, protocol, kind)
+                    if ref and _ok(ref.get(metric)):
+                        ax.hlines(ref[metric], start - 0.15, end + 0.15, colors="k", linestyles=ls, lw=1)
+            ticks.append((start + end) / 2)
+            labels.append(label)
+            x = end + 1.0
+        ax.set_xticks(ticks, labels, fontsize=6.5)
+        ax.set_title(title, fontsize=9)
+        if pct:
+            ax.yaxis.set_major_formatter(_pct_formatter())
+    from matplotlib.lines import Line2D
+
+    present = {r["arm"] for r in results["samples"]} | {"ar", "mdlm"}
+    handles = [Line2D([], [], color=COLORS[a], marker="o", ls="", label=ARM_LABEL[a]) for a in ARMS if a in present]
+    handles += [
+        Line2D([], [], color="k", ls="--", label="data: story openings"),
+        Line2D([], [], color="k", ls=":", label="data: random windows"),
+        Line2D([], [], color="#999999", marker="s", mec="k", ls="", label=f"{CITATION} (published)"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=7, frameon=False)
+    return fig
+
+
+def sweep_rows(results, knob) -> list[dict]:
+    """Sweep rows of one knob ("mdlm_steps" or "ar_temperature"), aggregated over seeds, by value."""
+    rows = [r for r in results["samples"] if r.get("knob") == knob]
+    out = []
+    for value in sorted({r["value"] for r in rows}):
+        picked = [r for r in rows if r["value"] == value]
+        protocol = picked[0]["protocol"]
+        arm = picked[0]["arm"]
+        setting = picked[0]["setting"]
+        agg = {
+            m: sample_stat(results, m, protocol, arm, setting)
+            for m in ("self_bleu", "unique_first_5gram", "unique_first_word", "gen_ppl", "wall_time_s", "distinct_2")
+        }
+        out.append({"value": value, "protocol": protocol, "arm": arm, "setting": setting, **agg})
+    return out
+
+
+def fig_sweep(results):
+    """Diversity against fluency along the sampler sweeps (MDLM denoising steps, AR temperature):
+    Self-BLEU and unique first 5-grams against generative perplexity under the AR model, each point
+    annotated with its knob value and the wall time of drawing the sample set."""
+    if not has_sweep(results):
+        raise ValueError("this run has no sweep rows (config sweep=False)")
+    fig, axes = _new_figure(1, 2, 7.0, 3.4)
+    series = [
+        ("mdlm_steps", "mdlm", "MDLM: denoising steps", lambda v: f"{int(v)} st"),
+        ("ar_temperature", "ar", "AR: temperature", lambda v: f"T={v:g}"),
+    ]
+    protocol = None
+    labels = {}
+    for ax, (metric, ylabel) in zip(
+        axes.flat, (("self_bleu", "Self-BLEU (lower = more diverse)"), ("unique_first_5gram", "unique first 5-grams"))
+    ):
+        for knob, arm, label, name in series:
+            rows = sweep_rows(results, knob)
+            rows = [r for r in rows if _ok(r["gen_ppl"]["mean"]) and _ok(r[metric]["mean"])]
+            if not rows:
+                continue
+            protocol = rows[0]["protocol"]
+            xs = [r["gen_ppl"]["mean"] for r in rows]
+            ys = [r[metric]["mean"] for r in rows]
+            ax.plot(xs, ys, "o-", color=COLORS[arm], lw=1.2, ms=4, label=label)
+            for r, xv, yv in zip(rows, xs, ys):
+                text = name(r["value"])
+                if metric == "self_bleu":  # wall time once, on the first panel
+                    text += f", {_fmt_seconds(r['wall_time_s']['mean'])}"
+                labels.setdefault(ax, []).append(
+                    ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(4, 3), fontsize=6)
+                )
+        if protocol is not None:
+            for kind, ls in (("openings", "--"), ("windows", ":")):
+                ref = _ref(results, protocol, kind)
+                if ref and _ok(ref.get(metric)):
+                    ax.axhline(ref[metric], color="k", ls=ls, lw=0.8, label=f"data: {kind}")
+        _log_x(ax)
+        ax.set_xlabel("gen. perplexity under the judge, log scale (lower = more fluent)", fontsize=8)
+        ax.set_ylabel(ylabel, fontsize=8)
+        if metric == "unique_first_5gram":
+            ax.yaxis.set_major_formatter(_pct_formatter())
+        ax.legend(fontsize=6.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
+    if protocol:
+        fig.suptitle(f"sampler sweep, {protocol} protocol, seed {results['meta']['seeds'][0]}", fontsize=9)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()  # the constrained layout places the axes once ...
+    fig.set_layout_engine("none")  # ... and stays put while the labels move apart where they collide
+    for texts in labels.values():
+        spread_labels(fig, texts)
+    fig.sweep_labels = [t for texts in labels.values() for t in texts]  # for tests: no two may overlap
+    return fig

@@ -1,0 +1,368 @@
+"""The comparison's tables, one function each: DataFrames of formatted strings (see fmt.to_booktabs)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from .common import (
+    ARM_LABEL,
+    CITATION,
+    PROTOCOL_LABEL,
+    PUBLISHED,
+    _arms,
+    _curve_table,
+    _protocols,
+    _ref,
+    _runs,
+    _samples,
+    describe_source,
+    main_protocol,
+    run_stat,
+    sample_stat,
+)
+from .figures import _loss_name
+from .fmt import _ok, fmt, fmt_agg
+
+# --------------------------------------------------------------------------- tables
+
+
+def _column_groups(results, with_tied=True) -> list[tuple[str, str, str]]:
+    """(top header, sub header, key) columns: the paper's AR/MDLM, then ours per protocol and arm."""
+    cols = [(CITATION, "AR", "paper/ar"), (CITATION, "MDLM", "paper/mdlm")]
+    for protocol in _protocols(results):
+        for arm in _arms(results, protocol):
+            if arm == "mdlm_tied" and not with_tied:
+                continue
+            cols.append((PROTOCOL_LABEL.get(protocol, protocol), ARM_LABEL[arm], f"{protocol}/{arm}"))
+    return cols
+
+
+def _frame(rows: dict[str, list[str]], columns: list[tuple[str, str, str]], stub: str, **attrs) -> pd.DataFrame:
+    df = pd.DataFrame.from_dict(rows, orient="index", dtype=object)
+    df.columns = pd.MultiIndex.from_tuples([(c[0], c[1]) for c in columns])
+    df.index.name = stub
+    df.attrs.update(attrs)
+    return df
+
+
+def _seeds_note(results) -> str:
+    n = len(results["meta"].get("seeds") or [0])
+    return "" if n <= 1 else f" (mean ± 95% CI over {n} seeds)"
+
+
+def table_setup(results) -> pd.DataFrame:
+    """Table 1: the setup, the paper's beside ours per protocol; parameter counts are our models'
+    real counts (from the trained runs), the paper's are its reported 123.6M / 162.7M."""
+    meta = results["meta"]
+    cfg = meta["config"]
+    protos = _protocols(results)
+    pub = PUBLISHED["setup"]
+    cols = ["Vicentino (2026)"] + [PROTOCOL_LABEL.get(p, p) for p in protos]
+
+    def per_protocol(fn):
+        return [fn(p) for p in protos]
+
+    def prot_cfg(p):
+        from ..config import PROTOCOLS
+
+        base = dict(cfg)
+        if p != base.get("protocol"):
+            base.update(PROTOCOLS[p])
+        return base
+
+    def params(p, arm):
+        st = run_stat(results, "n_params", p, arm)
+        return fmt(st["mean"], "params") if st["n"] else "n/a"
+
+    def gap(p, arm):
+        a, m = run_stat(results, "n_params", p, "ar")["mean"], run_stat(results, "n_params", p, arm)["mean"]
+        return f"+{fmt(m / a - 1, 'pct')}" if _ok(a) and _ok(m) else "n/a"
+
+    data = {}
+    data["Shared"] = [""] * len(cols)
+    data["Data"] = [pub["data"]] + per_protocol(
+        lambda p: f"{describe_source(meta, short=True)}, {fmt(meta['n_tokens'], 'params')} tokens"
+    )
+    data["Vocabulary"] = ["50,257 (GPT-2)"] + per_protocol(
+        lambda p: (
+            f"{fmt((meta.get('data') or {}).get(p, {}).get('vocab_size', meta['vocab_size']), 'int')} "
+            f"({'compact GPT-2' if cfg.get('compact_vocab') else 'GPT-2'})"
+        )
+    )
+    data["Steps"] = [fmt(pub["steps"], "int")] + per_protocol(lambda p: fmt(cfg["steps"], "int"))
+    data["Batch size"] = [str(pub["batch_size"])] + per_protocol(lambda p: str(cfg["batch_size"]))
+    data["Sequence length"] = [str(pub["seq_len"])] + per_protocol(lambda p: str(cfg["seq_len"]))
+    data["d_model / layers / heads"] = [f"{pub['d_model']} / {pub['n_layers']} / {pub['n_heads']}"] + per_protocol(
+        lambda p: f"{cfg['d_model']} / {cfg['n_layers']} / {cfg['n_heads']}"
+    )
+    data["FFN dim"] = [fmt(pub["d_ff"], "int")] + per_protocol(lambda p: fmt(cfg["d_ff"], "int"))
+    data["Optimizer"] = [pub["optimizer"]] + per_protocol(
+        lambda p: f"AdamW (lr {cfg['lr']:g}, wd {cfg['weight_decay']:g})"
+    )
+    data["Precision"] = [pub["precision"]] + per_protocol(lambda p: describe_precision(meta))
+    data["Hardware"] = [pub["hardware"]] + per_protocol(lambda p: str(meta.get("device", "n/a")))
+    data["Seeds"] = ["1"] + per_protocol(lambda p: str(len({r["seed"] for r in _runs(results, protocol=p)})))
+    data["Paradigm-specific"] = [""] * len(cols)
+    data["Attention (AR / MDLM)"] = ["causal / bidirectional"] * len(cols)
+    data["MDLM noise schedule"] = ["cosine"] * len(cols)
+    data["MDLM timestep conditioning"] = ["sinusoidal"] * len(cols)
+    data["Parameters: AR"] = [fmt(PUBLISHED["ar"]["n_params"], "params")] + per_protocol(lambda p: params(p, "ar"))
+    data["Parameters: MDLM"] = [fmt(PUBLISHED["mdlm"]["n_params"], "params")] + per_protocol(
+        lambda p: params(p, "mdlm")
+    )
+    data["MDLM over AR"] = [
+        f"+{fmt(PUBLISHED['mdlm']['n_params'] / PUBLISHED['ar']['n_params'] - 1, 'pct')}"
+    ] + per_protocol(lambda p: gap(p, "mdlm"))
+    if any(_runs(results, arm="mdlm_tied")):
+        data["Parameters: MDLM (tied head)"] = ["not trained"] + per_protocol(
+            lambda p: params(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "not trained"
+        )
+        data["MDLM (tied) over AR"] = ["n/a"] + per_protocol(
+            lambda p: gap(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "n/a"
+        )
+    data["Protocol"] = [""] * len(cols)
+    pc = {p: prot_cfg(p) for p in protos}
+    data["End-of-text between stories"] = ["no"] + per_protocol(
+        lambda p: "yes" if pc[p]["eos_between_stories"] else "no"
+    )
+    data["Validation split"] = ["random 5% of chunks"] + per_protocol(
+        lambda p: "whole held-out stories" if pc[p]["val_split"] == "story" else "random 5% of chunks"
+    )
+    data["MDLM training loss"] = ["masked-token mean"] + per_protocol(
+        lambda p: "NELBO (likelihood bound)" if pc[p]["mdlm_loss"] == "elbo" else "masked-token mean"
+    )
+    data["AR prompt"] = ['"Once"'] + per_protocol(
+        lambda p: f'"{pc[p]["ar_prompt"]}"' if pc[p]["ar_prompt"] else "none (from end-of-text)"
+    )
+    data["MDLM sampler"] = ["released code (100 steps)"] + per_protocol(
+        lambda p: (
+            f"{'released code' if pc[p]['mdlm_sampler'] == 'published' else pc[p]['mdlm_sampler']} "
+            f"({pc[p]['mdlm_steps']} steps)"
+        )
+    )
+    data["Samples"] = [f"{PUBLISHED['n_samples']:,} x {PUBLISHED['sample_length']} tokens"] + per_protocol(
+        lambda p: f"{cfg['n_samples']:,} x {cfg['sample_length']} tokens"
+    )
+    data["Self-BLEU"] = ["200 x 50 unsmoothed estimate"] + per_protocol(
+        lambda p: (
+            "exact, all pairs, lowercased words" if pc[p]["self_bleu"] == "exact" else "200 x 50 unsmoothed estimate"
+        )
+    )
+    df = pd.DataFrame.from_dict(data, orient="index", columns=cols, dtype=object)
+    df.index.name = "Setting"
+    df.attrs.update(
+        sections=["Shared", "Paradigm-specific", "Protocol"],
+        align="l",
+        title="Table 1. Setup: the paper's and ours",
+    )
+    return df
+
+
+def describe_precision(meta) -> str:
+    cfg = meta["config"]
+    gpu = not str(meta.get("device", "")).startswith("CPU")
+    if cfg.get("precision") == "fp32" or (cfg.get("precision") == "auto" and not gpu):
+        return "fp32"
+    return "bf16 autocast"
+
+
+def table_training(results) -> pd.DataFrame:
+    """Table 2: parameters, training time, throughput, best validation loss and its step; ours per
+    protocol and arm (mean and 95% interval over seeds) beside the paper's. Throughput twice: from the
+    training logs (arms trained one after another: confounded by whatever else the machine did) and
+    from the interleaved benchmark of the main protocol (arche.speed), which finding 1 uses."""
+    cols = _column_groups(results)
+    log_row, bench_row = "Throughput, training log (tok/s)", "Throughput, interleaved (tok/s)"
+    rows = {
+        k: []
+        for k in (
+            "Parameters",
+            "Training time (min)",
+            log_row,
+            bench_row,
+            "Best val loss",
+            "Best step",
+            "Val loss measured",
+        )
+    }
+    tp = results.get("throughput") or {}
+    for _, _, key in cols:
+        src, arm = key.split("/")
+        if src == "paper":
+            p = PUBLISHED[arm]
+            rows["Parameters"].append(fmt(p["n_params"], "params"))
+            rows["Training time (min)"].append(fmt(p["train_time_min"], "min"))
+            rows[log_row].append(fmt(p["tokens_per_s"], "tok"))
+            rows[bench_row].append("n/a")
+            rows["Best val loss"].append(fmt(p["best_val"], "f3"))
+            rows["Best step"].append(fmt(p["best_step"], "int"))
+            rows["Val loss measured"].append("NLL" if arm == "ar" else "masked mean")
+            continue
+        st = lambda m: run_stat(results, m, src, arm)  # noqa: E731
+        rows["Parameters"].append(fmt(st("n_params")["mean"], "params"))
+        rows["Training time (min)"].append(fmt_agg(st("train_time_s"), "min", scale=1 / 60))
+        rows[log_row].append(fmt_agg(st("tokens_per_s"), "tok"))
+        # The benchmark that finding 1 uses: median [min, max] over interleaved rounds, main protocol.
+        per = (tp.get("per_round") or {}).get(arm) if src == tp.get("protocol", main_protocol(results)) else None
+        rows[bench_row].append(
+            f"{fmt(tp['median'][arm], 'tok')} [{fmt(min(per), 'tok')}, {fmt(max(per), 'tok')}]" if per else "n/a"
+        )
+        rows["Best val loss"].append(fmt_agg(st("best_val"), "f3"))
+        rows["Best step"].append(fmt_agg(st("best_step"), "int"))
+        rows["Val loss measured"].append(_loss_name(results, src, arm))
+    return _frame(rows, cols, "Metric", title="Table 2. Training efficiency" + _seeds_note(results))
+
+
+def table_val_loss(results) -> pd.DataFrame:
+    """Table 3: validation loss at every evaluation, row k the k-th evaluation of each (the paper
+    evaluated every 2,000 of 20,000 steps; ours every eval_every of its own steps), with both steps
+    shown, so no row is half empty when the two evaluated equally often; the lowest of each column is bold."""
+    cols = _column_groups(results)
+    pc = PUBLISHED["val_curve"]
+    tables = {key: _curve_table(results, *key.split("/")) for _, _, key in cols if not key.startswith("paper")}
+    our_steps = sorted({s for t in tables.values() for s in t})
+    best = {key: min(t, key=lambda s: t[s]["mean"]) for key, t in tables.items() if t}
+    columns = [("", "Paper step", "paper_step"), ("", "Our step", "our_step")] + cols
+    rows, bold = {}, set()
+    for k in range(max(len(pc["step"]), len(our_steps))):
+        paper_step = pc["step"][k] if k < len(pc["step"]) else None
+        our_step = our_steps[k] if k < len(our_steps) else None
+        label = str(k + 1)
+        row = [fmt(paper_step, "int") if paper_step else "", fmt(our_step, "int") if our_step else ""]
+        for top, sub, key in cols:
+            if key.startswith("paper"):
+                arm = key.split("/")[1]
+                v = pc[arm][k] if paper_step else None
+                row.append(fmt(v, "f3") if v is not None else "")
+                if v is not None and v == min(pc[arm]):
+                    bold.add((label, (top, sub)))
+            else:
+                t = tables[key]
+                row.append(fmt_agg(t[our_step], "f3") if our_step in t else "")
+                if our_step in t and best.get(key) == our_step:
+                    bold.add((label, (top, sub)))
+        rows[label] = row
+    return _frame(
+        rows,
+        columns,
+        "Evaluation",
+        bold=bold,
+        title="Table 3. Validation loss at each evaluation (bold: lowest)" + _seeds_note(results),
+    )
+
+
+DIVERSITY_ROWS = [
+    ("n_texts", "Texts (n)", "int"),
+    ("mean_words", "Mean words per text", "sig"),
+    ("distinct_1", "Distinct-1", "f3"),
+    ("distinct_2", "Distinct-2", "f3"),
+    ("distinct_3", "Distinct-3", "f3"),
+    ("distinct_4", "Distinct-4", "f3"),
+    ("self_bleu", "Self-BLEU", "f3"),
+    ("self_bleu_kind", "  estimator", "str"),
+    ("distinct_4_matched", "Distinct-4, matched length", "f3"),
+    ("self_bleu_matched", "Self-BLEU, matched length", "f3"),
+    ("vocab_size", "Vocabulary used", "int"),
+    ("unique_first_word", "Unique first words", "pct"),
+    ("unique_first_5gram", "Unique first 5-grams", "pct"),
+    ("gen_ppl", "Gen. perplexity (judge)", "sig"),
+]
+SELF_BLEU_SHORT = {"exact": "exact, words", "published": "200x50 est."}
+
+
+def table_diversity(results) -> pd.DataFrame:
+    """Table 4: diversity of each arm's main sample set (mean ± 95% CI over seeds) beside the
+    paper's, with real held-out text cut like the samples ("data: openings" = story beginnings,
+    "data: windows" = random windows) measured the same way under each protocol."""
+    cols = _column_groups(results)
+    for protocol in _protocols(results):
+        last = max(i for i, c in enumerate(cols) if c[2].startswith(protocol + "/"))
+        refs = [
+            (PROTOCOL_LABEL.get(protocol, protocol), f"data: {kind}", f"{protocol}/ref:{kind}")
+            for kind in ("openings", "windows")
+            if _ref(results, protocol, kind)
+        ]
+        cols = cols[: last + 1] + refs + cols[last + 1 :]
+    rows = {}
+    for metric, label, kind in DIVERSITY_ROWS:
+        row = []
+        for _, _, key in cols:
+            src, what = key.split("/")
+            if metric == "self_bleu_kind":
+                kinds = (
+                    {"published"}
+                    if src == "paper"
+                    else {r.get("self_bleu_kind") for r in _samples(results, protocol=src)}
+                    if not what.startswith("ref:")
+                    else {(_ref(results, src, what[4:]) or {}).get("self_bleu_kind")}
+                )
+                row.append(", ".join(SELF_BLEU_SHORT.get(k, "n/a") for k in sorted(kinds, key=str)))
+            elif src == "paper":
+                paper = {**PUBLISHED["diversity"][what], "n_texts": 1000}
+                row.append(fmt(paper.get(metric), kind) if metric in paper else "n/a")
+            elif what.startswith("ref:"):
+                ref = _ref(results, src, what[4:])
+                row.append(fmt(ref.get(metric), kind) if ref and metric in ref else "n/a")
+            else:
+                row.append(fmt_agg(sample_stat(results, metric, src, what), kind))
+        rows[label] = row
+    tops = list(dict.fromkeys(c[0] for c in cols))
+    panels = [tops[:2], tops[2:]] if len(cols) > 8 and len(tops) > 2 else None
+    return _frame(
+        rows,
+        cols,
+        "Metric",
+        panels=panels,
+        title="Table 4. Diversity of the main sample sets" + _seeds_note(results),
+    )
+
+
+def table_likelihood(results) -> pd.DataFrame:
+    """Likelihoods that compare: AR validation NLL and perplexity against the MDLM's NELBO and its
+    perplexity bound (an upper bound on the MDLM's perplexity), beside the masked-token mean loss the
+    paper reported, which is not a likelihood bound. Lowest value over evaluations of each run."""
+    cols = _column_groups(results)
+    rows = {
+        k: []
+        for k in (
+            "AR NLL (nats/token)",
+            "AR perplexity",
+            "MDLM NELBO (nats/token, bound)",
+            "MDLM perplexity bound",
+            "MDLM masked-token mean (not a bound)",
+        )
+    }
+    for _, _, key in cols:
+        src, arm = key.split("/")
+        if src == "paper":
+            if arm == "ar":
+                vals = [
+                    fmt(PUBLISHED["ar"]["best_val"], "f3"),
+                    fmt(math.exp(PUBLISHED["ar"]["best_val"]), "f2"),
+                    "",
+                    "",
+                    "",
+                ]
+            else:
+                vals = ["", "", "not reported", "not reported", fmt(PUBLISHED["mdlm"]["best_val"], "f3")]
+        elif arm == "ar":
+            vals = [
+                fmt_agg(run_stat(results, "best_val_nll", src, arm), "f3"),
+                fmt_agg(run_stat(results, "best_val_ppl", src, arm), "f2"),
+                "",
+                "",
+                "",
+            ]
+        else:
+            vals = [
+                "",
+                "",
+                fmt_agg(run_stat(results, "best_val_nelbo", src, arm), "f3"),
+                fmt_agg(run_stat(results, "best_val_ppl_bound", src, arm), "f2"),
+                fmt_agg(run_stat(results, "best_val_masked_mean", src, arm), "f3"),
+            ]
+        for k, v in zip(rows, vals):
+            rows[k].append(v)
+    return _frame(rows, cols, "Measure", title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results))

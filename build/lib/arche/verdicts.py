@@ -1,0 +1,150 @@
+"""Verdicts as data: numbers in, an outcome and its reason out. No torch, no prose beyond the reason.
+
+Every verdict is one of OUTCOMES: "holds", "does not hold", "inconclusive" (the difference that decides
+it is within two standard errors) or "not testable" (a precondition is unmet: e.g. a model no better than
+the unigram baseline, or no overfitting regime reached).
+
+REPETITION_RULE is the rule for the paper's second finding under the repetition study (arche.repetition).
+It was written, and committed, before that study was run; the paper prints it beside the outcome.
+"""
+
+from __future__ import annotations
+
+import math
+
+OUTCOMES = ("holds", "does not hold", "inconclusive", "not testable")
+
+REPETITION_RULE = (
+    "For each paradigm and unique-data budget, L(e) is the validation bound (AR NLL, MDLM NELBO; "
+    "nats/token) at the end of the e-epoch run, averaged over seeds, with a standard error from the seeds "
+    "and the NELBO's Monte Carlo error; a difference is real when it exceeds two combined standard errors. "
+    "e* is the epoch count of a paradigm's lowest L. AR overfits when L_AR at the most epochs is really "
+    "above L_AR(e*_AR). Finding 2 (AR overfits while MDLM still improves) holds when AR overfits, "
+    "e*_MDLM > e*_AR and L_MDLM(e*_AR) is really above L_MDLM(e*_MDLM); it does not hold when AR overfits "
+    "and e*_MDLM <= e*_AR; it is inconclusive when AR overfits and e*_MDLM > e*_AR by less than two "
+    "standard errors; it is not testable when AR does not overfit within the epochs run, or when a "
+    "paradigm's best L is not two standard errors below the unigram entropy of the validation tokens. "
+    "The verdict is that of the largest budget (the replica's data). The compute crossover is the first "
+    "epoch count (equal FLOPs per token for both paradigms) at which the MDLM's best L so far is really "
+    "below the AR's best so far."
+)
+
+
+def _mean_se(rows: list[dict]) -> tuple[float, float]:
+    """Mean over seeds, and its standard error: between-seed variance / n plus the mean squared
+    Monte Carlo error of each value / n (0 for an exact AR NLL)."""
+    vals = [r["val"] for r in rows]
+    n = len(vals)
+    mean = sum(vals) / n
+    var = sum((v - mean) ** 2 for v in vals) / (n - 1) if n > 1 else 0.0
+    mc = sum((r.get("val_se") or 0.0) ** 2 for r in rows) / n
+    return mean, math.sqrt(var / n + mc / n)
+
+
+def _real(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Is a's mean above b's by more than two combined standard errors?"""
+    return a[0] - b[0] > 2 * math.hypot(a[1], b[1])
+
+
+def curves(rows: list[dict]) -> dict:
+    """{chunks: {paradigm: {epochs: (mean, se)}}} from the repetition rows."""
+    out: dict = {}
+    for r in rows:
+        out.setdefault(r["chunks"], {}).setdefault(r["paradigm"], {}).setdefault(r["epochs"], []).append(r)
+    return {
+        c: {p: {e: _mean_se(rs) for e, rs in sorted(by_e.items())} for p, by_e in by_p.items()}
+        for c, by_p in out.items()
+    }
+
+
+def repetition_budget(curve: dict, unigram_entropy: float, flops: dict) -> dict:
+    """The verdict at one budget. `curve` = {paradigm: {epochs: (mean, se)}}, `flops` = {(paradigm,
+    epochs): training FLOPs}."""
+    ar, mdlm = curve["ar"], curve["mdlm"]
+    e_max = max(ar)
+    star = {p: min(c, key=lambda e: c[e][0]) for p, c in curve.items()}
+    out = {
+        "e_star": star,
+        "e_max": e_max,
+        "best": {p: {"mean": c[star[p]][0], "se": c[star[p]][1]} for p, c in curve.items()},
+        "ar_overfits": _real(ar[e_max], ar[star["ar"]]),
+        "ar_rise": ar[e_max][0] - ar[star["ar"]][0],
+    }
+    gain = mdlm[star["ar"]][0] - mdlm[star["mdlm"]][0]
+    out["mdlm_gain_after_ar_best"] = gain
+    out["mdlm_still_improving"] = star["mdlm"] > star["ar"] and _real(mdlm[star["ar"]], mdlm[star["mdlm"]])
+    # The compute crossover: best-so-far curves, compared at equal epochs (equal FLOPs per token).
+    cross = None
+    for e in sorted(ar):
+        best_ar = min((ar[k] for k in ar if k <= e), key=lambda v: v[0])
+        best_md = min((mdlm[k] for k in mdlm if k <= e), key=lambda v: v[0])
+        if _real(best_ar, best_md):
+            cross = e
+            break
+    out["crossover_epochs"] = cross
+    out["crossover_flops"] = flops.get(("mdlm", cross)) if cross else None
+    gate = [p for p, c in curve.items() if not _real((unigram_entropy, 0.0), c[star[p]])]
+    if gate:
+        outcome, reason = (
+            "not testable",
+            (
+                f"{', '.join(p.upper() for p in gate)} not two standard errors below "
+                f"the unigram entropy ({unigram_entropy:.2f} nats/token)"
+            ),
+        )
+    elif not out["ar_overfits"]:
+        outcome, reason = (
+            "not testable",
+            (
+                f"AR does not overfit within {e_max} epochs (its loss at {e_max} "
+                f"epochs is within two s.e. of its best, at {star['ar']})"
+            ),
+        )
+    elif out["mdlm_still_improving"]:
+        outcome, reason = (
+            "holds",
+            (
+                f"AR is best at {star['ar']} epochs and worse by {out['ar_rise']:.3f} at "
+                f"{e_max}; the MDLM improves by {gain:.3f} from {star['ar']} to {star['mdlm']} epochs"
+            ),
+        )
+    elif star["mdlm"] <= star["ar"]:
+        outcome, reason = (
+            "does not hold",
+            (f"AR overfits after {star['ar']} epochs, and the MDLM's best is at {star['mdlm']} epochs, no later"),
+        )
+    else:
+        outcome, reason = (
+            "inconclusive",
+            (
+                f"the MDLM's best is at {star['mdlm']} epochs, after AR's "
+                f"({star['ar']}), but its gain ({gain:.3f}) is within two standard errors"
+            ),
+        )
+    return {**out, "outcome": outcome, "reason": reason}
+
+
+def repetition(results: dict) -> dict:
+    """Verdicts of a repetition study's results.json: finding 2 per budget and overall (largest budget)."""
+    rows = results["repetition"]
+    meta = results["meta"]
+    entropy = meta["unigram_entropy"][meta["main_protocol"]]
+    flops = {}
+    for r in rows:
+        flops.setdefault(r["chunks"], {})[(r["paradigm"], r["epochs"])] = r["flops"]
+    per_budget = []
+    for chunks, curve in sorted(curves(rows).items(), reverse=True):
+        unique = next(r["unique_tokens"] for r in rows if r["chunks"] == chunks)
+        v = repetition_budget(curve, entropy, flops[chunks])
+        # JSON keys are strings: e_star keeps paradigm -> epochs.
+        per_budget.append({"chunks": chunks, "unique_tokens": unique, **v})
+    top = per_budget[0]
+    return {
+        "finding_2": {
+            "outcome": top["outcome"],
+            "reason": top["reason"],
+            "rule": REPETITION_RULE,
+            "budget_chunks": top["chunks"],
+            "per_budget": per_budget,
+        }
+    }
