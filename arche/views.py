@@ -271,7 +271,15 @@ def show_denoising(cfg, run_dir, n_rounds: int = 6, steps: int | None = None, se
     from .denoise import sample_mdlm
     from .generate import load_model, prefix_ids
 
-    mdlm = [path for _, paradigm, path in study.model_dirs(cfg, run_dir, "mdlm") if paradigm == "mdlm"]
+    from .rundir import read_metrics
+
+    def best_val(path):  # the run's best MDLM (lowest validation loss) writes the trace worth reading
+        vals = [r["val_loss"] for r in read_metrics(path) if "val_loss" in r]
+        return min(vals) if vals else float("inf")
+
+    mdlm = sorted(
+        (path for _, paradigm, path in study.model_dirs(cfg, run_dir, "mdlm") if paradigm == "mdlm"), key=best_val
+    )
     if not mdlm:
         print("no MDLM trained in this run")
         return
