@@ -270,7 +270,6 @@ def show_denoising(cfg, run_dir, n_rounds: int = 6, steps: int | None = None, se
     from . import study
     from .denoise import sample_mdlm
     from .generate import load_model, prefix_ids
-
     from .rundir import read_metrics
 
     def best_val(path):  # the run's best MDLM (lowest validation loss) writes the trace worth reading
