@@ -201,7 +201,7 @@ report.artefact(results, "tab-repetition-samples")
 # %% [markdown]
 # ## Appendix · What the numbers are about
 #
-# The first five samples of every arm and setting (first seed), beside five real held-out story openings.
+# The first few samples of every arm and setting (first seed), beside as many real held-out story openings.
 
 # %% tags=["tab-examples-published"]
 report.artefact(results, "tab-examples-published")

@@ -75,7 +75,7 @@ from .findings import (  # noqa: F401
     table_findings,
 )
 from .fmt import (  # noqa: F401
-    MAX_COLUMNS,
+    CHARS_PER_LINE,
     latex_escape,
     to_booktabs,
     to_html,

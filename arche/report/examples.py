@@ -6,12 +6,13 @@ import pandas as pd
 
 from .common import ARM_LABEL, ARMS, _ref, _samples
 
-EXAMPLE_CHARS = 240  # characters of each example shown in the appendix
+EXAMPLE_CHARS = 200  # characters of each example shown in the appendix
+EXAMPLES_PER_ARM = 4  # texts per arm (and of real data): four arms of four fit one page
 
 
 def table_examples(results, group: str) -> pd.DataFrame:
-    """The first five samples of each arm (first seed) of one group: "published" or "controlled"
-    (unconditional sets of that protocol, with five real held-out story openings), or "prompted"
+    """The first EXAMPLES_PER_ARM samples of each arm (first seed) of one group: "published" or "controlled"
+    (unconditional sets of that protocol, with as many real held-out story openings), or "prompted"
     (the controlled protocol, both models prompted "Once"). Texts cut to EXAMPLE_CHARS characters."""
     protocol = "controlled" if group == "prompted" else group
     setting = "samples_prompted" if group == "prompted" else "samples"
@@ -19,11 +20,11 @@ def table_examples(results, group: str) -> pd.DataFrame:
     rows = {}
     for arm in ARMS:
         row = next((r for r in _samples(results, protocol=protocol, arm=arm, setting=setting, seed=seed)), None)
-        for i, text in enumerate((row or {}).get("examples", [])[:5]):
+        for i, text in enumerate((row or {}).get("examples", [])[:EXAMPLES_PER_ARM]):
             rows[f"{ARM_LABEL[arm]} {i + 1}"] = [_clip(text)]
     ref = _ref(results, protocol, "openings")
     if group != "prompted" and ref:
-        for i, text in enumerate(ref.get("examples", [])[:5]):
+        for i, text in enumerate(ref.get("examples", [])[:EXAMPLES_PER_ARM]):
             rows[f"data {i + 1}"] = [_clip(text)]
     if not rows:
         rows["(none)"] = [f"no {setting} sample set under the {protocol} protocol in this run"]
@@ -32,7 +33,7 @@ def table_examples(results, group: str) -> pd.DataFrame:
     rag = ">{\\raggedright\\arraybackslash}"
     df.attrs.update(
         stub_align="l",
-        align=f"{rag}p{{0.82\\linewidth}}",
+        align=f"{rag}p{{\\dimexpr 0.82\\linewidth-2\\tabcolsep\\relax}}",
         title=f"Examples: {protocol} protocol, {setting}, seed {seed}",
     )
     return df

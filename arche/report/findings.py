@@ -41,8 +41,13 @@ def table_findings(results) -> pd.DataFrame:
     df.index.name = "Finding"
     rag = ">{\\raggedright\\arraybackslash}"  # needs \\usepackage{array} (main.tex loads it)
     df.attrs.update(
-        stub_align=f"{rag}p{{0.2\\linewidth}}",
-        align=f"{rag}p{{0.3\\linewidth}}{rag}p{{0.33\\linewidth}}c",
+        # four columns filling the line exactly: each p{} less its own padding
+        stub_align=f"{rag}p{{\\dimexpr 0.19\\linewidth-2\\tabcolsep\\relax}}",
+        align=(
+            f"{rag}p{{\\dimexpr 0.27\\linewidth-2\\tabcolsep\\relax}}"
+            f"{rag}p{{\\dimexpr 0.38\\linewidth-2\\tabcolsep\\relax}}"
+            f"{rag}p{{\\dimexpr 0.16\\linewidth-2\\tabcolsep\\relax}}"
+        ),
         title="Findings under the controlled protocol" + _seeds_note(results),
     )
     return df

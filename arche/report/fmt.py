@@ -60,21 +60,31 @@ def to_booktabs(df: pd.DataFrame) -> str:
     df.attrs: "sections" (index labels rendered as full-width italic section rows), "bold" (set of
     (row, column) cells set in bold), "align" (column alignment of the data columns, default "r"),
     "stub_align" (default "l"), "panels" (lists of top-level headers: the columns are set as panels
-    stacked one under the other, each with its own header; a table of more than MAX_COLUMNS data
-    columns is split so by itself). No table is shrunk. Every cell and header is escaped.
+    stacked one under the other, each with its own header; a table wider than CHARS_PER_LINE is split
+    so by itself, and one still too wide wraps its cells). No table is shrunk. Every cell and header is
+    escaped.
     """
     attrs = df.attrs or {}
     panels = attrs.get("panels")
     if panels and isinstance(df.columns, pd.MultiIndex):
         groups = [[c for c in df.columns if c[0] in panel] for panel in panels]
         groups = [g for g in groups if g]
-    elif isinstance(df.columns, pd.MultiIndex) and len(df.columns) > MAX_COLUMNS:
-        groups = _auto_panels(df)
+    elif isinstance(df.columns, pd.MultiIndex) and _chars(df, list(df.columns)) > attrs.get(
+        "line_chars", CHARS_PER_LINE
+    ):
+        groups = _auto_panels(df, attrs.get("line_chars", CHARS_PER_LINE))
     else:
         groups = [list(df.columns)]
     width = max(len(g) for g in groups)
     align = attrs.get("align", "r")
-    spec = attrs.get("stub_align", "l") + (align * width if len(align) == 1 else align)
+    if (
+        len(align) == 1
+        and attrs.get("wrap", True)
+        and max(_chars(df, g) for g in groups) > attrs.get("line_chars", CHARS_PER_LINE)
+    ):
+        spec = _wrapping_spec(df, width, align, attrs.get("stub_align", "l"))  # too wide even alone: wrap
+    else:
+        spec = attrs.get("stub_align", "l") + (align * width if len(align) == 1 else align)
     lines = [r"\begin{tabular}{" + spec + "}", r"\toprule"]
     for k, cols in enumerate(groups):
         if k:
@@ -84,22 +94,52 @@ def to_booktabs(df: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-# A table wider than this many data columns is set as panels stacked one under the other (whole
-# top-level column groups each), never shrunk below the text size.
-MAX_COLUMNS = 5
+# About how many characters of table fit the text width at \small (6.5 in, ~5 pt a character),
+# column padding included. A wider table is set as panels of whole top-level column groups stacked one
+# under the other, and a panel still wider wraps its cells; no table is ever shrunk below the text size.
+CHARS_PER_LINE = 78
+PAD_CHARS = 3  # 2 \tabcolsep of padding, in characters
 
 
-def _auto_panels(df: pd.DataFrame) -> list[list]:
-    """The columns in panels of whole top-level groups, at most MAX_COLUMNS each (a larger group alone)."""
-    tops = list(dict.fromkeys(c[0] for c in df.columns))
+def _chars(df: pd.DataFrame, cols: list) -> int:
+    """The estimated width, in characters, of the stub and these columns on one line."""
+
+    def label(c):
+        return str(c[-1]) if isinstance(c, tuple) else str(c)
+
+    stub = max([len(str(i)) for i in df.index] + [len(str(df.index.name or ""))])
+    data = sum(max([len(str(v)) for v in df[c]] + [len(label(c))]) + PAD_CHARS for c in cols)
+    return stub + PAD_CHARS + data
+
+
+def _auto_panels(df: pd.DataFrame, line_chars: int = CHARS_PER_LINE) -> list[list]:
+    """The columns in panels of whole top-level groups, each as wide as fits (a wider group alone). The
+    columns under an empty top-level header (e.g. the step columns of Table 3) are keys: every panel
+    repeats them."""
+    keys = [c for c in df.columns if c[0] == ""]
+    tops = [t for t in dict.fromkeys(c[0] for c in df.columns) if t != ""]
     panels, current = [], []
     for top in tops:
         cols = [c for c in df.columns if c[0] == top]
-        if current and len(current) + len(cols) > MAX_COLUMNS:
-            panels.append(current)
+        if current and _chars(df, keys + current + cols) > line_chars:
+            panels.append(keys + current)
             current = []
         current = current + cols
-    return panels + ([current] if current else [])
+    return panels + ([keys + current] if current else [])
+
+
+def _wrapping_spec(df: pd.DataFrame, width: int, align: str, stub_align: str) -> str:
+    """Column types that wrap their cells: the stub gets its share of the line (at most 30%), the data
+    columns split the rest equally."""
+    stub = max([len(str(i)) for i in df.index] + [len(str(df.index.name or ""))])
+    s = min(0.3, (stub + PAD_CHARS) / CHARS_PER_LINE)
+    d = (1 - s) / width
+    ragged = {"l": r"\raggedright", "r": r"\raggedleft", "c": r"\centering"}
+
+    def col(frac, a):
+        return rf">{{{ragged.get(a, ragged['l'])}\arraybackslash}}p{{\dimexpr {frac:.3f}\linewidth-2\tabcolsep\relax}}"
+
+    return col(s, stub_align) + col(d, align) * width
 
 
 def _booktabs_block(df: pd.DataFrame, cols: list, width: int) -> list[str]:

@@ -24,6 +24,7 @@ from .common import (
     toy_level,
 )
 from .discussion import discussion
+from .examples import EXAMPLE_CHARS, EXAMPLES_PER_ARM
 from .figures import sweep_rows
 from .findings import sanity_gate, stored_or_computed
 from .fmt import _ok, fmt, fmt_agg, latex_escape
@@ -222,6 +223,8 @@ def macros(results) -> dict[str, str]:
     f2 = by_key["FindingTwo"]
     m["FindingTwoSeeds"] = f"{f2.get('k', 0)} of {f2.get('n', 0)}"
     m["DiscussionText"] = discussion(by_key, results["meta"])
+    m["ExampleChars"] = str(EXAMPLE_CHARS)
+    m["ExamplesPerArm"] = {3: "three", 4: "four", 5: "five"}.get(EXAMPLES_PER_ARM, str(EXAMPLES_PER_ARM))
 
     # The sampler sweep (first seed): the extremes of each knob.
     for knob, A, name in (("mdlm_steps", "SweepMdlm", "Steps"), ("ar_temperature", "SweepAr", "Temp")):

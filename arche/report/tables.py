@@ -315,6 +315,9 @@ def table_diversity(results) -> pd.DataFrame:
         cols,
         "Metric",
         panels=panels,
+        # main.tex sets this table on a landscape page (sidewaystable): a longer line, cells on one line
+        line_chars=135,
+        wrap=False,
         title="Table 4. Diversity of the main sample sets" + _seeds_note(results),
     )
 
