@@ -170,7 +170,7 @@ report.artefact(results, "tab-likelihood")
 # %% [markdown]
 # ## The three findings under the controlled protocol
 #
-# Each rule (see `arche.report.finding_*`) ends in one of four outcomes: holds, does not hold,
+# Each rule (see `arche.findings`, stored in results.json) ends in one of four outcomes: holds, does not hold,
 # inconclusive (the 95% interval of a difference contains the threshold) or not testable (a precondition
 # is unmet, e.g. a model no better than the unigram baseline). (1) Throughput parity: the interval of the
 # paired MDLM/AR tokens/s ratio from an interleaved benchmark lies within 1 ± 10%. (2) "AR overfits earlier":
