@@ -330,9 +330,16 @@ def parse_list(cfg: Config, key: str, kind=int, upper: float | None = None) -> l
 
 
 def config_diff(old: dict, new: dict, ignore=RESUMABLE_KEYS) -> dict:
-    """Keys whose values differ between two config dicts: {key: (old, new)}."""
+    """Keys whose values differ between two config dicts: {key: (old, new)}. A key one side lacks (a
+    run directory made before the key existed) counts as its default, which is what that run did."""
+    defaults = Config().to_dict()
     keys = (set(old) | set(new)) - set(ignore)
-    return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
+    diff = {}
+    for k in sorted(keys):
+        a, b = old.get(k, defaults.get(k)), new.get(k, defaults.get(k))
+        if a != b:
+            diff[k] = (a, b)
+    return diff
 
 
 def dumps(cfg: Config) -> str:

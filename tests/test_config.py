@@ -57,3 +57,13 @@ def test_config_diff_ignores_resumable_keys():
     a = load_config("smoke").to_dict()
     b = load_config("smoke", device="cpu", log_every=5, steps=7).to_dict()
     assert config_diff(a, b) == {"steps": (300, 7)}
+
+
+def test_a_run_made_before_a_key_existed_still_matches():
+    """A run directory written by an older arche lacks keys added since; they count as their defaults."""
+    from arche.config import config_diff
+
+    new = load_config("smoke").to_dict()
+    old = {k: v for k, v in new.items() if k not in ("study", "grad_accum", "lr_schedule", "train_chunks")}
+    assert config_diff(old, new) == {}
+    assert config_diff(old, {**new, "grad_accum": 2}) == {"grad_accum": (1, 2)}
