@@ -12,6 +12,7 @@ from pathlib import Path
 from . import findings, metrics
 from .config import Config
 from .data import TokenData
+from .device import device_name, resolve_device
 from .io import write_json as _write_json
 from .rundir import read_metrics
 from .study import Arm, arm_dir, arms, data_dir, judge_arm, main_protocol, protocols, sample_settings
@@ -36,7 +37,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     from .generate import load_model, read_samples, reference_rows
 
     run_dir = Path(run_dir)
-    device = _device(cfg)
+    device = str(resolve_device(cfg))
     judge = judge_arm(cfg)
     jmodel, jcodec, _, _ = load_model(arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
     datas = {p: TokenData(data_dir(run_dir, p)) for p in protocols(cfg)}
@@ -151,7 +152,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
             "judge": {**_run_row(judge, arm_dir(run_dir, judge)), "key": judge.key},
             "n_match": n_match,
             "match_words": match_words,
-            "device": _device_name(cfg),
+            "device": device_name(cfg),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
         "runs": rows_runs,
@@ -174,11 +175,11 @@ def measure_throughput(cfg: Config, vocab_size: int, log=print) -> dict:
     main = [a for a in arms(cfg) if a.protocol == main_protocol(cfg) and a.seed == cfg.seed]
     models = {a.name: (a.config, a.paradigm) for a in main}
     out = interleaved(
-        models, vocab_size, _device(cfg), rounds=cfg.throughput_rounds, steps=cfg.throughput_steps, log=log
+        models, vocab_size, str(resolve_device(cfg)), rounds=cfg.throughput_rounds, steps=cfg.throughput_steps, log=log
     )
     return {
         **out,
-        "device": _device_name(cfg),
+        "device": device_name(cfg),
         "precision": cfg.precision,
         "protocol": main_protocol(cfg),
         "batch_size": cfg.batch_size,
@@ -301,15 +302,3 @@ def _text_metrics(texts, self_bleu_kind: str, seed: int, match_words: int | None
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _device(cfg: Config) -> str:
-    from .device import resolve_device
-
-    return str(resolve_device(cfg))
-
-
-def _device_name(cfg: Config) -> str:
-    from .device import device_name
-
-    return device_name(cfg)

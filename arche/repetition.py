@@ -30,6 +30,7 @@ from pathlib import Path
 from . import analysis, study
 from .config import Config, ConfigError, parse_list
 from .data import TokenData, prepare
+from .device import device_name, resolve_device
 from .rundir import fork, read_metrics
 from .scaling import flops_per_token
 from .schedule import decay_start
@@ -216,7 +217,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         saved = json.loads((branch_dir(run_dir, b) / "config.json").read_text())
         rows.append(_row(b, branch_dir(run_dir, b), saved["vocab_size"], saved["n_params"]))
 
-    device = analysis._device(cfg)
+    device = str(resolve_device(cfg))
     judge = study.judge_arm(cfg)
     jmodel, jcodec, _, _ = load_model(study.arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
     # The same codec (one data directory), so ids need no translation; texts are scored after <|endoftext|>.
@@ -268,7 +269,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
             "judge": {"key": judge.key, "steps": judge.config.steps},
             "n_match": n_match,
             "decay_fraction": cfg.decay_fraction,
-            "device": analysis._device_name(cfg),
+            "device": device_name(cfg),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
         "repetition": rows,

@@ -62,18 +62,6 @@ def _log_x(ax) -> None:
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
-def _log_x_if_wide(ax) -> None:
-    """Log x axis with plain-number labels when the data span more than a factor of 5."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
-    xs = [x for line in ax.get_lines() for x in line.get_xdata() if x > 0]
-    if xs and max(xs) / min(xs) > 5:
-        ax.set_xscale("log")
-        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-
-
 def _new_figure(nrows, ncols, width, height):
     import matplotlib
     from matplotlib.figure import Figure
