@@ -84,6 +84,12 @@ def cmd_prepare(args):
     print(json.dumps({k: v for k, v in manifest.items() if k != "sha256"}, indent=2))
 
 
+def cmd_regime(args):
+    from .regime import run_regime
+
+    run_regime(_config(args), args.run_dir, args.out)
+
+
 def cmd_train(args):
     from .train import train
 
@@ -198,6 +204,12 @@ def main(argv=None) -> int:
     _add_common(p)
     p.add_argument("--data-dir", required=True)
     p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("regime", help="the pilots of arche.regime.REGIME_RULE: batch and learning rates")
+    _add_common(p)
+    p.add_argument("--run-dir", required=True, help="where the pilots train (resumable)")
+    p.add_argument("--out", required=True, help="the JSON file of pilots and the choice")
+    p.set_defaults(func=cmd_regime)
 
     p = sub.add_parser("train", help="train (or resume) one model")
     p.add_argument("paradigm", choices=["ar", "mdlm"])

@@ -13,158 +13,292 @@ from . import findings, metrics
 from .config import Config
 from .data import TokenData
 from .device import device_name, resolve_device
+from .frontier import half_sample_se
+from .io import read_json
 from .io import write_json as _write_json
+from .objectives import escape_step, unigram_cross_entropy
 from .rundir import read_metrics
-from .study import Arm, arm_dir, arms, data_dir, judge_arm, main_protocol, protocols, sample_settings
+from .sample import cut_at_eot
+from .scaling import flops_per_token
+from .study import Arm, arm_dir, arms, data_dir, judge_arms, main_protocol, protocols, references_path, sample_settings
+from .tokenizer import TokenCodec
 
 
 def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
     """Read every saved result of the run and write RUN/results.json (long format):
 
     meta        profile, config, data source and size, whether the data is synthetic, device, the
-                unigram entropy of each protocol's validation tokens (the sanity gate), the judge,
-                the number of texts every diversity row is computed on (`n_match`)
-    runs        one row per arm: sizes, timing, best/final validation, likelihoods, the val curve
-    samples     one row per sample set: sampler, knob/value, diversity at n_match texts (and at a
-                matched length), Self-BLEU (both estimators), gen-PPL under the common judge, length,
-                wall time, a few example texts
-    references  one row per protocol and kind ("openings", "windows") of real held-out text, at the
-                same n_match
+                unigram baseline of each protocol (held-out cross-entropy of a unigram fitted on the
+                training tokens: the sanity gate), the judges, the regime, the number of texts every
+                diversity row is computed on (`n_match`)
+    runs        one row per arm: sizes, timing, compute, best/final validation, likelihoods, the val
+                curve, the step where the run left the unigram plateau
+    samples     one row per sample set: decoding, knob/value, diversity at n_match texts (and at a
+                matched length), Self-BLEU (both estimators), gen-PPL under the AR judge, NELBO under the
+                MDLM judge, word-frequency distance to the real openings, length, wall time, examples
+    references  real text at the same n_match: "openings" of stories no arm or judge trains on,
+                "windows" of the main protocol's held-out stream
     throughput  the interleaved benchmark (arche.speed): tokens/s per round and model, on one device
     infill      the infilling check, or null
+    verdicts    the findings' rules applied (arche.findings), the equal-quality frontier included
     """
-    from .evaluate import generative_perplexity
-    from .generate import load_model, read_samples, reference_rows
-
     run_dir = Path(run_dir)
-    device = str(resolve_device(cfg))
-    judge = judge_arm(cfg)
-    jmodel, jcodec, _, _ = load_model(arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
     datas = {p: TokenData(data_dir(run_dir, p)) for p in protocols(cfg)}
-
-    def judge_rows(codec, rows):
-        """Token rows of another codec in the judge's ids (both compact views of GPT-2)."""
-        return [jcodec.to_model(codec.to_gpt2(r)).tolist() if r else [] for r in rows]
-
-    def judged_ppl(codec, prompt_ids, rows, story_start=True):
-        # Every text is scored as the judge reads a story: after <|endoftext|>, then its prompt.
-        prefix = ([jcodec.eot] if story_start else []) + judge_rows(codec, [prompt_ids])[0]
-        # generative_perplexity scores each row up to and including its first end-of-text.
-        return generative_perplexity(jmodel, prefix, judge_rows(codec, rows), device=device, eot=jcodec.eot)
-
-    # Reference texts first: every diversity row is computed at the same number of texts.
-    refs = {}
-    for protocol, data in datas.items():
-        for kind in ("openings", "windows"):
-            rows = reference_rows(data, cfg.n_samples, cfg.sample_length, kind, seed=cfg.sample_seed)
-            if len(rows) < 2:
-                log(f"analysis: too few held-out {kind} for a reference row in {protocol}")
-                continue
-            refs[(protocol, kind)] = rows
+    scorer = Judges(cfg, run_dir)
+    refs = reference_sets(cfg, run_dir, datas, log)
     n_match = min([cfg.n_samples] + [len(r) for r in refs.values()])
     if n_match < cfg.n_samples:
-        log(
-            f"analysis: {n_match} held-out story openings < {cfg.n_samples} samples: every diversity row "
-            f"is computed on {n_match} texts (a seeded subsample of the larger sets)"
+        log(f"analysis: {n_match} reference texts < {cfg.n_samples} samples: every diversity row uses {n_match}")
+    sample_sets = _read_sample_sets(cfg, run_dir, log)
+    match_words = _match_words(cfg, sample_sets, refs)
+    ref_texts = [scorer.text(r) for r in _subsample(refs.get("openings", []), n_match, cfg.sample_seed)]
+    baselines = {p: unigram_cross_entropy(d.train, d.val, d.codec.vocab_size, d.seq_len) for p, d in datas.items()}
+    rows_runs = [_run_row(a, arm_dir(run_dir, a), baselines[a.protocol]) for a in arms(cfg)]
+    main = main_protocol(cfg)
+    rows_samples = []
+    for arm, stem, scfg, recs in sample_sets:
+        log(f"analysis: scoring {arm.key} [{stem}]")
+        rows_samples.append(
+            _sample_row(
+                arm,
+                stem,
+                scfg,
+                recs,
+                datas[arm.protocol],
+                scorer,
+                n_match,
+                match_words,
+                ref_texts,
+                on_frontier=arm.protocol == main and arm.seed == cfg.seed and arm.name in ("ar", "mdlm"),
+            )
         )
+    rows_refs = [
+        _reference_row(kind, rows, scorer, n_match, match_words, ref_texts, cfg) for kind, rows in refs.items()
+    ]
+    results = {
+        "meta": _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words),
+        "runs": rows_runs,
+        "samples": rows_samples,
+        "references": [{"protocol": main, **r} for r in rows_refs],
+        "throughput": measure_throughput(cfg, datas[main].codec.vocab_size, log=log),
+        "infill": _read_infill(cfg, run_dir),
+    }
+    results["verdicts"] = findings.verdicts(results)  # the rules' outcomes, as data
+    _write_json(run_dir / "results.json", results)
+    log(f"analysis: wrote {run_dir / 'results.json'}")
+    return results
 
-    sample_sets = []
+
+class Judges:
+    """The run's judges, loaded once: the AR judge's perplexity and the MDLM judge's NELBO of token rows
+    of any of the run's vocabularies (the judges' vocabulary holds them all: study.prepare_judges)."""
+
+    def __init__(self, cfg: Config, run_dir):
+        from .generate import load_model
+
+        self.device = str(resolve_device(cfg))
+        self.arms = {j.paradigm: j for j in judge_arms(cfg)}
+        self.models = {}
+        for paradigm, arm in self.arms.items():
+            model, codec, _, _ = load_model(arm_dir(run_dir, arm), device=self.device, max_len=cfg.sample_length + 32)
+            self.models[paradigm] = model
+            self.codec = codec  # the same vocabulary for both judges (one data directory)
+        self.full = TokenCodec.full()
+        self.seed = cfg.sample_seed
+
+    def rows(self, codec, rows) -> list[list[int]]:
+        """Token rows of another codec (None: GPT-2 ids) in the judges' ids."""
+        return [self.codec.to_model(codec.to_gpt2(r) if codec else r).tolist() if r else [] for r in rows]
+
+    def text(self, gpt2_row) -> str:
+        return self.full.decode(cut_at_eot(list(gpt2_row), self.full.eot))
+
+    def perplexity(self, codec, prompt_ids, rows, story_start=True) -> float:
+        """exp of the AR judge's token-weighted NLL, each text read as a story: after <|endoftext|>, then
+        its prompt, up to and including its first end-of-text."""
+        from .evaluate import generative_perplexity
+
+        prefix = ([self.codec.eot] if story_start else []) + self.rows(codec, [prompt_ids])[0]
+        return generative_perplexity(self.models["ar"], prefix, self.rows(codec, rows), self.device, eot=self.codec.eot)
+
+    def nelbo(self, codec, prompt_ids, rows) -> float | None:
+        """The MDLM judge's NELBO (nats/token, token-weighted) of the texts given the same context, or
+        None without an MDLM judge."""
+        from .evaluate import mdlm_nelbo
+
+        if "mdlm" not in self.models:
+            return None
+        prefix = [self.codec.eot] + self.rows(codec, [prompt_ids])[0]
+        judged = [cut_at_eot(r, self.codec.eot, keep_eot=True) for r in self.rows(codec, rows)]
+        values = mdlm_nelbo(self.models["mdlm"], prefix, judged, seed=self.seed, n_t=8, device=self.device)
+        pairs = [(v, len(r)) for v, r in zip(values, judged) if v is not None]
+        return sum(v * n for v, n in pairs) / sum(n for _, n in pairs) if pairs else None
+
+
+def reference_sets(cfg: Config, run_dir, datas: dict, log=print) -> dict[str, list[list[int]]]:
+    """GPT-2 token rows of real text: "openings" of the stories set aside for references
+    (study.prepare_judges), "windows" of the main protocol's held-out stream."""
+    from .generate import reference_rows
+
+    refs = {}
+    stored = read_json(references_path(run_dir)) or {}
+    if stored.get("rows_gpt2"):
+        refs["openings"] = stored["rows_gpt2"]
+    data = datas[main_protocol(cfg)]
+    windows = reference_rows(data, cfg.n_samples, cfg.sample_length, "windows", seed=cfg.sample_seed)
+    refs["windows"] = [data.codec.to_gpt2(r).tolist() for r in windows]
+    for kind in [k for k, rows in refs.items() if len(rows) < 2]:
+        log(f"analysis: too few real {kind} for a reference row")
+        refs.pop(kind)
+    return refs
+
+
+def _read_sample_sets(cfg: Config, run_dir, log) -> list[tuple]:
+    out = []
     for arm in arms(cfg):
         for stem, scfg in sample_settings(cfg, arm).items():
             path = arm_dir(run_dir, arm) / f"{stem}.jsonl"
             if path.exists():
-                sample_sets.append((arm, stem, scfg, read_samples(path)))
+                from .generate import read_samples
+
+                out.append((arm, stem, scfg, read_samples(path)))
             else:
                 log(f"analysis: {path} missing, skipped")
-    # Length confound: n-gram metrics are also computed with every text cut to a common number of
-    # words, the smallest median length of the main protocol's unconditional sets and references.
+    return out
+
+
+def _match_words(cfg: Config, sample_sets, refs) -> int | None:
+    """Length confound: n-gram metrics are also computed with every text cut to a common number of
+    words, the smallest median length of the main protocol's unconditional sets."""
     main = main_protocol(cfg)
     medians = [
         _median_words([r["text"] for r in recs])
         for arm, stem, _, recs in sample_sets
         if arm.protocol == main and stem == "samples"
     ]
-    match_words = max(5, min(medians)) if medians else None
+    return max(5, min(medians)) if medians else None
 
-    rows_runs = [_run_row(arm, arm_dir(run_dir, arm)) for arm in arms(cfg)]
-    rows_samples = []
-    for arm, stem, scfg, recs in sample_sets:
-        codec = datas[arm.protocol].codec
-        texts = _subsample([r["text"] for r in recs], n_match, cfg.sample_seed)
-        picked = _subsample(recs, n_match, cfg.sample_seed)
-        eos = datas[arm.protocol].manifest["settings"]["eos_between_stories"]
-        prompt_ids = recs[0]["settings"]["prefix_ids"][1 if eos else 0 :]
-        row = {
-            "protocol": arm.protocol,
-            "arm": arm.name,
-            "paradigm": arm.paradigm,
-            "seed": arm.seed,
-            "setting": stem,
-            "sampler": recs[0]["sampler"],
-            **_knob(stem),
-            "wall_time_s": recs[0].get("wall_time_s"),
-            "n_generated": len(recs),
-            **_text_metrics(texts, scfg.self_bleu, arm.seed, match_words),
-            "gen_ppl": judged_ppl(codec, prompt_ids, [r["tokens"] for r in picked]),
-            "examples": [r["text"] for r in recs[:5]],
-        }
-        rows_samples.append(row)
-    rows_refs = []
-    for (protocol, kind), rows in refs.items():
-        data = datas[protocol]
-        codec = data.codec
-        rows = _subsample(rows, n_match, cfg.sample_seed)
-        texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in rows]
-        # The judge trained on the main protocol's split: held-out text of another split may be in its
-        # training data, so only the main protocol's references calibrate fluency.
-        ppl = judged_ppl(codec, [], rows, story_start=kind == "openings") if protocol == judge.protocol else None
-        rows_refs.append(
-            {
-                "protocol": protocol,
-                "kind": kind,
-                **_text_metrics(
-                    texts, "exact" if protocol == "controlled" else "published", cfg.sample_seed, match_words
-                ),
-                "gen_ppl": ppl,
-                "examples": texts[:5],
-            }
+
+def _sample_row(arm, stem, scfg, recs, data, scorer, n_match, match_words, ref_texts, on_frontier=False) -> dict:
+    texts = _subsample([r["text"] for r in recs], n_match, scfg.sample_seed)
+    picked = _subsample(recs, n_match, scfg.sample_seed)
+    eos = data.manifest["settings"]["eos_between_stories"]
+    prompt_ids = recs[0]["settings"]["prefix_ids"][1 if eos else 0 :]
+    tokens = [r["tokens"] for r in picked]
+    return {
+        "protocol": arm.protocol,
+        "arm": arm.name,
+        "paradigm": arm.paradigm,
+        "seed": arm.seed,
+        "setting": stem,
+        "sampler": recs[0]["sampler"],
+        "decoding": decoding_label(arm.paradigm, recs[0]["sampler"], recs[0]["settings"]),
+        **_knob(stem, arm.paradigm),
+        "wall_time_s": recs[0].get("wall_time_s"),
+        "n_generated": len(recs),
+        **_text_metrics(texts, scfg.self_bleu, arm.seed, match_words),
+        "jsd_words": metrics.word_jsd(texts, ref_texts) if ref_texts else None,
+        "gen_ppl": scorer.perplexity(data.codec, prompt_ids, tokens),
+        "judge_nelbo": scorer.nelbo(data.codec, prompt_ids, tokens),
+        "examples": [r["text"] for r in recs[:5]],
+        **({"se": frontier_se(texts, match_words, arm.seed)} if on_frontier else {}),
+    }
+
+
+def frontier_se(texts, match_words, seed) -> dict:
+    """Half-sampling standard errors of the frontier's two measures (arche.frontier.FRONTIER_RULE)."""
+
+    def first5(ts):
+        return len({tuple(metrics.words(t)[:5]) for t in ts if metrics.words(t)}) / len(ts)
+
+    def bleu(ts):
+        return metrics.self_bleu([metrics.truncate_words(t, match_words) for t in ts], tokenize="words")
+
+    return {
+        "unique_first_5gram": half_sample_se(texts, first5, seed),
+        "self_bleu_matched": half_sample_se(texts, bleu, seed) if match_words else None,
+    }
+
+
+def _reference_row(kind, rows, scorer, n_match, match_words, ref_texts, cfg) -> dict:
+    rows = _subsample(rows, n_match, cfg.sample_seed)
+    texts = [scorer.text(r) for r in rows]
+    opening = kind == "openings"
+    return {
+        "kind": kind,
+        **_text_metrics(texts, "exact", cfg.sample_seed, match_words),
+        "jsd_words": metrics.word_jsd(texts, ref_texts) if ref_texts and not opening else (0.0 if opening else None),
+        "gen_ppl": scorer.perplexity(None, [], rows, story_start=opening),
+        "judge_nelbo": scorer.nelbo(None, [], rows) if opening else None,
+        "examples": texts[:5],
+    }
+
+
+def decoding_label(paradigm: str, sampler: str, settings: dict) -> str:
+    """How a sample set was decoded, in words (the tables' row labels say it)."""
+    if paradigm == "ar":
+        extra = [f"top-p {settings['top_p']:g}"] if settings.get("top_p", 1.0) < 1.0 else []
+        extra += [f"top-k {settings['top_k']}"] if settings.get("top_k") else []
+        return ", ".join([f"AR, temperature {settings['temperature']:g}"] + extra)
+    steps = settings.get("steps")
+    if sampler == "ancestral":
+        return f"MDLM ancestral, temperature {settings['temperature']:g}, {steps} steps"
+    if sampler == "confidence_plain":
+        return f"MDLM confidence rule, temperature {settings['temperature_start']:g}, no penalty, {steps} steps"
+    if sampler == "confidence":
+        return (
+            f"MDLM paper-text sampler: temperature {settings['temperature_start']:g} to "
+            f"{settings['temperature_end']:g}, repetition penalty {settings['repetition_penalty']:g}, {steps} steps"
         )
+    if sampler == "published":
+        return f"MDLM released sampler (penalty, temperature {settings['temperature']:g} schedule), {steps} steps"
+    return f"MDLM {sampler}, {steps} steps"
+
+
+def _read_infill(cfg: Config, run_dir: Path):
     infill = None
     for protocol in protocols(cfg):
         path = run_dir / protocol / "infill.json"
         if path.exists():
             infill = json.loads(path.read_text())
+    return infill
+
+
+def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words) -> dict:
     manifests = {p: d.manifest for p, d in datas.items()}
     first = manifests[protocols(cfg)[0]]
-    results = {
-        "meta": {
-            "profile": profile,
-            "config": cfg.to_dict(),
-            "protocols": protocols(cfg),
-            "main_protocol": main,
-            "seeds": sorted({a.seed for a in arms(cfg)}),
-            "source": first.get("source", cfg.source),
-            "synthetic": first.get("source", cfg.source) == "synthetic",
-            "n_tokens": first["n_tokens"],
-            "vocab_size": first["vocab_size"],
-            "data": {p: {k: v for k, v in m.items() if k != "sha256"} for p, m in manifests.items()},
-            "unigram_entropy": {p: unigram_entropy(d.val) for p, d in datas.items()},
-            "judge": {**_run_row(judge, arm_dir(run_dir, judge)), "key": judge.key},
-            "n_match": n_match,
-            "match_words": match_words,
-            "device": device_name(cfg),
-            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        },
-        "runs": rows_runs,
-        "samples": rows_samples,
-        "references": rows_refs,
-        "throughput": measure_throughput(cfg, datas[main].codec.vocab_size, log=log),
-        "infill": infill,
+    judges = {p: {**_run_row(a, arm_dir(run_dir, a)), "key": a.key} for p, a in scorer.arms.items()}
+    refs = read_json(references_path(run_dir)) or {}
+    return {
+        "profile": profile,
+        "config": cfg.to_dict(),
+        "protocols": protocols(cfg),
+        "main_protocol": main_protocol(cfg),
+        "seeds": sorted({a.seed for a in arms(cfg)}),
+        "seeds_by_arm": _seeds_by_arm(cfg),
+        "source": first.get("source", cfg.source),
+        "synthetic": first.get("source", cfg.source) == "synthetic",
+        "n_tokens": first["n_tokens"],
+        "vocab_size": first["vocab_size"],
+        "data": {p: {k: v for k, v in m.items() if k != "sha256"} for p, m in manifests.items()},
+        "unigram_entropy": {p: unigram_entropy(d.val) for p, d in datas.items()},
+        "unigram_xent": baselines,
+        "judge": judges["ar"],
+        "judges": judges,
+        "references": {"skip_stories": refs.get("skip_stories"), "n": len(refs.get("rows_gpt2") or [])},
+        "regime": {k: cfg.to_dict()[k] for k in ("batch_size", "lr", "mdlm_lr", "mdlm_time_sampling", "precision")},
+        "n_match": n_match,
+        "match_words": match_words,
+        "device": device_name(cfg),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    results["verdicts"] = findings.verdicts(results)  # the rules' outcomes, as data
-    _write_json(run_dir / "results.json", results)
-    log(f"analysis: wrote {run_dir / 'results.json'}")
-    return results
+
+
+def _seeds_by_arm(cfg: Config) -> dict[str, list[int]]:
+    out = {}
+    for a in arms(cfg):
+        out.setdefault(f"{a.protocol}/{a.name}", []).append(a.seed)
+    return out
 
 
 def measure_throughput(cfg: Config, vocab_size: int, log=print) -> dict:
@@ -212,7 +346,7 @@ def _median_words(texts) -> int:
     return lengths[len(lengths) // 2] if lengths else 0
 
 
-def _run_row(arm: Arm, adir: Path) -> dict:
+def _run_row(arm: Arm, adir: Path, baseline: float | None = None) -> dict:
     saved = json.loads((adir / "config.json").read_text())
     recs = read_metrics(adir)
     evals = [r for r in recs if "val_loss" in r]
@@ -244,7 +378,12 @@ def _run_row(arm: Arm, adir: Path) -> dict:
         "best_bound": min(r[bound_key] for r in evals if r.get(bound_key) is not None),
         "first_bound": evals[0].get(bound_key),
         "curve": [{k: r[k] for k in r if k == "step" or k.startswith("val_")} for r in evals],
+        "lr": cfg.lr,
+        "batch_size": cfg.batch_size,
+        "flops": last["step"] * cfg.batch_size * cfg.seq_len * flops_per_token(cfg, saved["vocab_size"]),
     }
+    if baseline is not None:
+        row["escape_step"] = escape_step(row["curve"], baseline, bound_key)
     for key in ("val_nll", "val_ppl", "val_masked_mean", "val_nelbo", "val_ppl_bound", "val_nelbo_se", "val_loss_se"):
         if evals[-1].get(key) is not None:
             row[key] = evals[-1][key]
@@ -253,11 +392,12 @@ def _run_row(arm: Arm, adir: Path) -> dict:
     return row
 
 
-def _knob(stem: str) -> dict:
-    if stem.startswith("sweep_steps"):
-        return {"knob": "mdlm_steps", "value": int(stem[len("sweep_steps") :])}
-    if stem.startswith("sweep_temp"):
-        return {"knob": "ar_temperature", "value": float(stem[len("sweep_temp") :])}
+def _knob(stem: str, paradigm: str = "ar") -> dict:
+    """The frontier knob a sample set turned, and its value ({None, None} for the other sets)."""
+    if stem.startswith("frontier_steps"):
+        return {"knob": "mdlm_steps", "value": int(stem[len("frontier_steps") :])}
+    if stem.startswith("frontier_temp"):
+        return {"knob": f"{paradigm}_temperature", "value": float(stem[len("frontier_temp") :])}
     return {"knob": None, "value": None}
 
 

@@ -34,6 +34,8 @@ class Config:
     val_split: str = "chunk"           # "chunk" (published: random 5% of chunks) or "story" (no leakage)
     val_fraction: float = 0.05
     train_chunks: int = 0              # 0 = every training chunk; N = the first N (a fixed unique-data budget)
+    skip_stories: int = 0              # start after the first N stories of the source (the judges' and the
+                                       # references' stories: ones no arm trains on, arche.study)
     compact_vocab: bool = False        # keep only the token ids the corpus uses (small CPU heads)
     # --- model (both paradigms share the backbone) ---
     vocab_size: int = 50257            # GPT-2; replaced by the corpus vocabulary when compact_vocab
@@ -46,11 +48,14 @@ class Config:
     # --- objective ---
     mdlm_loss: str = "masked_mean"     # "masked_mean" (published) or "elbo" (MDLM's NELBO)
     mdlm_eps: float = 1e-3             # t ~ U(eps, 1): keeps the NELBO weight finite
+    mdlm_time_sampling: str = "iid"    # "iid" (released code: t per sequence independently) or "stratified"
+                                       # (the MDLM reference's low-discrepancy sampler: one t per 1/B stratum)
     # --- optimisation ---
     steps: int = 20_000
     batch_size: int = 32
     seq_len: int = 512
     lr: float = 3e-4
+    mdlm_lr: float = 0.0               # the MDLM arms' learning rate; 0 = lr (arche.regime chooses both)
     weight_decay: float = 0.01
     beta1: float = 0.9
     beta2: float = 0.999
@@ -84,6 +89,7 @@ class Config:
     ar_top_k: int = 0
     mdlm_sampler: str = "published"    # "published", "confidence", "ancestral", "remask"
     mdlm_steps: int = 100
+    mdlm_temperature: float = 0.0      # 0 = the sampler's own (SAMPLER_DEFAULTS); else its temperature
     mdlm_prompt: str = ""              # "" = unconditional; else the prompt is fixed at the start
     # --- metrics and protocol ---
     self_bleu: str = "published"       # "published" (200 x 50 estimator) or "exact" (all pairs)
@@ -92,7 +98,9 @@ class Config:
     compare_protocols: bool = False    # run both protocols side by side (else just `protocol`)
     n_seeds: int = 1                   # training + sampling seeds seed, seed+1, ...
     tied_mdlm: bool = False            # also train the parameter-matched (tied-head) MDLM
-    sweep: bool = False                # MDLM steps / AR temperature sweep (diversity vs fluency)
+    ar_seeds: int = 0                  # AR arms of the main protocol: 0 = n_seeds (AR is cheap: more seeds)
+    mdlm_judge: bool = False           # also train an MDLM judge (its NELBO of the samples: a second opinion)
+    sweep: bool = False                # the quality-diversity frontier: AR and MDLM temperature, MDLM steps
     infill: bool = False               # MDLM infilling demonstration
     throughput_rounds: int = 5         # interleaved throughput benchmark (arche.speed): rounds
     throughput_steps: int = 3          # ... and timed optimizer steps per model and round
@@ -119,14 +127,18 @@ PROTOCOLS = {
         mdlm_sampler="published",
         self_bleu="published",
         mdlm_loss="masked_mean",
+        ar_temperature=0.8,
+        mdlm_time_sampling="iid",
     ),
     "controlled": dict(
         eos_between_stories=True,
         val_split="story",
         ar_prompt="",
-        mdlm_sampler="confidence",
+        ar_temperature=1.0,  # both models' distributions as they are: no temperature, no penalty
+        mdlm_sampler="ancestral",
         self_bleu="exact",
         mdlm_loss="elbo",
+        mdlm_time_sampling="stratified",
     ),
 }
 
@@ -136,7 +148,8 @@ CHOICES = {
     "precision": ("auto", "fp32", "bf16", "fp16"),
     "lr_schedule": ("cosine", "wsd"),
     "study": ("comparison", "repetition"),
-    "mdlm_sampler": ("published", "confidence", "ancestral", "remask"),
+    "mdlm_sampler": ("published", "confidence", "confidence_plain", "ancestral", "remask"),
+    "mdlm_time_sampling": ("iid", "stratified"),
     "self_bleu": ("published", "exact"),
     "protocol": tuple(PROTOCOLS),
 }
@@ -288,7 +301,19 @@ def _validate(cfg: Config) -> None:
     for key in ("ar_temperature", "lr", "grad_clip", "rope_base"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
-    for key in ("warmup_steps", "ar_top_k", "seed", "data_seed", "sample_seed", "train_chunks"):
+    for key in ("mdlm_lr", "mdlm_temperature"):
+        if getattr(cfg, key) < 0:
+            raise ConfigError(f"config key {key!r} must be >= 0 (0: the default), got {getattr(cfg, key)}")
+    for key in (
+        "warmup_steps",
+        "ar_top_k",
+        "seed",
+        "data_seed",
+        "sample_seed",
+        "train_chunks",
+        "skip_stories",
+        "ar_seeds",
+    ):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
     if cfg.weight_decay < 0:

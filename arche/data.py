@@ -43,6 +43,7 @@ DATA_KEYS = (
     "val_fraction",
     "seq_len",
     "compact_vocab",
+    "skip_stories",
 )
 
 
@@ -50,15 +51,24 @@ DATA_KEYS = (
 SAMPLE_PATH = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories-sample" / "stories.jsonl"
 
 
+def sample_path() -> Path:
+    """Where the real sample is expected: $ARCHE_SAMPLE_PATH, else ../shared/data/tinystories-sample."""
+    return Path(os.environ.get("ARCHE_SAMPLE_PATH") or SAMPLE_PATH)
+
+
 def resolve_source(source: str, log=print) -> str:
-    """`tinystories-sample` means the real sample when it is present, else the synthetic corpus."""
+    """`tinystories-sample` means the real sample; a missing sample is an error, never synthetic data
+    in its place (a reader reproducing the committed study would get toy results without noticing)."""
     if source != "tinystories-sample":
         return source
-    path = Path(os.environ.get("ARCHE_SAMPLE_PATH", SAMPLE_PATH))
-    if path.exists():
+    path = sample_path()
+    if path.is_file():
         return str(path)
-    log(f"data: TinyStories sample not found at {path}; using the synthetic corpus instead")
-    return "synthetic"
+    raise DataError(
+        f"the TinyStories sample this profile trains on is not at {path}: put stories.jsonl there, or "
+        "point ARCHE_SAMPLE_PATH at it, or use --set source=tinystories (the same number of tokens from "
+        "the Hugging Face train split: a different draw from the same distribution)"
+    )
 
 
 def data_settings(config) -> dict:
@@ -69,17 +79,20 @@ class DataError(UserError, ValueError):
     """A source or data directory that cannot be used (named in the message)."""
 
 
-def prepare(config, data_dir, num_threads: int | None = None, log=print) -> dict:
+def prepare(config, data_dir, num_threads: int | None = None, log=print, extra_vocab=()) -> dict:
     """Build the token files in `data_dir`, or reuse them when they match the settings, the source
     (sha256 of a source file) and the sha256 of every file in the manifest. One process at a time: a
-    second one waits for the first, then finds the files ready."""
+    second one waits for the first, then finds the files ready. `extra_vocab` (GPT-2 ids) joins the
+    compact vocabulary: a judge must be able to read every text it scores, not only its own stories."""
     data_dir = Path(data_dir)
     with run_lock(data_dir, "preparing data", wait=24 * 3600, log=log):
-        return _prepare(config, data_dir, num_threads, log)
+        return _prepare(config, data_dir, num_threads, log, sorted(set(int(i) for i in extra_vocab)))
 
 
-def _prepare(config, data_dir: Path, num_threads, log) -> dict:
+def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
     settings = data_settings(config)
+    if extra_vocab:  # the vocabulary is part of what the files hold
+        settings["extra_vocab_sha256"] = hashlib.sha256(json.dumps(list(extra_vocab)).encode()).hexdigest()
     source_sha = _source_sha256(config.source)
     try:
         existing = _read_manifest(data_dir)
@@ -87,10 +100,9 @@ def _prepare(config, data_dir: Path, num_threads, log) -> dict:
         log(f"data: {e}; preparing again")
         existing = None
     if existing is not None:
-        if existing["settings"] != settings:
-            diff = {
-                k: (existing["settings"].get(k), v) for k, v in settings.items() if existing["settings"].get(k) != v
-            }
+        old_settings = {**data_settings(type(config)()), **existing["settings"]}  # older manifests: defaults
+        if {k: old_settings.get(k) for k in settings} != settings:
+            diff = {k: (old_settings.get(k), v) for k, v in settings.items() if old_settings.get(k) != v}
             raise DataError(
                 f"{data_dir} holds data prepared with other settings {diff}; use another directory or delete it"
             )
@@ -117,7 +129,8 @@ def _prepare(config, data_dir: Path, num_threads, log) -> dict:
         raise DataError(str(e)) from e
     train_stream, val_stream, val_starts = _split(stories, config)
     all_ids = np.concatenate([train_stream, val_stream])
-    codec = TokenCodec.from_ids(np.unique(all_ids).tolist()) if config.compact_vocab else TokenCodec.full()
+    ids = np.union1d(np.unique(all_ids), np.asarray(extra_vocab, dtype=np.int64)).tolist()
+    codec = TokenCodec.from_ids(ids) if config.compact_vocab else TokenCodec.full()
     if codec.mask > np.iinfo(np.uint16).max:
         raise DataError(f"vocabulary of {codec.vocab_size} tokens does not fit uint16 token files")
     files = {
@@ -172,7 +185,9 @@ def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
         batch.clear()
         return False
 
-    for text in iter_stories(resolve_source(config.source, log), seed=config.data_seed):
+    for i, text in enumerate(iter_stories(resolve_source(config.source, log), seed=config.data_seed)):
+        if i < config.skip_stories:
+            continue
         batch.append(text)
         if len(batch) == 1024 and flush():
             break
@@ -184,6 +199,25 @@ def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
     if not stories:
         raise ValueError(f"source {config.source!r} produced no tokens")
     return stories
+
+
+def story_openings(config, skip: int, n: int, length: int) -> list[list[int]]:
+    """The first `length` GPT-2 tokens of each of the `n` stories after the first `skip` of the source
+    (fewer when the source runs out), with the <|endoftext|> that ends a shorter story when the
+    config puts one between stories: real text cut the way samples are (the reference rows)."""
+    codec = TokenCodec.full()
+    texts = []
+    for i, text in enumerate(iter_stories(resolve_source(config.source), seed=config.data_seed)):
+        if i >= skip + n:
+            break
+        if i >= skip:
+            texts.append(text)
+    rows = []
+    for ids in codec.encode_batch(texts, num_threads=max(1, os.cpu_count() or 1)):
+        if config.eos_between_stories:
+            ids = ids + [codec.eot]
+        rows.append(ids[:length])
+    return rows
 
 
 def _split(stories, config):

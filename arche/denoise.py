@@ -15,6 +15,9 @@
     argmax fill of any leftovers at t = 0.
   - "ancestral": MDLM's own sampler (Sahoo et al. 2024): from t to s every masked position is revealed
     with probability (alpha(s) - alpha(t)) / (1 - alpha(t)), its token drawn from the SUBS distribution.
+  - "confidence_plain": the paper's confidence rule (unmask the positions of highest maximum
+    probability) with neither its temperature schedule nor its repetition penalty: temperature 1, the
+    model's own distribution at every position it reveals. The controlled comparison's second sampler.
   - "remask": LLaDA-style low-confidence remasking: temperature 1, no penalty, positions ranked by the
     probability of the token drawn there.
 
@@ -37,12 +40,13 @@ from .model import Transformer
 from .objectives import alpha
 from .sample import _batches, _device_of, _generator, _inverse_cdf, _report, sample_from
 
-MDLM_SAMPLERS = ("published", "confidence", "ancestral", "remask")
+MDLM_SAMPLERS = ("published", "confidence", "confidence_plain", "ancestral", "remask")
 
 # Settings of each MDLM sampler besides steps; `sample_mdlm(..., **options)` overrides them.
 SAMPLER_DEFAULTS = {
     "confidence": dict(temperature_start=1.2, temperature_end=0.5, repetition_penalty=1.3, rank_by="max"),
     "published": dict(temperature=0.8, min_temperature=0.1, repetition_penalty=1.3, penalty_cap=5.0),
+    "confidence_plain": dict(temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0, rank_by="max"),
     "ancestral": dict(temperature=1.0),
     "remask": dict(temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0, rank_by="sampled"),
 }
@@ -336,6 +340,7 @@ def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
 
 _BATCH_SAMPLERS = {
     "confidence": _confidence_batch,
+    "confidence_plain": _confidence_batch,
     "remask": _confidence_batch,
     "published": _published_batch,
     "ancestral": _ancestral_batch,

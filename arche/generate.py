@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,24 @@ def sample_settings(cfg: Config, paradigm: str, prefix: list[int], length: int |
             "kv_cache": True,
         }
     sampler = cfg.mdlm_sampler
-    return sampler, {**common, "prompt": cfg.mdlm_prompt, "steps": cfg.mdlm_steps, **SAMPLER_DEFAULTS[sampler]}
+    return sampler, {
+        **common,
+        "prompt": cfg.mdlm_prompt,
+        "steps": cfg.mdlm_steps,
+        **SAMPLER_DEFAULTS[sampler],
+        **temperature_options(sampler, cfg.mdlm_temperature),
+    }
+
+
+def temperature_options(sampler: str, temperature: float) -> dict:
+    """The sampler options that set one constant temperature (`mdlm_temperature`; 0 keeps the sampler's
+    own). A sampler with a schedule (confidence) gets it flat at that value."""
+    if not temperature:
+        return {}
+    keys = [k for k in ("temperature", "temperature_start", "temperature_end") if k in SAMPLER_DEFAULTS[sampler]]
+    if not keys:
+        raise ValueError(f"sampler {sampler!r} has no temperature to set")
+    return {k: temperature for k in keys}
 
 
 def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
@@ -143,7 +161,10 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
         f"prefix {prefix}, batch {cfg.sample_batch_size}, seed {cfg.sample_seed}, on {device}"
     )
     t0 = time.perf_counter()
-    with torch.no_grad(), autocast_for(cfg, device):
+    # On a CPU, sampling runs in fp32 whatever the training precision: bf16 autocast made the replica's
+    # samplers 3-4x slower there (benchmarks/RESULTS.md), while bf16 training is faster.
+    sampling_autocast = autocast_for(cfg, device) if device.type == "cuda" else nullcontext()
+    with torch.no_grad(), sampling_autocast:
         if paradigm == "ar":
             tokens = sample_ar(
                 model,
@@ -170,6 +191,7 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
                 cfg.sample_batch_size,
                 device,
                 log=log,
+                **temperature_options(sampler, cfg.mdlm_temperature),
             )
     if device.type == "cuda":
         torch.cuda.synchronize(device)

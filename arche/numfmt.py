@@ -1,10 +1,15 @@
 """Numbers as the report and the verdicts print them: fixed decimals, percentages, thousands, parameter
-counts, and a mean with its 95% interval over seeds ("m ± h" on the raw scale, "c [lo, hi]" on a log or
-logit scale, where intervals are not symmetric). Torch-free, LaTeX-free."""
+counts, and a centre over seeds with its spread: with at most SEED_VALUES_MAX seeds the seed values
+themselves ("3.096 (3.071, 3.098, 3.120)", "39.8% (25.1, 40.2, 54.0)"), since a Student-t interval
+over 2 or 3 values is too wide to say anything; with more, the 95% interval ("m ± h" on the raw scale,
+"c [lo, hi]" on a log or logit scale, where intervals are not symmetric). Torch-free, LaTeX-free."""
 
 from __future__ import annotations
 
 import math
+
+# Up to this many seeds an aggregate is printed as its centre and the seed values, not an interval.
+SEED_VALUES_MAX = 3
 
 
 def _ok(x) -> bool:
@@ -37,21 +42,50 @@ def fmt(x, kind="f3") -> str:
 
 
 def fmt_agg(agg: dict, kind="f3", scale=1.0) -> str:
-    """'mean' for one seed (or no spread), 'mean ± half-width of the 95% interval' for several on
-    the raw scale (the half-width with as many decimals as the mean), 'centre [lo, hi]' for an
-    interval built on a log or logit scale, which is not symmetric."""
+    """An aggregate over seeds (arche.stats.interval), every number multiplied by `scale`: 'centre'
+    for one seed (or no spread); 'centre (v1, v2, v3)' with the seed values in seed order for at
+    most SEED_VALUES_MAX seeds; else 'centre ± half-width of the 95% interval' on the raw scale (the
+    half-width with as many decimals as the centre) and 'centre [lo, hi]' for an interval built on a
+    log or logit scale, which is not symmetric. Percentages: '39.8% (25.1, 40.2, 54.0)'."""
     if agg is None or not _ok(agg.get("mean")):
         return "n/a"
     mean = agg["mean"] * scale
-    if agg.get("n", 0) <= 1 or not _ok(agg.get("hi")) or agg["hi"] == agg["lo"]:
+    values = [v * scale for v in agg.get("values") or [] if _ok(v)]
+    if agg.get("n", 0) <= 1:
+        return fmt(mean, kind)
+    if values and agg["n"] <= SEED_VALUES_MAX:
+        return _with_values(mean, values, kind)
+    if not _ok(agg.get("hi")) or agg["hi"] == agg["lo"]:
         return fmt(mean, kind)
     if agg.get("scale") in ("log", "logit"):
-        # An interval built on a log or logit scale is not symmetric: show its bounds.
-        lo, hi = agg["lo"] * scale, agg["hi"] * scale
-        if kind == "pct":
-            return f"{100 * mean:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
-        return f"{fmt(mean, kind)} [{fmt(lo, kind)}, {fmt(hi, kind)}]"
-    half = (agg["hi"] - agg["lo"]) / 2 * scale
+        return _with_bounds(mean, agg["lo"] * scale, agg["hi"] * scale, kind)
+    return _with_half_width(mean, (agg["hi"] - agg["lo"]) / 2 * scale, kind)
+
+
+def _bare(x, kind, like: str = "") -> str:
+    """A number inside a list or bounds: a percentage without its % sign (the centre carries it); a
+    "sig" number with as many decimals as the centre `like` ("9.66 (9.68, 9.60)", "102 (99, 104)")."""
+    if kind == "pct":
+        return f"{100 * x:.1f}"
+    if kind == "sig" and like and abs(x) < 1000:
+        return f"{x:,.{len(like.split('.')[1]) if '.' in like else 0}f}"
+    return fmt(x, kind)
+
+
+def _with_values(mean, values, kind) -> str:
+    centre = fmt(mean, kind)
+    shown = [_bare(v, kind, centre) for v in values]
+    # Seeds that print alike show no spread: "1,750", never "1,750 (1,750, 1,750, 1,750)".
+    return centre if len(set(shown)) == 1 else f"{centre} ({', '.join(shown)})"
+
+
+def _with_bounds(mean, lo, hi, kind) -> str:
+    # An interval built on a log or logit scale is not symmetric: show its bounds.
+    centre = fmt(mean, kind)
+    return f"{centre} [{_bare(lo, kind, centre)}, {_bare(hi, kind, centre)}]"
+
+
+def _with_half_width(mean, half, kind) -> str:
     if kind == "pct":
         return f"{100 * mean:.1f} ± {100 * half:.1f}%"
     text = fmt(mean, kind)

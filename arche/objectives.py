@@ -36,9 +36,20 @@ def nelbo_weight(t):
     return math.pi / torch.tan(0.5 * math.pi * t)
 
 
-def draw_noise(generator: torch.Generator, batch: int, length: int, eps: float):
-    """t ~ U(eps, 1) per sequence and uniforms u per token: a token is masked where u < 1 - alpha(t)."""
-    t = eps + (1.0 - eps) * torch.rand(batch, generator=generator)
+def draw_noise(generator: torch.Generator, batch: int, length: int, eps: float, stratified: bool = False):
+    """t ~ U(eps, 1) per sequence and uniforms u per token: a token is masked where u < 1 - alpha(t).
+
+    `stratified` is the MDLM reference's low-discrepancy sampler (kuleshov-group/mdlm, `_sample_t`):
+    one shared uniform offset, then t_i = (offset + i / B) mod 1, so a batch of B sequences covers every
+    1/B stratum of the noise levels once. Each t is still uniform (the bound stays unbiased), but two
+    sequences of a step can no longer both land at high or both at low noise; the order of the strata
+    over the batch is shuffled so that no sequence position is tied to a noise range."""
+    if stratified:
+        offset = torch.rand(1, generator=generator)
+        order = torch.randperm(batch, generator=generator)
+        t = eps + (1.0 - eps) * torch.remainder(offset + order.double() / batch, 1.0).float()
+    else:
+        t = eps + (1.0 - eps) * torch.rand(batch, generator=generator)
     u = torch.rand(batch, length, generator=generator)
     return t, u
 
@@ -205,3 +216,30 @@ def _standard_error(values) -> float | None:
         return None
     mean = sum(values) / n
     return math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+
+
+def unigram_cross_entropy(train_tokens, val_tokens, vocab_size: int, seq_len: int | None = None) -> float:
+    """The unigram baseline (nats/token): the held-out cross-entropy of a model that knows only how
+    often each token occurs in the TRAINING tokens (add-1/2 smoothing over the vocabulary, so a token
+    unseen in training costs a finite amount), on the validation tokens that the bounds score (tokens
+    1..L-1 of each `seq_len` chunk). A model not below it has learned nothing about order; the entropy
+    of the validation tokens' own frequencies would be a lower, in-sample, number."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(train_tokens).reshape(-1).astype(np.int64), minlength=vocab_size)[:vocab_size]
+    p = (counts + 0.5) / (counts.sum() + 0.5 * vocab_size)
+    val = np.asarray(val_tokens).astype(np.int64)
+    if seq_len:
+        val = val.reshape(-1, seq_len)[:, 1:]
+    return float(-np.log(p[val.reshape(-1)]).mean())
+
+
+def escape_step(curve: list[dict], baseline: float, key: str) -> int | None:
+    """The first evaluated step whose bound (`key`: val_nll or val_nelbo) is below the unigram baseline
+    by more than two standard errors of its estimate (`val_nelbo_se`): where a run left the unigram
+    plateau. None when it never did."""
+    for row in curve:
+        value = row.get(key)
+        if value is not None and value + 2 * (row.get("val_nelbo_se") or 0.0) < baseline:
+            return int(row["step"])
+    return None

@@ -44,7 +44,9 @@ def _step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
                 s, n = ar_loss_sum(model, tokens)
                 loss = s / n
             else:
-                t, u = draw_noise(gen, cfg.batch_size, cfg.seq_len, cfg.mdlm_eps)
+                t, u = draw_noise(
+                    gen, cfg.batch_size, cfg.seq_len, cfg.mdlm_eps, cfg.mdlm_time_sampling == "stratified"
+                )
                 mask = masked_positions(t, u)
                 loss = mdlm_loss_sum(model, tokens, t.to(device), mask.to(device), cfg.mdlm_loss, cfg.mdlm_eps)
                 loss = loss / mdlm_normalizer(mask, cfg.mdlm_loss)

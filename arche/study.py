@@ -20,15 +20,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .config import Config
-from .data import TokenData, prepare
+from .data import TokenData, prepare, story_openings
+from .io import read_json
 from .io import write_json as _write_json
 from .train import train
 
-SWEEP_MDLM_STEPS = (10, 25, 50, 100, 200)
-SWEEP_AR_TEMPERATURES = (0.7, 0.8, 1.0)
+# The quality-diversity frontier (`sweep`), drawn on the first seed of the main protocol: AR's temperature
+# from below its own (1) up to where its judge perplexity reaches the MDLM's; the MDLM's temperature
+# (ancestral sampler) and its number of steps. Finding 3 is judged at equal judge perplexity on it.
+FRONTIER_AR_TEMPERATURES = (0.5, 0.7, 0.85, 1.15, 1.3, 1.5, 1.75, 2.0)
+FRONTIER_MDLM_TEMPERATURES = (0.4, 0.6, 0.8)
+FRONTIER_MDLM_STEPS = (25, 50)
 PROMPT = "Once"  # the second controlled setting: both models given the same prompt
-JUDGE_SEED_OFFSET = 1000  # the judge's seed is used by no arm: it wrote none of the texts it scores
+JUDGE_SEED_OFFSET = 1000  # the judges' seed is used by no arm: they wrote none of the texts they score
+JUDGES = "judges"  # RUN/judges/: the judges' data (stories no arm trains on), the judges, the references
 
 
 @dataclass(frozen=True)
@@ -48,18 +56,29 @@ def protocols(cfg: Config) -> list[str]:
     return ["published", "controlled"] if cfg.compare_protocols else [cfg.protocol]
 
 
+def arm_config(cfg: Config, protocol: str, name: str, seed: int, sample_seed: int) -> Config:
+    """The config an arm trains and samples with: its protocol's settings, its seed, its head, and
+    under the controlled protocol its paradigm's learning rate (`mdlm_lr`: arche.regime chooses it;
+    the published protocol keeps the released code's one rate for both)."""
+    pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
+    lr = pcfg.mdlm_lr if (name != "ar" and pcfg.mdlm_lr and protocol == "controlled") else pcfg.lr
+    return pcfg.replace(seed=seed, sample_seed=sample_seed, mdlm_tied_head=name == "mdlm_tied", lr=lr)
+
+
 def arms(cfg: Config, paradigm: str | None = None) -> list[Arm]:
+    """Every arm of the run, seeds first. The main protocol runs `ar_seeds` AR seeds (0: n_seeds): AR
+    is cheap, and more seeds narrow its side of every comparison."""
     out = []
     for protocol in protocols(cfg):
-        pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
         # The parameter-matched MDLM belongs to the controlled comparison (or the only protocol run).
         tied = cfg.tied_mdlm and (protocol == "controlled" or not cfg.compare_protocols)
-        names = ["ar", "mdlm"] + (["mdlm_tied"] if tied else [])
-        for i in range(cfg.n_seeds):
-            seed = cfg.seed + i
+        n_ar = cfg.ar_seeds if (cfg.ar_seeds and protocol == main_protocol(cfg)) else cfg.n_seeds
+        for i in range(max(cfg.n_seeds, n_ar)):
+            mdlm_names = ["mdlm"] + (["mdlm_tied"] if tied else [])
+            names = (["ar"] if i < n_ar else []) + (mdlm_names if i < cfg.n_seeds else [])
             for name in names:
-                arm_cfg = pcfg.replace(seed=seed, sample_seed=pcfg.sample_seed + i, mdlm_tied_head=name == "mdlm_tied")
-                arm = Arm(protocol, name, "ar" if name == "ar" else "mdlm", seed, arm_cfg)
+                arm_cfg = arm_config(cfg, protocol, name, cfg.seed + i, cfg.sample_seed + i)
+                arm = Arm(protocol, name, "ar" if name == "ar" else "mdlm", cfg.seed + i, arm_cfg)
                 if paradigm in (None, arm.paradigm):
                     out.append(arm)
     return out
@@ -70,13 +89,18 @@ def main_protocol(cfg: Config) -> str:
     return "controlled" if "controlled" in protocols(cfg) else protocols(cfg)[0]
 
 
-def judge_arm(cfg: Config) -> Arm:
-    """The common judge of fluency: an AR model of the main protocol, trained like the AR arms but
-    with a seed no arm uses, so that it generated none of the samples or references it scores."""
-    protocol = main_protocol(cfg)
-    pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
+def judge_arm(cfg: Config, paradigm: str = "ar") -> Arm:
+    """A judge of fluency: a model of the main protocol trained like that protocol's arms of its
+    paradigm, with a seed no arm uses, on stories no arm trains on (RUN/judges/data), so that it wrote
+    none of the texts it scores and shares no training text with any of them. "ar" scores by
+    perplexity; "mdlm", the second opinion, by its NELBO."""
     seed = cfg.seed + JUDGE_SEED_OFFSET
-    return Arm(protocol, "judge", "ar", seed, pcfg.replace(seed=seed, mdlm_tied_head=False))
+    name = "judge" if paradigm == "ar" else "judge_mdlm"
+    return Arm(main_protocol(cfg), name, paradigm, seed, arm_config(cfg, main_protocol(cfg), paradigm, seed, seed))
+
+
+def judge_arms(cfg: Config) -> list[Arm]:
+    return [judge_arm(cfg)] + ([judge_arm(cfg, "mdlm")] if cfg.mdlm_judge else [])
 
 
 def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[str, str, Path]]:
@@ -94,14 +118,25 @@ def data_dir(run_dir, protocol: str) -> Path:
 
 
 def arm_dir(run_dir, arm: Arm) -> Path:
-    return Path(run_dir) / arm.protocol / f"{arm.name}_s{arm.seed}"
+    group = JUDGES if arm.name.startswith("judge") else arm.protocol
+    return Path(run_dir) / group / f"{arm.name}_s{arm.seed}"
+
+
+def arm_data_dir(run_dir, arm: Arm) -> Path:
+    """The token files an arm trains on: its protocol's, or the judges' own stories."""
+    return Path(run_dir) / JUDGES / "data" if arm.name.startswith("judge") else data_dir(run_dir, arm.protocol)
+
+
+def references_path(run_dir) -> Path:
+    return Path(run_dir) / JUDGES / "references.json"
 
 
 # --------------------------------------------------------------------------- pipeline stages
 
 
 def prepare_all(cfg: Config, run_dir, log=print) -> dict:
-    """Token files for every protocol of the run; returns {protocol: manifest}."""
+    """Token files for every protocol of the run, then the references and the judges' data (stories
+    after every arm's); returns {protocol: manifest}."""
     if cfg.study == "repetition":
         from . import repetition
 
@@ -110,37 +145,77 @@ def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     for protocol in protocols(cfg):
         pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
         out[protocol] = prepare(pcfg, data_dir(run_dir, protocol), log=log)
+    prepare_judges(cfg, run_dir, out, log)
     return out
 
 
+def prepare_judges(cfg: Config, run_dir, manifests: dict, log=print) -> dict:
+    """The stories no arm trains on, in two disjoint parts: first `n_samples` stories whose openings are
+    the reference rows (RUN/judges/references.json: real text at the samples' n), then the judges'
+    training data (RUN/judges/data, as many tokens as an arm's). The judges' vocabulary also holds every
+    token of the arms' and of the references, so that they can read every text they score."""
+    main = main_protocol(cfg)
+    jcfg = judge_arm(cfg).config
+    skip = cfg.skip_stories + max(m["n_stories"] for m in manifests.values())
+    ref_path = references_path(run_dir)
+    refs = read_json(ref_path)
+    if refs is None or refs.get("skip_stories") != skip or refs.get("n") != cfg.n_samples:
+        rows = story_openings(jcfg, skip, cfg.n_samples, cfg.sample_length)
+        refs = {"protocol": main, "skip_stories": skip, "n": cfg.n_samples, "rows_gpt2": rows}
+        _write_json(ref_path, refs)
+        log(f"data: {len(rows)} reference openings (stories {skip:,}-{skip + len(rows) - 1:,}) in {ref_path}")
+    if len(refs["rows_gpt2"]) < cfg.n_samples:
+        log(f"data: the source holds only {len(refs['rows_gpt2'])} stories for reference openings")
+    vocab = set()
+    for protocol in manifests:
+        codec = TokenData(data_dir(run_dir, protocol)).codec
+        vocab.update(codec.to_gpt2(np.arange(codec.vocab_size)).tolist())
+    vocab.update(i for row in refs["rows_gpt2"] for i in row)
+    jcfg = jcfg.replace(skip_stories=skip + len(refs["rows_gpt2"]))
+    return prepare(jcfg, Path(run_dir) / JUDGES / "data", log=log, extra_vocab=vocab)
+
+
 def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
-    """Train (or resume, or skip when finished) every arm of one paradigm."""
+    """Train (or resume, or skip when finished) every arm of one paradigm, then its judge."""
     if cfg.study == "repetition":
         from . import repetition
 
         return repetition.train_all(cfg, run_dir, paradigm, log)
     summaries = []
-    todo = arms(cfg, paradigm) + ([judge_arm(cfg)] if paradigm == "ar" else [])
+    todo = arms(cfg, paradigm) + [j for j in judge_arms(cfg) if j.paradigm == paradigm]
     for arm in todo:
         log(f"== training {arm.key} ==")
-        summary = train(arm.config, arm.paradigm, arm_dir(run_dir, arm), data_dir(run_dir, arm.protocol), log=log)
+        summary = train(arm.config, arm.paradigm, arm_dir(run_dir, arm), arm_data_dir(run_dir, arm), log=log)
         summaries.append({"arm": arm.key, **summary})
     return summaries
 
 
 def sample_settings(cfg: Config, arm: Arm) -> dict[str, Config]:
-    """Every sample set of an arm: {file stem: config}. The main set, the prompted controlled
-    setting, and the sweep on the first seed."""
-    sets = {"samples": arm.config}
-    if arm.protocol == "controlled":
-        sets["samples_prompted"] = arm.config.replace(ar_prompt=PROMPT, mdlm_prompt=PROMPT)
-    if cfg.sweep and arm.seed == cfg.seed and arm.protocol == main_protocol(cfg) and arm.name in ("ar", "mdlm"):
-        if arm.paradigm == "mdlm":
-            for steps in SWEEP_MDLM_STEPS:
-                sets[f"sweep_steps{steps}"] = arm.config.replace(mdlm_steps=steps)
+    """Every sample set of an arm: {file stem: config}.
+
+    `samples`: the arm's protocol's decoding (controlled: both models' distributions as they are, AR at
+    temperature 1, the MDLM's ancestral sampler). Controlled only: `samples_confidence` (MDLM: the
+    paper's confidence rule without penalty or temperature schedule), `samples_papertext` (the paper's
+    text sampler, penalty and schedule: a labelled extra row, first seed), `samples_prompted` (both
+    given "Once"). The frontier on the first seed of the main protocol (`sweep`)."""
+    c = arm.config
+    sets = {"samples": c}
+    first = arm.seed == cfg.seed
+    if arm.protocol == "controlled" and arm.name == "mdlm":
+        sets["samples_confidence"] = c.replace(mdlm_sampler="confidence_plain")
+        if first:
+            sets["samples_papertext"] = c.replace(mdlm_sampler="confidence")
+    if arm.protocol == "controlled" and arm.name in ("ar", "mdlm") and arm.seed < cfg.seed + cfg.n_seeds:
+        sets["samples_prompted"] = c.replace(ar_prompt=PROMPT, mdlm_prompt=PROMPT)
+    if cfg.sweep and first and arm.protocol == main_protocol(cfg) and arm.name in ("ar", "mdlm"):
+        if arm.paradigm == "ar":
+            for temp in FRONTIER_AR_TEMPERATURES:
+                sets[f"frontier_temp{temp:g}"] = c.replace(ar_temperature=temp)
         else:
-            for temp in SWEEP_AR_TEMPERATURES:
-                sets[f"sweep_temp{temp:g}"] = arm.config.replace(ar_temperature=temp)
+            for temp in FRONTIER_MDLM_TEMPERATURES:
+                sets[f"frontier_temp{temp:g}"] = c.replace(mdlm_temperature=temp)
+            for steps in FRONTIER_MDLM_STEPS:
+                sets[f"frontier_steps{steps}"] = c.replace(mdlm_steps=steps)
     return sets
 
 

@@ -242,7 +242,13 @@ def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:
 def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id, micro=0):
     """Noise for the global batch, this rank's micro-batch of it, normalised by the global count (so
     the micro-batches of all ranks sum to the loss of the whole batch)."""
-    t, u = draw_noise(noise_generator(cfg.seed, step), cfg.batch_size, cfg.seq_len, cfg.mdlm_eps)
+    t, u = draw_noise(
+        noise_generator(cfg.seed, step),
+        cfg.batch_size,
+        cfg.seq_len,
+        cfg.mdlm_eps,
+        stratified=cfg.mdlm_time_sampling == "stratified",
+    )
     mask = masked_positions(t, u)
     norm = mdlm_normalizer(mask, cfg.mdlm_loss)
     per = cfg.batch_size // world // cfg.grad_accum

@@ -4,6 +4,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from arche import stats
@@ -83,3 +84,69 @@ def test_paired_ratio_cancels_a_shared_slowdown():
     r = stats.paired_ratio(mdlm, ar)
     assert r["lo"] <= 0.96 <= r["hi"] and r["hi"] - r["lo"] < 0.01
     assert r["n"] == 4
+
+
+def test_the_centre_is_unpadded_and_within_the_values():
+    # Padding pulls 0 and 1 in so the logit is finite; it must never show in the centre.
+    agg = stats.interval([1.0, 1.0, 1.0], "logit", n_items=150)
+    assert agg["mean"] == 1.0 and agg["lo"] == agg["hi"] == 1.0
+    agg = stats.interval([0.0, 0.0, 0.2], "logit", n_items=150)
+    assert agg["mean"] == pytest.approx(0.2 / 3)  # the plain mean of the proportions
+    rng = np.random.default_rng(0)
+    cases = [([0.3, 0.3, 0.3], "logit"), ([1.0, 0.879], "logit"), ([0.0, 1.0, 1.0, 1.0], "logit")]
+    cases += [(list(rng.uniform(0, 1, n)), "logit") for n in (2, 3, 5)]
+    cases += [(list(rng.lognormal(3, 2, n)), "log") for n in (2, 3, 5)]
+    cases += [(list(rng.normal(0, 5, n)), "raw") for n in (2, 3, 5)]
+    for values, scale in cases:
+        agg = stats.interval(values, scale, n_items=100)
+        assert min(values) <= agg["mean"] <= max(values), (values, scale, agg)
+        assert agg["lo"] <= agg["mean"] <= agg["hi"], (values, scale, agg)
+
+
+def test_interval_returns_the_seed_values_in_order():
+    agg = stats.interval([3.1, None, float("nan"), 3.0, 3.2])
+    assert agg["values"] == [3.1, 3.0, 3.2] and agg["n"] == 3
+    assert stats.interval([])["values"] == [] and stats.interval([2.0])["values"] == [2.0]
+
+
+def test_paired_compare_is_scipys_paired_t_test():
+    from scipy import stats as st
+
+    a = [2.31, 2.45, 2.10, 2.60, 2.38]
+    b = [2.20, 2.41, 1.95, 2.49, 2.30]  # the same seeds: a shared seed effect, a small steady gain
+    res = stats.paired_compare(a, b)
+    ref = st.ttest_rel(a, b)
+    ci = ref.confidence_interval(confidence_level=0.95)
+    assert res["p"] == pytest.approx(ref.pvalue) and res["n_pairs"] == 5
+    assert res["lo"] == pytest.approx(ci.low) and res["hi"] == pytest.approx(ci.high)
+    assert res["diff"] == pytest.approx(0.098)
+    assert res["direction"] == 1  # the pairs show it; Welch, blind to the pairing, does not
+    assert stats.compare(a, b)["direction"] == 0
+    assert set(stats.compare(a, b)) <= set(res)
+
+
+def test_paired_compare_on_a_scale_and_by_seed():
+    from scipy import stats as st
+
+    a = {0: 0.30, 1: 0.35, 2: 0.28, 7: 0.5}
+    b = {2: 0.38, 0: 0.41, 1: 0.44}  # keyed by seed: seed 7 has no partner
+    res = stats.paired_compare(a, b, "logit", n_items=200)
+    logit = [math.log(p / (1 - p)) for p in (0.30, 0.35, 0.28)], [math.log(p / (1 - p)) for p in (0.41, 0.44, 0.38)]
+    ref = st.ttest_rel(*logit)
+    assert res["p"] == pytest.approx(ref.pvalue) and res["direction"] == -1
+    assert (res["n_a"], res["n_b"], res["n_pairs"]) == (4, 3, 3)
+    one = stats.paired_compare([1.0, None], [2.0, 3.0])
+    assert one["direction"] is None and one["n_pairs"] == 1 and one["diff"] == -1.0
+    with pytest.raises(ValueError):
+        stats.paired_compare([1.0, 2.0], [1.0])
+
+
+def test_padding_moves_only_zero_and_one():
+    # Distinct-3 over thousands of n-grams: values above 1 - 0.5/66 are real, not to be clipped.
+    agg = stats.interval([0.996, 0.993, 0.998, 0.997], "logit", n_items=66)
+    assert agg["lo"] < 0.993 and 0.998 < agg["hi"] < 1.0
+    # an exact 1 is pulled in, but never below a value strictly inside (0, 1)
+    agg = stats.interval([1.0, 0.999, 0.998, 0.9995], "logit", n_items=66)
+    assert 0.998 < agg["mean"] < agg["hi"] < 1.0
+    # counts over the texts (k / 66): the padding is half a text, as before
+    assert stats.interval([1.0, 65 / 66, 64 / 66], "logit", n_items=66)["lo"] < 64 / 66

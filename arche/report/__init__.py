@@ -14,8 +14,10 @@ Data flows one way:
     paper      tagged outputs -> files, latexmk  artefacts   every artefact from results.json alone
     repetition the repetition study's figure, tables and macros
 
-Every seed aggregate is `stats.aggregate`/`stats.summarise`: the mean and a 95% Student-t interval.
-Numbers shown as "m ± h" are the mean and the half-width of that interval (shown when >1 seed).
+Every seed aggregate is `stats.aggregate`/`stats.summarise`: the centre, a 95% Student-t interval and
+the seed values, printed by `numfmt.fmt_agg`: with at most `numfmt.SEED_VALUES_MAX` seeds the centre and
+each seed's value ("3.096 (3.083, 3.101, 3.104)"), with more "m ± h" (the mean and the half-width of
+the interval) or "c [lo, hi]" on a log or logit scale; one seed, the value alone.
 """
 
 import shutil  # noqa: F401  (tests patch report.shutil.which to simulate a machine without LaTeX)

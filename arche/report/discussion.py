@@ -5,6 +5,14 @@ from __future__ import annotations
 from ..findings import OUTCOMES
 from .common import toy_level
 
+# An outcome as the predicate of a sentence, "the finding ...": (one finding, several).
+VERDICT_PHRASE = {
+    "holds": ("holds", "hold"),
+    "does not hold": ("does not hold", "do not hold"),
+    "inconclusive": ("is inconclusive", "are inconclusive"),
+    "not testable": ("is not testable here", "are not testable here"),
+}
+
 FINDING_NAMES = {
     "FindingOne": "throughput parity",
     "FindingTwo": "AR overfits while the MDLM still improves",
@@ -16,21 +24,18 @@ def discussion(by_key: dict, meta: dict) -> str:
     """The Discussion, written from the verdicts (never by hand): how many of the paper's three findings
     hold under the controlled protocol at this run's scale, each with the reason its rule gives."""
     found = [(key, by_key[key]) for key in FINDING_NAMES if key in by_key]
-    verb = {  # (one, several)
-        "holds": ("holds", "hold"),
-        "does not hold": ("does not hold", "do not hold"),
-        "inconclusive": ("is inconclusive", "are inconclusive"),
-        "not testable": ("is not testable here", "are not testable here"),
-    }
+    verb = VERDICT_PHRASE
     counts = {o: sum(f["outcome"] == o for _, f in found) for o in OUTCOMES}
     words = {1: "one", 2: "two", 3: "three"}
     parts = [f"{words.get(n, str(n))} {verb[o][n > 1]}" for o, n in counts.items() if n]
     scale = {0: "at the paper's scale", 1: "on toy data", 2: "at this small scale"}[toy_level(meta)]
     listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
     lead = f"Of the paper's three findings, re-tested under the controlled protocol {scale}, {listed}."
+    # The rule's reason is often a bare phrase ("paired ratio interval vs [0.9, 1.1]"): it follows a
+    # label, never a colon that would read as the rest of the sentence.
     each = [
-        f"Finding {i} ({FINDING_NAMES[key]}) {verb[f['outcome']][0].removesuffix(' here')}: {f['reason']} "
-        f"(measured: {f['measure']})."
+        f"Finding {i} ({FINDING_NAMES[key]}) {verb[f['outcome']][0].removesuffix(' here')}. "
+        f"Why: {f['reason'].rstrip('.')}. Measured: {f['measure'].rstrip('.')}."
         for i, (key, f) in enumerate(found, 1)
     ]
     close = {

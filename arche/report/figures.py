@@ -20,10 +20,22 @@ from .common import (
     run_stat,
     sample_stat,
 )
-from .fmt import _ok
-from .plotting import _fmt_seconds, _kilo_formatter, _log_x, _new_figure, _pct_formatter, spread_labels
+from .fmt import SEED_VALUES_MAX, _ok
+from .plotting import _fmt_seconds, _kilo_formatter, _log_x, _log_y, _new_figure, _pct_formatter, spread_labels
 
 # --------------------------------------------------------------------------- figures
+
+
+def _draw_agg(ax, x, st, color, ms, capsize, label=None) -> None:
+    """One aggregate over seeds at x, as the tables print it (numfmt.fmt_agg): the centre with each
+    seed's value as a small dot beside it with at most SEED_VALUES_MAX seeds, else the centre with its
+    95% interval as an error bar."""
+    if st.get("values") and st["n"] <= SEED_VALUES_MAX:
+        ax.plot([x], [st["mean"]], "o", color=color, ms=ms, label=label)
+        ax.plot([x + 0.06] * len(st["values"]), st["values"], ".", color=color, ms=ms * 0.6, alpha=0.7)
+        return
+    err = [[st["mean"] - st["lo"]], [st["hi"] - st["mean"]]]
+    ax.errorbar([x], [st["mean"]], yerr=err, fmt="o", color=color, capsize=capsize, ms=ms, label=label)
 
 
 def _loss_name(results, protocol, arm) -> str:
@@ -100,7 +112,7 @@ def fig_val_curves(results):
 
 def fig_likelihood(results):
     """Comparable likelihoods: AR validation NLL against the MDLM's NELBO (an upper bound on its
-    NLL) per protocol and arm, with 95% intervals over seeds; the published masked-mean loss shown
+    NLL) per protocol and arm over seeds (_draw_agg); the published masked-mean loss shown
     hollow for contrast (not a bound). Right: the same two quantities over training."""
     protos = _protocols(results)
     fig, axes = _new_figure(1, 2, 6.8, 3.4)
@@ -113,18 +125,8 @@ def fig_likelihood(results):
             st = run_stat(results, key, protocol, arm)
             xi = x + i * 0.8
             if _ok(st["mean"]):
-                err = [[st["mean"] - st["lo"]], [st["hi"] - st["mean"]]]
                 label = f"{ARM_LABEL[arm]}: {'NLL' if arm == 'ar' else 'NELBO bound'}"
-                ax.errorbar(
-                    [xi],
-                    [st["mean"]],
-                    yerr=err,
-                    fmt="o",
-                    color=COLORS[arm],
-                    capsize=3,
-                    ms=6,
-                    label=None if label in used else label,
-                )
+                _draw_agg(ax, xi, st, COLORS[arm], 6, 3, label=None if label in used else label)
                 used.add(label)
             if arm != "ar":
                 mm = run_stat(results, "best_val_masked_mean", protocol, arm)
@@ -193,9 +195,10 @@ def _diversity_groups(results) -> list[tuple[str, str | None, str]]:
 
 
 def fig_diversity(results):
-    """Diversity metrics per arm and setting with 95% intervals over seeds; the published values
-    (grey group) and real held-out text as horizontal lines (dashed: story openings, dotted:
-    random windows) over the groups of the same protocol."""
+    """Diversity metrics per arm and setting over seeds (_draw_agg: seed values with few seeds, else 95%
+    intervals; generative perplexity on a log axis); the published values (grey group) and real
+    held-out text as horizontal lines (dashed: story openings, dotted: random windows) over the
+    groups of the same protocol."""
     groups = _diversity_groups(results)
     fig, axes = _new_figure(2, 3, 7.4, 4.9)
     for ax, (metric, title, pct) in zip(axes.flat, DIVERSITY_PANELS):
@@ -213,8 +216,7 @@ def fig_diversity(results):
                 else:
                     st = sample_stat(results, metric, protocol, arm, setting)
                     if _ok(st["mean"]):
-                        err = [[st["mean"] - st["lo"]], [st["hi"] - st["mean"]]]
-                        ax.errorbar([xi], [st["mean"]], yerr=err, fmt="o", color=COLORS[arm], ms=4, capsize=2)
+                        _draw_agg(ax, xi, st, COLORS[arm], 4, 2)
             end = x + 0.3 * (len(arms) - 1)
             if protocol is not None:
                 for kind, ls in (("openings", "--"), ("windows", ":")):
@@ -228,6 +230,8 @@ def fig_diversity(results):
         ax.set_title(title, fontsize=9)
         if pct:
             ax.yaxis.set_major_formatter(_pct_formatter())
+        if metric == "gen_ppl":  # a ratio scale whose seeds spread over orders of magnitude
+            _log_y(ax)
     from matplotlib.lines import Line2D
 
     present = {r["arm"] for r in results["samples"]} | {"ar", "mdlm"}

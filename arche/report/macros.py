@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from ..stats import paired_ratio
 from . import repetition as report_repetition
 from .common import (
     ARM_MACRO,
@@ -23,11 +24,11 @@ from .common import (
     sample_stat,
     toy_level,
 )
-from .discussion import discussion
+from .discussion import VERDICT_PHRASE, discussion
 from .examples import EXAMPLE_CHARS, EXAMPLES_PER_ARM
 from .figures import sweep_rows
 from .findings import sanity_gate, stored_or_computed
-from .fmt import _ok, fmt, fmt_agg, latex_escape
+from .fmt import SEED_VALUES_MAX, _ok, fmt, fmt_agg, latex_escape
 from .tables import describe_precision
 
 # --------------------------------------------------------------------------- macros
@@ -43,7 +44,10 @@ def macros(results) -> dict[str, str]:
     Naming: `Paper...` = Vicentino (2026); unprefixed `Ar...`/`Mdlm...`/`MdlmTied...` = ours under the
     main (controlled) protocol; `Pub...` = ours under the published protocol; `Prompted...` = the
     controlled protocol with both models prompted "Once"; `...Data{Openings,Windows}...` = real
-    held-out text. Values with several seeds read "mean $\\pm$ half-width of the 95% interval".
+    held-out text. Values over seeds read as numfmt.fmt_agg prints them: with at most SEED_VALUES_MAX
+    seeds "centre (seed values)", with more "mean $\\pm$ half-width of the 95% interval" (or "centre
+    [lo, hi]" on a log or logit scale). `...Verdict` is an outcome ("inconclusive"), `...Phrase` the
+    same as a predicate ("is inconclusive"). Throughput is only ever the interleaved benchmark's.
     Anything not measured in this run reads "n/a", so every name always exists.
     """
     if report_repetition.is_repetition(results):
@@ -103,6 +107,7 @@ def macros(results) -> dict[str, str]:
     m["HasSeeds"] = str(int(len(seeds) > 1))
     m["ThroughputTolerance"] = fmt(THROUGHPUT_TOLERANCE, "pct").replace(".0%", "%")
     m["CILevel"] = "95%"  # stats.aggregate's interval
+    m["SeedValuesMax"] = str(SEED_VALUES_MAX)  # up to this many seeds, the seed values instead of it
     # The measurement choices behind the verdicts.
     meta = results["meta"]
     mp = main_protocol(results)
@@ -167,7 +172,6 @@ def macros(results) -> dict[str, str]:
             m[f"{A}Params"] = fmt(st("n_params").get("mean"), "params")
             m[f"{A}ParamsExact"] = fmt(st("n_params").get("mean"), "int")
             m[f"{A}TrainTime"] = fmt_agg(st("train_time_s"), "min", scale=1 / 60) if present else "n/a"
-            m[f"{A}TokPerSec"] = fmt_agg(st("tokens_per_s"), "tok") if present else "n/a"
             m[f"{A}BestVal"] = fmt_agg(st("best_val"), "f3") if present else "n/a"
             m[f"{A}BestStep"] = fmt_agg(st("best_step"), "int") if present else "n/a"
             m[f"{A}FinalVal"] = fmt_agg(st("final_val"), "f3") if present else "n/a"
@@ -195,12 +199,9 @@ def macros(results) -> dict[str, str]:
                 if metric == "gen_ppl":
                     continue
                 m[f"{prefix}Data{kind.capitalize()}{name}"] = fmt(ref.get(metric) if ref else None, fk)
-        a = run_stat(results, "tokens_per_s", protocol, "ar") if protocol else {}
+        _throughput_macros(m, results, prefix, protocol)
         for arm in ("mdlm", "mdlm_tied"):
             A = prefix + ARM_MACRO[arm]
-            b = run_stat(results, "tokens_per_s", protocol, arm) if protocol else {}
-            ratio = b["mean"] / a["mean"] if _ok(a.get("mean")) and _ok(b.get("mean")) else None
-            m[f"{A}ThroughputRatio"] = fmt(ratio, "pct")
             pa = run_stat(results, "n_params", protocol, "ar") if protocol else {}
             pb = run_stat(results, "n_params", protocol, arm) if protocol else {}
             gap = pb["mean"] / pa["mean"] - 1 if _ok(pa.get("mean")) and _ok(pb.get("mean")) else None
@@ -218,6 +219,7 @@ def macros(results) -> dict[str, str]:
     ):
         f = by_key.get(key)
         m[f"{key}Verdict"] = f["verdict"] if f else "not testable"
+        m[f"{key}Phrase"] = VERDICT_PHRASE[f["outcome"] if f else "not testable"][0]
         m[f"{key}Measure"] = f["measure"] if f else "not measured in this run"
         m[f"{key}Reason"] = f["reason"] if f else "not run"
     f2 = by_key["FindingTwo"]
@@ -244,6 +246,19 @@ def macros(results) -> dict[str, str]:
     m["InfillSummary"] = infill_summary(results.get("infill"))
     _infill_macros(m, results.get("infill"))
     return {k: _tex(v) for k, v in m.items()}
+
+
+def _throughput_macros(m, results, prefix, protocol) -> None:
+    """{prefix}{Arm}TokPerSec (median over rounds) and {prefix}{Mdlm,MdlmTied}ThroughputRatio (paired
+    ratio to AR, as finding 1 measures it) from the interleaved benchmark, for the protocol it ran
+    under; "n/a" for any other: throughput is never read from the training logs."""
+    tp = results.get("throughput") or {}
+    per = (tp.get("per_round") or {}) if protocol and protocol == tp.get("protocol", main_protocol(results)) else {}
+    for arm in ARMS:
+        m[f"{prefix}{ARM_MACRO[arm]}TokPerSec"] = fmt((tp.get("median") or {}).get(arm) if arm in per else None, "tok")
+    for arm in ("mdlm", "mdlm_tied"):
+        ratio = paired_ratio(per[arm], per["ar"])["ratio"] if arm in per and "ar" in per else None
+        m[f"{prefix}{ARM_MACRO[arm]}ThroughputRatio"] = fmt(ratio, "pct")
 
 
 _DIV_MACROS = [

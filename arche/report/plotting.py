@@ -54,12 +54,22 @@ def overlapping_labels(fig, texts) -> list[tuple[str, str]]:
 
 def _log_x(ax) -> None:
     """Log x axis with plain-number labels (generative perplexity: a ratio scale)."""
+    _log_axis(ax, "x")
+
+
+def _log_y(ax) -> None:
+    """Log y axis with plain-number labels."""
+    _log_axis(ax, "y")
+
+
+def _log_axis(ax, which: str) -> None:
     from matplotlib.ticker import FuncFormatter, LogLocator
 
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    getattr(ax, f"set_{which}scale")("log")
+    axis = getattr(ax, f"{which}axis")
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
 def _new_figure(nrows, ncols, width, height):

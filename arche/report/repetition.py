@@ -10,7 +10,9 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import stats
+from ..numfmt import SEED_VALUES_MAX, fmt_agg
 from ..verdicts import curves
+from .discussion import VERDICT_PHRASE
 
 LABEL = {"ar": "AR", "mdlm": "MDLM"}
 COLORS = {"ar": "#3366aa", "mdlm": "#dd7733"}
@@ -104,18 +106,16 @@ def fig_repetition(results):
     return fig
 
 
-def _agg_text(values, scale="raw", digits=3) -> str:
-    agg = stats.interval(values, scale)
-    if agg["n"] <= 1 or agg["hi"] == agg["lo"]:
-        return f"{agg['mean']:.{digits}f}"
-    if scale == "raw":
-        return f"{agg['mean']:.{digits}f} ± {(agg['hi'] - agg['lo']) / 2:.{digits}f}"
-    return f"{agg['mean']:.{digits}f} [{agg['lo']:.{digits}f}, {agg['hi']:.{digits}f}]"
+def _agg_text(values, scale="raw", digits=3, n_items=None) -> str:
+    """Values over seeds as every table prints them (numfmt.fmt_agg): the seed values with few seeds,
+    else the 95% interval; proportions padded by half a text of the `n_items` behind each."""
+    return fmt_agg(stats.interval(values, scale, n_items), f"f{digits}")
 
 
 def table_repetition(results) -> pd.DataFrame:
-    """Validation bound (nats/token) at the end of each epoch count: mean ± 95% half-width over seeds,
-    per budget and paradigm; a star marks each column's best."""
+    """Validation bound (nats/token) at the end of each epoch count over seeds (numfmt.fmt_agg: the seed
+    values with few seeds, else mean ± 95% half-width), per budget and paradigm; a star marks each
+    column's best."""
     rows = results["repetition"]
     epochs = sorted({r["epochs"] for r in rows})
     cols, data = [], {}
@@ -147,8 +147,10 @@ def table_repetition_samples(results) -> pd.DataFrame:
                 continue
             col = (LABEL[p], f"{e} ep.")
             cols.append(col)
+            n_items = min((s["n_texts"] for s in picked if s.get("n_texts")), default=None)
             data[col] = [
-                _agg_text([s[k] for s in picked], stats.scale_of(k), 1 if k == "gen_ppl" else 3) for k, _ in SAMPLE_ROWS
+                _agg_text([s[k] for s in picked], stats.scale_of(k), 1 if k == "gen_ppl" else 3, n_items)
+                for k, _ in SAMPLE_ROWS
             ]
     ref = (results.get("references") or [None])[0]
     if ref:
@@ -168,9 +170,11 @@ def macros(results) -> dict[str, str]:
     meta = results["meta"]
     m = {
         "RepOutcome": v["outcome"],
+        "RepOutcomePhrase": VERDICT_PHRASE[v["outcome"]][0],  # "the finding is inconclusive"
         "RepReason": v["reason"].rstrip("."),
         "RepRule": v["rule"],
         "RepSeeds": str(len(meta["seeds"])),
+        "RepSeedsSpread": _spread_text(len(meta["seeds"])),
         "RepEpochsList": ", ".join(str(e) for e in sorted({r["epochs"] for r in results["repetition"]})),
         "RepDecayPct": f"{100 * meta['decay_fraction']:.0f}\\%",
         "RepNMatch": str(meta["n_match"]),
@@ -202,6 +206,13 @@ def macros(results) -> dict[str, str]:
     train_time = sum(r["train_time_s"] for r in results["repetition"])
     m["RepTrainMinutes"] = f"{train_time / 60:.0f}"
     return {k: _tex(val) if k not in ("RepDecayPct",) else val for k, val in m.items()}
+
+
+def _spread_text(n_seeds: int) -> str:
+    """What a table cell over seeds shows (numfmt.fmt_agg), for the captions."""
+    if n_seeds <= SEED_VALUES_MAX:
+        return f"the mean over {n_seeds} seeds followed by each seed's value (too few seeds for a useful interval)"
+    return f"the mean and 95% interval over {n_seeds} seeds"
 
 
 def _tex(text: str) -> str:
