@@ -27,7 +27,7 @@ from pathlib import Path
 class Config:
     # --- data ---
     source: str = "synthetic"          # "tinystories" (HF hub), "synthetic", a .txt/.jsonl path, or
-                                       # "tinystories-sample" (../shared sample if present, else synthetic)
+                                       # "tinystories-sample" (../shared sample or $ARCHE_SAMPLE_PATH, else an error)
     n_tokens: int = 50_000_000         # tokens taken from the start of the source
     data_seed: int = 1234              # synthetic stories, split permutation
     eos_between_stories: bool = False  # published code: stories concatenated with no separator

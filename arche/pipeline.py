@@ -138,9 +138,11 @@ def run_pipeline(
     t_start = time.perf_counter()
     overrides = dict(overrides or {})
     cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
+    from .data import resolve_source
     from .device import check_fits, resolve_device
 
     check_fits(cfg, resolve_device(cfg))  # a paper-size run on a machine without CUDA stops here, not hours in
+    resolve_source(cfg.source)  # a profile that names the real sample fails here when it is absent
     stages = select_stages(only, start_from)
     nb_dir = Path(notebooks_dir) if notebooks_dir is not None else NOTEBOOKS_DIR
     for name in stages:

@@ -44,6 +44,7 @@ PROFILES = {
         compare_protocols=True,
         sweep=True,
         infill=True,
+        mdlm_judge=True,
     ),
     # The controlled study at CPU scale (real sample when present, else synthetic): see arche.study.
     "study": dict(

@@ -185,7 +185,11 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
     todo = arms(cfg, paradigm) + [j for j in judge_arms(cfg) if j.paradigm == paradigm]
     for arm in todo:
         log(f"== training {arm.key} ==")
-        summary = train(arm.config, arm.paradigm, arm_dir(run_dir, arm), arm_data_dir(run_dir, arm), log=log)
+        acfg = arm.config
+        if arm.name.startswith("judge"):  # the judges' stories start where prepare_judges put them
+            manifest = read_json(arm_data_dir(run_dir, arm) / "manifest.json") or {}
+            acfg = acfg.replace(skip_stories=(manifest.get("settings") or {}).get("skip_stories", 0))
+        summary = train(acfg, arm.paradigm, arm_dir(run_dir, arm), arm_data_dir(run_dir, arm), log=log)
         summaries.append({"arm": arm.key, **summary})
     return summaries
 

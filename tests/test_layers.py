@@ -35,7 +35,7 @@ LAYERS = {
         "speed",
         "runlock",
     ],
-    "study": ["study", "analysis", "repetition", "verdicts", "results", "findings"],
+    "study": ["study", "analysis", "judges", "regime", "frontier", "repetition", "verdicts", "results", "findings"],
     "report": ["report"],  # the package arche/report/: every module in it
     "entry": [
         "pipeline",

@@ -89,7 +89,7 @@ def test_protocol_switch_end_to_end(tmp_path):
     for recs in (ctl_ar, ctl_mdlm):
         eot = recs[0]["settings"]["eot"]
         assert recs[0]["settings"]["prefix_ids"] == [eot] and recs[0]["settings"]["prompt"] == ""
-    assert ctl_mdlm[0]["sampler"] == "confidence"
+    assert ctl_mdlm[0]["sampler"] == "ancestral"
     for name in ("controlled/ar_s0", "controlled/mdlm_s0"):
         prompted = read_samples(arm[name] / "samples_prompted.jsonl")
         assert all(r["text"].startswith("Once") for r in prompted)
