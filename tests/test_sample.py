@@ -301,8 +301,8 @@ def test_mdlm_records_controlled_protocol(tmp_path, codec):
     recs = read_samples(sample_run(cfg, "mdlm", run, out=tmp_path / "out" / "s.jsonl"))
     assert len(recs) == 3
     for r in recs:
-        assert r["sampler"] == "confidence" and r["settings"]["prefix_ids"] == [EOT]
-        assert r["settings"]["steps"] == 4 and r["settings"]["repetition_penalty"] == 1.3
+        assert r["sampler"] == "ancestral" and r["settings"]["prefix_ids"] == [EOT]
+        assert r["settings"]["steps"] == 4 and r["settings"]["temperature"] == 1.0
         assert V not in r["tokens"] and len(r["tokens"]) == 16
         story = r["tokens"][: r["tokens"].index(EOT)] if EOT in r["tokens"] else r["tokens"]
         assert r["text"] == codec.decode(story)  # the EOT prefix is not text

@@ -118,7 +118,7 @@ def test_protocol_switch_end_to_end(tmp_path):
     assert judge["key"] == study.judge_arm(cfg).key and judge["seed"] not in results["meta"]["seeds"]
     assert all(r["gen_ppl"] > 1 for r in results["samples"])
     refs = {(r["protocol"], r["kind"]): r for r in results["references"]}
-    assert refs[("controlled", "openings")]["gen_ppl"] > 1 and refs[("published", "openings")]["gen_ppl"] is None
+    assert refs[("controlled", "openings")]["gen_ppl"] > 1 and ("published", "openings") not in refs  # main only
     assert all(0 < h for h in results["meta"]["unigram_entropy"].values())
     tp = results["throughput"]
     assert set(tp["per_round"]) == {"ar", "mdlm"} and len(tp["per_round"]["ar"]) == cfg.throughput_rounds

@@ -34,6 +34,7 @@ def test_the_science_cells_show_masking_and_denoising(tmp_path, capsys):
     study.train_all(cfg, run, "ar", log=quiet)
     study.sample_all(cfg, run, log=quiet)
     times = views.sample_times(cfg, run)
-    assert set(times["set"]) == {"samples", "samples_prompted"} and (times["n"] == cfg.n_samples).all()
+    sets = {"samples", "samples_prompted", "samples_confidence", "samples_papertext"}
+    assert set(times["set"]) == sets and (times["n"] == cfg.n_samples).all()
     examples = views.sample_examples(cfg, run, n=2)
     assert len(examples) == 2 and all(len(texts) == 2 and isinstance(texts[0], str) for texts in examples.values())
