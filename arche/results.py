@@ -24,7 +24,8 @@ PUBLISHED = {
         "n_layers": 12,
         "n_heads": 12,
         "d_ff": 2048,
-        "optimizer": "AdamW (lr 3e-4, wd 0.01)",
+        "optimizer": "AdamW (wd 0.01)",
+        "lr": 3e-4,  # one rate for both paradigms
         "hardware": "NVIDIA H100 80GB",
         "precision": "fp32",
         "vocab_size": 50257,
@@ -133,8 +134,10 @@ def _curve_table(results, protocol, arm, key="val_loss") -> dict[int, dict]:
     return {s: aggregate(v) for s, v in sorted(per_step.items())}
 
 
-def has_sweep(results) -> bool:
-    return any(str(r.get("setting", "")).startswith("sweep_") for r in results["samples"])
+def has_frontier(results) -> bool:
+    """Does the run hold the quality-diversity frontier's sample sets (config `sweep`)? Results from
+    before the frontier (an older sampler sweep, "sweep_*" sets) do not."""
+    return any(str(r.get("setting", "")).startswith("frontier_") for r in results["samples"])
 
 
 def toy_level(meta) -> int:

@@ -64,6 +64,11 @@ def _run(protocol, arm, seed, values, n_params, tok_s, loss):
     for k in keys:
         row[k] = curve[-1][k]
         row["best_" + k] = min(r[k] for r in curve)
+    # where the bound first fell clearly below the unigram baseline (5.2 nats/token): the first evaluation
+    # for AR, the second for the MDLM, never for the last MDLM seed (a run that stayed on the plateau)
+    row["escape_step"] = 100 if paradigm == "ar" else (200 if seed < 2 else None)
+    row["lr"] = 0.001 if paradigm == "ar" else 0.002
+    row["batch_size"] = 8
     return row
 
 
@@ -88,26 +93,76 @@ def _text_metrics(u5, sb, d=0.3, vocab=400, ufw=0.1):
     }
 
 
-def _sample(protocol, arm, seed, setting, u5, sb, gen_ppl=12.0, knob=None, value=None, wall=5.0):
+DECODING = {
+    "published/ar": "AR, temperature 0.8",
+    "published/mdlm": "MDLM released sampler (penalty, temperature 1 schedule), 100 steps",
+    "ar": "AR, temperature 1",
+    "samples": "MDLM ancestral, temperature 1, 100 steps",
+    "samples_confidence": "MDLM confidence rule, temperature 1, no penalty, 100 steps",
+    "samples_papertext": "MDLM paper-text sampler: temperature 1.2 to 0.5, repetition penalty 1.3, 100 steps",
+}
+
+
+def _sample(protocol, arm, seed, setting, u5, sb, gen_ppl=12.0, knob=None, value=None, wall=5.0, se=None):
+    paradigm = "ar" if arm == "ar" else "mdlm"
+    sampler = {"samples_confidence": "confidence_plain", "samples_papertext": "confidence"}.get(setting, "ancestral")
     return {
         "protocol": protocol,
         "arm": arm,
-        "paradigm": "ar" if arm == "ar" else "mdlm",
+        "paradigm": paradigm,
         "seed": seed,
         "setting": setting,
-        "sampler": "ar" if arm == "ar" else "confidence",
+        "sampler": "ar" if arm == "ar" else sampler,
+        "decoding": DECODING.get(f"{protocol}/{arm}")
+        or (DECODING["ar"] if arm == "ar" else DECODING.get(setting, DECODING["samples"])),
         "knob": knob,
         "value": value,
         "wall_time_s": wall,
         **_text_metrics(u5, sb),
         "gen_ppl": gen_ppl,
+        "judge_nelbo": 2.0 + gen_ppl / 100,
+        "jsd_words": 0.05 + sb / 10,
         "examples": ["Once upon a time_ 50% & {more}", "b", "c"],
+        **({"se": se} if se else {}),
     }
+
+
+SE = {"unique_first_5gram": 0.02, "self_bleu_matched": 0.01}
+# The frontier (controlled, seed 0): (setting, knob, value, judge perplexity, unique first 5-grams, Self-BLEU).
+AR_FRONTIER = [
+    ("frontier_temp0.5", 0.5, 4.0, 0.20, 0.60),
+    ("frontier_temp0.7", 0.7, 6.0, 0.30, 0.50),
+    ("frontier_temp0.85", 0.85, 9.0, 0.40, 0.40),
+    ("frontier_temp1.15", 1.15, 25.0, 0.60, 0.25),
+    ("frontier_temp1.3", 1.3, 40.0, 0.70, 0.20),
+    ("frontier_temp1.5", 1.5, 70.0, 0.80, 0.15),
+    ("frontier_temp2", 2.0, 200.0, 0.93, 0.10),
+]
+MDLM_FRONTIER = [  # against AR at the same perplexity: no difference, more diverse, less diverse, ...
+    ("frontier_temp0.4", "mdlm_temperature", 0.4, 18.0, 0.55, 0.28),
+    ("frontier_temp0.6", "mdlm_temperature", 0.6, 27.0, 0.80, 0.12),
+    ("frontier_temp0.8", "mdlm_temperature", 0.8, 45.0, 0.60, 0.30),
+    ("frontier_steps25", "mdlm_steps", 25, 150.0, 0.90, 0.11),
+    ("frontier_steps50", "mdlm_steps", 50, 120.0, 0.89, 0.12),
+]
+
+
+def _frontier_samples() -> list[dict]:
+    rows = [
+        _sample("controlled", "ar", 0, setting, u5, sb, ppl, "ar_temperature", temp, 3.0, SE)
+        for setting, temp, ppl, u5, sb in AR_FRONTIER
+    ]
+    rows += [
+        _sample("controlled", "mdlm", 0, setting, u5, sb, ppl, knob, value, 4.0, SE)
+        for setting, knob, value, ppl, u5, sb in MDLM_FRONTIER
+    ]
+    return rows
 
 
 def make_results(synthetic=True):
     """Published protocol: one seed of AR and MDLM; controlled: three seeds of AR, MDLM and the
-    tied MDLM, the prompted setting, the sweep on seed 0, reference rows for both."""
+    tied MDLM, the MDLM's confidence rule, the prompted setting, the paper-text sampler and the frontier on
+    seed 0, reference rows for both, the judges and the regime."""
     cfg = load_config("smoke", n_seeds=3, tied_mdlm=True)
     runs = [
         _run("published", "ar", 0, [3.0, 2.5, 2.6], 500_000, 10_000.0, "masked_mean"),
@@ -124,38 +179,22 @@ def make_results(synthetic=True):
         _sample("published", "mdlm", 0, "samples", 0.90, 0.30),
     ]
     for seed in range(3):
+        main_se = SE if seed == 0 else None  # the first seed's main sets are frontier points
         samples += [
-            _sample("controlled", "ar", seed, "samples", 0.50 + 0.01 * seed, 0.30 + 0.01 * seed),
-            _sample("controlled", "mdlm", seed, "samples", 0.52 + 0.01 * seed, 0.29 + 0.01 * seed),
+            _sample("controlled", "ar", seed, "samples", 0.50 + 0.01 * seed, 0.30 + 0.01 * seed, 15.0, se=main_se),
+            _sample("controlled", "mdlm", seed, "samples", 0.52 + 0.01 * seed, 0.29 + 0.01 * seed, 60.0, se=main_se),
             _sample("controlled", "mdlm_tied", seed, "samples", 0.51, 0.295),
+            _sample("controlled", "mdlm", seed, "samples_confidence", 0.75, 0.15, 30.0, se=main_se),
             _sample("controlled", "ar", seed, "samples_prompted", 0.10 + 0.01 * seed, 0.40),
             _sample("controlled", "mdlm", seed, "samples_prompted", 0.60 + 0.01 * seed, 0.30),
         ]
-    for steps, ppl, wall in ((10, 80.0, 1.0), (25, 50.0, 2.0), (50, 40.0, 4.0), (100, 30.0, 8.0), (200, 28.0, 16.0)):
-        samples.append(
-            _sample(
-                "controlled", "mdlm", 0, f"sweep_steps{steps}", 0.6, 0.25 + steps / 2000, ppl, "mdlm_steps", steps, wall
-            )
-        )
-    for temp, ppl in ((0.7, 6.0), (0.8, 8.0), (1.0, 15.0)):
-        samples.append(
-            _sample(
-                "controlled",
-                "ar",
-                0,
-                f"sweep_temp{temp:g}",
-                0.3 + temp / 10,
-                0.5 - temp / 5,
-                ppl,
-                "ar_temperature",
-                temp,
-                3.0,
-            )
-        )
+    samples.append(_sample("controlled", "mdlm", 0, "samples_papertext", 0.95, 0.08, 400.0))
+    samples += _frontier_samples()
     refs = []
     for protocol in ("published", "controlled"):
         for kind, u5, sb in (("openings", 0.45, 0.31), ("windows", 0.99, 0.28)):
-            refs.append({"protocol": protocol, "kind": kind, **_text_metrics(u5, sb), "examples": ["x"]})
+            extra = {"gen_ppl": 11.0, "judge_nelbo": 2.1, "jsd_words": 0.0 if kind == "openings" else 0.04}
+            refs.append({"protocol": protocol, "kind": kind, **_text_metrics(u5, sb), **extra, "examples": ["x"]})
     data = {
         p: {
             "source": "synthetic" if synthetic else "tinystories",
@@ -178,8 +217,24 @@ def make_results(synthetic=True):
         "data": data,
         "device": "CPU (x86_64, 2 cores, 2 threads)",
         "created": "2026-01-01 00:00:00",
+        "main_protocol": "controlled",
         "unigram_entropy": {"published": 5.0, "controlled": 5.0},
+        "unigram_xent": {"published": 5.2, "controlled": 5.2},
+        "seeds_by_arm": {f"{p}/{a}": [0, 1, 2] for p in ("published", "controlled") for a in ("ar", "mdlm")},
+        "judges": {
+            "ar": {"key": "judges/judge_s1000", "seed": 1000, "best_bound": 2.05},
+            "mdlm": {"key": "judges/judge_mdlm_s1000", "seed": 1000, "best_bound": 2.45},
+        },
+        "references": {"skip_stories": 400, "n": 20},
+        "regime": {
+            "batch_size": 8,
+            "lr": 0.001,
+            "mdlm_lr": 0.002,
+            "mdlm_time_sampling": "stratified",
+            "precision": "auto",
+        },
     }
+    meta["judge"] = meta["judges"]["ar"]
     # Interleaved throughput: MDLM at ~98% of AR in every round.
     ar_tok = [10_000.0, 10_300.0, 9_800.0, 10_100.0, 9_900.0]
     throughput = {
@@ -277,6 +332,39 @@ def test_table4_columns_and_numbers(results):
     # the data columns sit inside their protocol's group
     cols = list(df.columns)
     assert cols.index(("Ours: published", "data: windows")) < cols.index(("Ours: controlled", "AR"))
+    # every column says how its texts were decoded; the MDLM's other decodings follow, the paper-text
+    # sampler marked as an extra, with its penalty
+    assert df.loc["Decoding", ("Ours: controlled", "AR")] == "T 1"
+    assert df.loc["Decoding", ("Ours: controlled", "MDLM")] == "ancestral, T 1"
+    assert df.loc["Decoding", ("Vicentino (2026)", "AR")] == 'T 0.8, "Once"'
+    assert df.loc["Decoding", ("Ours: published", "MDLM")] == "released"
+    other = "Ours: controlled, other decodings"
+    assert df.loc["Decoding", (other, "MDLM confidence")] == "confidence, T 1"
+    assert df.loc["Decoding", (other, "MDLM paper text (extra)")] == "penalty 1.3, T 1.2 to 0.5"
+    assert df.loc["Unique first 5-grams", (other, "MDLM paper text (extra)")] == "95.0%"  # first seed only
+    assert df.loc["NELBO, MDLM judge", ("Ours: controlled", "data: openings")] == "2.100"
+    assert df.loc["Word JSD to openings", ("Ours: controlled", "data: openings")] == "0.000"
+    assert df.loc["NELBO, MDLM judge", ("Vicentino (2026)", "AR")] == "n/a"
+    # three panels, each a tabular sized by its own cells: paper and published, controlled, then on a page
+    # of its own the other decodings
+    tex = report.to_booktabs(df)
+    lines = tex.splitlines()
+    assert tex.count(r"\begin{tabular}") == 3 and lines.count(r"\tablecontinued") == 1
+    assert lines.index(r"\tablecontinued") > next(i for i, x in enumerate(lines) if "Ours: controlled}" in x)
+    assert lines[0].startswith(r"\providecommand{\tablecontinued}") and lines.count(r"\par\medskip") == 1
+
+
+def test_table2_shows_each_seeds_final_bound_and_plateau_escape(results):
+    df = report.table_training(results)
+    assert df.loc["Final bound, each seed", ("Ours: controlled", "MDLM")] == "2.500, 2.600, 2.700"
+    assert df.loc["Plateau escape step, each seed", ("Ours: controlled", "MDLM")] == "200, 200, never"
+    assert df.loc["Plateau escape step, each seed", ("Ours: controlled", "AR")] == "100, 100, 100"
+    assert df.loc["Plateau escape step, each seed", ("Vicentino (2026)", "AR")] == "not reported"
+    setup = report.table_setup(results)
+    assert setup.loc["Learning rate: AR / MDLM", "Ours: controlled"] == "0.001 / 0.002"
+    assert setup.loc["Learning rate: AR / MDLM", "Vicentino (2026)"] == "0.0003 / 0.0003"
+    assert setup.loc["MDLM noise levels of a batch", "Ours: controlled"] == "stratified"
+    assert setup.loc["MDLM noise levels of a batch", "Ours: published"] == "independent per sequence"
 
 
 def test_table_setup_and_likelihood(results):
@@ -336,7 +424,9 @@ def test_all_tables_render(results):
     ):
         df = fn(results)
         tex = report.to_booktabs(df)
-        assert tex.count(r"\begin{tabular}") == 1
+        # one tabular, or one per panel for a table whose panels are set apart (Table 4)
+        n = len(df.attrs.get("panels") or [0]) if df.attrs.get("separate_panels") else 1
+        assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == n
         assert "<table" in report.to_html(df)
         bundle = report.show_table(df)._repr_mimebundle_()
         assert set(bundle) >= {"text/html", "text/latex", "text/plain"}
@@ -349,7 +439,11 @@ def test_verdicts_on_the_fixture(results):
     f = {x["key"]: x for x in report.findings(results)}
     assert f["FindingOne"]["outcome"] == "holds"  # 98% of AR in every interleaved round
     assert f["FindingTwo"]["outcome"] == "holds"  # AR best at 200 of 300, MDLM at 300
-    assert f["FindingThree"]["outcome"] == "inconclusive"  # the differences' intervals contain 0
+    # at equal judge perplexity: two MDLM points more diverse, two less, three no different
+    assert f["FindingThree"]["outcome"] == "inconclusive"
+    assert [c["verdict"] for c in f["FindingThree"]["frontier"]["comparisons"]].count("more diverse") == 2
+    assert f["FindingThreeOwn"]["outcome"] == "inconclusive"  # the differences' intervals contain 0
+    assert f["FindingThreeConfidence"]["outcome"] == "holds"  # 75% vs ~51% unique, Self-BLEU 0.15 vs ~0.31
     assert f["FindingThreePrompted"]["outcome"] == "holds"  # 5-grams 0.61 vs 0.11, Self-BLEU 0.30 vs 0.40
     assert f["FindingTwoTied"]["outcome"] == "holds"
     for x in f.values():
@@ -410,10 +504,10 @@ def test_overfitting_rule_allows_for_the_noise_of_the_bound():
 
 def test_sanity_gate_makes_verdicts_not_testable():
     r = make_results()
-    r["meta"]["unigram_entropy"]["controlled"] = 2.55  # the MDLMs (best 2.5-2.7) sit at unigram level
+    r["meta"]["unigram_xent"]["controlled"] = 2.55  # the MDLMs (best 2.5-2.7) sit at unigram level
     f = {x["key"]: x for x in report.findings(r)}
     assert f["FindingTwo"]["outcome"] == "not testable" and "unigram" in f["FindingTwo"]["reason"]
-    assert f["FindingThree"]["outcome"] == "not testable"
+    assert f["FindingThreeOwn"]["outcome"] == "not testable"
     assert f["FindingOne"]["outcome"] == "holds"  # throughput does not need a model that learned
 
 
@@ -475,7 +569,19 @@ def test_macros_values_and_names(results):
     assert m["ToyMark"] == "toy data"
     assert m["FindingOneVerdict"] == "holds" and m["FindingThreeVerdict"] == "inconclusive"
     assert m["PubMdlmTiedBestVal"] == "n/a"
-    assert m["SweepMdlmLowSteps"] == "10" and m["SweepMdlmHighSteps"] == "200"
+    assert m["HasFrontier"] == "1" and m["FrontierOverlaps"] == "1" and m["FrontierNCompared"] == "7"
+    assert m["FrontierArRange"] == "4--200" and m["FrontierMdlmRange"] == "18--150"  # an en dash
+    assert m["FrontierArTemps"] == "0.5, 0.7, 0.85, 1.15, 1.3, 1.5, 2" and m["FrontierMdlmSteps"] == "25, 50"
+    assert m["FrontierNMoreDiverse"] == "2" and "2 of them are more diverse" in m["FrontierSentence"]
+    assert m["FindingThreeOwnVerdict"] == "inconclusive" and m["FindingThreeConfidenceVerdict"] == "holds"
+    assert m["ArEscapeSteps"] == "100, 100, 100" and m["MdlmEscapeSteps"] == "200, 200, never"
+    assert m["MdlmFinalBounds"] == "2.500, 2.600, 2.700" and m["UnigramBaseline"] == "5.200"
+    assert m["RegimeBatch"] == "8" and m["RegimeArLr"] == "0.001" and m["RegimeMdlmLr"] == "0.002"
+    assert m["RegimeNoise"] == "stratified" and m["RegimeBatchCandidates"] == "2 and 8"
+    assert m["RegimeLrFactors"] == "0.5, 1 and 2"
+    assert m["JudgeSeed"] == "1000" and m["JudgeMdlmNelbo"] == "2.450" and m["ReferenceSkipStories"] == "400"
+    assert m["ExtraMdlmDecoding"].startswith("MDLM paper-text sampler") and "penalty 1.3" in m["ExtraMdlmDecoding"]
+    assert m["MdlmJudgeNelbo"] == "2.600" and m["DataOpeningsJsdWords"] == "0.000"
     assert m["DeviceName"] == "CPU (x86\\_64, 2 cores, 2 threads)"
     assert m["InfillNllInfilled"] == "3.200" and m["InfillTokenMatch"] == r"12.0\%" and m["HasInfill"] == "1"
     assert report.macros(make_results(synthetic=False))["ToyMark"] == "small-scale run"
@@ -500,7 +606,7 @@ TAGS = {
     "fig-val-curves": lambda r: report.show_figure(report.fig_val_curves(r)),
     "fig-likelihood": lambda r: report.show_figure(report.fig_likelihood(r)),
     "fig-diversity": lambda r: report.show_figure(report.fig_diversity(r)),
-    "fig-sweep": lambda r: report.show_figure(report.fig_sweep(r)),
+    "fig-sweep": lambda r: report.show_figure(report.fig_frontier(r)),  # the frontier, under the sweep's tag
     "tab-setup": lambda r: report.show_table(report.table_setup(r)),
     "tab-training": lambda r: report.show_table(report.table_training(r)),
     "tab-val-loss": lambda r: report.show_table(report.table_val_loss(r)),
@@ -621,7 +727,7 @@ def test_exporter_is_an_nbconvert_exporter(results):
 
 
 def minimal_results(synthetic=True):
-    """One protocol, one seed, no tied MDLM, no sweep, no references, no infilling."""
+    """One protocol, one seed, no tied MDLM, no frontier, no references, no infilling."""
     r = make_results(synthetic=synthetic)
     r["meta"]["protocols"] = ["controlled"]
     r["meta"]["seeds"] = [0]
@@ -631,7 +737,7 @@ def minimal_results(synthetic=True):
         for x in r["samples"]
         if x["protocol"] == "controlled"
         and x["seed"] == 0
-        and not x["setting"].startswith("sweep")
+        and not x["setting"].startswith("frontier")
         and x["arm"] != "mdlm_tied"
     ]
     r["references"] = []
@@ -640,15 +746,16 @@ def minimal_results(synthetic=True):
 
 
 def test_figures_without_optional_parts():
-    """One protocol, one seed, no tied MDLM, no sweep, no references: every figure still draws."""
+    """One protocol, one seed, no tied MDLM, no frontier, no references: every figure still draws."""
     r = minimal_results()
     for fn in (report.fig_val_curves, report.fig_likelihood, report.fig_diversity):
         assert fn(r) is not None
-    assert not report.has_sweep(r)
+    assert not report.has_frontier(r)
     with pytest.raises(ValueError):
-        report.fig_sweep(r)
+        report.fig_frontier(r)
+    assert isinstance(report.artefact(r, "fig-sweep"), report.Skipped)
     m = report.macros(r)
-    assert m["PubArBestVal"] == "n/a" and m["SweepMdlmLowSteps"] == "n/a"
+    assert m["PubArBestVal"] == "n/a" and m["HasFrontier"] == "0" and m["FrontierArRange"] == "n/a"
     assert report.missing_macros(MAIN_TEX, set(m)) == []
     for fn in (
         report.table_setup,
@@ -725,11 +832,11 @@ def test_build_paper_with_toy_mark(results, tmp_path):
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
 def test_build_paper_minimal_real_data_run(tmp_path):
-    """The paper's optional parts (published protocol, tied MDLM, sweep, seeds) all absent, real data at
-    small scale: it still compiles, with the small-scale mark and without the sweep figure."""
+    """The paper's optional parts (published protocol, tied MDLM, frontier, seeds) all absent, real data at
+    small scale: it still compiles, with the small-scale mark and without the frontier figure."""
     r = minimal_results(synthetic=False)
     tags = {k: v for k, v in TAGS.items()}
-    tags["fig-sweep"] = lambda res: report.Skipped("no sweep")
+    tags["fig-sweep"] = lambda res: report.Skipped("no frontier")
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
     nbformat.write(
@@ -748,7 +855,7 @@ def test_build_paper_minimal_real_data_run(tmp_path):
 
         text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
         assert "SMALL-SCALE RUN" in text.upper() and "TOY DATA" not in text.upper()
-        assert "no sampler sweep" in text
+        assert "drew no quality-diversity frontier" in " ".join(text.split())
 
 
 def test_build_paper_without_latexmk(results, tmp_path, monkeypatch):
@@ -811,19 +918,46 @@ def test_figures_command_refuses_a_bad_results_file(tmp_path, capsys):
     assert main(["figures", "--results", str(bad), "--out", str(tmp_path / "out")]) == 2
 
 
-def test_sweep_labels_never_overlap_and_perplexity_is_on_a_log_axis():
+def test_frontier_labels_never_overlap_and_perplexity_is_on_a_log_axis():
     from arche.report.plotting import overlapping_labels
 
-    committed = json.loads((ROOT / "results" / "replica.json").read_text())
-    r = make_results()
-    for row in r["samples"]:  # crowd the MDLM sweep into one spot: its labels collide unless moved
-        if row.get("knob") == "mdlm_steps":
-            row["gen_ppl"], row["self_bleu"], row["unique_first_5gram"] = 2000.0, 0.05, 0.99
-    for results in (committed, r):
-        fig = report.fig_sweep(results)
-        assert len(fig.sweep_labels) >= 6
-        assert overlapping_labels(fig, fig.sweep_labels) == []
+    crowded = make_results()
+    for row in crowded["samples"]:  # crowd the MDLM frontier into one spot: its labels collide unless moved
+        if row.get("knob") and row["paradigm"] == "mdlm":
+            row["gen_ppl"], row["self_bleu_matched"], row["unique_first_5gram"] = 50.0, 0.2, 0.7
+    for results in (make_results(), crowded):
+        fig = report.fig_frontier(results)
+        assert len(fig.frontier_labels) >= 2 * (len(AR_FRONTIER) + len(MDLM_FRONTIER))
+        assert overlapping_labels(fig, fig.frontier_labels) == []
         assert all(ax.get_xscale() == "log" for ax in fig.axes)
+
+
+def test_frontier_figure_marks_the_comparisons_and_says_whether_the_frontiers_overlap():
+    r = make_results()
+    fig = report.fig_frontier(r)
+    title = fig._suptitle.get_text()
+    assert title.startswith("frontiers overlap") and "inconclusive" in title
+    dotted = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == ":"]
+    assert len(dotted) == 7  # one vertical line per MDLM point compared at AR's perplexity
+    for row in r["samples"]:  # the MDLM far less fluent than any AR setting: nothing to compare
+        if row["paradigm"] == "mdlm":
+            row["gen_ppl"] *= 100
+    r["verdicts"] = {"findings": report.findings(r)}
+    title = report.fig_frontier(r)._suptitle.get_text()
+    assert title.startswith("frontiers do not overlap") and "not testable" in title
+    assert "do not overlap" in report.macros(r)["FrontierSentence"]
+
+
+def test_the_committed_older_results_render_without_the_new_fields():
+    """results/replica.json predates the frontier, the judges' NELBO and the regime: the figure is skipped
+    with a reason, and every new cell or value reads n/a."""
+    old = json.loads((ROOT / "results" / "replica.json").read_text())
+    shown = report.artefact(old, "fig-sweep")
+    assert isinstance(shown, report.Skipped) and "frontier" in shown.reason
+    df = report.table_diversity(old)
+    assert set(df.loc["NELBO, MDLM judge"]) == {"n/a"} and df.loc["Decoding", ("Ours: controlled", "AR")] == "n/a"
+    m = report.macros(old)
+    assert m["HasFrontier"] == "0" and m["ArEscapeSteps"] == "n/a" and m["RegimeNoise"] == "n/a"
 
 
 def test_every_artefact_of_a_toy_run_is_marked(tmp_path):
@@ -834,7 +968,7 @@ def test_every_artefact_of_a_toy_run_is_marked(tmp_path):
 
     for synthetic, mark in ((True, "TOY DATA"), (False, "SMALL-SCALE RUN")):
         r = make_results(synthetic=synthetic)
-        for tag in ("fig-val-curves", "fig-likelihood", "fig-diversity", "fig-sweep"):
+        for tag in ("fig-val-curves", "fig-likelihood", "fig-diversity", "fig-sweep"):  # fig-sweep: the frontier
             fig = report.artefact(r, tag).fig
             assert any(t.get_text().startswith(mark) for t in fig.texts), (tag, mark)
         assert report.summary_markdown(r).split("\n")[2].startswith(f"> **{mark}**")

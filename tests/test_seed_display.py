@@ -96,3 +96,25 @@ def test_discussion_sentences_have_their_verbs():
     text = report.macros(results)["DiscussionText"]
     assert "Why: " in text and "Measured: " in text
     assert not re.search(r"\) (holds|does not hold|is inconclusive|is not testable): ", text)
+
+
+def test_more_ar_seeds_than_mdlm_seeds_print_both_ways():
+    """AR may run five seeds and the MDLM three: the AR cells carry an interval, the MDLM cells each seed's
+    value, the titles name both rules, and the per-seed rows list every seed."""
+    from test_report import _run, make_results
+
+    r = make_results()
+    for seed in (3, 4):
+        r["runs"].append(
+            _run("controlled", "ar", seed, [2.6, 2.0 + 0.1 * seed, 2.1 + 0.1 * seed], 500_000, 1e4, "elbo")
+        )
+    r["meta"]["seeds"] = [0, 1, 2, 3, 4]
+    r["meta"]["seeds_by_arm"]["controlled/ar"] = [0, 1, 2, 3, 4]
+    df = report.table_training(r)
+    assert "mean over 3 or 5 seeds: with at most 3 each seed's value follows, with more the 95% CI" in df.attrs["title"]
+    assert " ± " in df.loc["Best val loss", ("Ours: controlled", "AR")]
+    assert df.loc["Best val loss", ("Ours: controlled", "MDLM")] == "2.600 (2.500, 2.600, 2.700)"
+    assert df.loc["Final bound, each seed", ("Ours: controlled", "AR")] == "2.050, 2.150, 2.250, 2.400, 2.500"
+    m = report.macros(r)
+    assert m["ArSeedsRun"] == "0, 1, 2, 3, 4" and m["MdlmNSeedsRun"] == "3"
+    assert m["ArEscapeSteps"] == "100, 100, 100, 100, 100"

@@ -9,7 +9,9 @@ Data flows one way:
     common     published numbers, labels, queries on results, the run's scale mark
     fmt        number formats, LaTeX escaping, booktabs / HTML / markdown tables
     display    notebook display objects (a figure carrying its PDF, a table its LaTeX, Skipped)
-    figures    the comparison's figures          tables      its tables
+    figures    the comparison's figures          tables      its tables (diversity: Table 4)
+    frontier   finding 3 at equal judge perplexity: the figure and its values
+    regime     the training regime, plateau escapes, the judges: per-seed cells and values
     findings   the rules of the three findings   macros      every number the prose cites
     paper      tagged outputs -> files, latexmk  artefacts   every artefact from results.json alone
     repetition the repetition study's figure, tables and macros
@@ -60,6 +62,12 @@ from .display import (  # noqa: F401
     show_macros,
     show_table,
 )
+from .diversity import (  # noqa: F401
+    DIVERSITY_ROWS,
+    SELF_BLEU_SHORT,
+    short_decoding,
+    table_diversity,
+)
 from .examples import (  # noqa: F401
     EXAMPLE_CHARS,
     table_examples,
@@ -68,9 +76,7 @@ from .figures import (  # noqa: F401
     DIVERSITY_PANELS,
     fig_diversity,
     fig_likelihood,
-    fig_sweep,
     fig_val_curves,
-    sweep_rows,
 )
 from .findings import (  # noqa: F401
     outcome_text,
@@ -82,6 +88,11 @@ from .fmt import (  # noqa: F401
     to_booktabs,
     to_html,
     to_markdown,
+)
+from .frontier import (  # noqa: F401
+    fig_frontier,
+    frontier_title,
+    frontier_verdict,
 )
 from .lookup import (  # noqa: F401
     V_DEFINITION,
@@ -114,10 +125,7 @@ from .plotting import (  # noqa: F401
     spread_labels,
 )
 from .tables import (  # noqa: F401
-    DIVERSITY_ROWS,
-    SELF_BLEU_SHORT,
     describe_precision,
-    table_diversity,
     table_likelihood,
     table_setup,
     table_training,
@@ -147,7 +155,7 @@ from ..results import (  # noqa: F401, E402
     CITATION,
     PUBLISHED,
     THROUGHPUT_TOLERANCE,
-    has_sweep,
+    has_frontier,
     main_protocol,
     run_stat,
     sample_stat,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from . import repetition as report_repetition
-from .common import describe_source, has_sweep, toy_note
+from .common import describe_source, has_frontier, toy_note
 from .display import (
     FigureOutput,
     MacrosOutput,
@@ -18,13 +18,15 @@ from .display import (
     show_macros,
     show_table,
 )
+from .diversity import table_diversity
 from .examples import table_examples
-from .figures import fig_diversity, fig_likelihood, fig_sweep, fig_val_curves
+from .figures import fig_diversity, fig_likelihood, fig_val_curves
 from .findings import table_findings
 from .fmt import to_markdown
+from .frontier import fig_frontier
 from .macros import macros
 from .paper import build_paper
-from .tables import table_diversity, table_likelihood, table_setup, table_training, table_val_loss
+from .tables import table_likelihood, table_setup, table_training, table_val_loss
 
 # --------------------------------------------------------------------------- from a results file alone
 
@@ -64,11 +66,13 @@ ARTEFACTS = {
     "fig-val-curves": _comparison(lambda r: show_figure(fig_val_curves(r), "fig-val-curves")),
     "fig-likelihood": _comparison(lambda r: show_figure(fig_likelihood(r), "fig-likelihood")),
     "fig-diversity": _comparison(lambda r: show_figure(fig_diversity(r), "fig-diversity")),
+    # The quality-diversity frontier (finding 3 at equal judge perplexity). Its tag keeps the name of the
+    # sampler sweep it replaced: notebooks/05_analysis tags its cell so.
     "fig-sweep": _comparison(
         lambda r: (
-            show_figure(fig_sweep(r), "fig-sweep")
-            if has_sweep(r)
-            else Skipped("this run has no sampler sweep (sweep=False)")
+            show_figure(fig_frontier(r), "fig-sweep")
+            if has_frontier(r)
+            else Skipped("this run has no quality-diversity frontier (sweep=False, or results from before it)")
         )
     ),
     "tab-setup": _comparison(lambda r: show_table(table_setup(r), "tab-setup")),

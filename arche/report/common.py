@@ -19,7 +19,7 @@ from ..results import (  # noqa: F401  (re-exported for the report modules)
     _ref,
     _runs,
     _samples,
-    has_sweep,
+    has_frontier,
     main_protocol,
     run_stat,
     sample_stat,

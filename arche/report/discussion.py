@@ -16,7 +16,7 @@ VERDICT_PHRASE = {
 FINDING_NAMES = {
     "FindingOne": "throughput parity",
     "FindingTwo": "AR overfits while the MDLM still improves",
-    "FindingThree": "the MDLM is more diverse",
+    "FindingThree": "the MDLM is more diverse at equal judge perplexity",
 }
 
 

@@ -15,13 +15,12 @@ from .common import (
     _ref,
     _runs,
     _samples,
-    has_sweep,
     main_protocol,
     run_stat,
     sample_stat,
 )
 from .fmt import SEED_VALUES_MAX, _ok
-from .plotting import _fmt_seconds, _kilo_formatter, _log_x, _log_y, _new_figure, _pct_formatter, spread_labels
+from .plotting import _kilo_formatter, _log_y, _new_figure, _pct_formatter
 
 # --------------------------------------------------------------------------- figures
 
@@ -242,76 +241,4 @@ def fig_diversity(results):
         Line2D([], [], color="#999999", marker="s", mec="k", ls="", label=f"{CITATION} (published)"),
     ]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), fontsize=7, frameon=False)
-    return fig
-
-
-def sweep_rows(results, knob) -> list[dict]:
-    """Sweep rows of one knob ("mdlm_steps" or "ar_temperature"), aggregated over seeds, by value."""
-    rows = [r for r in results["samples"] if r.get("knob") == knob]
-    out = []
-    for value in sorted({r["value"] for r in rows}):
-        picked = [r for r in rows if r["value"] == value]
-        protocol = picked[0]["protocol"]
-        arm = picked[0]["arm"]
-        setting = picked[0]["setting"]
-        agg = {
-            m: sample_stat(results, m, protocol, arm, setting)
-            for m in ("self_bleu", "unique_first_5gram", "unique_first_word", "gen_ppl", "wall_time_s", "distinct_2")
-        }
-        out.append({"value": value, "protocol": protocol, "arm": arm, "setting": setting, **agg})
-    return out
-
-
-def fig_sweep(results):
-    """Diversity against fluency along the sampler sweeps (MDLM denoising steps, AR temperature):
-    Self-BLEU and unique first 5-grams against generative perplexity under the AR model, each point
-    annotated with its knob value and the wall time of drawing the sample set."""
-    if not has_sweep(results):
-        raise ValueError("this run has no sweep rows (config sweep=False)")
-    fig, axes = _new_figure(1, 2, 7.0, 3.4)
-    series = [
-        ("mdlm_steps", "mdlm", "MDLM: denoising steps", lambda v: f"{int(v)} st"),
-        ("ar_temperature", "ar", "AR: temperature", lambda v: f"T={v:g}"),
-    ]
-    protocol = None
-    labels = {}
-    for ax, (metric, ylabel) in zip(
-        axes.flat, (("self_bleu", "Self-BLEU (lower = more diverse)"), ("unique_first_5gram", "unique first 5-grams"))
-    ):
-        for knob, arm, label, name in series:
-            rows = sweep_rows(results, knob)
-            rows = [r for r in rows if _ok(r["gen_ppl"]["mean"]) and _ok(r[metric]["mean"])]
-            if not rows:
-                continue
-            protocol = rows[0]["protocol"]
-            xs = [r["gen_ppl"]["mean"] for r in rows]
-            ys = [r[metric]["mean"] for r in rows]
-            ax.plot(xs, ys, "o-", color=COLORS[arm], lw=1.2, ms=4, label=label)
-            for r, xv, yv in zip(rows, xs, ys):
-                text = name(r["value"])
-                if metric == "self_bleu":  # wall time once, on the first panel
-                    text += f", {_fmt_seconds(r['wall_time_s']['mean'])}"
-                labels.setdefault(ax, []).append(
-                    ax.annotate(text, (xv, yv), textcoords="offset points", xytext=(4, 3), fontsize=6)
-                )
-        if protocol is not None:
-            for kind, ls in (("openings", "--"), ("windows", ":")):
-                ref = _ref(results, protocol, kind)
-                if ref and _ok(ref.get(metric)):
-                    ax.axhline(ref[metric], color="k", ls=ls, lw=0.8, label=f"data: {kind}")
-        _log_x(ax)
-        ax.set_xlabel("gen. perplexity under the judge, log scale (lower = more fluent)", fontsize=8)
-        ax.set_ylabel(ylabel, fontsize=8)
-        if metric == "unique_first_5gram":
-            ax.yaxis.set_major_formatter(_pct_formatter())
-        ax.legend(fontsize=6.5, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
-    if protocol:
-        fig.suptitle(f"sampler sweep, {protocol} protocol, seed {results['meta']['seeds'][0]}", fontsize=9)
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    FigureCanvasAgg(fig).draw()  # the constrained layout places the axes once ...
-    fig.set_layout_engine("none")  # ... and stays put while the labels move apart where they collide
-    for texts in labels.values():
-        spread_labels(fig, texts)
-    fig.sweep_labels = [t for texts in labels.values() for t in texts]  # for tests: no two may overlap
     return fig

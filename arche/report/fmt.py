@@ -61,7 +61,11 @@ def to_booktabs(df: pd.DataFrame) -> str:
     (row, column) cells set in bold), "align" (column alignment of the data columns, default "r"),
     "stub_align" (default "l"), "panels" (lists of top-level headers: the columns are set as panels
     stacked one under the other, each with its own header; a table wider than CHARS_PER_LINE is split
-    so by itself, and one still too wide wraps its cells). No table is shrunk. Every cell and header is
+    so by itself, and one still too wide wraps its cells), "float_breaks" (indices of panels that start
+    a new float: the tabular ends, \tablecontinued runs, which main.tex defines to close the float and
+    open its continuation on the next page, and a new tabular with the same columns begins),
+    "separate_panels" (each panel a tabular of its own, sized by its own cells, one under the other,
+    instead of column-aligned blocks of one tabular). No table is shrunk. Every cell and header is
     escaped.
     """
     attrs = df.attrs or {}
@@ -75,24 +79,35 @@ def to_booktabs(df: pd.DataFrame) -> str:
         groups = _auto_panels(df, attrs.get("line_chars", CHARS_PER_LINE))
     else:
         groups = [list(df.columns)]
+    separate = bool(attrs.get("separate_panels"))
     width = max(len(g) for g in groups)
-    align = attrs.get("align", "r")
-    if (
-        len(align) == 1
-        and attrs.get("wrap", True)
-        and max(_chars(df, g) for g in groups) > attrs.get("line_chars", CHARS_PER_LINE)
-    ):
-        spec = _wrapping_spec(df, width, align, attrs.get("stub_align", "l"))  # too wide even alone: wrap
-    else:
-        spec = attrs.get("stub_align", "l") + (align * width if len(align) == 1 else align)
-    lines = [r"\begin{tabular}{" + spec + "}", r"\toprule"]
+    breaks = set(attrs.get("float_breaks", ()))
+    lines = [CONTINUED_DEFAULT] if breaks else []
     for k, cols in enumerate(groups):
-        if k:
+        w = len(cols) if separate else width
+        if k and (separate or k in breaks):
+            lines += [r"\bottomrule", r"\end{tabular}", r"\tablecontinued" if k in breaks else r"\par\medskip"]
+        if not k or separate or k in breaks:
+            lines += [r"\begin{tabular}{" + _spec(df, [cols] if separate else groups, w, attrs) + "}", r"\toprule"]
+        else:
             lines += [r"\midrule[\heavyrulewidth]", r"\addlinespace"]
-        lines += _booktabs_block(df, cols, width)
+        lines += _booktabs_block(df, cols, w)
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
+
+def _spec(df: pd.DataFrame, groups: list[list], width: int, attrs: dict) -> str:
+    """The column types of a tabular of `width` data columns holding these panels: plain alignment, or
+    wrapping cells when a panel is too wide for the line even alone."""
+    align = attrs.get("align", "r")
+    line = attrs.get("line_chars", CHARS_PER_LINE)
+    if len(align) == 1 and attrs.get("wrap", True) and max(_chars(df, g) for g in groups) > line:
+        return _wrapping_spec(df, width, align, attrs.get("stub_align", "l"))  # too wide even alone: wrap
+    return attrs.get("stub_align", "l") + (align * width if len(align) == 1 else align)
+
+
+# What \tablecontinued does where the including document does not define it: the tabulars stack.
+CONTINUED_DEFAULT = r"\providecommand{\tablecontinued}{\par\medskip}"
 
 # About how many characters of table fit the text width at \small (6.5 in, ~5 pt a character),
 # column padding included. A wider table is set as panels of whole top-level column groups stacked one

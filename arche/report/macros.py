@@ -18,7 +18,6 @@ from .common import (
     _runs,
     _samples,
     describe_source,
-    has_sweep,
     main_protocol,
     run_stat,
     sample_stat,
@@ -26,9 +25,10 @@ from .common import (
 )
 from .discussion import VERDICT_PHRASE, discussion
 from .examples import EXAMPLE_CHARS, EXAMPLES_PER_ARM
-from .figures import sweep_rows
 from .findings import sanity_gate, stored_or_computed
 from .fmt import SEED_VALUES_MAX, _ok, fmt, fmt_agg, latex_escape
+from .frontier import frontier_macros
+from .regime import judge_macros, regime_macros
 from .tables import describe_precision
 
 # --------------------------------------------------------------------------- macros
@@ -44,7 +44,10 @@ def macros(results) -> dict[str, str]:
     Naming: `Paper...` = Vicentino (2026); unprefixed `Ar...`/`Mdlm...`/`MdlmTied...` = ours under the
     main (controlled) protocol; `Pub...` = ours under the published protocol; `Prompted...` = the
     controlled protocol with both models prompted "Once"; `...Data{Openings,Windows}...` = real
-    held-out text. Values over seeds read as numfmt.fmt_agg prints them: with at most SEED_VALUES_MAX
+    held-out text; `ConfMdlm...`/`ExtraMdlm...` = the MDLM's confidence rule and paper-text sampler (an
+    extra row); `Frontier...` = finding 3 at equal judge perplexity; `Regime...`, `...EscapeSteps`,
+    `...FinalBounds` = the training regime and each seed's plateau escape and final bound. Values over
+    seeds read as numfmt.fmt_agg prints them: with at most SEED_VALUES_MAX
     seeds "centre (seed values)", with more "mean $\\pm$ half-width of the 95% interval" (or "centre
     [lo, hi]" on a log or logit scale). `...Verdict` is an outcome ("inconclusive"), `...Phrase` the
     same as a predicate ("is inconclusive"). Throughput is only ever the interleaved benchmark's.
@@ -102,7 +105,6 @@ def macros(results) -> dict[str, str]:
     m["HasControlled"] = str(int("controlled" in protos))
     m["HasTied"] = str(int(bool(_runs(results, protocol=main, arm="mdlm_tied"))))
     m["HasPrompted"] = str(int(bool(_samples(results, protocol=main, setting="samples_prompted"))))
-    m["HasSweep"] = str(int(has_sweep(results)))
     m["HasInfill"] = str(int((results.get("infill") or {}).get("ar_nll_infilled") is not None))
     m["HasSeeds"] = str(int(len(seeds) > 1))
     m["ThroughputTolerance"] = fmt(THROUGHPUT_TOLERANCE, "pct").replace(".0%", "%")
@@ -112,9 +114,8 @@ def macros(results) -> dict[str, str]:
     meta = results["meta"]
     mp = main_protocol(results)
     m["UnigramEntropy"] = fmt((meta.get("unigram_entropy") or {}).get(mp), "f3")
-    judge = meta.get("judge") or {}
-    m["JudgeSeed"] = fmt(judge.get("seed"), "int")
-    m["JudgeNll"] = fmt(judge.get("best_bound"), "f3")
+    judge_macros(m, results)
+    regime_macros(m, results)
     m["NMatch"] = fmt(meta.get("n_match"), "int")
     m["MatchWords"] = fmt(meta.get("match_words"), "int")
     tp = results.get("throughput") or {}
@@ -185,19 +186,14 @@ def macros(results) -> dict[str, str]:
                 m[f"{A}MaskedLoss"] = fmt_agg(st("best_val_masked_mean"), "f3") if present else "n/a"
             _sample_macros(m, results, A, protocol, arm, "samples")
             if prefix == "":
-                _sample_macros(
-                    m,
-                    results,
-                    "Prompted" + ARM_MACRO[arm],
-                    protocol if protocol == "controlled" else None,
-                    arm,
-                    "samples_prompted",
-                )
+                controlled = protocol if protocol == "controlled" else None
+                _sample_macros(m, results, "Prompted" + ARM_MACRO[arm], controlled, arm, "samples_prompted")
+        if prefix == "":  # the main protocol's other decodings of the MDLM
+            _sample_macros(m, results, "ConfMdlm", protocol, "mdlm", "samples_confidence")
+            _sample_macros(m, results, "ExtraMdlm", protocol, "mdlm", "samples_papertext")
         for kind in ("openings", "windows"):
             ref = _ref(results, protocol, kind) if protocol else None
             for metric, name, fk in _DIV_MACROS:
-                if metric == "gen_ppl":
-                    continue
                 m[f"{prefix}Data{kind.capitalize()}{name}"] = fmt(ref.get(metric) if ref else None, fk)
         _throughput_macros(m, results, prefix, protocol)
         for arm in ("mdlm", "mdlm_tied"):
@@ -214,6 +210,8 @@ def macros(results) -> dict[str, str]:
         "FindingTwo",
         "FindingTwoTied",
         "FindingThree",
+        "FindingThreeOwn",
+        "FindingThreeConfidence",
         "FindingThreePrompted",
         "FindingThreeTied",
     ):
@@ -228,19 +226,8 @@ def macros(results) -> dict[str, str]:
     m["ExampleChars"] = str(EXAMPLE_CHARS)
     m["ExamplesPerArm"] = {3: "three", 4: "four", 5: "five"}.get(EXAMPLES_PER_ARM, str(EXAMPLES_PER_ARM))
 
-    # The sampler sweep (first seed): the extremes of each knob.
-    for knob, A, name in (("mdlm_steps", "SweepMdlm", "Steps"), ("ar_temperature", "SweepAr", "Temp")):
-        rows = sweep_rows(results, knob)
-        m[f"{A}{name}Values"] = ", ".join(f"{r['value']:g}" for r in rows) if rows else "n/a"
-        for end, row in (("Low", rows[0] if rows else None), ("High", rows[-1] if rows else None)):
-            m[f"{A}{end}{name}"] = f"{row['value']:g}" if row else "n/a"
-            for metric, mname, kind in (
-                ("wall_time_s", "Time", "sig"),
-                ("gen_ppl", "GenPpl", "sig"),
-                ("self_bleu", "SelfBleu", "f3"),
-                ("unique_first_5gram", "UniqueFiveGram", "pct"),
-            ):
-                m[f"{A}{end}{mname}"] = fmt(row[metric]["mean"], kind) if row else "n/a"
+    # Finding 3 at equal judge perplexity: the quality-diversity frontier (first seed).
+    frontier_macros(m, results)
 
     # Infilling.
     m["InfillSummary"] = infill_summary(results.get("infill"))
@@ -271,6 +258,9 @@ _DIV_MACROS = [
     ("unique_first_word", "UniqueFirstWord", "pct"),
     ("unique_first_5gram", "UniqueFiveGram", "pct"),
     ("gen_ppl", "GenPpl", "sig"),
+    ("self_bleu_matched", "SelfBleuMatched", "f3"),
+    ("judge_nelbo", "JudgeNelbo", "f3"),
+    ("jsd_words", "JsdWords", "f3"),
 ]
 
 
@@ -278,6 +268,7 @@ def _sample_macros(m, results, A, protocol, arm, setting) -> None:
     rows = _samples(results, protocol=protocol, arm=arm, setting=setting) if protocol else []
     for metric, name, kind in _DIV_MACROS:
         m[f"{A}{name}"] = fmt_agg(sample_stat(results, metric, protocol, arm, setting), kind) if rows else "n/a"
+    m[f"{A}Decoding"] = str(rows[0].get("decoding") or "n/a") if rows else "n/a"
     m[f"{A}SampleTime"] = fmt_agg(sample_stat(results, "wall_time_s", protocol, arm, setting), "sig") if rows else "n/a"
     # The most common first word and its share (first seed's sample set).
     top = (rows[0].get("first_words_top") or [[None, None]])[0] if rows else [None, None]

@@ -14,16 +14,14 @@ from .common import (
     _arms,
     _curve_table,
     _protocols,
-    _ref,
     _runs,
-    _samples,
     describe_source,
     main_protocol,
     run_stat,
-    sample_stat,
 )
 from .figures import _loss_name
 from .fmt import SEED_VALUES_MAX, _ok, fmt, fmt_agg
+from .regime import NOISE_LABEL, arm_lr, per_seed
 
 # --------------------------------------------------------------------------- tables
 
@@ -48,10 +46,18 @@ def _frame(rows: dict[str, list[str]], columns: list[tuple[str, str, str]], stub
 
 
 def _seeds_note(results) -> str:
-    """What a table's cells over seeds show (numfmt.fmt_agg): the seed values with few seeds, else an interval."""
-    n = len(results["meta"].get("seeds") or [0])
+    """What a table's cells over seeds show (numfmt.fmt_agg): the seed values with few seeds, else an
+    interval; both rules named when the arms ran different numbers of seeds (AR may run more)."""
+    counts = {len(v) for v in (results["meta"].get("seeds_by_arm") or {}).values()}
+    counts = counts or {len(results["meta"].get("seeds") or [0])}
+    n = max(counts)
     if n <= 1:
         return ""
+    if min(counts) <= SEED_VALUES_MAX < n:
+        return (
+            f" (mean over {' or '.join(str(c) for c in sorted(counts))} seeds: with at most {SEED_VALUES_MAX} "
+            "each seed's value follows, with more the 95% CI)"
+        )
     few = f" (mean over {n} seeds, then each seed's value)"
     return few if n <= SEED_VALUES_MAX else f" (mean and 95% CI over {n} seeds)"
 
@@ -102,8 +108,9 @@ def table_setup(results) -> pd.DataFrame:
         lambda p: f"{cfg['d_model']} / {cfg['n_layers']} / {cfg['n_heads']}"
     )
     data["FFN dim"] = [fmt(pub["d_ff"], "int")] + per_protocol(lambda p: fmt(cfg["d_ff"], "int"))
-    data["Optimizer"] = [pub["optimizer"]] + per_protocol(
-        lambda p: f"AdamW (lr {cfg['lr']:g}, wd {cfg['weight_decay']:g})"
+    data["Optimizer"] = [pub["optimizer"]] + per_protocol(lambda p: f"AdamW (wd {cfg['weight_decay']:g})")
+    data["Learning rate: AR / MDLM"] = [f"{fmt(pub['lr'], 'sig')} / {fmt(pub['lr'], 'sig')}"] + per_protocol(
+        lambda p: f"{fmt(arm_lr(results, p, 'ar'), 'sig')} / {fmt(arm_lr(results, p, 'mdlm'), 'sig')}"
     )
     data["Precision"] = [pub["precision"]] + per_protocol(lambda p: describe_precision(meta))
     data["Hardware"] = [pub["hardware"]] + per_protocol(lambda p: str(meta.get("device", "n/a")))
@@ -112,6 +119,9 @@ def table_setup(results) -> pd.DataFrame:
     data["Attention (AR / MDLM)"] = ["causal / bidirectional"] * len(cols)
     data["MDLM noise schedule"] = ["cosine"] * len(cols)
     data["MDLM timestep conditioning"] = ["sinusoidal"] * len(cols)
+    data["MDLM noise levels of a batch"] = [NOISE_LABEL["iid"]] + per_protocol(
+        lambda p: NOISE_LABEL.get(prot_cfg(p)["mdlm_time_sampling"], "n/a") if "mdlm_time_sampling" in cfg else "n/a"
+    )
     data["Parameters: AR"] = [fmt(PUBLISHED["ar"]["n_params"], "params")] + per_protocol(lambda p: params(p, "ar"))
     data["Parameters: MDLM"] = [fmt(PUBLISHED["mdlm"]["n_params"], "params")] + per_protocol(
         lambda p: params(p, "mdlm")
@@ -180,7 +190,16 @@ def table_training(results) -> pd.DataFrame:
     paper's is the figure it reports."""
     cols = _column_groups(results)
     tp_row = "Throughput (tok/s)"
-    names = ("Parameters", "Training time (min)", tp_row, "Best val loss", "Best step", "Val loss measured")
+    names = (
+        "Parameters",
+        "Training time (min)",
+        tp_row,
+        "Best val loss",
+        "Best step",
+        "Val loss measured",
+        "Final bound, each seed",
+        "Plateau escape step, each seed",
+    )
     rows = {k: [] for k in names}
     for _, _, key in cols:
         src, arm = key.split("/")
@@ -193,6 +212,8 @@ def table_training(results) -> pd.DataFrame:
                 fmt(p["best_val"], "f3"),
                 fmt(p["best_step"], "int"),
                 "NLL" if arm == "ar" else "masked mean",
+                fmt(PUBLISHED["val_curve"]["ar"][-1], "f3") if arm == "ar" else "not reported",
+                "not reported",
             ]
         else:
             st = lambda m: run_stat(results, m, src, arm)  # noqa: E731
@@ -203,6 +224,8 @@ def table_training(results) -> pd.DataFrame:
                 fmt_agg(st("best_val"), "f3"),
                 fmt_agg(st("best_step"), "int"),
                 _loss_name(results, src, arm),
+                per_seed(results, src, arm, "bound"),
+                per_seed(results, src, arm, "escape"),
             ]
         for name, cell in zip(names, cells):
             rows[name].append(cell)
@@ -251,75 +274,6 @@ def table_val_loss(results) -> pd.DataFrame:
         "Evaluation",
         bold=bold,
         title="Table 3. Validation loss at each evaluation (bold: lowest)" + _seeds_note(results),
-    )
-
-
-DIVERSITY_ROWS = [
-    ("n_texts", "Texts (n)", "int"),
-    ("mean_words", "Mean words per text", "sig"),
-    ("distinct_1", "Distinct-1", "f3"),
-    ("distinct_2", "Distinct-2", "f3"),
-    ("distinct_3", "Distinct-3", "f3"),
-    ("distinct_4", "Distinct-4", "f3"),
-    ("self_bleu", "Self-BLEU", "f3"),
-    ("self_bleu_kind", "  estimator", "str"),
-    ("distinct_4_matched", "Distinct-4, matched length", "f3"),
-    ("self_bleu_matched", "Self-BLEU, matched length", "f3"),
-    ("vocab_size", "Vocabulary used", "int"),
-    ("unique_first_word", "Unique first words", "pct"),
-    ("unique_first_5gram", "Unique first 5-grams", "pct"),
-    ("gen_ppl", "Gen. perplexity (judge)", "sig"),
-]
-SELF_BLEU_SHORT = {"exact": "exact, words", "published": "200x50 est."}
-
-
-def table_diversity(results) -> pd.DataFrame:
-    """Table 4: diversity of each arm's main sample set (mean ± 95% CI over seeds) beside the
-    paper's, with real held-out text cut like the samples ("data: openings" = story beginnings,
-    "data: windows" = random windows) measured the same way under each protocol."""
-    cols = _column_groups(results)
-    for protocol in _protocols(results):
-        last = max(i for i, c in enumerate(cols) if c[2].startswith(protocol + "/"))
-        refs = [
-            (PROTOCOL_LABEL.get(protocol, protocol), f"data: {kind}", f"{protocol}/ref:{kind}")
-            for kind in ("openings", "windows")
-            if _ref(results, protocol, kind)
-        ]
-        cols = cols[: last + 1] + refs + cols[last + 1 :]
-    rows = {}
-    for metric, label, kind in DIVERSITY_ROWS:
-        row = []
-        for _, _, key in cols:
-            src, what = key.split("/")
-            if metric == "self_bleu_kind":
-                kinds = (
-                    {"published"}
-                    if src == "paper"
-                    else {r.get("self_bleu_kind") for r in _samples(results, protocol=src)}
-                    if not what.startswith("ref:")
-                    else {(_ref(results, src, what[4:]) or {}).get("self_bleu_kind")}
-                )
-                row.append(", ".join(SELF_BLEU_SHORT.get(k, "n/a") for k in sorted(kinds, key=str)))
-            elif src == "paper":
-                paper = {**PUBLISHED["diversity"][what], "n_texts": 1000}
-                row.append(fmt(paper.get(metric), kind) if metric in paper else "n/a")
-            elif what.startswith("ref:"):
-                ref = _ref(results, src, what[4:])
-                row.append(fmt(ref.get(metric), kind) if ref and metric in ref else "n/a")
-            else:
-                row.append(fmt_agg(sample_stat(results, metric, src, what), kind))
-        rows[label] = row
-    tops = list(dict.fromkeys(c[0] for c in cols))
-    panels = [tops[:2], tops[2:]] if len(cols) > 8 and len(tops) > 2 else None
-    return _frame(
-        rows,
-        cols,
-        "Metric",
-        panels=panels,
-        # main.tex sets this table on a landscape page (sidewaystable): a longer line, cells on one line
-        line_chars=135,
-        wrap=False,
-        title="Table 4. Diversity of the main sample sets" + _seeds_note(results),
     )
 
 
