@@ -89,13 +89,13 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
 
 
 def _read_sample_sets(cfg: Config, run_dir, log) -> list[tuple]:
+    from .generate import read_samples
+
     out = []
     for arm in arms(cfg):
         for stem, scfg in sample_settings(cfg, arm).items():
             path = arm_dir(run_dir, arm) / f"{stem}.jsonl"
             if path.exists():
-                from .generate import read_samples
-
                 out.append((arm, stem, scfg, read_samples(path)))
             else:
                 log(f"analysis: {path} missing, skipped")

@@ -103,9 +103,9 @@ def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
         from .config import Config
 
         old_settings = {**data_settings(Config()), **existing["settings"]}  # older manifests: defaults
-        if not extra_vocab:  # a caller that adds no tokens takes the vocabulary the directory was built with
-            settings["extra_vocab_sha256"] = old_settings.get("extra_vocab_sha256")
-            settings = {k: v for k, v in settings.items() if v is not None or k != "extra_vocab_sha256"}
+        if not extra_vocab and "extra_vocab_sha256" in old_settings:
+            # a caller that adds no tokens takes the vocabulary the directory was built with
+            settings["extra_vocab_sha256"] = old_settings["extra_vocab_sha256"]
         if {k: old_settings.get(k) for k in settings} != settings:
             diff = {k: (old_settings.get(k), v) for k, v in settings.items() if old_settings.get(k) != v}
             raise DataError(

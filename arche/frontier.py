@@ -32,6 +32,8 @@ import math
 
 import numpy as np
 
+from .results import main_protocol
+
 FRONTIER_MEASURES = (("unique_first_5gram", +1), ("self_bleu_matched", -1))
 HALF_SAMPLES = 100  # random halves per set for the standard errors
 
@@ -50,9 +52,8 @@ def half_sample_se(texts: list[str], measure, seed: int = 0, draws: int = HALF_S
 
 def frontier_points(results: dict, paradigm: str) -> list[dict]:
     """The main protocol's first-seed points of one paradigm, sorted by judge perplexity."""
-    meta = results["meta"]
-    protocol = meta.get("main_protocol")
-    seed = min(meta.get("seeds") or [0])
+    protocol = main_protocol(results)
+    seed = min(results["meta"].get("seeds") or [0])
     arm = "ar" if paradigm == "ar" else "mdlm"
     keep = ("samples", "samples_confidence")
     rows = [

@@ -136,6 +136,21 @@ def _t_quantile(level: float, dof: int) -> float:
     return float(_st.t.ppf(0.5 + level / 2, dof))
 
 
+def _untested(n_a: int, n_b: int, scale: str, **extra) -> dict:
+    """A comparison's result before any test: counts and scale, every statistic None."""
+    return {
+        "diff": None,
+        "lo": None,
+        "hi": None,
+        "p": None,
+        "direction": None,
+        "n_a": n_a,
+        "n_b": n_b,
+        **extra,
+        "scale": scale,
+    }
+
+
 def compare(a, b, scale: str = "raw", n_items: int | None = None, level: float = LEVEL) -> dict:
     """Welch's two-sample t-test of mean(a) - mean(b) on `scale`.
 
@@ -145,16 +160,7 @@ def compare(a, b, scale: str = "raw", n_items: int | None = None, level: float =
     contains 0: no difference shown). With fewer than 2 values in either arm nothing can be
     tested: direction None."""
     xa, xb = _clean(a), _clean(b)
-    out = {
-        "diff": None,
-        "lo": None,
-        "hi": None,
-        "p": None,
-        "direction": None,
-        "n_a": len(xa),
-        "n_b": len(xb),
-        "scale": scale,
-    }
+    out = _untested(len(xa), len(xb), scale)
     if not xa or not xb:
         return out
     ya = _forward(np.asarray(xa), scale, n_items)
@@ -195,17 +201,12 @@ def paired_compare(a, b, scale: str = "raw", n_items: int | None = None, level: 
     freedom, the two-sided p-value and the direction (+1, -1, 0). Fewer than 2 pairs: direction None."""
     a, b = (x if isinstance(x, dict) else list(x) for x in (a, b))
     pairs = _pairs(a, b)
-    out = {
-        "diff": None,
-        "lo": None,
-        "hi": None,
-        "p": None,
-        "direction": None,
-        "n_a": len(_clean(a.values() if isinstance(a, dict) else a)),
-        "n_b": len(_clean(b.values() if isinstance(b, dict) else b)),
-        "n_pairs": len(pairs),
-        "scale": scale,
-    }
+    out = _untested(
+        len(_clean(a.values() if isinstance(a, dict) else a)),
+        len(_clean(b.values() if isinstance(b, dict) else b)),
+        scale,
+        n_pairs=len(pairs),
+    )
     if not pairs:
         return out
     xa, xb = np.asarray(pairs, dtype=np.float64).T
