@@ -161,8 +161,8 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
         f"prefix {prefix}, batch {cfg.sample_batch_size}, seed {cfg.sample_seed}, on {device}"
     )
     t0 = time.perf_counter()
-    # On a CPU, sampling runs in fp32 whatever the training precision: bf16 autocast made the replica's
-    # samplers 3-4x slower there (benchmarks/RESULTS.md), while bf16 training is faster.
+    # On a CPU, sampling runs in fp32 whatever the training precision: bf16 autocast sampled markedly slower
+    # there in a first timing (not yet a benchmark in benchmarks/), while bf16 training is faster.
     sampling_autocast = autocast_for(cfg, device) if device.type == "cuda" else nullcontext()
     with torch.no_grad(), sampling_autocast:
         if paradigm == "ar":
