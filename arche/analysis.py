@@ -12,7 +12,7 @@ from pathlib import Path
 from . import findings, metrics
 from .config import Config
 from .data import TokenData
-from .device import device_name, resolve_device
+from .device import device_name, resolve_device, resolve_precision
 from .frontier import half_sample_se
 from .io import read_json
 from .io import write_json as _write_json
@@ -225,6 +225,8 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
         "n_match": n_match,
         "match_words": match_words,
         "device": device_name(cfg),
+        # what ran, which can differ from cfg.precision (bf16 on a CPU without it runs fp32: arche.device)
+        "precision_used": resolve_precision(cfg, resolve_device(cfg)),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
@@ -250,6 +252,7 @@ def measure_throughput(cfg: Config, vocab_size: int, log=print) -> dict:
         **out,
         "device": device_name(cfg),
         "precision": cfg.precision,
+        "precision_used": resolve_precision(cfg, resolve_device(cfg)),
         "protocol": main_protocol(cfg),
         "batch_size": cfg.batch_size,
         "seq_len": cfg.seq_len,

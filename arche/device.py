@@ -2,7 +2,9 @@
 
 * `resolve_device`: "auto" is CUDA when present, else the CPU; a named device must exist.
 * `resolve_precision`: "auto" is bf16 on a GPU that supports it (A100, H100, L4), fp16 with loss
-  scaling on one that does not (Colab's T4, V100), fp32 on a CPU or MPS; an explicit choice is kept.
+  scaling on one that does not (Colab's T4, V100), fp32 on a CPU or MPS; an explicit choice is kept,
+  except bf16 on a CPU without native bf16 instructions, which runs fp32 (emulated bf16 is no
+  tolerance question but a speed one: ~200x slower than fp32, benchmarks/RESULTS.md).
   `autocast_for` and `grad_scaler` implement it; `describe_precision` says which and why.
 * `check_fits`: a run of paper size on a machine without CUDA stops before any work, with an estimate
   of how long it would take, unless `force_cpu=True`.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import platform
 from contextlib import nullcontext
+from pathlib import Path
 
 import torch
 
@@ -59,9 +62,30 @@ def bf16_supported(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.is_bf16_supported()
 
 
+# CPU flags of native bf16 arithmetic (x86: AVX512-BF16, AMX). Without one, torch emulates bf16 matmuls.
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether this CPU computes bf16 natively, from /proc/cpuinfo's flags (False where it is unreadable,
+    e.g. off Linux: the safe answer, since a wrong False only costs speed)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return False
+    flags = set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return any(f in flags for f in NATIVE_BF16_FLAGS)
+
+
 def resolve_precision(cfg: Config, device: torch.device, bf16_ok=None) -> str:
     """ "bf16", "fp16" or "fp32": cfg.precision, or for "auto" the best the device supports
     (`bf16_ok` overrides the device query, for tests)."""
+    if cfg.precision == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        return "fp32"
     if cfg.precision != "auto":
         return cfg.precision
     if device.type != "cuda":
@@ -71,6 +95,8 @@ def resolve_precision(cfg: Config, device: torch.device, bf16_ok=None) -> str:
 
 def describe_precision(cfg: Config, device: torch.device) -> str:
     chosen = resolve_precision(cfg, device)
+    if chosen != cfg.precision and cfg.precision != "auto":
+        return f"{chosen} (precision={cfg.precision} asked, but this CPU has no native bf16: emulated, far slower)"
     if cfg.precision != "auto":
         return f"{chosen} (set by precision={cfg.precision})"
     why = {

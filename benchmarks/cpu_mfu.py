@@ -31,6 +31,7 @@ from throughput import bench, device_name  # noqa: E402
 
 from arche import load_config  # noqa: E402
 from arche.config import parse_overrides  # noqa: E402
+from arche.device import cpu_has_native_bf16, resolve_precision  # noqa: E402
 from arche.scaling import SAMPLE_VOCAB, flops_per_token
 
 
@@ -57,6 +58,7 @@ def main():
     p.add_argument("--paradigms", default="ar,mdlm")
     p.add_argument("--precisions", default="fp32,bf16")
     p.add_argument("--skip-peak", action="store_true")
+    p.add_argument("--peak-sizes", default="1024,2048,4096", help="matmul sizes n of the peak (comma-separated)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     overrides = parse_overrides(args.overrides)
@@ -71,7 +73,7 @@ def main():
             peaks[prec] = None
             continue
         load = os.getloadavg()[0]
-        peaks[prec] = matmul_peak(dtype)
+        peaks[prec] = matmul_peak(dtype, sizes=[int(n) for n in args.peak_sizes.split(",")])
         print(
             json.dumps(
                 {
@@ -80,6 +82,7 @@ def main():
                     "gflops": round(peaks[prec] / 1e9, 1),
                     "threads": args.threads,
                     "device": device_name(device),
+                    "cpu_native_bf16": cpu_has_native_bf16(),
                     "load_avg_1m": round(load, 2),
                     "torch": torch.__version__,
                 }
@@ -105,6 +108,7 @@ def main():
                         "bench": "train",
                         "model": name,
                         "precision": prec,
+                        "precision_used": resolve_precision(cfg.replace(precision=prec), device),
                         "tokens_per_s": r["tokens_per_s"],
                         "s_per_step": r["s_per_step"],
                         "params": r["params"],

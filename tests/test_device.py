@@ -24,12 +24,30 @@ quiet = dict(log=lambda *_: None)
         ("auto", CUDA, False, "fp16"),  # T4 / V100: no bf16, fp16 with loss scaling
         ("auto", CPU, None, "fp32"),
         ("fp32", CUDA, True, "fp32"),  # an explicit choice is kept
-        ("bf16", CPU, None, "bf16"),
+        ("bf16", CUDA, True, "bf16"),
     ],
 )
 def test_precision_auto_picks_what_the_device_supports(precision, dev, bf16_ok, want):
     cfg = tiny_config(precision=precision)
     assert device.resolve_precision(cfg, dev, bf16_ok=bf16_ok) == want
+
+
+@pytest.mark.parametrize("native,want", [(True, "bf16"), (False, "fp32")])
+def test_cpu_bf16_runs_only_where_the_cpu_has_it(monkeypatch, native, want):
+    # Emulated bf16 ran ~100x slower than fp32 on a CPU without AVX512-BF16 (benchmarks/RESULTS.md).
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: native)
+    cfg = tiny_config(precision="bf16")
+    assert device.resolve_precision(cfg, CPU) == want
+    said = device.describe_precision(cfg, CPU)
+    assert said.startswith(want) and (native or "no native bf16" in said)
+
+
+def test_native_bf16_is_read_from_the_cpu_flags():
+    avx2_only = "processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n"
+    sapphire = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+    assert not device.cpu_has_native_bf16(avx2_only)
+    assert device.cpu_has_native_bf16(sapphire)
+    assert not device.cpu_has_native_bf16("")
 
 
 def test_loss_scaling_is_on_for_fp16_only():

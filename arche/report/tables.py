@@ -175,6 +175,9 @@ def table_setup(results) -> pd.DataFrame:
 
 
 def describe_precision(meta) -> str:
+    used = meta.get("precision_used")  # results written before it existed hold only the config's
+    if used:
+        return "fp32" if used == "fp32" else f"{used} autocast"
     cfg = meta["config"]
     gpu = not str(meta.get("device", "")).startswith("CPU")
     if cfg.get("precision") == "fp32" or (cfg.get("precision") == "auto" and not gpu):
