@@ -221,7 +221,9 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
         "judge": judges["ar"],
         "judges": judges,
         "references": {"skip_stories": refs.get("skip_stories"), "n": len(refs.get("rows_gpt2") or [])},
-        "regime": {k: cfg.to_dict()[k] for k in ("batch_size", "lr", "mdlm_lr", "mdlm_time_sampling", "precision")},
+        "regime": {
+            k: cfg.to_dict()[k] for k in ("batch_size", "lr", "ar_lr", "mdlm_lr", "mdlm_time_sampling", "precision")
+        },
         "n_match": n_match,
         "match_words": match_words,
         "device": device_name(cfg),
@@ -229,6 +231,10 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
         "precision_used": resolve_precision(cfg, resolve_device(cfg)),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+# The training regime a results file records (arche.regime chooses batch_size, ar_lr and mdlm_lr).
+REGIME_KEYS = ("batch_size", "lr", "ar_lr", "mdlm_lr", "mdlm_time_sampling", "precision")
 
 
 def _seeds_by_arm(cfg: Config) -> dict[str, list[int]]:

@@ -55,7 +55,9 @@ class Config:
     batch_size: int = 32
     seq_len: int = 512
     lr: float = 3e-4
-    mdlm_lr: float = 0.0               # the MDLM arms' learning rate; 0 = lr (arche.regime chooses both)
+    ar_lr: float = 0.0                 # controlled protocol: the AR arms' learning rate; 0 = lr
+    mdlm_lr: float = 0.0               # controlled protocol: the MDLM arms' rate; 0 = lr (arche.regime
+                                       # chooses both; the published protocol keeps `lr` for both)
     weight_decay: float = 0.01
     beta1: float = 0.9
     beta2: float = 0.999
@@ -301,7 +303,7 @@ def _validate(cfg: Config) -> None:
     for key in ("ar_temperature", "lr", "grad_clip", "rope_base"):
         if getattr(cfg, key) <= 0:
             raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
-    for key in ("mdlm_lr", "mdlm_temperature"):
+    for key in ("ar_lr", "mdlm_lr", "mdlm_temperature"):
         if getattr(cfg, key) < 0:
             raise ConfigError(f"config key {key!r} must be >= 0 (0: the default), got {getattr(cfg, key)}")
     for key in (

@@ -286,6 +286,9 @@ def findings(results) -> list[dict]:
             }
         )
     eq = equal_quality(results)
+    gate = _gate(results, main_protocol(results), ("ar", "mdlm"))
+    if gate:  # noise is not "equally fluent" text: the frontier rule's sanity gate
+        eq = {**eq, "outcome": "not testable", "reason": gate}
     out.append(
         {
             "key": "FindingThree",

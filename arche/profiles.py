@@ -3,7 +3,7 @@ then its protocol's settings, then the user's overrides). `paper*` are the publi
 `smoke` a few minutes on a CPU, `replica`/`replica_full` the paper's regime scaled to the real sample by
 arche.scaling, `repetition` the repetition study (arche.repetition)."""
 
-from .scaling import SAMPLE_VOCAB, replica_overrides
+from .scaling import SAMPLE_VOCAB, rebatch, replica_overrides
 
 PROFILES = {
     # The published setup: 50M TinyStories tokens, GPT-2 BPE, 20K steps x 32 x 512, d768 L12 H12.
@@ -78,7 +78,23 @@ PROFILES = {
 
 # The paper's regime at a size this machine can run (about an hour on 2 CPU cores), and at the size
 # of the whole real sample (hours on a CPU): see replica_overrides.
-PROFILES["replica"] = replica_overrides()
+# The replica's controlled regime is what arche.regime's rule chose from its pilots (2026-11-30, fp32:
+# results/replica-regime.json; tests/test_fair_fight.py checks these values are that rule applied to
+# that file): the scaled paper's batch (2 sequences per step) and, for each paradigm, the top of the
+# rate grid (2 x the scaled paper's 1e-3). The published protocol keeps `lr` for both.
+REPLICA_REGIME = {"batch_size": 2, "ar_lr": 2e-3, "mdlm_lr": 2e-3}
+
+
+def with_regime(profile: dict, chosen: dict) -> dict:
+    """`profile` trained in the regime `chosen` (batch_size, ar_lr, mdlm_lr): a new batch keeps the tokens
+    per run and the shares of warmup, evaluations and logging (arche.scaling.rebatch)."""
+    out = {**profile, "ar_lr": chosen["ar_lr"], "mdlm_lr": chosen["mdlm_lr"]}
+    if chosen["batch_size"] != profile["batch_size"]:
+        out.update(rebatch(profile, chosen["batch_size"]))
+    return out
+
+
+PROFILES["replica"] = with_regime(replica_overrides(), REPLICA_REGIME)
 PROFILES["replica_full"] = replica_overrides(share=1.0, vocab_size=SAMPLE_VOCAB)
 
 

@@ -18,7 +18,9 @@ REGIME_RULE (committed before the main run; `python -m arche regime --profile P`
    ties go to the smaller batch (more updates).
 2. Learning rate, at that batch: each paradigm trains at LR_FACTORS times the profile's rate (and the
    profile's rate, from step 1), first seed, the same share; each takes the rate of its lowest final
-   bound. AR's becomes `lr`, the MDLM's `mdlm_lr` (the published protocol keeps one rate for both).
+   bound. AR's becomes `ar_lr`, the MDLM's `mdlm_lr`, both for the controlled protocol (the published
+   protocol keeps the profile's `lr` for both, as the released code has one rate; the batch is shared).
+   (The first file this rule wrote, results/replica-regime.json, names AR's rate `lr`.)
 
 Every pilot's plateau-escape step (arche.objectives.escape_step) is recorded beside its bound.
 """
@@ -29,9 +31,11 @@ from pathlib import Path
 
 from .config import Config
 from .data import TokenData
+from .device import resolve_device, resolve_precision
 from .io import write_json
 from .objectives import escape_step, unigram_cross_entropy
 from .rundir import read_metrics
+from .scaling import rebatch
 from .train import train
 
 BATCH_CANDIDATES = (2, 8)
@@ -41,20 +45,8 @@ PILOT_SEEDS = (0, 1)
 
 
 def at_batch(cfg: Config, batch: int, share: float = 1.0) -> Config:
-    """cfg with `batch` sequences per step and `share` of its tokens per run; warmup, evaluations,
-    logging and checkpoints keep their shares of the steps (10 evaluations: at least 10 steps)."""
-    n_evals = max(1, round(cfg.steps / cfg.eval_every))
-    tokens = cfg.steps * cfg.batch_size * share
-    steps = max(n_evals, int(round(tokens / batch / n_evals)) * n_evals)
-    return cfg.replace(
-        batch_size=batch,
-        steps=steps,
-        warmup_steps=int(round(cfg.warmup_steps / cfg.steps * steps)),
-        eval_every=steps // n_evals,
-        log_every=max(1, round(cfg.log_every / cfg.steps * steps)),
-        checkpoint_every=max(1, steps // 2),
-        grad_accum=1,
-    )
+    """cfg with `batch` sequences per step and `share` of its tokens per run (arche.scaling.rebatch)."""
+    return cfg.replace(**rebatch(cfg.to_dict(), batch, share), grad_accum=1)
 
 
 def _pilot(cfg: Config, paradigm: str, batch: int, lr: float, seed: int, out_dir: Path, log) -> dict:
@@ -114,11 +106,12 @@ def run_regime(cfg: Config, out_dir, results_path=None, log=print) -> dict:
         for paradigm in ("ar", "mdlm"):
             pilots.append(_pilot(base, paradigm, batch, base.lr * factor, PILOT_SEEDS[0], out_dir, log))
     lrs = choose_lr(pilots, batch, PILOT_SEEDS[0])
-    chosen = {"batch_size": batch, "lr": lrs["ar"], "mdlm_lr": lrs["mdlm"]}
+    chosen = {"batch_size": batch, "ar_lr": lrs["ar"], "mdlm_lr": lrs["mdlm"]}
     result = {
         "rule": "arche.regime.REGIME_RULE",
         "candidates": {"batch": list(BATCH_CANDIDATES), "lr_factors": [1.0, *LR_FACTORS], "share": PILOT_SHARE},
         "base": {k: getattr(base, k) for k in ("batch_size", "steps", "lr", "seq_len", "precision")},
+        "precision_used": resolve_precision(base, resolve_device(base)),
         "pilots": pilots,
         "chosen": chosen,
     }

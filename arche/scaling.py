@@ -177,6 +177,23 @@ REPLICA_SHARE = 1 / 3
 REPLICA_VOCAB = 5_019  # distinct GPT-2 tokens (end-of-text included) in that first third, counted once
 
 
+def rebatch(fields: dict, batch: int, share: float = 1.0) -> dict:
+    """The step settings of `fields` (a config's steps, batch_size, warmup_steps, eval_every, log_every)
+    at `batch` sequences per step and `share` of its tokens per run: warmup, evaluations, logging and
+    checkpoints keep their shares of the steps (the same number of evaluations: at least that many steps)."""
+    n_evals = max(1, round(fields["steps"] / fields["eval_every"]))
+    tokens = fields["steps"] * fields["batch_size"] * share
+    steps = max(n_evals, int(round(tokens / batch / n_evals)) * n_evals)
+    return {
+        "batch_size": batch,
+        "steps": steps,
+        "warmup_steps": int(round(fields["warmup_steps"] / fields["steps"] * steps)),
+        "eval_every": steps // n_evals,
+        "log_every": max(1, round(fields["log_every"] / fields["steps"] * steps)),
+        "checkpoint_every": max(1, steps // 2),
+    }
+
+
 def replica_overrides(share: float = REPLICA_SHARE, vocab_size: int = REPLICA_VOCAB) -> dict:
     """A replica profile: the paper's protocol scaled (scale_to_budget) to `share` of the real sample's
     training tokens (SAMPLE_TOKENS), plus the study's settings. Its sizes are computed, not typed."""
@@ -207,9 +224,10 @@ def replica_overrides(share: float = REPLICA_SHARE, vocab_size: int = REPLICA_VO
         "n_samples": 300,
         "sample_batch_size": 300,
         "mdlm_steps": 100,
-        # bf16 autocast on the CPU: faster training within the tested tolerance of fp32
-        # (tests/test_bf16_cpu.py); sampling stays fp32 on a CPU (arche.generate).
-        "precision": "bf16",
+        # fp32: the same arithmetic on every CPU (bf16 is native on some, emulated and ~100x slower on
+        # others, where arche.device runs fp32 anyway: benchmarks/RESULTS.md), and what the regime's
+        # pilots (results/replica-regime.json) trained in.
+        "precision": "fp32",
         "eval_draws": 8,  # the NELBO's standard error at the last evaluation: see results.json
         "compare_protocols": True,
         "n_seeds": 3,

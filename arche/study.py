@@ -56,12 +56,18 @@ def protocols(cfg: Config) -> list[str]:
     return ["published", "controlled"] if cfg.compare_protocols else [cfg.protocol]
 
 
+def arm_lr(cfg: Config, protocol: str, name: str) -> float:
+    """An arm's learning rate: under the controlled protocol its paradigm's (`ar_lr`, `mdlm_lr`: arche.regime
+    chooses them), else, and where those are 0, `lr` (the published protocol: one rate for both, as released)."""
+    own = cfg.ar_lr if name == "ar" else cfg.mdlm_lr
+    return own if (own and protocol == "controlled") else cfg.lr
+
+
 def arm_config(cfg: Config, protocol: str, name: str, seed: int, sample_seed: int) -> Config:
-    """The config an arm trains and samples with: its protocol's settings, its seed, its head, and
-    under the controlled protocol its paradigm's learning rate (`mdlm_lr`: arche.regime chooses it;
-    the published protocol keeps the released code's one rate for both)."""
+    """The config an arm trains and samples with: its protocol's settings, its seed, its head and its
+    learning rate (arm_lr)."""
     pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
-    lr = pcfg.mdlm_lr if (name != "ar" and pcfg.mdlm_lr and protocol == "controlled") else pcfg.lr
+    lr = arm_lr(pcfg, protocol, name)
     return pcfg.replace(seed=seed, sample_seed=sample_seed, mdlm_tied_head=name == "mdlm_tied", lr=lr)
 
 

@@ -129,13 +129,14 @@ report.artefact(results, "fig-likelihood")
 report.artefact(results, "fig-diversity")
 
 # %% [markdown]
-# ## Sampler sweep: diversity against fluency
+# ## Diversity at equal quality: the frontier
 #
-# MDLM denoising steps and AR temperature (first seed), gen. perplexity under the AR model on the x axis,
-# the wall time of each sample set annotated.
+# Each paradigm's samplers swept (AR temperature; MDLM temperature and denoising steps, first seed):
+# diversity against the AR judge's perplexity of the samples. Finding 3 is judged where the two
+# frontiers overlap (arche.frontier.FRONTIER_RULE, fixed before the run).
 
-# %% tags=["fig-sweep"]
-report.artefact(results, "fig-sweep")
+# %% tags=["fig-frontier"]
+report.artefact(results, "fig-frontier")
 
 # %% [markdown]
 # ## Table 1 · Setup

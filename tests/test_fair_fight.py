@@ -3,18 +3,22 @@ baseline, judges and references on stories no arm trains on, and no silent toy d
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from conftest import tiny_config
 
-from arche import frontier, regime, study
+from arche import findings, frontier, regime, study
 from arche.config import load_config
 from arche.data import DataError, resolve_source
 from arche.objectives import draw_noise, escape_step, unigram_cross_entropy
 from arche.pipeline import run_pipeline
+from arche.profiles import REPLICA_REGIME, with_regime
+from arche.scaling import replica_overrides
 
 
 def test_stratified_noise_covers_every_stratum_once_and_stays_uniform():
@@ -65,6 +69,8 @@ def test_regime_rule_minimises_the_worst_regret_and_picks_rates_per_paradigm():
     cfg = load_config("replica")
     wide = regime.at_batch(cfg, 8)
     assert wide.steps * 8 == pytest.approx(cfg.steps * cfg.batch_size, rel=0.03)  # the same tokens per run
+    moved = with_regime(replica_overrides(), {"batch_size": 8, "ar_lr": 1e-3, "mdlm_lr": 1e-3})
+    assert (moved["batch_size"], moved["steps"], moved["eval_every"]) == (8, wide.steps, wide.eval_every)
 
 
 def _point(setting, ppl, first5, bleu, se=0.01):
@@ -136,7 +142,7 @@ def test_judges_and_references_use_stories_no_arm_trains_on(tmp_path):
 
 
 def test_arms_run_more_ar_seeds_and_each_paradigm_its_rate():
-    cfg = tiny_config(compare_protocols=True, n_seeds=2, ar_seeds=4, mdlm_lr=2e-3, lr=1e-3)
+    cfg = tiny_config(compare_protocols=True, n_seeds=2, ar_seeds=4, ar_lr=3e-3, mdlm_lr=2e-3, lr=1e-3)
     arms = study.arms(cfg)
     ctl_ar = [a.seed for a in arms if a.protocol == "controlled" and a.name == "ar"]
     assert ctl_ar == [0, 1, 2, 3]
@@ -144,6 +150,9 @@ def test_arms_run_more_ar_seeds_and_each_paradigm_its_rate():
     ctl_md = next(a for a in arms if a.protocol == "controlled" and a.name == "mdlm")
     pub_md = next(a for a in arms if a.protocol == "published" and a.name == "mdlm")
     assert ctl_md.config.lr == 2e-3 and pub_md.config.lr == 1e-3  # published: one rate for both
+    ctl_ar = next(a for a in arms if a.protocol == "controlled" and a.name == "ar")
+    pub_ar = next(a for a in arms if a.protocol == "published" and a.name == "ar")
+    assert ctl_ar.config.lr == 3e-3 and pub_ar.config.lr == 1e-3
     prompted = [a for a in arms if "samples_prompted" in study.sample_settings(cfg, a)]
     assert {a.seed for a in prompted} == {0, 1}  # only the seeds both paradigms have
 
@@ -166,3 +175,35 @@ def test_a_controlled_run_scores_every_set_under_both_judges_and_judges_finding_
     assert three["outcome"] in ("holds", "does not hold", "inconclusive", "not testable") and "frontier" in three
     ref = next(r for r in results["references"] if r["kind"] == "openings")
     assert ref["n_texts"] == 6 and ref["jsd_words"] == 0.0
+
+
+def test_equal_quality_is_not_testable_when_a_model_is_no_better_than_unigram():
+    # The frontier rule's sanity gate: a model at the unigram plateau writes noise, not text of some fluency.
+    results = json.loads((Path(__file__).parents[1] / "results" / "replica.json").read_text())
+    main = results["meta"].get("main_protocol", "controlled")
+    unigram = (results["meta"].get("unigram_xent") or results["meta"]["unigram_entropy"])[main]
+    for run in results["runs"]:
+        if run["protocol"] == main and run["arm"] == "mdlm":
+            run["best_bound"] = unigram + 0.5
+    three = next(f for f in findings.findings(results) if f["key"] == "FindingThree")
+    assert three["outcome"] == "not testable"
+    assert "unigram baseline" in three["reason"] and "MDLM" in three["reason"]
+
+
+def test_the_replica_trains_in_the_regime_its_pilots_chose():
+    # results/replica-regime.json holds the pilots run before the replica; the profile must be the rule's output.
+    pilots_file = json.loads((Path(__file__).parents[1] / "results" / "replica-regime.json").read_text())
+    pilots = pilots_file["pilots"]
+    batch = regime.choose_batch([p for p in pilots if p["lr"] == pilots_file["base"]["lr"]])
+    rates = regime.choose_lr(pilots, batch, regime.PILOT_SEEDS[0])
+    assert REPLICA_REGIME == {"batch_size": batch, "ar_lr": rates["ar"], "mdlm_lr": rates["mdlm"]}
+    chosen = pilots_file["chosen"]  # the first file names AR's rate `lr`
+    assert (chosen["batch_size"], chosen.get("ar_lr", chosen.get("lr")), chosen["mdlm_lr"]) == tuple(
+        REPLICA_REGIME.values()
+    )
+    cfg, scaled = load_config("replica"), replica_overrides()
+    assert {k: scaled[k] for k in ("batch_size", "lr")} == {k: pilots_file["base"][k] for k in ("batch_size", "lr")}
+    assert (cfg.batch_size, cfg.ar_lr, cfg.mdlm_lr, cfg.lr) == (batch, rates["ar"], rates["mdlm"], scaled["lr"])
+    ar, mdlm = (next(a for a in study.arms(cfg) if a.protocol == "controlled" and a.name == n) for n in ("ar", "mdlm"))
+    assert (ar.config.lr, mdlm.config.lr) == (rates["ar"], rates["mdlm"])
+    assert {a.config.lr for a in study.arms(cfg) if a.protocol == "published"} == {scaled["lr"]}

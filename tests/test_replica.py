@@ -8,6 +8,7 @@ import pytest
 from arche import build_model, load_config
 from arche.config import PROFILES
 from arche.data import prepare
+from arche.profiles import REPLICA_REGIME, with_regime
 from arche.scaling import (
     REPLICA_SHARE,
     REPLICA_VOCAB,
@@ -103,8 +104,11 @@ def test_replica_profiles_are_the_scaled_paper(profile, share, vocab):
         assert cfg.n_tokens >= SAMPLE_TOKENS  # every story of the sample, end-of-text included
     assert cfg.source == "tinystories-sample" and cfg.compact_vocab
     assert (cfg.compare_protocols, cfg.n_seeds, cfg.tied_mdlm, cfg.sweep, cfg.infill) == (True, 3, True, True, True)
-    assert cfg.n_samples >= 300 and cfg.precision == "bf16"  # training; sampling stays fp32 on a CPU
-    assert PROFILES[profile] == replica_overrides(share, vocab)
+    assert cfg.n_samples >= 300 and cfg.precision == "fp32"  # the same arithmetic on every CPU
+    # the controlled regime on top (tests/test_fair_fight.py: the rule applied to its pilots)
+    scaled_profile = replica_overrides(share, vocab)
+    want = with_regime(scaled_profile, REPLICA_REGIME) if profile == "replica" else scaled_profile
+    assert PROFILES[profile] == want
 
 
 def test_cpu_replica_keeps_the_ratios():

@@ -606,7 +606,7 @@ TAGS = {
     "fig-val-curves": lambda r: report.show_figure(report.fig_val_curves(r)),
     "fig-likelihood": lambda r: report.show_figure(report.fig_likelihood(r)),
     "fig-diversity": lambda r: report.show_figure(report.fig_diversity(r)),
-    "fig-sweep": lambda r: report.show_figure(report.fig_frontier(r)),  # the frontier, under the sweep's tag
+    "fig-frontier": lambda r: report.show_figure(report.fig_frontier(r)),  # the frontier, under its own tag
     "tab-setup": lambda r: report.show_table(report.table_setup(r)),
     "tab-training": lambda r: report.show_table(report.table_training(r)),
     "tab-val-loss": lambda r: report.show_table(report.table_val_loss(r)),
@@ -662,7 +662,7 @@ def test_export_tagged_writes_the_files(results, tmp_path):
         "fig-val-curves.pdf",
         "fig-likelihood.pdf",
         "fig-diversity.pdf",
-        "fig-sweep.pdf",
+        "fig-frontier.pdf",
         "tab-setup.tex",
         "tab-training.tex",
         "tab-val-loss.tex",
@@ -678,13 +678,13 @@ def test_export_tagged_writes_the_files(results, tmp_path):
         "fig-val-curves.png",
         "fig-likelihood.png",
         "fig-diversity.png",
-        "fig-sweep.png",
+        "fig-frontier.png",
     }
     assert (tmp_path / "generated" / "fig-val-curves.pdf").read_bytes().startswith(b"%PDF")
-    assert (tmp_path / "figures" / "fig-sweep.png").read_bytes().startswith(b"\x89PNG")
+    assert (tmp_path / "figures" / "fig-frontier.png").read_bytes().startswith(b"\x89PNG")
     assert r"\toprule" in (tmp_path / "generated" / "tab-training.tex").read_text()
     assert report.defined_macros((tmp_path / "generated" / "macros.tex").read_text()) == set(report.macros(results))
-    assert set(written) >= {"macros.tex", "fig-sweep.png"}
+    assert set(written) >= {"macros.tex", "fig-frontier.png"}
     # The PDF is vector with embedded TrueType (not Type 3) fonts.
     pdf = (tmp_path / "generated" / "fig-diversity.pdf").read_bytes()
     assert b"/Type3" not in pdf
@@ -709,11 +709,11 @@ def test_export_tagged_names_the_missing_tag(results, tmp_path):
 
 def test_skipped_cell_writes_nothing(results, tmp_path):
     tags = dict(TAGS)
-    tags["fig-sweep"] = lambda r: report.Skipped("no sweep in this run")
+    tags["fig-frontier"] = lambda r: report.Skipped("no sweep in this run")
     path = tmp_path / "nb.ipynb"
     nbformat.write(executed_notebook(make_results(), tags=tags), path)
     report.export_tagged(path, tmp_path / "out")
-    assert not (tmp_path / "out" / "fig-sweep.pdf").exists()
+    assert not (tmp_path / "out" / "fig-frontier.pdf").exists()
     assert (tmp_path / "out" / "fig-val-curves.pdf").exists()
 
 
@@ -753,7 +753,7 @@ def test_figures_without_optional_parts():
     assert not report.has_frontier(r)
     with pytest.raises(ValueError):
         report.fig_frontier(r)
-    assert isinstance(report.artefact(r, "fig-sweep"), report.Skipped)
+    assert isinstance(report.artefact(r, "fig-frontier"), report.Skipped)
     m = report.macros(r)
     assert m["PubArBestVal"] == "n/a" and m["HasFrontier"] == "0" and m["FrontierArRange"] == "n/a"
     assert report.missing_macros(MAIN_TEX, set(m)) == []
@@ -836,7 +836,7 @@ def test_build_paper_minimal_real_data_run(tmp_path):
     small scale: it still compiles, with the small-scale mark and without the frontier figure."""
     r = minimal_results(synthetic=False)
     tags = {k: v for k, v in TAGS.items()}
-    tags["fig-sweep"] = lambda res: report.Skipped("no frontier")
+    tags["fig-frontier"] = lambda res: report.Skipped("no frontier")
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
     nbformat.write(
@@ -849,7 +849,7 @@ def test_build_paper_minimal_real_data_run(tmp_path):
     if (MAIN_TEX.parent / "references.bib").exists():
         shutil.copy(MAIN_TEX.parent / "references.bib", paper / "references.bib")
     pdf = report.build_paper(run, log=lambda *a: None, paper_dir=paper, figures_dir=tmp_path / "figures")
-    assert pdf.exists() and not (paper / "generated" / "fig-sweep.pdf").exists()
+    assert pdf.exists() and not (paper / "generated" / "fig-frontier.pdf").exists()
     if shutil.which("pdftotext"):
         import subprocess
 
@@ -952,7 +952,7 @@ def test_the_committed_older_results_render_without_the_new_fields():
     """results/replica.json predates the frontier, the judges' NELBO and the regime: the figure is skipped
     with a reason, and every new cell or value reads n/a."""
     old = json.loads((ROOT / "results" / "replica.json").read_text())
-    shown = report.artefact(old, "fig-sweep")
+    shown = report.artefact(old, "fig-frontier")
     assert isinstance(shown, report.Skipped) and "frontier" in shown.reason
     df = report.table_diversity(old)
     assert set(df.loc["NELBO, MDLM judge"]) == {"n/a"} and df.loc["Decoding", ("Ours: controlled", "AR")] == "n/a"
@@ -968,7 +968,7 @@ def test_every_artefact_of_a_toy_run_is_marked(tmp_path):
 
     for synthetic, mark in ((True, "TOY DATA"), (False, "SMALL-SCALE RUN")):
         r = make_results(synthetic=synthetic)
-        for tag in ("fig-val-curves", "fig-likelihood", "fig-diversity", "fig-sweep"):  # fig-sweep: the frontier
+        for tag in ("fig-val-curves", "fig-likelihood", "fig-diversity", "fig-frontier"):
             fig = report.artefact(r, tag).fig
             assert any(t.get_text().startswith(mark) for t in fig.texts), (tag, mark)
         assert report.summary_markdown(r).split("\n")[2].startswith(f"> **{mark}**")

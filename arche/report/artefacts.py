@@ -66,11 +66,10 @@ ARTEFACTS = {
     "fig-val-curves": _comparison(lambda r: show_figure(fig_val_curves(r), "fig-val-curves")),
     "fig-likelihood": _comparison(lambda r: show_figure(fig_likelihood(r), "fig-likelihood")),
     "fig-diversity": _comparison(lambda r: show_figure(fig_diversity(r), "fig-diversity")),
-    # The quality-diversity frontier (finding 3 at equal judge perplexity). Its tag keeps the name of the
-    # sampler sweep it replaced: notebooks/05_analysis tags its cell so.
-    "fig-sweep": _comparison(
+    # The quality-diversity frontier (finding 3 at equal judge perplexity).
+    "fig-frontier": _comparison(
         lambda r: (
-            show_figure(fig_frontier(r), "fig-sweep")
+            show_figure(fig_frontier(r), "fig-frontier")
             if has_frontier(r)
             else Skipped("this run has no quality-diversity frontier (sweep=False, or results from before it)")
         )

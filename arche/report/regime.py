@@ -63,15 +63,14 @@ def per_seed(results, protocol, arm, what: str) -> str:
 
 
 def arm_lr(results, protocol, arm) -> float | None:
-    """The learning rate an arm trained at (its runs' `lr`), else the config's (MDLM: `mdlm_lr` under the
-    controlled protocol when set, as arche.study.arm_config chooses it)."""
+    """The learning rate an arm trained at (its runs' `lr`), else the config's (`ar_lr`/`mdlm_lr` under the
+    controlled protocol when set, as arche.study.arm_lr chooses it)."""
     rows = [r["lr"] for r in _runs(results, protocol=protocol, arm=arm) if _ok(r.get("lr"))]
     if rows:
         return rows[0]
     cfg = results["meta"]["config"]
-    if arm != "ar" and protocol == "controlled" and cfg.get("mdlm_lr"):
-        return cfg["mdlm_lr"]
-    return cfg.get("lr")
+    own = cfg.get("ar_lr" if arm == "ar" else "mdlm_lr")
+    return own if (own and protocol == "controlled") else cfg.get("lr")
 
 
 def regime_macros(m: dict, results) -> None:
