@@ -41,7 +41,7 @@ study: setup            ## a quick demo of the study (300 steps, d128; cannot an
 replica: setup          ## the paper's regime scaled to a third of the real sample (config.scale_to_budget), ~1 h on 2 cores
 	$(PY) -m arche run --profile replica
 
-repetition: setup       ## AR vs MDLM on the replica's data repeated 1-32 epochs (arche.repetition), ~1 h on 2 cores
+repetition: setup       ## AR vs MDLM on the replica's data repeated 1-32 epochs (arche.study.repetition), ~1 h on 2 cores
 	$(PY) -m arche run --profile repetition
 
 clean:

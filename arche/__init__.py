@@ -11,7 +11,8 @@ above it (ARCHITECTURE.md):
 itself loads only the config; `arche.build_model` imports torch on first use.
 """
 
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError
+from .profiles import load_config
 
 __all__ = ["Config", "ConfigError", "load_config", "build_model"]
 __version__ = "0.1.0"

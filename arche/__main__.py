@@ -16,8 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import PROFILES, STAGES, ConfigError, load_config, parse_overrides
+from .config import STAGES, ConfigError, parse_overrides
 from .errors import UserError
+from .profiles import PROFILES, load_config
 
 
 def _add_common(p):
@@ -61,7 +62,7 @@ def cmd_config(args):
 
 
 def cmd_notebooks(args):
-    from .notebook_sync import sync
+    from .runner.notebook_sync import sync
 
     stale = sync(check=args.check)
     if args.check and stale:
@@ -85,7 +86,7 @@ def cmd_prepare(args):
 
 
 def cmd_regime(args):
-    from .regime import run_regime
+    from .study.regime import run_regime
 
     run_regime(_config(args), args.run_dir, args.out)
 
@@ -119,7 +120,7 @@ def cmd_sample(args):
 
 
 def cmd_run(args):
-    from .pipeline import run_pipeline
+    from .runner.pipeline import run_pipeline
 
     run_pipeline(
         args.profile,
@@ -205,7 +206,7 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", required=True)
     p.set_defaults(func=cmd_prepare)
 
-    p = sub.add_parser("regime", help="the pilots of arche.regime.REGIME_RULE: batch and learning rates")
+    p = sub.add_parser("regime", help="the pilots of arche.study.regime.REGIME_RULE: batch and learning rates")
     _add_common(p)
     p.add_argument("--run-dir", required=True, help="where the pilots train (resumable)")
     p.add_argument("--out", required=True, help="the JSON file of pilots and the choice")

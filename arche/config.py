@@ -1,8 +1,8 @@
-"""Every setting of a run, in one flat dataclass, plus the named profiles.
+"""Every setting of a run, in one flat dataclass, checked (the named profiles are arche.profiles).
 
 A run is described by a profile name and a handful of overrides:
 
-    cfg = load_config("smoke", steps=200, seed=1)
+    cfg = load_config("smoke", steps=200, seed=1)  # arche.profiles
 
 `paper` holds the published setup (numbers from the paper and its released code), `smoke` a tiny CPU
 run on the synthetic corpus, `study` the small-scale controlled study, `replica` the paper's regime
@@ -56,7 +56,7 @@ class Config:
     seq_len: int = 512
     lr: float = 3e-4
     ar_lr: float = 0.0                 # controlled protocol: the AR arms' learning rate; 0 = lr
-    mdlm_lr: float = 0.0               # controlled protocol: the MDLM arms' rate; 0 = lr (arche.regime
+    mdlm_lr: float = 0.0               # controlled protocol: the MDLM arms' rate; 0 = lr (arche.study.regime
                                        # chooses both; the published protocol keeps `lr` for both)
     weight_decay: float = 0.01
     beta1: float = 0.9
@@ -106,7 +106,7 @@ class Config:
     infill: bool = False               # MDLM infilling demonstration
     throughput_rounds: int = 5         # interleaved throughput benchmark (arche.speed): rounds
     throughput_steps: int = 3          # ... and timed optimizer steps per model and round
-    # --- the repetition study (arche.repetition): the same unique data seen for more and more epochs ---
+    # --- the repetition study (arche.study.repetition): the same unique data seen for more and more epochs ---
     study: str = "comparison"          # "comparison" (arche.study: AR vs MDLM) or "repetition"
     repetition_epochs: str = "1,2,4,8,16,32"  # epoch counts, each a run that ends its decay there
     repetition_shares: str = "1,0.25"  # unique-data budgets: shares of the training chunks
@@ -121,6 +121,9 @@ class Config:
 
 
 # Settings that one switch changes together; see the module docstring.
+# The MDLM samplers (arche.denoise implements them; its settings and functions are keyed by these names).
+MDLM_SAMPLERS = ("published", "confidence", "confidence_plain", "ancestral", "remask")
+
 PROTOCOLS = {
     "published": dict(
         eos_between_stories=False,
@@ -150,7 +153,7 @@ CHOICES = {
     "precision": ("auto", "fp32", "bf16", "fp16"),
     "lr_schedule": ("cosine", "wsd"),
     "study": ("comparison", "repetition"),
-    "mdlm_sampler": ("published", "confidence", "confidence_plain", "ancestral", "remask"),
+    "mdlm_sampler": MDLM_SAMPLERS,
     "mdlm_time_sampling": ("iid", "stratified"),
     "self_bleu": ("published", "exact"),
     "protocol": tuple(PROTOCOLS),
@@ -172,13 +175,10 @@ class ConfigError(ValueError):
     """A bad key or value; the message names it."""
 
 
-def load_config(profile: str = "smoke", **overrides) -> Config:
-    """The profile's settings, then its protocol's, then `overrides` (which always win)."""
-    from .profiles import PROFILES
-
-    if profile not in PROFILES:
-        raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    return _build(Config().to_dict(), {**PROFILES[profile], **overrides}, reapply_protocol=True)
+def build_config(overrides: dict) -> Config:
+    """Config's defaults (the paper's setup), then the protocol's settings, then `overrides` (which always
+    win); arche.profiles.load_config passes a profile's settings and the user's here."""
+    return _build(Config().to_dict(), overrides, reapply_protocol=True)
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -391,7 +391,7 @@ def resource_dir(name: str) -> Path:
     return Path(__file__).resolve().parent / name
 
 
-# The five stages of the pipeline, one notebook each, run in this order (arche.pipeline).
+# The five stages of the pipeline, one notebook each, run in this order (arche.runner.pipeline).
 STAGES = ("01_data", "02_train_ar", "03_train_mdlm", "04_sample", "05_analysis")
 
 
@@ -410,13 +410,3 @@ def resolve_run_dir(run_dir) -> Path:
         return path
     base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
     return (base / path).resolve()
-
-
-def __getattr__(name):
-    # PROFILES lives in arche.profiles (some profiles are computed by arche.scaling, which needs Config):
-    # `from arche.config import PROFILES` still works, loading it on first use.
-    if name == "PROFILES":
-        from .profiles import PROFILES
-
-        return PROFILES
-    raise AttributeError(f"module 'arche.config' has no attribute {name!r}")

@@ -36,11 +36,10 @@ import time
 
 import torch
 
+from .config import MDLM_SAMPLERS
 from .model import Transformer
 from .objectives import alpha
-from .sample import _batches, _device_of, _generator, _inverse_cdf, _report, sample_from
-
-MDLM_SAMPLERS = ("published", "confidence", "confidence_plain", "ancestral", "remask")
+from .sample import batch_spans, log_sample_progress, model_device, sample_from, sample_with_uniforms, seeded_generator
 
 # Settings of each MDLM sampler besides steps; `sample_mdlm(..., **options)` overrides them.
 SAMPLER_DEFAULTS = {
@@ -108,7 +107,7 @@ def _max_confidence(rows, seq, transform, gen):
 def _draw_rows(rows, seq, transform, uniforms):
     """Tokens (M,) of `rows` drawn with their given uniforms: what `_draw` returns for those rows."""
     tokens = [
-        _inverse_cdf(transform(r, s).softmax(dim=-1), u).squeeze(1)
+        sample_with_uniforms(transform(r, s).softmax(dim=-1), u).squeeze(1)
         for r, s, u in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK), uniforms.split(ROW_CHUNK))
     ]
     return torch.cat(tokens) if tokens else torch.zeros(0, dtype=torch.long, device=rows.device)
@@ -338,7 +337,7 @@ def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
     return canvas
 
 
-_BATCH_SAMPLERS = {
+BATCH_SAMPLERS = {  # keyed by config.MDLM_SAMPLERS (tests/test_sample.py checks they match)
     "confidence": _confidence_batch,
     "confidence_plain": _confidence_batch,
     "remask": _confidence_batch,
@@ -366,14 +365,14 @@ def sample_mdlm(
     masked and are unmasked by `sampler` in `steps` rounds. `options` override SAMPLER_DEFAULTS.
     `trace`, when a list, receives one dict per round (masked count before it, number unmasked, t...).
     """
-    device = _device_of(model, device)
+    device = model_device(model, device)
     canvas = torch.full((n, length), model.mask_id if model.mask_id is not None else 0, dtype=torch.long, device=device)
     return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
 
 
 def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options):
     """Unmask every [MASK] of `canvas` (n, length), batch by batch; the other tokens stay as they are."""
-    if sampler not in _BATCH_SAMPLERS:
+    if sampler not in BATCH_SAMPLERS:
         raise ValueError(f"unknown MDLM sampler {sampler!r}; choose one of {list(MDLM_SAMPLERS)}")
     unknown = set(options) - set(SAMPLER_DEFAULTS[sampler])
     if unknown:
@@ -386,17 +385,17 @@ def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, lo
             f"model's max_len {model.max_len}"
         )
     settings = {**SAMPLER_DEFAULTS[sampler], **options}
-    gen = _generator(seed, canvas.device)
+    gen = seeded_generator(seed, canvas.device)
     prefix_t = torch.tensor(prefix, dtype=torch.long, device=canvas.device).reshape(1, -1)
     out, t0 = [], time.perf_counter()
-    for start, size in _batches(canvas.size(0), batch_size):
+    for start, size in batch_spans(canvas.size(0), batch_size):
         known = canvas[start : start + size]
-        done = _BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
+        done = BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
         assert not (done == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
         fixed = known != model.mask_id
         assert torch.equal(done[fixed], known[fixed]), f"{sampler} sampler changed a known token"
         out.append(done)
-        _report(log, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
+        log_sample_progress(log, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
     return torch.cat(out)
 
 

@@ -14,7 +14,7 @@ from .denoise import infill
 from .device import autocast_for, resolve_device
 from .generate import load_model, read_run, reference_rows
 from .objectives import alpha, mdlm_loss_sum
-from .sample import _device_of, cut_at_eot
+from .sample import cut_at_eot, model_device
 
 # -----------------------------------------------------------------------------
 # fluency: likelihood of token rows under the AR model and the MDLM bound
@@ -33,7 +33,7 @@ def ar_nll_sums(model, prefix, token_rows, device=None, batch_size: int = 64, eo
     the row's first token has no context and is not scored. With `eot`, a row is scored up to and
     including its first <|endoftext|>.
     """
-    device = _device_of(model, device)
+    device = model_device(model, device)
     prefix = list(prefix)
     seqs = [prefix + row for row in _scored_rows(token_rows, eot)]
     first = max(len(prefix), 1)  # index in seq of the first token that is scored
@@ -106,7 +106,7 @@ def mdlm_nelbo(
     masked tokens is weighted as in training (objectives.mdlm_loss_sum "elbo"). The MDLM attends in both
     directions, so rows are never padded: each row is a batch of n_t copies. None for an empty row.
     """
-    device = _device_of(model, device)
+    device = model_device(model, device)
     gen = torch.Generator().manual_seed(seed)
     out = []
     for row in _scored_rows(token_rows, eot):

@@ -12,14 +12,14 @@ import math
 SEED_VALUES_MAX = 3
 
 
-def _ok(x) -> bool:
+def is_number(x) -> bool:
     return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
 
 
 def fmt(x, kind="f3") -> str:
     """One number as shown in tables and prose. kinds: f1/f2/f3 (decimals), pct (fraction -> %),
     int (thousands separators), params (123.6M), min (minutes), tok (tokens/s), sig (3 significant)."""
-    if not _ok(x):
+    if not is_number(x):
         return "n/a"
     x = float(x)
     if kind.startswith("f") and kind[1:].isdigit():
@@ -47,15 +47,15 @@ def fmt_agg(agg: dict, kind="f3", scale=1.0) -> str:
     most SEED_VALUES_MAX seeds; else 'centre ± half-width of the 95% interval' on the raw scale (the
     half-width with as many decimals as the centre) and 'centre [lo, hi]' for an interval built on a
     log or logit scale, which is not symmetric. Percentages: '39.8% (25.1, 40.2, 54.0)'."""
-    if agg is None or not _ok(agg.get("mean")):
+    if agg is None or not is_number(agg.get("mean")):
         return "n/a"
     mean = agg["mean"] * scale
-    values = [v * scale for v in agg.get("values") or [] if _ok(v)]
+    values = [v * scale for v in agg.get("values") or [] if is_number(v)]
     if agg.get("n", 0) <= 1:
         return fmt(mean, kind)
     if values and agg["n"] <= SEED_VALUES_MAX:
         return _with_values(mean, values, kind)
-    if not _ok(agg.get("hi")) or agg["hi"] == agg["lo"]:
+    if not is_number(agg.get("hi")) or agg["hi"] == agg["lo"]:
         return fmt(mean, kind)
     if agg.get("scale") in ("log", "logit"):
         return _with_bounds(mean, agg["lo"] * scale, agg["hi"] * scale, kind)

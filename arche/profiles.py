@@ -1,8 +1,10 @@
-"""The named profiles: a profile is a dict of config overrides (arche.config.load_config applies it,
-then its protocol's settings, then the user's overrides). `paper*` are the published setup on a GPU,
-`smoke` a few minutes on a CPU, `replica`/`replica_full` the paper's regime scaled to the real sample by
-arche.scaling, `repetition` the repetition study (arche.repetition)."""
+"""The named profiles and `load_config`: a profile is a dict of config overrides, applied on Config's
+defaults, then its protocol's settings, then the user's overrides (arche.config.build_config). `paper*`
+are the published setup on a GPU, `smoke` a few minutes on a CPU, `replica`/`replica_full` the paper's
+regime scaled to the real sample by arche.scaling, `repetition` the repetition study
+(arche.study.repetition)."""
 
+from .config import Config, ConfigError, build_config
 from .scaling import SAMPLE_VOCAB, rebatch, replica_overrides
 
 PROFILES = {
@@ -78,7 +80,7 @@ PROFILES = {
 
 # The paper's regime at a size this machine can run (about an hour on 2 CPU cores), and at the size
 # of the whole real sample (hours on a CPU): see replica_overrides.
-# The replica's controlled regime is what arche.regime's rule chose from its pilots (2026-11-30, fp32:
+# The replica's controlled regime is what arche.study.regime's rule chose from its pilots (2026-11-30, fp32:
 # results/replica-regime.json; tests/test_fair_fight.py checks these values are that rule applied to
 # that file): the scaled paper's batch (2 sequences per step) and, for each paradigm, the top of the
 # rate grid (2 x the scaled paper's 1e-3). The published protocol keeps `lr` for both.
@@ -98,7 +100,7 @@ PROFILES["replica"] = with_regime(replica_overrides(), REPLICA_REGIME)
 PROFILES["replica_full"] = replica_overrides(share=1.0, vocab_size=SAMPLE_VOCAB)
 
 
-# The repetition study (arche.repetition): the replica's model and unique data (and a quarter of it),
+# The repetition study (arche.study.repetition): the replica's model and unique data (and a quarter of it),
 # seen for 1 to 32 epochs by both paradigms under the controlled protocol. bf16 autocast on the CPU
 # (tests/test_bf16_cpu.py: within 0.05 nats of fp32) keeps it within an hour on 2 cores.
 PROFILES["repetition"] = {
@@ -118,3 +120,10 @@ PROFILES["repetition"] = {
     "n_samples": 100,
     "sample_batch_size": 100,
 }
+
+
+def load_config(profile: str = "smoke", **overrides) -> Config:
+    """The profile's settings, then its protocol's, then `overrides` (which always win)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    return build_config({**PROFILES[profile], **overrides})

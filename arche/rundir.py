@@ -96,7 +96,7 @@ def fork(src_dir, dst_dir, cfg: Config, paradigm: str, log=print) -> int:
     return step
 
 
-def _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log):
+def resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log):
     """(state, metrics rows, damaged checkpoint files) to start from: those of the last good checkpoint,
     or a fresh start. Refuses a run directory of another paradigm or config, per config.json and per
     the checkpoint itself."""
@@ -201,7 +201,7 @@ def read_config_json(run_dir) -> dict | None:
     return recorded
 
 
-def _write_run_files(cfg, paradigm, run_dir, model, data, records, log) -> None:
+def write_run_files(cfg, paradigm, run_dir, model, data, records, log) -> None:
     """config.json, the tokenizer, and metrics.jsonl as of the checkpoint we start from; each written
     (atomically) only when it differs, so restarting a finished run writes nothing."""
     _write_if_changed(
@@ -219,7 +219,7 @@ def _write_run_files(cfg, paradigm, run_dir, model, data, records, log) -> None:
     )
     # The tokenizer travels with the weights, so a model directory is self-contained for sampling.
     _write_if_changed(run_dir / "vocab.json", json.dumps(data.codec.to_dict(), sort_keys=True))
-    _sync_metrics(run_dir / "metrics.jsonl", records, log, paradigm)
+    sync_metrics(run_dir / "metrics.jsonl", records, log, paradigm)
 
 
 def _write_if_changed(path: Path, text: str) -> None:
@@ -231,7 +231,7 @@ def _write_if_changed(path: Path, text: str) -> None:
     atomic_write(path, text)
 
 
-def _sync_metrics(path: Path, records: list[dict], log, paradigm) -> None:
+def sync_metrics(path: Path, records: list[dict], log, paradigm) -> None:
     """Make metrics.jsonl hold exactly `records` (rows after the checkpoint and half-written lines
     go; rows lost from the file come back), saying so when rows had gone missing."""
     text = "".join(json.dumps(r) + "\n" for r in records)
@@ -247,7 +247,7 @@ def _sync_metrics(path: Path, records: list[dict], log, paradigm) -> None:
     atomic_write(path, text)
 
 
-def _ckpt_state(state, cfg, paradigm, data, step) -> dict:
+def checkpoint_state(state, cfg, paradigm, data, step) -> dict:
     return {
         **state,
         "step": step,

@@ -34,22 +34,22 @@ def cut_at_eot(tokens, eot: int, keep_eot: bool = False) -> list[int]:
     return tokens
 
 
-def _device_of(model, device):
+def model_device(model, device):
     if device is not None:
         return torch.device(device)
     return next(model.parameters(), torch.empty(0)).device  # a parameter-free test model: CPU
 
 
-def _generator(seed: int, device) -> torch.Generator:
+def seeded_generator(seed: int, device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
-def _batches(n: int, batch_size: int | None):
+def batch_spans(n: int, batch_size: int | None):
     batch_size = batch_size or n
     return [(start, min(batch_size, n - start)) for start in range(0, n, batch_size)]
 
 
-def _report(log, name, start, size, n, t0):
+def log_sample_progress(log, name, start, size, n, t0):
     if log is not None:
         log(f"[{name}] {start + size}/{n} samples, {time.perf_counter() - t0:.1f} s")
 
@@ -83,10 +83,10 @@ def sample_from(probs, gen):
     uniform per row. Same distribution as torch.multinomial, several times faster on CPU, and a
     zero-probability entry is never returned."""
     u = torch.rand(probs.size(0), 1, generator=gen, device=probs.device, dtype=probs.dtype)
-    return _inverse_cdf(probs, u)
+    return sample_with_uniforms(probs, u)
 
 
-def _inverse_cdf(probs, u):
+def sample_with_uniforms(probs, u):
     """`sample_from` given its uniforms u (rows, 1) in [0, 1), drawn beforehand."""
     cdf = probs.cumsum(dim=-1)
     total = cdf[:, -1:].contiguous()
@@ -131,11 +131,11 @@ def sample_ar(
         raise ValueError(
             f"a prefix of {len(prefix)} tokens plus {length} new tokens exceeds the model's max_len {model.max_len}"
         )
-    device = _device_of(model, device)
-    gen = _generator(seed, device)
+    device = model_device(model, device)
+    gen = seeded_generator(seed, device)
     context = torch.tensor(prefix, dtype=torch.long, device=device)[None]
     out, t0 = [], time.perf_counter()
-    for start, size in _batches(n, batch_size):
+    for start, size in batch_spans(n, batch_size):
         seq = context.expand(size, -1)
         cache = KVCache() if use_cache else None
         logits = model(seq, cache=cache)[:, -1]
@@ -151,5 +151,5 @@ def sample_ar(
                 seq = torch.cat([seq, token], dim=1)
                 logits = model(seq)[:, -1]
         out.append(torch.cat(new, dim=1))
-        _report(log, "ar", start, size, n, t0)
+        log_sample_progress(log, "ar", start, size, n, t0)
     return torch.cat(out)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from .config import Config, ConfigError, parse_list
+from .config import Config, ConfigError, build_config, parse_list
 
 # The whole real TinyStories sample (4,000 stories, ../shared/data/tinystories-sample), counted once
 # with the GPT-2 tokenizer (tests/test_replica.py recounts it when the sample is present):
@@ -197,9 +197,7 @@ def rebatch(fields: dict, batch: int, share: float = 1.0) -> dict:
 def replica_overrides(share: float = REPLICA_SHARE, vocab_size: int = REPLICA_VOCAB) -> dict:
     """A replica profile: the paper's protocol scaled (scale_to_budget) to `share` of the real sample's
     training tokens (SAMPLE_TOKENS), plus the study's settings. Its sizes are computed, not typed."""
-    from .config import load_config
-
-    paper = load_config("paper")
+    paper = build_config({})  # the paper's setup: Config's defaults (its profile adds only the data source)
     train_tokens = int(round(SAMPLE_TOKENS * (1 - paper.val_fraction) * share))
     cfg = scale_to_budget(paper, train_tokens, vocab_size=vocab_size)
     keys = (

@@ -1,7 +1,7 @@
 """The learning-rate schedule: linear warmup, then cosine decay to min_lr_ratio * lr (the paper's), or
 warmup-stable-decay (lr_schedule="wsd": constant lr, then a linear decay over the last decay_fraction of
 the steps). A wsd run of more steps has the same lr as a shorter one up to the shorter one's decay, which
-is what lets one long run branch into the decays of shorter ones (arche.rundir.fork, arche.repetition)."""
+is what lets one long run branch into the decays of shorter ones (arche.rundir.fork, arche.study.repetition)."""
 
 from __future__ import annotations
 
@@ -29,5 +29,5 @@ def lr_at(step: int, cfg: Config) -> float:
 def decay_start(cfg: Config) -> int:
     """The first step of a wsd run's decay: the last decay_fraction of its steps decay, the rest is warmup
     and a constant lr. A run of more steps has the same lr up to here, which is what lets one long run
-    branch into the decays of shorter ones (arche.repetition)."""
+    branch into the decays of shorter ones (arche.study.repetition)."""
     return max(cfg.warmup_steps, cfg.steps - max(1, round(cfg.decay_fraction * cfg.steps)))

@@ -30,7 +30,7 @@ from .errors import UserError
 from .io import append_jsonl
 from .model import build_model
 from .objectives import ar_loss_sum, draw_noise, evaluate, masked_positions, mdlm_loss_sum, mdlm_normalizer
-from .rundir import RunDirError, _ckpt_state, _resume_or_start, _sync_metrics, _write_run_files, drop_optimizer_state
+from .rundir import RunDirError, checkpoint_state, drop_optimizer_state, resume_or_start, sync_metrics, write_run_files
 from .runlock import run_lock
 from .schedule import lr_at
 
@@ -85,12 +85,12 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         weight_decay=cfg.weight_decay,
         fused=device.type == "cuda",
     )
-    state, records, damaged = _resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
+    state, records, damaged = resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
     _barrier(world)  # every rank has read the run directory before rank 0 rewrites it
     if is_main:
         for bad in damaged:  # aside, so that the next save does not keep it as prev
             os.replace(bad, bad.with_name(bad.name + ".damaged"))
-        _write_run_files(cfg, paradigm, run_dir, model, data, records, log)
+        write_run_files(cfg, paradigm, run_dir, model, data, records, log)
     start = state["step"]
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     if start >= end:
@@ -194,7 +194,7 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
             record["eval_time_s"] = time.perf_counter() - t_eval
             if val["val_loss"] < state["best_val"]:
                 state["best_val"], state["best_step"] = val["val_loss"], done
-                checkpoint.save(run_dir / "best.safetensors", model, _ckpt_state(state, cfg, paradigm, data, done))
+                checkpoint.save(run_dir / "best.safetensors", model, checkpoint_state(state, cfg, paradigm, data, done))
         state["step"] = done
         state["window_loss_sum"], state["window_steps"] = loss_sum.item(), window_steps
         if scaler.is_enabled():
@@ -209,7 +209,7 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
             checkpoint.save(
                 run_dir / "last.safetensors",
                 model,
-                {**_ckpt_state(state, cfg, paradigm, data, done), "metrics": records},
+                {**checkpoint_state(state, cfg, paradigm, data, done), "metrics": records},
                 optimizer,
                 keep_previous=True,
             )
@@ -218,7 +218,7 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         t_last = time.perf_counter()
 
     if is_main:  # metrics.jsonl deleted or edited while training: the rows are all in `records`
-        _sync_metrics(metrics_path, records, log, paradigm)
+        sync_metrics(metrics_path, records, log, paradigm)
         if state["step"] >= cfg.steps and not cfg.keep_optimizer_state:
             drop_optimizer_state(run_dir, log)
     _finish_distributed(world)

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from arche import colab, notebook_sync
+from arche.runner import colab, notebook_sync
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -35,7 +35,7 @@ def test_every_notebook_has_the_generated_install_cell_and_badge():
 def test_one_run_name_shared_by_the_five_notebooks():
     """The same parameters everywhere, run_dir empty: each notebook derives runs/PROFILE itself, so a
     user who changes only `profile` in each notebook gets one run directory."""
-    from arche.pipeline import parse_parameters
+    from arche.runner.pipeline import parse_parameters
 
     params = []
     for path in NOTEBOOKS:

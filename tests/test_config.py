@@ -2,7 +2,8 @@
 
 import pytest
 
-from arche.config import PROTOCOLS, ConfigError, config_diff, load_config, parse_overrides
+from arche.config import PROTOCOLS, ConfigError, config_diff, parse_overrides
+from arche.profiles import load_config
 
 
 def test_paper_profile_is_the_published_setup():

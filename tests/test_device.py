@@ -7,7 +7,8 @@ import torch
 from conftest import tiny_config
 
 from arche import checkpoint, device
-from arche.config import ConfigError, load_config
+from arche.config import ConfigError
+from arche.profiles import load_config
 from arche.rundir import read_metrics
 from arche.scaling import disk_bytes
 from arche.train import train

@@ -12,13 +12,14 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from arche import findings, frontier, regime, study
-from arche.config import load_config
-from arche.data import DataError, resolve_source
+from arche import study
+from arche.data import DataError, TokenData, resolve_source
+from arche.io import read_json
 from arche.objectives import draw_noise, escape_step, unigram_cross_entropy
-from arche.pipeline import run_pipeline
-from arche.profiles import REPLICA_REGIME, with_regime
+from arche.profiles import REPLICA_REGIME, load_config, with_regime
+from arche.runner.pipeline import run_pipeline
 from arche.scaling import replica_overrides
+from arche.study import comparison, findings, frontier, regime
 
 
 def test_stratified_noise_covers_every_stratum_once_and_stays_uniform():
@@ -126,24 +127,24 @@ def test_a_profile_that_names_the_sample_fails_before_any_work_without_it(tmp_pa
 def test_judges_and_references_use_stories_no_arm_trains_on(tmp_path):
     cfg = tiny_config(compare_protocols=True, mdlm_judge=True, n_samples=6)
     manifests = study.prepare_all(cfg, tmp_path, log=lambda *_: None)
-    refs = study.read_json(study.references_path(tmp_path))
+    refs = read_json(comparison.references_path(tmp_path))
     used = max(m["n_stories"] for m in manifests.values())
     assert refs["skip_stories"] == used and len(refs["rows_gpt2"]) == 6
-    judge_data = study.TokenData(tmp_path / "judges" / "data")
+    judge_data = TokenData(tmp_path / "judges" / "data")
     assert judge_data.manifest["settings"]["skip_stories"] == used + 6  # after the references
     for protocol in manifests:  # the judges can read every token an arm can write
-        codec = study.TokenData(study.data_dir(tmp_path, protocol)).codec
+        codec = TokenData(comparison.data_dir(tmp_path, protocol)).codec
         ids = codec.to_gpt2(np.arange(codec.vocab_size))
         judge_data.codec.to_model(ids)
     judge_data.codec.to_model(np.array([i for row in refs["rows_gpt2"] for i in row]))
-    keys = {a.key for a in study.judge_arms(cfg)}
+    keys = {a.key for a in comparison.judge_arms(cfg)}
     assert keys == {"controlled/judge_s1000", "controlled/judge_mdlm_s1000"}
-    assert all(study.arm_dir(tmp_path, a).parent.name == "judges" for a in study.judge_arms(cfg))
+    assert all(comparison.arm_dir(tmp_path, a).parent.name == "judges" for a in comparison.judge_arms(cfg))
 
 
 def test_arms_run_more_ar_seeds_and_each_paradigm_its_rate():
     cfg = tiny_config(compare_protocols=True, n_seeds=2, ar_seeds=4, ar_lr=3e-3, mdlm_lr=2e-3, lr=1e-3)
-    arms = study.arms(cfg)
+    arms = comparison.arms(cfg)
     ctl_ar = [a.seed for a in arms if a.protocol == "controlled" and a.name == "ar"]
     assert ctl_ar == [0, 1, 2, 3]
     assert [a.seed for a in arms if a.protocol == "published" and a.name == "ar"] == [0, 1]
@@ -153,7 +154,7 @@ def test_arms_run_more_ar_seeds_and_each_paradigm_its_rate():
     ctl_ar = next(a for a in arms if a.protocol == "controlled" and a.name == "ar")
     pub_ar = next(a for a in arms if a.protocol == "published" and a.name == "ar")
     assert ctl_ar.config.lr == 3e-3 and pub_ar.config.lr == 1e-3
-    prompted = [a for a in arms if "samples_prompted" in study.sample_settings(cfg, a)]
+    prompted = [a for a in arms if "samples_prompted" in comparison.sample_settings(cfg, a)]
     assert {a.seed for a in prompted} == {0, 1}  # only the seeds both paradigms have
 
 
@@ -204,6 +205,8 @@ def test_the_replica_trains_in_the_regime_its_pilots_chose():
     cfg, scaled = load_config("replica"), replica_overrides()
     assert {k: scaled[k] for k in ("batch_size", "lr")} == {k: pilots_file["base"][k] for k in ("batch_size", "lr")}
     assert (cfg.batch_size, cfg.ar_lr, cfg.mdlm_lr, cfg.lr) == (batch, rates["ar"], rates["mdlm"], scaled["lr"])
-    ar, mdlm = (next(a for a in study.arms(cfg) if a.protocol == "controlled" and a.name == n) for n in ("ar", "mdlm"))
+    ar, mdlm = (
+        next(a for a in comparison.arms(cfg) if a.protocol == "controlled" and a.name == n) for n in ("ar", "mdlm")
+    )
     assert (ar.config.lr, mdlm.config.lr) == (rates["ar"], rates["mdlm"])
-    assert {a.config.lr for a in study.arms(cfg) if a.protocol == "published"} == {scaled["lr"]}
+    assert {a.config.lr for a in comparison.arms(cfg) if a.protocol == "published"} == {scaled["lr"]}

@@ -1,5 +1,7 @@
-"""The three layers: core ML, the study, the report; each importable without the ones above it, and the
-report without torch at all (it renders results.json on a machine with no torch installed)."""
+"""The layers, read from the folders: core ML flat in arche/, the study in arche/study/, the report in
+arche/report/, the runner in arche/runner/ (with arche/__main__.py, the command line). Each imports none
+above it (not even inside a function), no module imports itself back through others (no cycles), no
+private name crosses a module boundary, and the report renders results.json without torch."""
 
 import ast
 import subprocess
@@ -7,78 +9,94 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERS = {
-    "core": [
-        "config",
-        "numfmt",
-        "profiles",
-        "scaling",
-        "errors",
-        "io",
-        "device",
-        "tokenizer",
-        "corpus",
-        "data",
-        "model",
-        "objectives",
-        "rundir",
-        "schedule",
-        "checkpoint",
-        "train",
-        "sample",
-        "denoise",
-        "generate",
-        "evaluate",
-        "synthetic",
-        "metrics",
-        "stats",
-        "speed",
-        "runlock",
-    ],
-    "study": ["study", "analysis", "judges", "regime", "frontier", "repetition", "verdicts", "results", "findings"],
-    "report": ["report"],  # the package arche/report/: every module in it
-    "entry": [
-        "pipeline",
-        "kernel",
-        "notebook_checks",
-        "run_report",
-        "views",
-        "__main__",
-        "__init__",
-        "colab",
-        "notebook_sync",
-    ],  # runners and tooling on top
-}
-LEVEL = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
+PACKAGE = ROOT / "arche"
+LAYERS = ("core", "study", "report", "runner")  # bottom to top
 
 
-def _arche_imports(path: Path) -> set[str]:
-    """The arche modules `path` imports (anywhere in it), as top-level names under arche/."""
-    inside = path.parent.name == "report"
-    out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.level == (2 if inside else 1):
-            out |= {node.module.split(".")[0]} if node.module else {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and inside and node.level == 1:
-            out.add("report")
-        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("arche."):
-            out.add(node.module.split(".")[1])
-        elif isinstance(node, ast.Import):
-            out |= {a.name.split(".")[1] for a in node.names if a.name.startswith("arche.")}
+def layer_of(module: str) -> str:
+    """The layer of a dotted module name, from its folder."""
+    parts = module.split(".")
+    if parts[1:2] and parts[1] in ("study", "report", "runner"):
+        return parts[1]
+    return "runner" if parts[1:] == ["__main__"] else "core"
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(ROOT).with_suffix("").parts
+        out[".".join(rel[:-1] if rel[-1] == "__init__" else rel)] = path
     return out
 
 
-def test_every_module_has_a_layer_and_imports_none_above_it():
-    files = {p: p.stem for p in (ROOT / "arche").glob("*.py")}
-    files |= {p: "report" for p in (ROOT / "arche" / "report").glob("*.py")}
-    assert set(files.values()) == set(LEVEL), f"modules without a layer: {sorted(set(files.values()) - set(LEVEL))}"
+def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def imports(module: str, path: Path, known: dict) -> list[tuple[str, list[str]]]:
+    """(imported arche module, names taken from it) for every import in `path`, functions included."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(a.name, []) for a in node.names if a.name.split(".")[0] == "arche"]
+        elif isinstance(node, ast.ImportFrom):
+            target = _absolute(node, module, path.name == "__init__.py")
+            if target.split(".")[0] != "arche":
+                continue
+            subs = [f"{target}.{a.name}" for a in node.names if f"{target}.{a.name}" in known]
+            names = [a.name for a in node.names if f"{target}.{a.name}" not in known]
+            out += [(s, []) for s in subs] + ([(target, names)] if names else [])
+    return out
+
+
+def graph() -> dict[str, list[tuple[str, list[str]]]]:
+    known = modules()
+    return {m: imports(m, p, known) for m, p in known.items()}
+
+
+def test_the_folders_are_the_layers_and_none_imports_above_it():
     upward = [
-        f"{path.relative_to(ROOT)} -> {dep}"
-        for path, m in files.items()
-        for dep in _arche_imports(path)
-        if dep in LEVEL and LEVEL[dep] > LEVEL[m]
+        f"{m} -> {dep}"
+        for m, deps in graph().items()
+        for dep, _ in deps
+        if LAYERS.index(layer_of(dep)) > LAYERS.index(layer_of(m))
     ]
     assert not upward, f"imports of a layer above (even inside functions): {upward}"
+
+
+def test_no_import_cycles():
+    # A package's __init__ is not an edge for its own modules (`from . import x` inside it loads x only).
+    edges = {m: {d for d, _ in deps if d != m and not m.startswith(d + ".")} for m, deps in graph().items()}
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(" -> ".join(stack[stack.index(nxt) :] + [nxt]))
+            elif nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for m in sorted(edges):
+        if m not in state:
+            visit(m, [m])
+    assert not cycles, f"import cycles: {cycles}"
+
+
+def test_no_private_name_crosses_a_module_boundary():
+    crossing = [
+        f"{m} imports {name} from {dep}"
+        for m, deps in graph().items()
+        for dep, names in deps
+        for name in names
+        if name.startswith("_") and not name.startswith("__")
+    ]
+    assert not crossing, f"private names imported from another module: {crossing}"
 
 
 def test_the_report_imports_without_torch():
@@ -89,7 +107,7 @@ class NoTorch:
         if name.split('.')[0] == 'torch':
             raise ImportError('torch is not installed here')
 sys.meta_path.insert(0, NoTorch())
-import arche.report, arche.report.repetition, arche.verdicts, arche.stats, arche.config
+import arche.report, arche.report.repetition, arche.study.verdicts, arche.stats, arche.config
 import json
 results = json.load(open('results/replica.json'))
 arche.report.table_findings(results); arche.report.macros(results); arche.report.fig_val_curves(results)

@@ -5,15 +5,14 @@ import importlib.metadata as md
 import re
 import subprocess
 import sys
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Declared for what they run, not for an import: the kernel papermill starts, the test runner, dev tools.
 TOOLS = {"ipykernel", "pytest", "ruff", "jupytext", "pre-commit", "nbstripout"}
-# Imported only where the platform provides it: google.colab, inside Colab (arche.colab's install cell).
+# Imported only where the platform provides it: google.colab, inside Colab (arche.runner.colab's install cell).
 PLATFORM = {"google"}
 PIPELINE_ONLY = {"papermill", "nbconvert", "nbformat", "ipykernel", "traitlets", "matplotlib-inline"}
 
@@ -69,7 +68,7 @@ class Block:
         if name.split('.')[0] in {blocked!r}:
             raise ImportError('blocked: ' + name)
 sys.meta_path.insert(0, Block())
-import arche, arche.train, arche.sample, arche.study, arche.report, arche.repetition, arche.pipeline
+import arche, arche.train, arche.sample, arche.study, arche.report, arche.study.repetition, arche.runner.pipeline
 print('ok')
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

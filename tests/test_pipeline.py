@@ -17,7 +17,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from arche import load_config
 from arche.config import ConfigError
-from arche.pipeline import (
+from arche.runner.pipeline import (
     NOTEBOOKS,
     NOTEBOOKS_DIR,
     PipelineError,
@@ -219,7 +219,7 @@ def test_only_and_from_need_the_earlier_stages(tmp_path):
 STUB = """\
 from pathlib import Path
 import arche
-from arche import pipeline
+from arche.runner import pipeline
 cfg = arche.load_config(profile, **overrides)
 run = pipeline.resolve_run_dir(run_dir)
 print("stub {name}: steps", cfg.steps, "cwd", Path.cwd())

@@ -19,14 +19,16 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from safetensors.torch import load_file
 
 import arche.train as train_mod
-from arche import checkpoint, pipeline, report, runlock, views
+from arche import checkpoint, report, runlock
 from arche.__main__ import main
 from arche.checkpoint import CheckpointError
-from arche.config import ConfigError, load_config
+from arche.config import ConfigError
 from arche.data import DataError, prepare
-from arche.pipeline import NOTEBOOKS, PipelineError, StageFailed, run_pipeline
+from arche.profiles import load_config
 from arche.rundir import RunDirError, read_metrics
 from arche.runlock import LockedError, run_lock
+from arche.runner import pipeline, views
+from arche.runner.pipeline import NOTEBOOKS, PipelineError, StageFailed, run_pipeline
 from arche.train import TrainingError, train
 
 ROOT = Path(__file__).resolve().parents[1]

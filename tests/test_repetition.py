@@ -6,11 +6,13 @@ import pytest
 import torch
 from conftest import tiny_config
 
-from arche import checkpoint, repetition, study, verdicts
-from arche.config import ConfigError, load_config
+from arche import checkpoint, study
+from arche.config import ConfigError
 from arche.data import TokenData, prepare
+from arche.profiles import load_config
 from arche.rundir import RunDirError, fork, read_metrics
 from arche.schedule import decay_start, lr_at
+from arche.study import repetition, verdicts
 from arche.train import train
 
 

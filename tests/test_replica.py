@@ -6,9 +6,8 @@ import math
 import pytest
 
 from arche import build_model, load_config
-from arche.config import PROFILES
 from arche.data import prepare
-from arche.profiles import REPLICA_REGIME, with_regime
+from arche.profiles import PROFILES, REPLICA_REGIME, with_regime
 from arche.scaling import (
     REPLICA_SHARE,
     REPLICA_VOCAB,

@@ -775,13 +775,13 @@ def test_analysis_notebook_structure():
     for tag in TAGS:
         assert tags.count(tag) == 1, tag
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    from arche.pipeline import parse_parameters
+    from arche.runner.pipeline import parse_parameters
 
     assert parse_parameters(params.source, "05") == {"profile": "smoke", "run_dir": "", "overrides": {}}
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
-    from arche import colab
+    from arche.runner import colab
 
     assert colab.colab_link("05_analysis") in nb.cells[0].source
     install = next(c for c in nb.cells if c.cell_type == "code")
@@ -964,7 +964,7 @@ def test_every_artefact_of_a_toy_run_is_marked(tmp_path):
     """Synthetic data or a small scale: each figure carries the mark in its title, the README block and
     the notebook's summary line lead with it, the HTML report has it in its header, and a rule that
     cannot be tested reads "not testable at this scale"."""
-    from arche.run_report import _scale_note
+    from arche.runner.run_report import _scale_note
 
     for synthetic, mark in ((True, "TOY DATA"), (False, "SMALL-SCALE RUN")):
         r = make_results(synthetic=synthetic)

@@ -514,3 +514,10 @@ def test_head_only_at_the_asked_positions_gives_the_same_logits(mdlm):
         part = _denoise_at(mdlm, prefix, canvas, 0.6, where)
     assert part.shape == (int(where.sum()), V)
     assert torch.allclose(part, full, atol=1e-6)
+
+
+def test_one_list_of_sampler_names():
+    from arche.config import CHOICES, MDLM_SAMPLERS
+    from arche.denoise import BATCH_SAMPLERS, SAMPLER_DEFAULTS
+
+    assert set(BATCH_SAMPLERS) == set(SAMPLER_DEFAULTS) == set(MDLM_SAMPLERS) == set(CHOICES["mdlm_sampler"])

@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from arche.pipeline import NOTEBOOKS, read_state
+from arche.runner.pipeline import NOTEBOOKS, read_state
 
 ROOT = Path(__file__).resolve().parents[1]
 SHRINK = dict(

@@ -5,21 +5,25 @@ import math
 import pytest
 from conftest import tiny_config
 
-from arche import analysis, stats, study
+from arche import stats, study
 from arche.generate import read_samples
+from arche.study import analysis, comparison
 
 
 def test_arms_follow_the_switches():
     cfg = tiny_config(compare_protocols=True, n_seeds=3, tied_mdlm=True)
-    keys = [a.key for a in study.arms(cfg)]
+    keys = [a.key for a in comparison.arms(cfg)]
     assert len(keys) == 3 * 2 + 3 * 3  # published: ar, mdlm; controlled: ar, mdlm, mdlm_tied
     assert "controlled/mdlm_tied_s2" in keys and "published/mdlm_tied_s0" not in keys
-    tied = next(a for a in study.arms(cfg) if a.name == "mdlm_tied")
+    tied = next(a for a in comparison.arms(cfg) if a.name == "mdlm_tied")
     assert tied.config.mdlm_tied_head and tied.config.protocol == "controlled" and tied.config.eos_between_stories
-    seeds = {a.seed for a in study.arms(cfg)}
+    seeds = {a.seed for a in comparison.arms(cfg)}
     assert seeds == {cfg.seed, cfg.seed + 1, cfg.seed + 2}
-    assert [a.key for a in study.arms(tiny_config(compare_protocols=False))] == ["published/ar_s0", "published/mdlm_s0"]
-    assert {a.paradigm for a in study.arms(cfg, "mdlm")} == {"mdlm"}
+    assert [a.key for a in comparison.arms(tiny_config(compare_protocols=False))] == [
+        "published/ar_s0",
+        "published/mdlm_s0",
+    ]
+    assert {a.paradigm for a in comparison.arms(cfg, "mdlm")} == {"mdlm"}
 
 
 def test_interval_arithmetic_uses_scipy_t_quantiles():
@@ -34,10 +38,10 @@ def test_interval_arithmetic_uses_scipy_t_quantiles():
 
 def test_judge_is_an_extra_ar_with_an_unused_seed():
     cfg = tiny_config(compare_protocols=True, n_seeds=3, tied_mdlm=True)
-    judge = study.judge_arm(cfg)
+    judge = comparison.judge_arm(cfg)
     assert judge.paradigm == "ar" and judge.protocol == "controlled"
-    assert judge.seed not in {a.seed for a in study.arms(cfg)}
-    assert judge.key not in [a.key for a in study.arms(cfg)]  # never sampled, never in the tables
+    assert judge.seed not in {a.seed for a in comparison.arms(cfg)}
+    assert judge.key not in [a.key for a in comparison.arms(cfg)]  # never sampled, never in the tables
 
 
 def test_first_words_top_breaks_ties_by_word():
@@ -77,7 +81,7 @@ def test_protocol_switch_end_to_end(tmp_path):
     study.train_all(cfg, tmp_path, "mdlm", log=lambda *_: None)
     study.sample_all(cfg, tmp_path, log=lambda *_: None)
 
-    arm = {a.key: study.arm_dir(tmp_path, a) for a in study.arms(cfg)}
+    arm = {a.key: comparison.arm_dir(tmp_path, a) for a in comparison.arms(cfg)}
     pub_ar = read_samples(arm["published/ar_s0"] / "samples.jsonl")
     assert all(r["text"].startswith("Once") for r in pub_ar)
     assert pub_ar[0]["settings"]["prompt"] == "Once"
@@ -115,7 +119,7 @@ def test_protocol_switch_end_to_end(tmp_path):
     n = results["meta"]["n_match"]
     assert {r["n_texts"] for r in results["samples"] + results["references"]} == {n}
     judge = results["meta"]["judge"]
-    assert judge["key"] == study.judge_arm(cfg).key and judge["seed"] not in results["meta"]["seeds"]
+    assert judge["key"] == comparison.judge_arm(cfg).key and judge["seed"] not in results["meta"]["seeds"]
     assert all(r["gen_ppl"] > 1 for r in results["samples"])
     refs = {(r["protocol"], r["kind"]): r for r in results["references"]}
     assert refs[("controlled", "openings")]["gen_ppl"] > 1 and ("published", "openings") not in refs  # main only

@@ -3,7 +3,8 @@
 import matplotlib
 from conftest import tiny_config
 
-from arche import study, views
+from arche import study
+from arche.runner import views
 
 matplotlib.use("Agg")
 

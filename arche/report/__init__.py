@@ -133,10 +133,11 @@ from .tables import (  # noqa: F401
 )
 
 # isort: split
-# What common re-exports from arche.results (the published numbers, queries on a results dict).
-# The findings' rules (arche.findings, the study layer) under the names the notebooks and tests use. Last,
+# What common re-exports from arche.study.results (the published numbers, queries on a results dict).
+# The findings' rules (arche.study.findings, the study layer) under the names the notebooks and tests use. Last,
 # so that `report.findings` is the function, not the submodule report/findings.py imported above.
-from ..findings import (  # noqa: F401, E402
+from ..numfmt import fmt, fmt_agg  # noqa: F401, E402
+from ..study.findings import (  # noqa: F401, E402
     DIVERSITY_RULE_METRICS,
     HOLDS,
     OUTCOME_SHORT,
@@ -148,8 +149,7 @@ from ..findings import (  # noqa: F401, E402
     sanity_gate,
     stored_or_computed,
 )
-from ..numfmt import fmt, fmt_agg  # noqa: F401, E402
-from ..results import (  # noqa: F401, E402
+from ..study.results import (  # noqa: F401, E402
     ARM_LABEL,
     ARMS,
     CITATION,

@@ -7,26 +7,26 @@ import json
 from pathlib import Path
 
 from ..config import project_root
-from ..results import (  # noqa: F401  (re-exported for the report modules)
+from ..study.results import (  # noqa: F401  (re-exported for the report modules)
     ARM_LABEL,
     ARMS,
     CITATION,
     PUBLISHED,
     THROUGHPUT_TOLERANCE,
-    _arms,
-    _curve_table,
-    _protocols,
-    _ref,
-    _runs,
-    _samples,
+    arm_names,
+    curve_table,
     has_frontier,
+    is_repetition,
     main_protocol,
+    protocol_names,
+    reference_row,
     run_stat,
+    runs_where,
     sample_stat,
+    samples_where,
     toy_level,
     toy_note,
 )
-from . import repetition as report_repetition
 
 # --------------------------------------------------------------------------- the published numbers
 
@@ -67,7 +67,7 @@ def describe_results(results) -> str:
 
 
 def _holds(results) -> str:
-    if report_repetition.is_repetition(results):
+    if is_repetition(results):
         rows = results["repetition"]
         return (
             f"repetition study: {len(rows)} runs ({len({r['chunks'] for r in rows})} unique-data budgets x "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..findings import OUTCOMES
+from ..study.findings import OUTCOMES
 from .common import toy_level
 
 # An outcome as the predicate of a sentence, "the finding ...": (one finding, several).

@@ -8,9 +8,9 @@ import re
 
 import pandas as pd
 
-from .common import PROTOCOL_LABEL, PUBLISHED, _ref, _samples, main_protocol, sample_stat
+from .common import PROTOCOL_LABEL, PUBLISHED, main_protocol, reference_row, sample_stat, samples_where
 from .fmt import fmt, fmt_agg
-from .tables import _column_groups, _frame, _protocols, _seeds_note
+from .tables import column_groups, protocol_names, seeds_note, table_frame
 
 DIVERSITY_ROWS = [
     ("decoding", "Decoding", "str"),
@@ -63,13 +63,13 @@ def short_decoding(label: str | None) -> str:
 def diversity_columns(results) -> list[tuple[str, str, str]]:
     """(top, sub, key) columns: the paper's, ours per protocol and arm with the real text of that
     protocol ("ref:openings", "ref:windows"), then the main protocol's other decodings ("arm@setting")."""
-    cols = _column_groups(results)
-    for protocol in _protocols(results):
+    cols = column_groups(results)
+    for protocol in protocol_names(results):
         last = max(i for i, c in enumerate(cols) if c[2].startswith(protocol + "/"))
         refs = [
             (PROTOCOL_LABEL.get(protocol, protocol), f"data: {kind}", f"{protocol}/ref:{kind}")
             for kind in ("openings", "windows")
-            if _ref(results, protocol, kind)
+            if reference_row(results, protocol, kind)
         ]
         cols = cols[: last + 1] + refs + cols[last + 1 :]
     main = main_protocol(results)
@@ -77,7 +77,7 @@ def diversity_columns(results) -> list[tuple[str, str, str]]:
     cols += [
         (top, label, f"{main}/{arm}@{setting}")
         for setting, arm, label in OTHER_DECODINGS
-        if _samples(results, protocol=main, arm=arm, setting=setting)
+        if samples_where(results, protocol=main, arm=arm, setting=setting)
     ]
     return cols
 
@@ -103,11 +103,11 @@ def _ref_cell(ref, metric, kind) -> str:
 
 
 def _sets_cell(results, protocol, arm, setting, metric, kind) -> str:
-    rows = _samples(results, protocol=protocol, arm=arm, setting=setting)
+    rows = samples_where(results, protocol=protocol, arm=arm, setting=setting)
     if metric == "decoding":
         return short_decoding(rows[0].get("decoding")) if rows else "n/a"
     if metric == "self_bleu_kind":
-        kinds = {r.get("self_bleu_kind") for r in _samples(results, protocol=protocol)}
+        kinds = {r.get("self_bleu_kind") for r in samples_where(results, protocol=protocol)}
         return ", ".join(SELF_BLEU_SHORT.get(k, "n/a") for k in sorted(kinds, key=str))
     if not any(metric in r for r in rows):
         return "n/a"
@@ -119,7 +119,7 @@ def _cell(results, key, metric, kind) -> str:
     if src == "paper":
         return _paper_cell(what, metric, kind)
     if what.startswith("ref:"):
-        return _ref_cell(_ref(results, src, what[4:]), metric, kind)
+        return _ref_cell(reference_row(results, src, what[4:]), metric, kind)
     arm, _, setting = what.partition("@")
     return _sets_cell(results, src, arm, setting or "samples", metric, kind)
 
@@ -139,7 +139,7 @@ def table_diversity(results) -> pd.DataFrame:
     panels = [main[:2], main[2:]] if n_main > 8 and len(main) > 2 else None
     if other:  # the other decodings: a panel of their own, on the next page
         panels = (panels or [main]) + [other]
-    return _frame(
+    return table_frame(
         rows,
         cols,
         "Metric",
@@ -149,5 +149,5 @@ def table_diversity(results) -> pd.DataFrame:
         # main.tex sets this table on a landscape page (sidewaystable): a longer line, cells on one line
         line_chars=135,
         wrap=False,
-        title="Table 4. Diversity of the main sample sets" + _seeds_note(results),
+        title="Table 4. Diversity of the main sample sets" + seeds_note(results),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .common import ARM_LABEL, ARMS, _ref, _samples
+from .common import ARM_LABEL, ARMS, reference_row, samples_where
 
 EXAMPLE_CHARS = 200  # characters of each example shown in the appendix
 EXAMPLES_PER_ARM = 4  # texts per arm (and of real data): four arms of four fit one page
@@ -19,10 +19,10 @@ def table_examples(results, group: str) -> pd.DataFrame:
     seed = (results["meta"].get("seeds") or [0])[0]
     rows = {}
     for arm in ARMS:
-        row = next((r for r in _samples(results, protocol=protocol, arm=arm, setting=setting, seed=seed)), None)
+        row = next((r for r in samples_where(results, protocol=protocol, arm=arm, setting=setting, seed=seed)), None)
         for i, text in enumerate((row or {}).get("examples", [])[:EXAMPLES_PER_ARM]):
             rows[f"{ARM_LABEL[arm]} {i + 1}"] = [_clip(text)]
-    ref = _ref(results, protocol, "openings")
+    ref = reference_row(results, protocol, "openings")
     if group != "prompted" and ref:
         for i, text in enumerate(ref.get("examples", [])[:EXAMPLES_PER_ARM]):
             rows[f"data {i + 1}"] = [_clip(text)]

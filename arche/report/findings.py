@@ -1,11 +1,11 @@
-"""The findings table: the paper's claim, our measure and the verdict of each rule (arche.findings,
+"""The findings table: the paper's claim, our measure and the verdict of each rule (arche.study.findings,
 stored in results.json by the analysis), as the paper and the README print it."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from ..findings import (  # noqa: F401  (the rules live in the study layer)
+from ..study.findings import (  # noqa: F401  (the rules live in the study layer)
     DIVERSITY_RULE_METRICS,
     HOLDS,
     OUTCOME_SHORT,
@@ -22,7 +22,7 @@ from .common import (
     main_protocol,
     toy_level,
 )
-from .tables import _seeds_note
+from .tables import seeds_note
 
 
 def table_findings(results) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def table_findings(results) -> pd.DataFrame:
             f"{rag}p{{\\dimexpr 0.38\\linewidth-2\\tabcolsep\\relax}}"
             f"{rag}p{{\\dimexpr 0.16\\linewidth-2\\tabcolsep\\relax}}"
         ),
-        title="Findings under the controlled protocol" + _seeds_note(results),
+        title="Findings under the controlled protocol" + seeds_note(results),
     )
     return df
 

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from ..numfmt import SEED_VALUES_MAX, _ok, fmt, fmt_agg  # noqa: F401  (re-exported for the report modules)
+from ..numfmt import SEED_VALUES_MAX, fmt, fmt_agg, is_number  # noqa: F401  (re-exported for the report modules)
 
 # --------------------------------------------------------------------------- formatting
 

@@ -1,14 +1,14 @@
 """Finding 3 at equal quality, drawn and cited: the quality-diversity frontier of each paradigm (its
-first-seed sample sets, arche.frontier.frontier_points) against the AR judge's perplexity, the real
-story openings, and the equal-perplexity comparisons of FRONTIER_RULE (arche.frontier)."""
+first-seed sample sets, arche.study.frontier.frontier_points) against the AR judge's perplexity, the real
+story openings, and the equal-perplexity comparisons of FRONTIER_RULE (arche.study.frontier)."""
 
 from __future__ import annotations
 
-from ..frontier import equal_quality, frontier_points
-from .common import ARM_LABEL, COLORS, _ref, _samples, has_frontier, main_protocol
+from ..study.frontier import equal_quality, frontier_points
+from .common import ARM_LABEL, COLORS, has_frontier, main_protocol, reference_row, samples_where
 from .findings import stored_or_computed
-from .fmt import _ok, fmt
-from .plotting import _log_x, _new_figure, _pct_formatter, spread_labels
+from .fmt import fmt, is_number
+from .plotting import log_x, new_figure, pct_formatter, spread_labels
 
 FRONTIER_PANELS = (
     ("unique_first_5gram", "unique first 5-grams (higher = more diverse)", True),
@@ -38,13 +38,13 @@ def point_label(row) -> str:
 def _value(row, metric):
     """A row's value of a panel's measure (Self-BLEU unmatched for rows from before matched length)."""
     v = row.get(metric)
-    return v if _ok(v) or metric != "self_bleu_matched" else row.get("self_bleu")
+    return v if is_number(v) or metric != "self_bleu_matched" else row.get("self_bleu")
 
 
 def _draw_series(ax, paradigm, rows, metric) -> list:
     """One paradigm's frontier: points in perplexity order joined by a line, the main set a star,
     bars of one half-sampling standard error; returns the point labels (annotations)."""
-    rows = [r for r in rows if _ok(_value(r, metric))]
+    rows = [r for r in rows if is_number(_value(r, metric))]
     if not rows:
         return []
     xs, ys = [r["gen_ppl"] for r in rows], [_value(r, metric) for r in rows]
@@ -52,7 +52,7 @@ def _draw_series(ax, paradigm, rows, metric) -> list:
     ax.plot(xs, ys, "-", color=color, lw=1.2, alpha=0.8)
     for r, x, y in zip(rows, xs, ys):
         se = (r.get("se") or {}).get(metric)
-        if _ok(se):
+        if is_number(se):
             ax.errorbar([x], [y], yerr=[se], fmt="none", ecolor=color, elinewidth=0.8, capsize=1.5)
         main = r["setting"] == "samples"
         ax.plot([x], [y], "*" if main else "o", color=color, ms=9 if main else 4, mec="k" if main else color, mew=0.5)
@@ -66,14 +66,14 @@ def _draw_references(ax, results, metric, protocol) -> list:
     """The real story openings (dashed line at their value, a diamond at their judge perplexity) and the
     paper-text sampler, an extra row that is no frontier point (a grey cross)."""
     out = []
-    ref = _ref(results, protocol, "openings")
-    if ref and _ok(_value(ref, metric)):
+    ref = reference_row(results, protocol, "openings")
+    if ref and is_number(_value(ref, metric)):
         ax.axhline(_value(ref, metric), color="k", ls="--", lw=0.8)
-        if _ok(ref.get("gen_ppl")):
+        if is_number(ref.get("gen_ppl")):
             ax.plot([ref["gen_ppl"]], [_value(ref, metric)], "D", color="k", ms=4)
     seed = min(results["meta"].get("seeds") or [0])
-    for row in _samples(results, protocol=protocol, arm="mdlm", setting="samples_papertext", seed=seed):
-        if _ok(row.get("gen_ppl")) and _ok(_value(row, metric)):
+    for row in samples_where(results, protocol=protocol, arm="mdlm", setting="samples_papertext", seed=seed):
+        if is_number(row.get("gen_ppl")) and is_number(_value(row, metric)):
             ax.plot([row["gen_ppl"]], [_value(row, metric)], "x", color=EXTRA_COLOR, ms=5, mew=1.2)
             out.append(
                 ax.annotate(
@@ -95,7 +95,7 @@ def _draw_comparisons(ax, eq, metric) -> None:
     for c in eq.get("comparisons") or []:
         ax.axvline(c["gen_ppl"], color="#777777", ls=":", lw=0.9)
         ar = (c.get("measures") or {}).get(metric, {}).get("ar")
-        if _ok(ar):
+        if is_number(ar):
             ax.plot([c["gen_ppl"]], [ar], "o", mfc="none", color=COLORS["ar"], ms=6, mew=1.0)
 
 
@@ -138,18 +138,18 @@ def fig_frontier(results):
     protocol = main_protocol(results)
     eq = frontier_verdict(results)
     series = {p: frontier_points(results, p) for p in ("ar", "mdlm")}
-    fig, axes = _new_figure(1, 2, 7.2, 3.9)
+    fig, axes = new_figure(1, 2, 7.2, 3.9)
     labels = []
     for ax, (metric, ylabel, pct) in zip(axes.flat, FRONTIER_PANELS):
         for paradigm, rows in series.items():
             labels += _draw_series(ax, paradigm, rows, metric)
         labels += _draw_references(ax, results, metric, protocol)
         _draw_comparisons(ax, eq, metric)
-        _log_x(ax)
+        log_x(ax)
         ax.set_xlabel("perplexity under the AR judge, log scale (lower = more fluent)", fontsize=7.5)
         ax.set_ylabel(ylabel, fontsize=7.5)
         if pct:
-            ax.yaxis.set_major_formatter(_pct_formatter())
+            ax.yaxis.set_major_formatter(pct_formatter())
     fig.suptitle(frontier_title(eq), fontsize=8)
     _legend(fig)
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -13,20 +13,20 @@ from .common import (
     CITATION,
     PUBLISHED,
     THROUGHPUT_TOLERANCE,
-    _protocols,
-    _ref,
-    _runs,
-    _samples,
     describe_source,
     main_protocol,
+    protocol_names,
+    reference_row,
     run_stat,
+    runs_where,
     sample_stat,
+    samples_where,
     toy_level,
 )
 from .discussion import VERDICT_PHRASE, discussion
 from .examples import EXAMPLE_CHARS, EXAMPLES_PER_ARM
 from .findings import sanity_gate, stored_or_computed
-from .fmt import SEED_VALUES_MAX, _ok, fmt, fmt_agg, latex_escape
+from .fmt import SEED_VALUES_MAX, fmt, fmt_agg, is_number, latex_escape
 from .frontier import frontier_macros
 from .regime import judge_macros, regime_macros
 from .tables import describe_precision
@@ -57,7 +57,7 @@ def macros(results) -> dict[str, str]:
         return report_repetition.macros(results)
     meta = results["meta"]
     cfg = meta["config"]
-    protos = _protocols(results)
+    protos = protocol_names(results)
     main = main_protocol(results)
     m: dict[str, str] = {}
     level = toy_level(meta)
@@ -103,8 +103,8 @@ def macros(results) -> dict[str, str]:
     # Flags (0/1) for the parts of the paper that exist only when the run has them.
     m["HasPublished"] = str(int("published" in protos))
     m["HasControlled"] = str(int("controlled" in protos))
-    m["HasTied"] = str(int(bool(_runs(results, protocol=main, arm="mdlm_tied"))))
-    m["HasPrompted"] = str(int(bool(_samples(results, protocol=main, setting="samples_prompted"))))
+    m["HasTied"] = str(int(bool(runs_where(results, protocol=main, arm="mdlm_tied"))))
+    m["HasPrompted"] = str(int(bool(samples_where(results, protocol=main, setting="samples_prompted"))))
     m["HasInfill"] = str(int((results.get("infill") or {}).get("ar_nll_infilled") is not None))
     m["HasSeeds"] = str(int(len(seeds) > 1))
     m["ThroughputTolerance"] = fmt(THROUGHPUT_TOLERANCE, "pct").replace(".0%", "%")
@@ -168,7 +168,7 @@ def macros(results) -> dict[str, str]:
     for prefix, protocol in prefixes.items():
         for arm in ARMS:
             A = prefix + ARM_MACRO[arm]
-            present = protocol is not None and bool(_runs(results, protocol=protocol, arm=arm))
+            present = protocol is not None and bool(runs_where(results, protocol=protocol, arm=arm))
             st = (lambda metric: run_stat(results, metric, protocol, arm)) if present else (lambda metric: {})
             m[f"{A}Params"] = fmt(st("n_params").get("mean"), "params")
             m[f"{A}ParamsExact"] = fmt(st("n_params").get("mean"), "int")
@@ -192,7 +192,7 @@ def macros(results) -> dict[str, str]:
             _sample_macros(m, results, "ConfMdlm", protocol, "mdlm", "samples_confidence")
             _sample_macros(m, results, "ExtraMdlm", protocol, "mdlm", "samples_papertext")
         for kind in ("openings", "windows"):
-            ref = _ref(results, protocol, kind) if protocol else None
+            ref = reference_row(results, protocol, kind) if protocol else None
             for metric, name, fk in _DIV_MACROS:
                 m[f"{prefix}Data{kind.capitalize()}{name}"] = fmt(ref.get(metric) if ref else None, fk)
         _throughput_macros(m, results, prefix, protocol)
@@ -200,7 +200,7 @@ def macros(results) -> dict[str, str]:
             A = prefix + ARM_MACRO[arm]
             pa = run_stat(results, "n_params", protocol, "ar") if protocol else {}
             pb = run_stat(results, "n_params", protocol, arm) if protocol else {}
-            gap = pb["mean"] / pa["mean"] - 1 if _ok(pa.get("mean")) and _ok(pb.get("mean")) else None
+            gap = pb["mean"] / pa["mean"] - 1 if is_number(pa.get("mean")) and is_number(pb.get("mean")) else None
             m[f"{A}ParamGap"] = fmt(gap, "pct")
 
     # The verdicts.
@@ -265,7 +265,7 @@ _DIV_MACROS = [
 
 
 def _sample_macros(m, results, A, protocol, arm, setting) -> None:
-    rows = _samples(results, protocol=protocol, arm=arm, setting=setting) if protocol else []
+    rows = samples_where(results, protocol=protocol, arm=arm, setting=setting) if protocol else []
     for metric, name, kind in _DIV_MACROS:
         m[f"{A}{name}"] = fmt_agg(sample_stat(results, metric, protocol, arm, setting), kind) if rows else "n/a"
     m[f"{A}Decoding"] = str(rows[0].get("decoding") or "n/a") if rows else "n/a"

@@ -3,7 +3,7 @@ moved apart until none overlap (tests assert it on their rendered boxes)."""
 
 from __future__ import annotations
 
-from ..numfmt import _ok
+from ..numfmt import is_number
 
 
 def spread_labels(fig, texts, pad_px: float = 1.0, rounds: int = 200) -> None:
@@ -52,12 +52,12 @@ def overlapping_labels(fig, texts) -> list[tuple[str, str]]:
     ]
 
 
-def _log_x(ax) -> None:
+def log_x(ax) -> None:
     """Log x axis with plain-number labels (generative perplexity: a ratio scale)."""
     _log_axis(ax, "x")
 
 
-def _log_y(ax) -> None:
+def log_y(ax) -> None:
     """Log y axis with plain-number labels."""
     _log_axis(ax, "y")
 
@@ -72,7 +72,7 @@ def _log_axis(ax, which: str) -> None:
     axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
-def _new_figure(nrows, ncols, width, height):
+def new_figure(nrows, ncols, width, height):
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -86,19 +86,19 @@ def _new_figure(nrows, ncols, width, height):
     return fig, axes
 
 
-def _kilo_formatter():
+def kilo_formatter():
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda v, _: f"{v / 1000:g}k" if abs(v) >= 1000 else f"{v:g}")
 
 
-def _pct_formatter():
+def pct_formatter():
     from matplotlib.ticker import FuncFormatter
 
     return FuncFormatter(lambda v, _: f"{100 * v:.0f}%")
 
 
 def _fmt_seconds(s) -> str:
-    if not _ok(s):
+    if not is_number(s):
         return "?"
     return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"

@@ -1,34 +1,23 @@
 """The training regime, the plateau each run had to leave, and the judges: the values the paper cites for
 them and the per-seed cells of Table 2 (each seed's final bound and plateau-escape step).
 
-REGIME_RULE's candidates are read from arche/regime.py's source (its module imports the trainer, and the
-report imports no torch), unless the results file records them (meta.regime.candidates)."""
+REGIME_RULE's candidates are arche.study.regime's constants, unless the results file records them
+(meta.regime.candidates)."""
 
 from __future__ import annotations
 
-import ast
-from functools import lru_cache
-from pathlib import Path
-
-from .common import ARM_MACRO, _runs, main_protocol
-from .fmt import _ok, fmt
+from ..study import regime
+from .common import ARM_MACRO, main_protocol, runs_where
+from .fmt import fmt, is_number
 
 BOUND_KEY = {"ar": "val_nll", "mdlm": "val_nelbo", "mdlm_tied": "val_nelbo"}
 RULE_NAMES = ("BATCH_CANDIDATES", "LR_FACTORS", "PILOT_SHARE", "PILOT_SEEDS")
 NOISE_LABEL = {"stratified": "stratified", "iid": "independent per sequence"}
 
 
-@lru_cache(maxsize=1)
 def regime_rule_constants() -> dict:
-    """{BATCH_CANDIDATES, LR_FACTORS, PILOT_SHARE, PILOT_SEEDS} as committed in arche/regime.py (its
-    literal assignments, read without importing it)."""
-    tree = ast.parse((Path(__file__).resolve().parents[1] / "regime.py").read_text())
-    out = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in RULE_NAMES:
-                out[node.targets[0].id] = ast.literal_eval(node.value)
-    return out
+    """{BATCH_CANDIDATES, LR_FACTORS, PILOT_SHARE, PILOT_SEEDS} as committed in arche/study/regime.py."""
+    return {name: getattr(regime, name) for name in RULE_NAMES}
 
 
 def _and(values) -> str:
@@ -42,7 +31,7 @@ def final_bound(row) -> float | None:
     key = BOUND_KEY.get(row["arm"], "val_nelbo")
     curve = row.get("curve") or []
     value = curve[-1].get(key) if curve else None
-    return value if _ok(value) else row.get(key)
+    return value if is_number(value) else row.get(key)
 
 
 def escape_text(row) -> str:
@@ -55,7 +44,7 @@ def escape_text(row) -> str:
 
 def per_seed(results, protocol, arm, what: str) -> str:
     """Each seed's value in seed order, comma-separated: what = "bound" (final bound) or "escape"."""
-    rows = sorted(_runs(results, protocol=protocol, arm=arm), key=lambda r: r["seed"])
+    rows = sorted(runs_where(results, protocol=protocol, arm=arm), key=lambda r: r["seed"])
     if not rows:
         return "n/a"
     cells = [fmt(final_bound(r), "f3") if what == "bound" else escape_text(r) for r in rows]
@@ -65,7 +54,7 @@ def per_seed(results, protocol, arm, what: str) -> str:
 def arm_lr(results, protocol, arm) -> float | None:
     """The learning rate an arm trained at (its runs' `lr`), else the config's (`ar_lr`/`mdlm_lr` under the
     controlled protocol when set, as arche.study.arm_lr chooses it)."""
-    rows = [r["lr"] for r in _runs(results, protocol=protocol, arm=arm) if _ok(r.get("lr"))]
+    rows = [r["lr"] for r in runs_where(results, protocol=protocol, arm=arm) if is_number(r.get("lr"))]
     if rows:
         return rows[0]
     cfg = results["meta"]["config"]
@@ -92,22 +81,22 @@ def regime_macros(m: dict, results) -> None:
     m["RegimePilotShare"] = fmt(rule.get("PILOT_SHARE"), "pct").replace(".0%", "%")
     m["RegimePilotSeeds"] = _and(rule.get("PILOT_SEEDS", ()))
     baseline = (meta.get("unigram_xent") or {}).get(main)
-    m["UnigramBaseline"] = fmt(baseline if _ok(baseline) else (meta.get("unigram_entropy") or {}).get(main), "f3")
+    m["UnigramBaseline"] = fmt(baseline if is_number(baseline) else (meta.get("unigram_entropy") or {}).get(main), "f3")
     m["UnigramBaselineKind"] = (
         "the held-out cross-entropy of a unigram model fitted on the training tokens"
-        if _ok(baseline)
+        if is_number(baseline)
         else "the unigram entropy of the validation tokens"
     )
     for arm, A in ARM_MACRO.items():
         m[f"{A}FinalBounds"] = per_seed(results, main, arm, "bound")
         m[f"{A}EscapeSteps"] = per_seed(results, main, arm, "escape")
-        seeds = sorted(r["seed"] for r in _runs(results, protocol=main, arm=arm))
+        seeds = sorted(r["seed"] for r in runs_where(results, protocol=main, arm=arm))
         m[f"{A}SeedsRun"] = ", ".join(str(s) for s in seeds) if seeds else "n/a"
         m[f"{A}NSeedsRun"] = str(len(seeds))
 
 
 def _recorded_candidates(regime) -> dict:
-    """REGIME_RULE's candidates as a results file records them (arche.regime.run_regime's "candidates")."""
+    """REGIME_RULE's candidates as a results file records them (arche.study.regime.run_regime's "candidates")."""
     c = regime.get("candidates") or {}
     out = {"BATCH_CANDIDATES": c.get("batch"), "LR_FACTORS": c.get("lr_factors"), "PILOT_SHARE": c.get("share")}
     return {k: v for k, v in out.items() if v is not None}

@@ -1,7 +1,7 @@
 """The repetition study's figure, tables and macros, from its results.json alone (no torch).
 
 `results["repetition"]` has one row per (paradigm, budget, seed, epochs), `results["verdicts"]` the
-outcome of the rule fixed before the run (arche.verdicts.REPETITION_RULE), `results["samples"]` the
+outcome of the rule fixed before the run (arche.study.verdicts.REPETITION_RULE), `results["samples"]` the
 scored samples of the sampled epoch counts. arche.report wraps these for the notebook and the paper.
 """
 
@@ -11,7 +11,8 @@ import pandas as pd
 
 from .. import stats
 from ..numfmt import SEED_VALUES_MAX, fmt_agg
-from ..verdicts import curves
+from ..study.results import is_repetition  # noqa: F401  (arche.report.repetition.is_repetition)
+from ..study.verdicts import curves
 from .discussion import VERDICT_PHRASE
 
 LABEL = {"ar": "AR", "mdlm": "MDLM"}
@@ -26,10 +27,6 @@ SAMPLE_ROWS = [
     ("unique_first_5gram", "Unique first 5-grams"),
     ("gen_ppl", "Gen. PPL (judge)"),
 ]
-
-
-def is_repetition(results) -> bool:
-    return results.get("meta", {}).get("study") == "repetition"
 
 
 def budgets(results) -> list[int]:
@@ -79,7 +76,7 @@ def fig_repetition(results):
                     mew=0.6,
                     zorder=5,
                 )
-    # The compute crossover (arche.verdicts): where the MDLM's best bound so far falls below AR's best so far.
+    # The compute crossover (arche.study.verdicts): where the MDLM's best bound so far falls below AR's best so far.
     for k, b in enumerate((results.get("verdicts") or {}).get("finding_2", {}).get("per_budget", [])):
         if b.get("crossover_flops"):
             axes[1].axvline(b["crossover_flops"], color="grey", ls=STYLES[k % len(STYLES)], lw=0.8)

@@ -11,33 +11,33 @@ from .common import (
     CITATION,
     PROTOCOL_LABEL,
     PUBLISHED,
-    _arms,
-    _curve_table,
-    _protocols,
-    _runs,
+    arm_names,
+    curve_table,
     describe_source,
     main_protocol,
+    protocol_names,
     run_stat,
+    runs_where,
 )
-from .figures import _loss_name
-from .fmt import SEED_VALUES_MAX, _ok, fmt, fmt_agg
+from .figures import loss_name
+from .fmt import SEED_VALUES_MAX, fmt, fmt_agg, is_number
 from .regime import NOISE_LABEL, arm_lr, per_seed
 
 # --------------------------------------------------------------------------- tables
 
 
-def _column_groups(results, with_tied=True) -> list[tuple[str, str, str]]:
+def column_groups(results, with_tied=True) -> list[tuple[str, str, str]]:
     """(top header, sub header, key) columns: the paper's AR/MDLM, then ours per protocol and arm."""
     cols = [(CITATION, "AR", "paper/ar"), (CITATION, "MDLM", "paper/mdlm")]
-    for protocol in _protocols(results):
-        for arm in _arms(results, protocol):
+    for protocol in protocol_names(results):
+        for arm in arm_names(results, protocol):
             if arm == "mdlm_tied" and not with_tied:
                 continue
             cols.append((PROTOCOL_LABEL.get(protocol, protocol), ARM_LABEL[arm], f"{protocol}/{arm}"))
     return cols
 
 
-def _frame(rows: dict[str, list[str]], columns: list[tuple[str, str, str]], stub: str, **attrs) -> pd.DataFrame:
+def table_frame(rows: dict[str, list[str]], columns: list[tuple[str, str, str]], stub: str, **attrs) -> pd.DataFrame:
     df = pd.DataFrame.from_dict(rows, orient="index", dtype=object)
     df.columns = pd.MultiIndex.from_tuples([(c[0], c[1]) for c in columns])
     df.index.name = stub
@@ -45,7 +45,7 @@ def _frame(rows: dict[str, list[str]], columns: list[tuple[str, str, str]], stub
     return df
 
 
-def _seeds_note(results) -> str:
+def seeds_note(results) -> str:
     """What a table's cells over seeds show (numfmt.fmt_agg): the seed values with few seeds, else an
     interval; both rules named when the arms ran different numbers of seeds (AR may run more)."""
     counts = {len(v) for v in (results["meta"].get("seeds_by_arm") or {}).values()}
@@ -67,7 +67,7 @@ def table_setup(results) -> pd.DataFrame:
     real counts (from the trained runs), the paper's are its reported 123.6M / 162.7M."""
     meta = results["meta"]
     cfg = meta["config"]
-    protos = _protocols(results)
+    protos = protocol_names(results)
     pub = PUBLISHED["setup"]
     cols = ["Vicentino (2026)"] + [PROTOCOL_LABEL.get(p, p) for p in protos]
 
@@ -88,7 +88,7 @@ def table_setup(results) -> pd.DataFrame:
 
     def gap(p, arm):
         a, m = run_stat(results, "n_params", p, "ar")["mean"], run_stat(results, "n_params", p, arm)["mean"]
-        return f"+{fmt(m / a - 1, 'pct')}" if _ok(a) and _ok(m) else "n/a"
+        return f"+{fmt(m / a - 1, 'pct')}" if is_number(a) and is_number(m) else "n/a"
 
     data = {}
     data["Shared"] = [""] * len(cols)
@@ -114,7 +114,7 @@ def table_setup(results) -> pd.DataFrame:
     )
     data["Precision"] = [pub["precision"]] + per_protocol(lambda p: describe_precision(meta))
     data["Hardware"] = [pub["hardware"]] + per_protocol(lambda p: str(meta.get("device", "n/a")))
-    data["Seeds"] = ["1"] + per_protocol(lambda p: str(len({r["seed"] for r in _runs(results, protocol=p)})))
+    data["Seeds"] = ["1"] + per_protocol(lambda p: str(len({r["seed"] for r in runs_where(results, protocol=p)})))
     data["Paradigm-specific"] = [""] * len(cols)
     data["Attention (AR / MDLM)"] = ["causal / bidirectional"] * len(cols)
     data["MDLM noise schedule"] = ["cosine"] * len(cols)
@@ -129,12 +129,12 @@ def table_setup(results) -> pd.DataFrame:
     data["MDLM over AR"] = [
         f"+{fmt(PUBLISHED['mdlm']['n_params'] / PUBLISHED['ar']['n_params'] - 1, 'pct')}"
     ] + per_protocol(lambda p: gap(p, "mdlm"))
-    if any(_runs(results, arm="mdlm_tied")):
+    if any(runs_where(results, arm="mdlm_tied")):
         data["Parameters: MDLM (tied head)"] = ["not trained"] + per_protocol(
-            lambda p: params(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "not trained"
+            lambda p: params(p, "mdlm_tied") if runs_where(results, protocol=p, arm="mdlm_tied") else "not trained"
         )
         data["MDLM (tied) over AR"] = ["n/a"] + per_protocol(
-            lambda p: gap(p, "mdlm_tied") if _runs(results, protocol=p, arm="mdlm_tied") else "n/a"
+            lambda p: gap(p, "mdlm_tied") if runs_where(results, protocol=p, arm="mdlm_tied") else "n/a"
         )
     data["Protocol"] = [""] * len(cols)
     pc = {p: prot_cfg(p) for p in protos}
@@ -191,7 +191,7 @@ def table_training(results) -> pd.DataFrame:
     of the main protocol (arche.speed: median [min, max] over rounds), which finding 1 uses, never the
     training logs (arms trained one after another: confounded by whatever else the machine did); the
     paper's is the figure it reports."""
-    cols = _column_groups(results)
+    cols = column_groups(results)
     tp_row = "Throughput (tok/s)"
     names = (
         "Parameters",
@@ -226,13 +226,13 @@ def table_training(results) -> pd.DataFrame:
                 _benchmark_cell(results, src, arm),
                 fmt_agg(st("best_val"), "f3"),
                 fmt_agg(st("best_step"), "int"),
-                _loss_name(results, src, arm),
+                loss_name(results, src, arm),
                 per_seed(results, src, arm, "bound"),
                 per_seed(results, src, arm, "escape"),
             ]
         for name, cell in zip(names, cells):
             rows[name].append(cell)
-    return _frame(rows, cols, "Metric", title="Table 2. Training efficiency" + _seeds_note(results))
+    return table_frame(rows, cols, "Metric", title="Table 2. Training efficiency" + seeds_note(results))
 
 
 def _benchmark_cell(results, protocol, arm) -> str:
@@ -246,9 +246,9 @@ def table_val_loss(results) -> pd.DataFrame:
     """Table 3: validation loss at every evaluation, row k the k-th evaluation of each (the paper
     evaluated every 2,000 of 20,000 steps; ours every eval_every of its own steps), with both steps
     shown, so no row is half empty when the two evaluated equally often; the lowest of each column is bold."""
-    cols = _column_groups(results)
+    cols = column_groups(results)
     pc = PUBLISHED["val_curve"]
-    tables = {key: _curve_table(results, *key.split("/")) for _, _, key in cols if not key.startswith("paper")}
+    tables = {key: curve_table(results, *key.split("/")) for _, _, key in cols if not key.startswith("paper")}
     our_steps = sorted({s for t in tables.values() for s in t})
     best = {key: min(t, key=lambda s: t[s]["mean"]) for key, t in tables.items() if t}
     columns = [("", "Paper step", "paper_step"), ("", "Our step", "our_step")] + cols
@@ -271,12 +271,12 @@ def table_val_loss(results) -> pd.DataFrame:
                 if our_step in t and best.get(key) == our_step:
                     bold.add((label, (top, sub)))
         rows[label] = row
-    return _frame(
+    return table_frame(
         rows,
         columns,
         "Evaluation",
         bold=bold,
-        title="Table 3. Validation loss at each evaluation (bold: lowest)" + _seeds_note(results),
+        title="Table 3. Validation loss at each evaluation (bold: lowest)" + seeds_note(results),
     )
 
 
@@ -284,7 +284,7 @@ def table_likelihood(results) -> pd.DataFrame:
     """Likelihoods that compare: AR validation NLL and perplexity against the MDLM's NELBO and its
     perplexity bound (an upper bound on the MDLM's perplexity), beside the masked-token mean loss the
     paper reported, which is not a likelihood bound. Lowest value over evaluations of each run."""
-    cols = _column_groups(results)
+    cols = column_groups(results)
     rows = {
         k: []
         for k in (
@@ -326,4 +326,6 @@ def table_likelihood(results) -> pd.DataFrame:
             ]
         for k, v in zip(rows, vals):
             rows[k].append(v)
-    return _frame(rows, cols, "Measure", title="Likelihoods: comparable AR and MDLM measures" + _seeds_note(results))
+    return table_frame(
+        rows, cols, "Measure", title="Likelihoods: comparable AR and MDLM measures" + seeds_note(results)
+    )

@@ -8,12 +8,12 @@ The reference rows are openings of further unused stories, at the samples' numbe
 
 from __future__ import annotations
 
-from .config import Config
-from .device import resolve_device
-from .io import read_json
-from .sample import cut_at_eot
-from .study import arm_dir, judge_arms, main_protocol, references_path
-from .tokenizer import TokenCodec
+from ..config import Config
+from ..device import resolve_device
+from ..io import read_json
+from ..sample import cut_at_eot
+from ..tokenizer import TokenCodec
+from .comparison import arm_dir, judge_arms, main_protocol, references_path
 
 
 class Judges:
@@ -21,7 +21,7 @@ class Judges:
     of any of the run's vocabularies (the judges' vocabulary holds them all: study.prepare_judges)."""
 
     def __init__(self, cfg: Config, run_dir):
-        from .generate import load_model
+        from ..generate import load_model
 
         self.device = str(resolve_device(cfg))
         self.arms = {j.paradigm: j for j in judge_arms(cfg)}
@@ -43,7 +43,7 @@ class Judges:
     def perplexity(self, codec, prompt_ids, rows, story_start=True) -> float:
         """exp of the AR judge's token-weighted NLL, each text read as a story: after <|endoftext|>, then
         its prompt, up to and including its first end-of-text."""
-        from .evaluate import generative_perplexity
+        from ..evaluate import generative_perplexity
 
         prefix = ([self.codec.eot] if story_start else []) + self.rows(codec, [prompt_ids])[0]
         return generative_perplexity(self.models["ar"], prefix, self.rows(codec, rows), self.device, eot=self.codec.eot)
@@ -51,7 +51,7 @@ class Judges:
     def nelbo(self, codec, prompt_ids, rows) -> float | None:
         """The MDLM judge's NELBO (nats/token, token-weighted) of the texts given the same context, or
         None without an MDLM judge."""
-        from .evaluate import mdlm_nelbo
+        from ..evaluate import mdlm_nelbo
 
         if "mdlm" not in self.models:
             return None
@@ -65,7 +65,7 @@ class Judges:
 def reference_sets(cfg: Config, run_dir, datas: dict, log=print) -> dict[str, list[list[int]]]:
     """GPT-2 token rows of real text: "openings" of the stories set aside for references
     (study.prepare_judges), "windows" of the main protocol's held-out stream."""
-    from .generate import reference_rows
+    from ..generate import reference_rows
 
     refs = {}
     stored = read_json(references_path(run_dir)) or {}

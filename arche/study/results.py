@@ -1,11 +1,11 @@
 """What a results.json says, read without torch: the published numbers of Vicentino (2026) it is compared
 with, the labels of its arms, queries on its rows (seed aggregates via arche.stats), and the scale of the
-run (toy data, small scale, full scale). The verdicts (arche.findings) and the report read it through here."""
+run (toy data, small scale, full scale). The verdicts (arche.study.findings) and the report read it through here."""
 
 from __future__ import annotations
 
-from .scaling import scale_level, scale_note
-from .stats import aggregate, summarise
+from ..scaling import scale_level, scale_note
+from ..stats import aggregate, summarise
 
 CITATION = "Vicentino (2026)"
 
@@ -84,7 +84,12 @@ ARM_LABEL = {"ar": "AR", "mdlm": "MDLM", "mdlm_tied": "MDLM (tied)"}
 THROUGHPUT_TOLERANCE = 0.10  # finding 1: parity if MDLM tok/s is within 10% of AR's
 
 
-def _protocols(results) -> list[str]:
+def is_repetition(results) -> bool:
+    """Whether a results file is the repetition study's (else the comparison's)."""
+    return results.get("meta", {}).get("study") == "repetition"
+
+
+def protocol_names(results) -> list[str]:
     return list(results["meta"].get("protocols") or sorted({r["protocol"] for r in results["runs"]}))
 
 
@@ -93,24 +98,24 @@ def main_protocol(results) -> str:
     (study.main_protocol's rule, recorded in results.json; older files are read by the same rule)."""
     if results["meta"].get("main_protocol"):
         return results["meta"]["main_protocol"]
-    protos = _protocols(results)
+    protos = protocol_names(results)
     return "controlled" if "controlled" in protos else protos[0]
 
 
-def _arms(results, protocol) -> list[str]:
+def arm_names(results, protocol) -> list[str]:
     present = {r["arm"] for r in results["runs"] if r["protocol"] == protocol}
     return [a for a in ARMS if a in present]
 
 
-def _runs(results, **where) -> list[dict]:
+def runs_where(results, **where) -> list[dict]:
     return [r for r in results["runs"] if all(r.get(k) == v for k, v in where.items())]
 
 
-def _samples(results, **where) -> list[dict]:
+def samples_where(results, **where) -> list[dict]:
     return [r for r in results["samples"] if all(r.get(k) == v for k, v in where.items())]
 
 
-def _ref(results, protocol, kind) -> dict | None:
+def reference_row(results, protocol, kind) -> dict | None:
     return next((r for r in results.get("references") or [] if r["protocol"] == protocol and r["kind"] == kind), None)
 
 
@@ -124,10 +129,10 @@ def sample_stat(results, metric, protocol, arm, setting="samples") -> dict:
     return summarise(results["samples"], metric, protocol=protocol, arm=arm, setting=setting)
 
 
-def _curve_table(results, protocol, arm, key="val_loss") -> dict[int, dict]:
+def curve_table(results, protocol, arm, key="val_loss") -> dict[int, dict]:
     """{step: aggregate over seeds of `key` at that step}."""
     per_step: dict[int, list] = {}
-    for row in _runs(results, protocol=protocol, arm=arm):
+    for row in runs_where(results, protocol=protocol, arm=arm):
         for rec in row.get("curve") or []:
             if rec.get(key) is not None:
                 per_step.setdefault(int(rec["step"]), []).append(rec[key])

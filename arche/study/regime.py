@@ -29,14 +29,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import Config
-from .data import TokenData
-from .device import resolve_device, resolve_precision
-from .io import write_json
-from .objectives import escape_step, unigram_cross_entropy
-from .rundir import read_metrics
-from .scaling import rebatch
-from .train import train
+from ..config import Config
+from ..io import write_json
+from ..scaling import rebatch
+
+# The rule's constants are imported by the report, which loads no torch: the trainer and what reads
+# its runs are imported where the pilots run.
 
 BATCH_CANDIDATES = (2, 8)
 LR_FACTORS = (0.5, 2.0)
@@ -50,6 +48,11 @@ def at_batch(cfg: Config, batch: int, share: float = 1.0) -> Config:
 
 
 def _pilot(cfg: Config, paradigm: str, batch: int, lr: float, seed: int, out_dir: Path, log) -> dict:
+    from ..data import TokenData
+    from ..objectives import escape_step, unigram_cross_entropy
+    from ..rundir import read_metrics
+    from ..train import train
+
     pcfg = at_batch(cfg, batch, PILOT_SHARE).replace(lr=lr, seed=seed, keep_optimizer_state=False)
     run_dir = out_dir / f"{paradigm}_b{batch}_lr{lr:g}_s{seed}"
     log(f"== pilot {run_dir.name}: {pcfg.steps} steps of {batch} x {pcfg.seq_len} ==")
@@ -93,6 +96,8 @@ def choose_lr(pilots: list[dict], batch: int, seed: int) -> dict[str, float]:
 
 def run_regime(cfg: Config, out_dir, results_path=None, log=print) -> dict:
     """Run both steps of REGIME_RULE under the controlled protocol; write and return the choice."""
+    from ..device import resolve_device, resolve_precision
+
     out_dir = Path(out_dir)
     base = cfg.replace(protocol="controlled", study="comparison")
     pilots = [
@@ -108,7 +113,7 @@ def run_regime(cfg: Config, out_dir, results_path=None, log=print) -> dict:
     lrs = choose_lr(pilots, batch, PILOT_SEEDS[0])
     chosen = {"batch_size": batch, "ar_lr": lrs["ar"], "mdlm_lr": lrs["mdlm"]}
     result = {
-        "rule": "arche.regime.REGIME_RULE",
+        "rule": "arche.study.regime.REGIME_RULE",
         "candidates": {"batch": list(BATCH_CANDIDATES), "lr_factors": [1.0, *LR_FACTORS], "share": PILOT_SHARE},
         "base": {k: getattr(base, k) for k in ("batch_size", "steps", "lr", "seq_len", "precision")},
         "precision_used": resolve_precision(base, resolve_device(base)),

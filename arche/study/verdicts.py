@@ -4,7 +4,7 @@ Every verdict is one of OUTCOMES: "holds", "does not hold", "inconclusive" (the 
 it is within two standard errors) or "not testable" (a precondition is unmet: e.g. a model no better than
 the unigram baseline, or no overfitting regime reached).
 
-REPETITION_RULE is the rule for the paper's second finding under the repetition study (arche.repetition).
+REPETITION_RULE is the rule for the paper's second finding under the repetition study (arche.study.repetition).
 It was written, and committed, before that study was run; the paper prints it beside the outcome.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-OUTCOMES = ("holds", "does not hold", "inconclusive", "not testable")
+from .findings import OUTCOMES  # noqa: F401  (the one list of outcomes)
 
 REPETITION_RULE = (
     "For each paradigm and unique-data budget, L(e) is the validation bound (AR NLL, MDLM NELBO; "

@@ -33,18 +33,12 @@ import shutil
 import time
 from pathlib import Path
 
-from .config import (  # noqa: F401
-    PACKAGE_ROOT,
-    STAGES,
-    config_diff,
-    load_config,
-    project_root,
-    resolve_run_dir,
-    resource_dir,
-)
-from .io import read_json as _read_json
-from .io import write_json as _write_json
-from .kernel import KERNEL, _execute
+from ..config import PACKAGE_ROOT, STAGES, config_diff, project_root, resolve_run_dir, resource_dir  # noqa: F401
+from ..io import read_json as _read_json
+from ..io import write_json as _write_json
+from ..profiles import load_config
+from ..runlock import run_lock
+from .kernel import KERNEL, execute_with_papermill
 from .notebook_checks import (  # noqa: F401  (the runner's checks, re-exported)
     NOTEBOOKS,
     PARAMETERS,
@@ -62,7 +56,6 @@ from .run_report import (  # noqa: F401
     read_state,
     render_report,
 )
-from .runlock import run_lock
 
 NOTEBOOKS_DIR = resource_dir("notebooks")
 # Seconds a single notebook cell may run; profiles not listed (the paper ones) have no limit.
@@ -138,8 +131,8 @@ def run_pipeline(
     t_start = time.perf_counter()
     overrides = dict(overrides or {})
     cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
-    from .data import resolve_source
-    from .device import check_fits, resolve_device
+    from ..data import resolve_source
+    from ..device import check_fits, resolve_device
 
     check_fits(cfg, resolve_device(cfg))  # a paper-size run on a machine without CUDA stops here, not hours in
     resolve_source(cfg.source)  # a profile that names the real sample fails here when it is absent
@@ -201,7 +194,7 @@ def run_pipeline(
             save()
             t0 = time.perf_counter()
             try:
-                _execute(
+                execute_with_papermill(
                     nb_dir / f"{name}.ipynb",
                     run / "notebooks" / f"{name}.ipynb",
                     {"profile": profile, "run_dir": str(run), "overrides": overrides},
@@ -283,7 +276,7 @@ def _build_paper(run: Path, log):
     now (None when LaTeX is missing: build_paper says how to get it), and the message of a failed
     build, which the runner raises after saving its state (exit code 1; the results and the report
     stand)."""
-    from . import report
+    from .. import report
 
     log("[pipeline] paper: building")
     try:

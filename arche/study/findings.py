@@ -5,18 +5,18 @@ Pure functions of a results dict (no torch): the analysis stores their outcome i
 
 from __future__ import annotations
 
+from ..numfmt import fmt, fmt_agg
+from ..stats import aggregate, compare, paired_ratio
 from .frontier import equal_quality
-from .numfmt import fmt, fmt_agg
 from .results import (
     ARM_LABEL,
     PUBLISHED,
     THROUGHPUT_TOLERANCE,
-    _runs,
-    _samples,
     main_protocol,
+    runs_where,
     sample_stat,
+    samples_where,
 )
-from .stats import aggregate, compare, paired_ratio
 
 # --------------------------------------------------------------------------- findings
 
@@ -48,7 +48,7 @@ def sanity_gate(results, protocol, arm) -> dict:
     # The unigram baseline: held-out cross-entropy of a unigram fitted on the training tokens (results
     # before it was stored fall back to the plug-in entropy of the validation tokens, a lower number).
     entropy = (meta.get("unigram_xent") or meta.get("unigram_entropy") or {}).get(protocol)
-    rows = _runs(results, protocol=protocol, arm=arm)
+    rows = runs_where(results, protocol=protocol, arm=arm)
     if entropy is None or not rows:
         return {"passed": None, "failed_seeds": [], "entropy": entropy, "best": None}
     failed = [
@@ -151,8 +151,8 @@ def finding_overfitting(results, protocol=None, arm="mdlm") -> dict:
     still improving (its last evaluation is its best within two standard errors) in all of them:
     holds; in none: does not hold; in some: inconclusive."""
     protocol = protocol or main_protocol(results)
-    ar = {r["seed"]: r for r in _runs(results, protocol=protocol, arm="ar")}
-    md = {r["seed"]: r for r in _runs(results, protocol=protocol, arm=arm)}
+    ar = {r["seed"]: r for r in runs_where(results, protocol=protocol, arm="ar")}
+    md = {r["seed"]: r for r in runs_where(results, protocol=protocol, arm=arm)}
     seeds = sorted(set(ar) & set(md))
     if not seeds:
         return _finding("not testable", "no paired runs", "no paired runs", protocol=protocol, k=0, n=0)
@@ -222,9 +222,9 @@ def finding_diversity(results, protocol=None, setting="samples", arm="mdlm", ref
     stat = {}
     directions = []
     for metric, better in DIVERSITY_RULE_METRICS:
-        key = metric if any(metric in r for r in _samples(results)) else metric.replace("_matched", "")
-        rows = [r for r in _samples(results, protocol=protocol, setting=setting)]
-        ar_rows = _samples(results, protocol=protocol, setting=ref_setting) if ref_setting else rows
+        key = metric if any(metric in r for r in samples_where(results)) else metric.replace("_matched", "")
+        rows = [r for r in samples_where(results, protocol=protocol, setting=setting)]
+        ar_rows = samples_where(results, protocol=protocol, setting=ref_setting) if ref_setting else rows
         va = [r.get(key) for r in ar_rows if r["arm"] == "ar"]
         vm = [r.get(key) for r in rows if r["arm"] == arm]
         n_items = min((r["n_texts"] for r in rows if r.get("n_texts")), default=None)
@@ -258,8 +258,8 @@ def finding_diversity(results, protocol=None, setting="samples", arm="mdlm", ref
 def findings(results) -> list[dict]:
     """The paper's three findings and their variants, each judged by its rule."""
     protocol = main_protocol(results)
-    tied = bool(_runs(results, protocol=protocol, arm="mdlm_tied"))
-    prompted = bool(_samples(results, protocol=protocol, setting="samples_prompted"))
+    tied = bool(runs_where(results, protocol=protocol, arm="mdlm_tied"))
+    prompted = bool(samples_where(results, protocol=protocol, setting="samples_prompted"))
     p1, p2 = PUBLISHED["ar"], PUBLISHED["mdlm"]
     pd_ = PUBLISHED["diversity"]
     out = [
@@ -308,7 +308,7 @@ def findings(results) -> list[dict]:
             **finding_diversity(results, protocol),
         }
     )
-    if _samples(results, protocol=protocol, setting="samples_confidence"):
+    if samples_where(results, protocol=protocol, setting="samples_confidence"):
         out.append(
             {
                 "key": "FindingThreeConfidence",

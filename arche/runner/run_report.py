@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .config import PACKAGE_ROOT, STAGES
-from .io import atomic_write
-from .io import read_json as _read_json
+from ..config import PACKAGE_ROOT, STAGES
+from ..io import atomic_write
+from ..io import read_json as _read_json
 
 NOTEBOOKS = list(STAGES)
 STATE_FILE = "pipeline_state.json"
@@ -157,8 +157,8 @@ def render_report(run, state=None) -> Path:
 
 def _scale_note(run: Path, state: dict) -> str:
     """The scale mark of the run: from its results when analysed, else from its config."""
-    from .config import Config
-    from .scaling import config_scale_note, scale_level, scale_note
+    from ..config import Config
+    from ..scaling import config_scale_note, scale_level, scale_note
 
     results = _read_json(run / "results.json")
     if results and "meta" in results:

@@ -6,9 +6,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 
-from .io import read_jsonl
+from ..io import read_jsonl
+from ..runlock import run_lock
 from .notebook_checks import PipelineError
-from .runlock import run_lock
 
 PARAMETERS = ("profile", "run_dir", "overrides")
 
@@ -50,7 +50,7 @@ def refuse_unknown_parameters(namespace: dict) -> None:
 def lock_arms(cfg, run_dir, what: str):
     """Hold the lock of every model directory of the run (04_sample: no sampling from a model that is
     being trained, no two samplers writing the same files)."""
-    from . import study
+    from .. import study
 
     with contextlib.ExitStack() as stack:
         for _, _, path in study.model_dirs(cfg, run_dir):
@@ -60,11 +60,14 @@ def lock_arms(cfg, run_dir, what: str):
 
 def describe(cfg, profile: str, run_dir) -> str:
     """A few lines on what a notebook is about to do: profile, run directory, device, the arms."""
-    from . import study
-    from .device import resolve_device
-    from .scaling import config_scale_note
+    from .. import study
+    from ..device import resolve_device
+    from ..scaling import config_scale_note
+    from ..study import comparison
 
-    arms = ", ".join(key for key, _, _ in study.model_dirs(cfg, run_dir)) or ", ".join(a.key for a in study.arms(cfg))
+    arms = ", ".join(key for key, _, _ in study.model_dirs(cfg, run_dir)) or ", ".join(
+        a.key for a in comparison.arms(cfg)
+    )
     note = config_scale_note(cfg)
     return (
         (f"*** {note} ***\n" if note else "")
@@ -104,12 +107,12 @@ def example_stories(cfg, run_dir, n: int = 3, max_tokens: int = 120) -> dict[str
     """The first `n` held-out stories of every protocol (up to `max_tokens` tokens each), decoded."""
     import numpy as np
 
-    from . import study
-    from .data import TokenData
+    from ..data import TokenData
+    from ..study import comparison
 
     out = {}
-    for protocol in study.protocols(cfg):
-        data = TokenData(study.data_dir(run_dir, protocol))
+    for protocol in comparison.protocols(cfg):
+        data = TokenData(comparison.data_dir(run_dir, protocol))
         flat = np.asarray(data.val).reshape(-1)
         starts = [int(s) for s in data.val_story_starts[: n + 1]] or [0]
         texts = []
@@ -136,8 +139,8 @@ def metrics_table(cfg, run_dir, paradigm: str):
     """Every evaluated step of every arm of a paradigm (from metrics.jsonl)."""
     import pandas as pd
 
-    from . import study
-    from .rundir import read_metrics
+    from .. import study
+    from ..rundir import read_metrics
 
     rows = []
     for key, _, path in study.model_dirs(cfg, run_dir, paradigm):
@@ -152,8 +155,8 @@ def plot_losses(cfg, run_dir, paradigm: str):
     one colour per model."""
     import matplotlib.pyplot as plt
 
-    from . import study
-    from .rundir import read_metrics
+    from .. import study
+    from ..rundir import read_metrics
 
     groups: dict[str, list] = {}
     for key, _, path in study.model_dirs(cfg, run_dir, paradigm):
@@ -183,7 +186,7 @@ def plot_losses(cfg, run_dir, paradigm: str):
 
 def _sample_files(cfg, run_dir, only_stem=None):
     """(model key, set name, records) of every sample file the run's models hold, either study."""
-    from . import study
+    from .. import study
 
     for key, _, path in study.model_dirs(cfg, run_dir):
         for file in sorted(path.glob("*.jsonl")) if path.is_dir() else []:
@@ -229,9 +232,9 @@ def show_masking(cfg, run_dir, ts=(0.25, 0.5, 0.75), max_tokens: int = 48, seed:
     import numpy as np
     import torch
 
-    from . import study
-    from .data import TokenData
-    from .objectives import alpha, nelbo_weight
+    from ..data import TokenData
+    from ..objectives import alpha, nelbo_weight
+    from ..study import comparison
 
     t = torch.linspace(cfg.mdlm_eps, 1.0, 400)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3))
@@ -244,7 +247,7 @@ def show_masking(cfg, run_dir, ts=(0.25, 0.5, 0.75), max_tokens: int = 48, seed:
         ax.grid(alpha=0.3)
     fig.tight_layout()
 
-    data = TokenData(study.data_dir(run_dir, study.main_protocol(cfg)))
+    data = TokenData(comparison.data_dir(run_dir, comparison.main_protocol(cfg)))
     flat = np.asarray(data.val).reshape(-1)
     start = int(data.val_story_starts[0]) if len(data.val_story_starts) else 0
     tokens = [int(x) for x in flat[start : start + max_tokens] if int(x) != data.codec.eot]
@@ -267,10 +270,10 @@ def show_denoising(cfg, run_dir, n_rounds: int = 6, steps: int | None = None, se
     a few of its denoising rounds (the sampler's own `trace`), from all [MASK] to the finished text."""
     import torch
 
-    from . import study
-    from .denoise import sample_mdlm
-    from .generate import load_model, prefix_ids
-    from .rundir import read_metrics
+    from .. import study
+    from ..denoise import sample_mdlm
+    from ..generate import load_model, prefix_ids
+    from ..rundir import read_metrics
 
     def best_val(path):  # the run's best MDLM (lowest validation loss) writes the trace worth reading
         vals = [r["val_loss"] for r in read_metrics(path) if "val_loss" in r]

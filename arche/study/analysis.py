@@ -1,5 +1,5 @@
 """The comparison's analysis: everything a trained, sampled run measured, read back and scored into
-RUN/results.json (study.analyse calls it for a comparison run, arche.repetition.analyse for a repetition
+RUN/results.json (study.analyse calls it for a comparison run, arche.study.repetition.analyse for a repetition
 study). It never trains or samples; it scores saved samples under the common judge, measures diversity
 at one number of texts, and runs the interleaved throughput benchmark (arche.speed)."""
 
@@ -9,18 +9,19 @@ import json
 import time
 from pathlib import Path
 
-from . import findings, metrics
-from .config import Config
-from .data import TokenData
-from .device import device_name, resolve_device, resolve_precision
+from .. import metrics
+from ..config import Config
+from ..data import TokenData
+from ..device import device_name, resolve_device, resolve_precision
+from ..io import read_json
+from ..io import write_json as _write_json
+from ..objectives import escape_step, unigram_cross_entropy
+from ..rundir import read_metrics
+from ..scaling import flops_per_token
+from . import findings
+from .comparison import Arm, arm_dir, arms, data_dir, main_protocol, protocols, references_path, sample_settings
 from .frontier import half_sample_se
-from .io import read_json
-from .io import write_json as _write_json
 from .judges import Judges, reference_sets
-from .objectives import escape_step, unigram_cross_entropy
-from .rundir import read_metrics
-from .scaling import flops_per_token
-from .study import Arm, arm_dir, arms, data_dir, main_protocol, protocols, references_path, sample_settings
 
 
 def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
@@ -39,7 +40,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
                 "windows" of the main protocol's held-out stream
     throughput  the interleaved benchmark (arche.speed): tokens/s per round and model, on one device
     infill      the infilling check, or null
-    verdicts    the findings' rules applied (arche.findings), the equal-quality frontier included
+    verdicts    the findings' rules applied (arche.study.findings), the equal-quality frontier included
     """
     run_dir = Path(run_dir)
     datas = {p: TokenData(data_dir(run_dir, p)) for p in protocols(cfg)}
@@ -89,7 +90,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
 
 
 def _read_sample_sets(cfg: Config, run_dir, log) -> list[tuple]:
-    from .generate import read_samples
+    from ..generate import read_samples
 
     out = []
     for arm in arms(cfg):
@@ -141,7 +142,7 @@ def _sample_row(arm, stem, scfg, recs, data, scorer, n_match, match_words, ref_t
 
 
 def frontier_se(texts, match_words, seed) -> dict:
-    """Half-sampling standard errors of the frontier's two measures (arche.frontier.FRONTIER_RULE)."""
+    """Half-sampling standard errors of the frontier's two measures (arche.study.frontier.FRONTIER_RULE)."""
 
     def first5(ts):
         return len({tuple(metrics.words(t)[:5]) for t in ts if metrics.words(t)}) / len(ts)
@@ -233,7 +234,7 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
     }
 
 
-# The training regime a results file records (arche.regime chooses batch_size, ar_lr and mdlm_lr).
+# The training regime a results file records (arche.study.regime chooses batch_size, ar_lr and mdlm_lr).
 REGIME_KEYS = ("batch_size", "lr", "ar_lr", "mdlm_lr", "mdlm_time_sampling", "precision")
 
 
@@ -247,7 +248,7 @@ def _seeds_by_arm(cfg: Config) -> dict[str, list[int]]:
 def measure_throughput(cfg: Config, vocab_size: int, log=print) -> dict:
     """The interleaved training-throughput benchmark (arche.speed) at the run's model shape, for
     AR, MDLM and (when trained) the tied MDLM of the main protocol."""
-    from .speed import interleaved
+    from ..speed import interleaved
 
     main = [a for a in arms(cfg) if a.protocol == main_protocol(cfg) and a.seed == cfg.seed]
     models = {a.name: (a.config, a.paradigm) for a in main}

@@ -22,7 +22,7 @@ FRONTIER_RULE, written and committed before the run it judges:
   "no difference". Outcome: holds when every overlapping MDLM point is more diverse; does not hold when
   none is; inconclusive otherwise; not testable when no MDLM point lies inside AR's perplexity range
   (the two frontiers do not overlap; the ranges are reported), or when AR or the MDLM fails the sanity
-  gate of the other findings (arche.findings.sanity_gate: a model no better than the unigram baseline;
+  gate of the other findings (arche.study.findings.sanity_gate: a model no better than the unigram baseline;
   this clause added 2026-11-30, before the replica run it first judges).
 
 Pure functions of results.json rows (no torch).

@@ -4,7 +4,7 @@ The .py is what a reviewer reads and diffs; the .ipynb, committed without output
 (the badges) and papermill executes. `sync` keeps the pair equal and both current:
 
 * a pair whose .ipynb is newer than its .py (edited in Jupyter without jupytext) updates the .py first;
-* every notebook's Colab install cell and badge are rewritten from arche.colab (the repository URL in
+* every notebook's Colab install cell and badge are rewritten from arche.runner.colab (the repository URL in
   pyproject.toml is the one place that names it);
 * the .ipynb is then written from the .py: no outputs, stable cell ids (the tag, else NN-index).
 

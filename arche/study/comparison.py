@@ -1,4 +1,4 @@
-"""The study: which models a run trains, samples and compares, and the analysis into results.json.
+"""The comparison: which models a run trains, samples and compares (arche.study.analysis scores them).
 
 A run directory holds one data directory per protocol and one model directory per *arm*:
 
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config
-from .data import TokenData, prepare, story_openings
-from .io import read_json
-from .io import write_json as _write_json
-from .train import train
+from ..config import Config
+from ..data import TokenData, prepare, story_openings
+from ..io import read_json
+from ..io import write_json as _write_json
+from ..train import train
 
 # The quality-diversity frontier (`sweep`), drawn on the first seed of the main protocol: AR's temperature
 # from below its own (1) up to where its judge perplexity reaches the MDLM's; the MDLM's temperature
@@ -57,7 +57,7 @@ def protocols(cfg: Config) -> list[str]:
 
 
 def arm_lr(cfg: Config, protocol: str, name: str) -> float:
-    """An arm's learning rate: under the controlled protocol its paradigm's (`ar_lr`, `mdlm_lr`: arche.regime
+    """An arm's learning rate: under the controlled protocol its paradigm's (`ar_lr`, `mdlm_lr`: arche.study.regime
     chooses them), else, and where those are 0, `lr` (the published protocol: one rate for both, as released)."""
     own = cfg.ar_lr if name == "ar" else cfg.mdlm_lr
     return own if (own and protocol == "controlled") else cfg.lr
@@ -110,12 +110,7 @@ def judge_arms(cfg: Config) -> list[Arm]:
 
 
 def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[str, str, Path]]:
-    """(key, paradigm, directory) of every model the run trains, for either study (progress tables,
-    plots and locks need no other knowledge of its layout). The judge is not included."""
-    if cfg.study == "repetition":
-        from . import repetition
-
-        return repetition.model_dirs(cfg, run_dir, paradigm)
+    """(key, paradigm, directory) of every model the comparison trains (the judges not included)."""
     return [(a.key, a.paradigm, arm_dir(run_dir, a)) for a in arms(cfg, paradigm)]
 
 
@@ -143,10 +138,6 @@ def references_path(run_dir) -> Path:
 def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     """Token files for every protocol of the run, then the references and the judges' data (stories
     after every arm's); returns {protocol: manifest}."""
-    if cfg.study == "repetition":
-        from . import repetition
-
-        return repetition.prepare_all(cfg, run_dir, log)
     out = {}
     for protocol in protocols(cfg):
         pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
@@ -183,10 +174,6 @@ def prepare_judges(cfg: Config, run_dir, manifests: dict, log=print) -> dict:
 
 def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
     """Train (or resume, or skip when finished) every arm of one paradigm, then its judge."""
-    if cfg.study == "repetition":
-        from . import repetition
-
-        return repetition.train_all(cfg, run_dir, paradigm, log)
     summaries = []
     todo = arms(cfg, paradigm) + [j for j in judge_arms(cfg) if j.paradigm == paradigm]
     for arm in todo:
@@ -231,11 +218,7 @@ def sample_settings(cfg: Config, arm: Arm) -> dict[str, Config]:
 
 def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
     """Draw every sample set (skipping those already written)."""
-    if cfg.study == "repetition":
-        from . import repetition
-
-        return repetition.sample_all(cfg, run_dir, log)
-    from .generate import sample_run
+    from ..generate import sample_run
 
     paths = []
     for arm in arms(cfg):
@@ -254,7 +237,7 @@ def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
 
 def infill_all(cfg: Config, run_dir, log=print) -> Path | None:
     """MDLM infilling on held-out stories, scored by the AR model of the same protocol and seed."""
-    from .evaluate import infill_demo
+    from ..evaluate import infill_demo
 
     protocol = main_protocol(cfg)
     mdlm = next(a for a in arms(cfg, "mdlm") if a.protocol == protocol and a.name == "mdlm")
@@ -268,18 +251,3 @@ def infill_all(cfg: Config, run_dir, log=print) -> Path | None:
     )
     _write_json(out, {"protocol": protocol, "seed": mdlm.seed, **result})
     return out
-
-
-# --------------------------------------------------------------------------- analysis
-
-
-def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
-    """Score everything the run saved into RUN/results.json (arche.analysis for the comparison,
-    arche.repetition for a repetition study); returns the results."""
-    if cfg.study == "repetition":
-        from . import repetition
-
-        return repetition.analyse(cfg, run_dir, profile, log)
-    from . import analysis
-
-    return analysis.analyse(cfg, run_dir, profile, log)

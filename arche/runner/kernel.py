@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import project_root
+from ..config import project_root
 
 KERNEL = "python3"
 # The kernel's own log (not the notebook's output) says only what matters: ipykernel 7 otherwise warns
@@ -44,7 +44,7 @@ class _StreamToLog(logging.Handler):
             self.log(msg.rstrip("\n"))
 
 
-def _execute(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) -> None:
+def execute_with_papermill(src: Path, out: Path, parameters: dict, timeout, kernel_name, log) -> None:
     import papermill
 
     logger = logging.getLogger("papermill")

@@ -14,11 +14,11 @@ separate run would (tests/test_repetition.py). Epochs are exact: a budget is a w
 (steps_per_epoch = chunks / batch_size), and the data order visits every chunk once per epoch.
 
     RUN/controlled/data/                       the replica's data (one protocol)
-    RUN/controlled/judge_s1000/                the common judge of fluency (arche.study.judge_arm)
+    RUN/controlled/judge_s1000/                the common judge of fluency (arche.comparison.judge_arm)
     RUN/controlled/repetition/ar_u506_s0/trunk the constant-lr trunk, paused at each branch point
     RUN/controlled/repetition/ar_u506_s0/e8    the 8-epoch run (forked, then decayed)
 
-The verdict on finding 2 follows RULE, fixed before the study was run (arche.verdicts.repetition).
+The verdict on finding 2 follows RULE, fixed before the study was run (arche.study.verdicts.repetition).
 """
 
 from __future__ import annotations
@@ -27,14 +27,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import analysis, study
-from .config import Config, ConfigError, parse_list
-from .data import TokenData, prepare
-from .device import device_name, resolve_device
-from .rundir import fork, read_metrics
-from .scaling import flops_per_token
-from .schedule import decay_start
-from .train import train
+from ..config import Config, ConfigError, parse_list
+from ..data import TokenData, prepare
+from ..device import device_name, resolve_device
+from ..rundir import fork, read_metrics
+from ..scaling import flops_per_token
+from ..schedule import decay_start
+from ..train import train
+from . import analysis, comparison
 
 PARADIGMS = ("ar", "mdlm")
 
@@ -92,7 +92,7 @@ def branches(cfg: Config, n_train_chunks: int, paradigm: str | None = None) -> l
 
 
 def home(run_dir, b: Branch) -> Path:
-    return Path(run_dir) / study.main_protocol(b.config) / "repetition" / f"{b.paradigm}_u{b.chunks}_s{b.seed}"
+    return Path(run_dir) / comparison.main_protocol(b.config) / "repetition" / f"{b.paradigm}_u{b.chunks}_s{b.seed}"
 
 
 def branch_dir(run_dir, b: Branch) -> Path:
@@ -115,21 +115,21 @@ def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[
 
 
 def _data(run_dir, cfg: Config) -> TokenData:
-    return TokenData(study.data_dir(run_dir, study.main_protocol(cfg)))
+    return TokenData(comparison.data_dir(run_dir, comparison.main_protocol(cfg)))
 
 
 # --------------------------------------------------------------------------- stages
 
 
 def prepare_all(cfg: Config, run_dir, log=print) -> dict:
-    protocol = study.main_protocol(cfg)
-    return {protocol: prepare(cfg, study.data_dir(run_dir, protocol), log=log)}
+    protocol = comparison.main_protocol(cfg)
+    return {protocol: prepare(cfg, comparison.data_dir(run_dir, protocol), log=log)}
 
 
 def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
     """Every epoch count of one paradigm, shortest first: the trunk trains to the branch's decay start,
     the branch forks from it and decays (each step skipped when already done)."""
-    ddir = study.data_dir(run_dir, study.main_protocol(cfg))
+    ddir = comparison.data_dir(run_dir, comparison.main_protocol(cfg))
     summaries = []
     for b in branches(cfg, len(_data(run_dir, cfg).train), paradigm):
         out = branch_dir(run_dir, b)
@@ -142,9 +142,9 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
         log(f"== decay {b.key} ({b.config.steps} steps) ==")
         summaries.append({"branch": b.key, **train(b.config, paradigm, out, ddir, log=log)})
     if paradigm == "ar":  # the judge of fluency: the replica's AR, with a seed no branch uses
-        judge = study.judge_arm(cfg)
+        judge = comparison.judge_arm(cfg)
         log(f"== training the judge {judge.key} ==")
-        train(judge.config, "ar", study.arm_dir(run_dir, judge), ddir, log=log)
+        train(judge.config, "ar", comparison.arm_dir(run_dir, judge), ddir, log=log)
     return summaries
 
 
@@ -157,7 +157,7 @@ def sampled(cfg: Config, n_train_chunks: int) -> list[Branch]:
 
 
 def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
-    from .generate import sample_run
+    from ..generate import sample_run
 
     paths = []
     for b in sampled(cfg, len(_data(run_dir, cfg).train)):
@@ -202,24 +202,24 @@ def _row(b: Branch, bdir: Path, vocab_size: int, n_params: int) -> dict:
 def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
     """RUN/results.json of a repetition study: meta, one row per branch (`repetition`), the samples
     of the sampled branches scored like the comparison's (diversity at n_match texts, gen-PPL under the
-    judge), the held-out openings, and the verdicts (arche.verdicts.repetition)."""
+    judge), the held-out openings, and the verdicts (arche.study.verdicts.repetition)."""
     import json
 
+    from ..evaluate import generative_perplexity
+    from ..generate import load_model, read_samples, reference_rows
     from . import verdicts
-    from .evaluate import generative_perplexity
-    from .generate import load_model, read_samples, reference_rows
 
     run_dir = Path(run_dir)
     data = _data(run_dir, cfg)
-    codec, protocol = data.codec, study.main_protocol(cfg)
+    codec, protocol = data.codec, comparison.main_protocol(cfg)
     rows = []
     for b in branches(cfg, len(data.train)):
         saved = json.loads((branch_dir(run_dir, b) / "config.json").read_text())
         rows.append(_row(b, branch_dir(run_dir, b), saved["vocab_size"], saved["n_params"]))
 
     device = str(resolve_device(cfg))
-    judge = study.judge_arm(cfg)
-    jmodel, jcodec, _, _ = load_model(study.arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
+    judge = comparison.judge_arm(cfg)
+    jmodel, jcodec, _, _ = load_model(comparison.arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
     # The same codec (one data directory), so ids need no translation; texts are scored after <|endoftext|>.
     refs = reference_rows(data, cfg.n_samples, cfg.sample_length, "openings", seed=cfg.sample_seed)
     n_match = min(cfg.n_samples, len(refs))
