@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from .config import STAGES, ConfigError, parse_overrides
+from .config import STAGES, ConfigError, parse_overrides, refuse_source_tree
 from .errors import UserError
 from .profiles import PROFILES, load_config
 
@@ -88,12 +88,16 @@ def cmd_prepare(args):
 def cmd_regime(args):
     from .study.regime import run_regime
 
+    refuse_source_tree(args.run_dir)
     run_regime(_config(args), args.run_dir, args.out)
 
 
 def cmd_train(args):
     from .train import train
 
+    for path in (args.run_dir, args.data_dir):
+        if path:
+            refuse_source_tree(path)
     summary = train(_config(args), args.paradigm, args.run_dir, data_dir=args.data_dir)
     print(json.dumps(summary))
 
@@ -138,6 +142,7 @@ def cmd_figures(args):
     from .report import render_results
 
     out = _absolute(args.out or Path("runs") / f"figures-{Path(args.results).stem}")
+    refuse_source_tree(out)
     pdf = render_results(
         _absolute(args.results), out, repetition_path=_absolute(args.repetition) if args.repetition else None
     )

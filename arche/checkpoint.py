@@ -53,6 +53,8 @@ def write(path, tensors: dict, state: dict, param_groups, keep_previous: bool = 
     meta["sha256"] = checksum(tensors, meta)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
+    if tmp.is_symlink() or tmp.exists():  # a leftover, or a planted link: removed, never written through
+        tmp.unlink()
     save_file(tensors, str(tmp), metadata=meta)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())

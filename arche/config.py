@@ -404,9 +404,28 @@ def default_run_dir(profile: str) -> str:
 def resolve_run_dir(run_dir) -> Path:
     """An absolute run directory. A relative one is taken from $ARCHE_RUNS_ROOT when set (Colab sets
     it to Google Drive), else from the repository root, whatever the current directory is (papermill
-    runs a notebook from notebooks/)."""
+    runs a notebook from notebooks/). One that is or holds the project's sources is refused."""
     path = Path(run_dir).expanduser()
-    if path.is_absolute():
-        return path
-    base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
-    return (base / path).resolve()
+    if not path.is_absolute():
+        base = Path(os.environ["ARCHE_RUNS_ROOT"]) if os.environ.get("ARCHE_RUNS_ROOT") else project_root()
+        path = (base / path).resolve()
+    refuse_source_tree(path)
+    return path
+
+
+# The project's own folders: a run writes executed notebooks, paper sources and figures of its own, which
+# must never land on (or around) these.
+SOURCE_FOLDERS = ("arche", "notebooks", "paper", "tests", "results")
+
+
+def refuse_source_tree(path) -> None:
+    """Refuse an output directory that is, holds or lies inside one of the checkout's SOURCE_FOLDERS."""
+    path = Path(path).expanduser().resolve()
+    root = project_root().resolve()
+    for name in SOURCE_FOLDERS:
+        src = root / name
+        if src.is_dir() and (path == src or src.is_relative_to(path) or path.is_relative_to(src)):
+            raise ConfigError(
+                f"output directory {path} is, holds or lies in the project's {name}/ folder, whose files a run "
+                f"would overwrite: choose another, e.g. runs/NAME"
+            )

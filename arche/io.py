@@ -17,7 +17,12 @@ def atomic_write(path, blob: bytes | str) -> None:
     """Write to a temporary file and rename: a kill mid-write leaves the old file or none."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
+    # A temporary left by a kill, or a link planted there, is removed and never followed: O_EXCL creates a
+    # new file, O_NOFOLLOW refuses a link put there in between (a link's target would be overwritten).
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as f:
         f.write(blob.encode() if isinstance(blob, str) else blob)
         f.flush()
         os.fsync(f.fileno())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -20,6 +21,10 @@ from .lookup import check_macros
 # --------------------------------------------------------------------------- the notebook bridge
 
 FIG_MIMES = ("application/pdf", "image/png")
+
+
+# A tag names the file its output is written to (fig-NAME.pdf/.png, tab-NAME.tex, macros.tex).
+TAG_PATTERN = re.compile(r"(fig|tab)-[A-Za-z0-9][A-Za-z0-9-]*|macros")
 
 
 class TaggedOutputError(RuntimeError):
@@ -43,6 +48,8 @@ def _collect(nb) -> tuple[dict[str, bytes], list[str]]:
     for cell in nb.cells:
         tags = [t for t in cell.get("metadata", {}).get("tags", []) if t.startswith(("fig-", "tab-")) or t == "macros"]
         for tag in tags:
+            if not TAG_PATTERN.fullmatch(tag):  # the tag becomes a file name: nothing that leaves generated/
+                raise TaggedOutputError(f"tag {tag!r} is not a plain name (letters, digits and '-' after fig-/tab-)")
             if tag in seen:
                 raise TaggedOutputError(f"tag {tag!r} is on more than one cell")
             seen.add(tag)

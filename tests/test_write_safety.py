@@ -1,0 +1,69 @@
+"""Nothing is written outside the run directory (issue 21, class 2): a link planted at a temporary file is
+not followed, a notebook tag cannot name a path, and a run or output directory that is or holds the
+project's own sources is refused before anything is written."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from arche import checkpoint
+from arche.config import ConfigError, refuse_source_tree, resolve_run_dir
+from arche.io import write_json
+from arche.report.paper import TaggedOutputError, export_tagged
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_link_at_the_temporary_file_is_not_followed(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json.tmp").symlink_to(victim)
+    write_json(run / "config.json", {"a": 1})
+    assert victim.read_text() == "keep me"
+    assert json.loads((run / "config.json").read_text()) == {"a": 1}
+    (run / "last.safetensors.tmp").symlink_to(victim)
+    checkpoint.write(run / "last.safetensors", {"w": torch.zeros(2)}, {"step": 1}, [])
+    assert victim.read_text() == "keep me" and (run / "last.safetensors").stat().st_size > 0
+
+
+@pytest.mark.parametrize("tag", ["tab-/../../../x", "fig-../escape", "tab-a/b", "tab-"])
+def test_a_tag_that_is_not_a_plain_name_is_refused(tmp_path, tag):
+    cell = new_code_cell("x", metadata={"tags": [tag]})
+    cell.outputs = [new_output("display_data", data={"text/latex": "\\relax"})]
+    nb_path = tmp_path / "nb.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), str(nb_path))
+    out = tmp_path / "deep" / "er" / "out"
+    with pytest.raises(TaggedOutputError, match="not a plain name"):
+        export_tagged(nb_path, out)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["nb.ipynb"]  # nothing written anywhere
+
+
+@pytest.mark.parametrize("where", [".", "notebooks", "paper/generated", "arche/study"])
+def test_an_output_directory_on_the_sources_is_refused(where):
+    with pytest.raises(ConfigError, match="project's .*/ folder"):
+        resolve_run_dir(ROOT / where)
+    with pytest.raises(ConfigError):
+        refuse_source_tree(ROOT / where)
+    refuse_source_tree(ROOT / "runs" / "fine")  # a run directory of its own is fine
+
+
+def test_figures_into_the_checkout_is_one_line_and_writes_nothing():
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    proc = subprocess.run(
+        [sys.executable, "-m", "arche", "figures", "--results", "results/replica.json", "--out", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and len(proc.stderr.splitlines()) == 1
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert after == before
