@@ -3,6 +3,7 @@ not followed, a notebook tag cannot name a path, and a run or output directory t
 project's own sources is refused before anything is written."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,14 @@ def test_figures_into_the_checkout_is_one_line_and_writes_nothing():
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error:") and len(proc.stderr.splitlines()) == 1
     after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     assert after == before
+
+
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
+def test_the_same_results_give_the_same_pdf_bytes(tmp_path):
+    # `make figures` must leave git clean: no clock date or random /ID in the PDF.
+    from arche.report import render_results
+
+    first = render_results(ROOT / "results" / "replica.json", tmp_path / "a", log=lambda *_: None)
+    second = render_results(ROOT / "results" / "replica.json", tmp_path / "b", log=lambda *_: None)
+    assert first.read_bytes() == second.read_bytes()
+    assert b"/CreationDate (D:2026" in first.read_bytes()  # the run's date, not the clock's

@@ -4,7 +4,9 @@ built on first use) and the paper build (latexmk), in a directory of the run's o
 from __future__ import annotations
 
 import base64
+import datetime
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +18,7 @@ from ..config import (
 )
 from ..errors import UserError
 from .display import SKIP_MIMETYPE
-from .lookup import check_macros
+from .lookup import V_PREFIX, check_macros
 
 # --------------------------------------------------------------------------- the notebook bridge
 
@@ -148,6 +150,18 @@ def export_tagged(executed_notebook_path, out_dir, png_dir=None) -> dict[str, Pa
 LATEX_INSTALL = "apt-get install -y --no-install-recommends latexmk texlive-latex-recommended lmodern"
 
 
+def reproducible_pdf_env(macros_path: Path) -> dict[str, str]:
+    """pdfTeX's dates from the run's date (the RunDate value), not the clock, so that the same results give
+    the same PDF bytes (the .tex files drop the trailer /ID: \\pdftrailerid{})."""
+    text = macros_path.read_text() if macros_path.exists() else ""
+    found = re.search(
+        re.escape(f"\\csname {V_PREFIX}RunDate\\endcsname") + r"\{(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\}", text
+    )
+    when = datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S") if found else datetime.datetime(2026, 1, 1)
+    epoch = int(when.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return {"SOURCE_DATE_EPOCH": str(epoch), "FORCE_SOURCE_DATE": "1"}
+
+
 class PaperBuildError(UserError, RuntimeError):
     """latexmk failed; the message carries LaTeX's own error lines."""
 
@@ -239,7 +253,8 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
         )
         return None
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-outdir=build", doc]
-    proc = subprocess.run(cmd, cwd=paper_dir, capture_output=True, text=True)
+    env = {**os.environ, **reproducible_pdf_env(gen / "macros.tex")}
+    proc = subprocess.run(cmd, cwd=paper_dir, capture_output=True, text=True, env=env)
     pdf = paper_dir / "build" / doc.replace(".tex", ".pdf")
     if proc.returncode != 0 or not pdf.exists():
         log_path = paper_dir / "build" / doc.replace(".tex", ".log")
