@@ -7,7 +7,7 @@ RUN_DIR ?= runs/$(PROFILE)
 RESULTS ?= results/replica.json
 REPETITION ?= results/repetition.json
 
-.PHONY: setup smoke test lint figures analysis paper study replica repetition notebooks clean
+.PHONY: setup smoke test test-fast lint figures analysis paper study replica repetition notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,9 @@ smoke: setup            ## whole pipeline, smoke profile: data, AR, MDLM, sample
 
 test: setup             ## the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
+
+test-fast: setup        ## the tests without the slow ones (marked slow: 3 s or more each), for a quick loop
+	$(PY) -m pytest -q -m "not slow"
 
 figures: setup          ## the committed study's figures, tables, macros and PDF from its results file alone
 	$(PY) -m arche figures --results $(RESULTS) --out runs/figures-replica --figures-dir figures \

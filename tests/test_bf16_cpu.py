@@ -26,6 +26,7 @@ def _curve(run_dir):
 
 
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
+@pytest.mark.slow
 def test_bf16_loss_curve_matches_fp32(tmp_path, monkeypatch, paradigm):
     # Real bf16 arithmetic even on a CPU without native bf16, where a run would take fp32 (arche.device):
     # emulated, it is slow but computes the same numbers, and the tolerance is what is under test.

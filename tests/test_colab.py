@@ -110,6 +110,7 @@ def _run_install(python, root, url, env_extra=None, name="home"):
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_install_cell_works_from_a_clone_a_drive_copy_and_a_zip(clean_venv):
     root, python = clean_venv
     clone = _committed_clone(root / "origin")
@@ -136,6 +137,7 @@ def test_the_install_cell_works_from_a_clone_a_drive_copy_and_a_zip(clean_venv):
     assert "arche-main/arche/config.py" in out.stdout
 
 
+@pytest.mark.slow
 def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
     """`pip install .` (not editable) ships the notebooks and paper sources; `python -m arche run` finds
     them from anywhere. The temporary venv takes its dependencies from this environment (a .pth), its

@@ -68,6 +68,7 @@ def _assert_close_runs(a_dir, b_dir):
 
 
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path, paradigm):
     subprocess.run(_cmd(paradigm, tmp_path / "one", tmp_path / "data", 1), check=True, env=ENV, capture_output=True)
     proc = subprocess.run(
@@ -79,6 +80,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, paradigm):
     assert len(read_metrics(tmp_path / "two")) == OVER["steps"] // OVER["log_every"]
 
 
+@pytest.mark.slow
 def test_ddp_run_killed_and_resumed_matches(tmp_path):
     subprocess.run(_cmd("mdlm", tmp_path / "one", tmp_path / "data", 1), check=True, env=ENV, capture_output=True)
     cmd = _cmd("mdlm", tmp_path / "two", tmp_path / "data", 2)

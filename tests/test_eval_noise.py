@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
+
 from arche import load_config
 from arche.train import train
 
 
+@pytest.mark.slow
 def test_smoke_nelbo_standard_error_is_under_a_hundredth(tmp_path, capsys):
     # The smoke profile as the pipeline runs it (controlled protocol: the NELBO is the loss).
     cfg = load_config("smoke", protocol="controlled", device="cpu")

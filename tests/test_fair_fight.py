@@ -158,6 +158,7 @@ def test_arms_run_more_ar_seeds_and_each_paradigm_its_rate():
     assert {a.seed for a in prompted} == {0, 1}  # only the seeds both paradigms have
 
 
+@pytest.mark.slow
 def test_a_controlled_run_scores_every_set_under_both_judges_and_judges_finding_3_on_the_frontier(tmp_path):
     cfg = tiny_config(protocol="controlled", sweep=True, mdlm_judge=True, n_samples=6, sample_batch_size=6)
     quiet = lambda *_: None  # noqa: E731

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "arche"
 LAYERS = ("core", "study", "report", "runner")  # bottom to top
@@ -99,6 +101,7 @@ def test_no_private_name_crosses_a_module_boundary():
     assert not crossing, f"private names imported from another module: {crossing}"
 
 
+@pytest.mark.slow
 def test_the_report_imports_without_torch():
     code = """
 import sys

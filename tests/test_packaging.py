@@ -8,6 +8,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Declared for what they run, not for an import: the kernel papermill starts, the test runner, dev tools.
@@ -57,6 +59,7 @@ def test_every_import_is_declared_and_every_dependency_imported():
     assert decl["pipeline"] == PIPELINE_ONLY and not (decl["core"] & PIPELINE_ONLY)
 
 
+@pytest.mark.slow
 def test_the_core_imports_without_the_pipeline_extra():
     """Colab installs the core only: arche, its training, samplers and the report must import without
     papermill, nbconvert, nbformat or traitlets (blocked here as if not installed)."""

@@ -171,6 +171,7 @@ def _finished_run(run: Path, **overrides) -> dict:
     return state
 
 
+@pytest.mark.slow
 def test_config_mismatch_on_existing_run_dir_is_rejected(tmp_path):
     run = tmp_path / "run"
     _finished_run(run, **SMALL)
@@ -248,6 +249,7 @@ def _stub_notebooks(tmp_path) -> Path:
     return nb_dir
 
 
+@pytest.mark.slow
 def test_runner_executes_skips_reruns_and_reports(tmp_path):
     nb_dir, run = _stub_notebooks(tmp_path), tmp_path / "run"
     counts = lambda: {n: int((run / f"{n}.count").read_text()) for n in NOTEBOOKS if (run / f"{n}.count").exists()}  # noqa: E731
@@ -327,6 +329,7 @@ def test_relative_run_dir_of_the_runner_is_taken_from_the_working_directory(tmp_
     assert run == tmp_path / "rel" and (tmp_path / "rel" / "01_data.count").exists()
 
 
+@pytest.mark.slow
 def test_plain_papermill_still_works(tmp_path):
     """Users may drive papermill themselves; its kernel starts in notebooks/ and a relative run_dir still
     lands under the runs root (here $ARCHE_RUNS_ROOT; by default the repository root)."""

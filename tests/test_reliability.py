@@ -290,6 +290,7 @@ def _killed_at_write(target, *args):
 
 
 @pytest.mark.parametrize("target", ["config.json", "metrics.jsonl"])
+@pytest.mark.slow
 def test_kill_at_a_run_file_write_loses_nothing(tmp_path, target):
     run, data = tmp_path / "run", tmp_path / "data"
     args = ["train", "ar", "--run-dir", str(run), "--data-dir", str(data)]
@@ -340,6 +341,7 @@ def test_damaged_or_deleted_run_files_are_rebuilt_from_the_checkpoint(tmp_path):
     assert (run / "metrics.jsonl").read_bytes() == before["metrics.jsonl"]
 
 
+@pytest.mark.slow
 def test_sample_names_a_damaged_config_json(tmp_path):
     _train(tmp_path)
     (tmp_path / "run" / "config.json").write_text("")
@@ -416,6 +418,7 @@ def _held_elsewhere(directory, what):
         thread.join()
 
 
+@pytest.mark.slow
 def test_second_train_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
     run = tmp_path / "run"
     with _held_elsewhere(run, "training ar"):  # this test process plays the first trainer
@@ -428,6 +431,7 @@ def test_second_train_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
     assert [r["step"] for r in read_metrics(run)] == [2, 4, 6, 8, 10, 12]  # no duplicated rows
 
 
+@pytest.mark.slow
 def test_sample_and_paper_take_the_lock_too(tmp_path):
     _train(tmp_path)
     run = tmp_path / "run"
@@ -518,6 +522,7 @@ def test_bad_numbers_are_refused_naming_the_key(key, value):
         load_config("smoke", **{key: value})
 
 
+@pytest.mark.slow
 def test_bad_numbers_on_the_command_line_are_one_line(tmp_path):
     proc = _cli("train", "ar", "--run-dir", str(tmp_path / "run"), *_tiny_sets(grad_clip=-1, lr="nan"))
     _one_error_line(proc, "must be")
@@ -602,6 +607,7 @@ def test_damaged_last_checkpoint_falls_back_to_the_previous_one(tmp_path, damage
     assert _deterministic(read_metrics(run)) == _deterministic(read_metrics(tmp_path / "straight"))
 
 
+@pytest.mark.slow
 def test_no_good_checkpoint_left_is_one_clear_error(tmp_path):
     _train(tmp_path)
     run = tmp_path / "run"
@@ -642,6 +648,7 @@ def test_deleting_config_json_does_not_skip_the_config_check(tmp_path):
 # --------------------------------------------------------------------------- 8. one error style, notebook parameters
 
 
+@pytest.mark.slow
 def test_user_errors_of_every_command_are_one_line(tmp_path):
     missing = tmp_path / "nope.jsonl"
     _one_error_line(_cli("prepare", "--data-dir", str(tmp_path / "d"), *_tiny_sets(source=str(missing))), str(missing))
@@ -650,6 +657,7 @@ def test_user_errors_of_every_command_are_one_line(tmp_path):
     _one_error_line(proc, "run the whole pipeline first")
 
 
+@pytest.mark.slow
 def test_notebooks_refuse_parameters_they_do_not_take(tmp_path):
     with pytest.raises(PipelineError, match="unknown notebook parameter.*steps"):
         views.refuse_unknown_parameters(

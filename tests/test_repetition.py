@@ -57,6 +57,7 @@ def test_epoch_accounting_is_exact(tmp_path):
         TokenData(tmp_path / "data", train_chunks=n + 1)
 
 
+@pytest.mark.slow
 def test_a_branch_ends_bit_for_bit_where_a_separate_run_ends(tmp_path):
     """Tolerance: none on CPU (the same weights and validation loss, exactly)."""
     cfg = rep_config(repetition_epochs="2,4", repetition_shares="0.5")
@@ -103,6 +104,7 @@ def tiny_study(tmp_path_factory):
     return cfg, run, study.analyse(cfg, run, "test", log=quiet)
 
 
+@pytest.mark.slow
 def test_the_repetition_study_runs_and_records_exact_epochs(tiny_study):
     cfg, run, results = tiny_study
     rows = results["repetition"]
@@ -127,6 +129,7 @@ def test_the_repetition_study_runs_and_records_exact_epochs(tiny_study):
     assert {p.stat().st_mtime_ns for p in run.rglob("last.safetensors")} == before
 
 
+@pytest.mark.slow
 def test_a_repetition_results_file_renders_its_own_paper(tiny_study, tmp_path):
     from arche import report
 
@@ -145,6 +148,7 @@ def test_a_repetition_results_file_renders_its_own_paper(tiny_study, tmp_path):
     assert "repeating the same data" in text.lower() and results["verdicts"]["finding_2"]["outcome"] in text
 
 
+@pytest.mark.slow
 def test_the_comparison_paper_gets_the_repetition_section(tiny_study, tmp_path):
     from arche import report
 

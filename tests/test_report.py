@@ -653,6 +653,7 @@ def executed_notebook(results=None, tags=TAGS, drop=()):
     return nb
 
 
+@pytest.mark.slow
 def test_export_tagged_writes_the_files(results, tmp_path):
     path = tmp_path / "05_analysis.ipynb"
     nbformat.write(executed_notebook(), path)
@@ -796,6 +797,7 @@ def test_analysis_notebook_structure():
     reason="latexmk not installed (apt-get install -y --no-install-recommends latexmk "
     "texlive-latex-recommended lmodern)",
 )
+@pytest.mark.slow
 def test_build_paper_with_toy_mark(results, tmp_path):
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
@@ -831,6 +833,7 @@ def test_build_paper_with_toy_mark(results, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="latexmk not installed")
+@pytest.mark.slow
 def test_build_paper_minimal_real_data_run(tmp_path):
     """The paper's optional parts (published protocol, tied MDLM, frontier, seeds) all absent, real data at
     small scale: it still compiles, with the small-scale mark and without the frontier figure."""
@@ -890,6 +893,7 @@ def test_readme_block_is_filled_from_results(results, tmp_path):
 # --------------------------------------------------------------------------- from a results file alone
 
 
+@pytest.mark.slow
 def test_results_file_alone_renders_what_the_notebook_exports(results, tmp_path):
     """`python -m arche figures --results FILE` needs no run directory: its tables and macros are the
     analysis notebook's, byte for byte."""
@@ -918,6 +922,7 @@ def test_figures_command_refuses_a_bad_results_file(tmp_path, capsys):
     assert main(["figures", "--results", str(bad), "--out", str(tmp_path / "out")]) == 2
 
 
+@pytest.mark.slow
 def test_frontier_labels_never_overlap_and_perplexity_is_on_a_log_axis():
     from arche.report.plotting import overlapping_labels
 
@@ -932,6 +937,7 @@ def test_frontier_labels_never_overlap_and_perplexity_is_on_a_log_axis():
         assert all(ax.get_xscale() == "log" for ax in fig.axes)
 
 
+@pytest.mark.slow
 def test_frontier_figure_marks_the_comparisons_and_says_whether_the_frontiers_overlap():
     r = make_results()
     fig = report.fig_frontier(r)
@@ -960,6 +966,7 @@ def test_the_committed_older_results_render_without_the_new_fields():
     assert m["HasFrontier"] == "0" and m["ArEscapeSteps"] == "n/a" and m["RegimeNoise"] == "n/a"
 
 
+@pytest.mark.slow
 def test_every_artefact_of_a_toy_run_is_marked(tmp_path):
     """Synthetic data or a small scale: each figure carries the mark in its title, the README block and
     the notebook's summary line lead with it, the HTML report has it in its header, and a rule that

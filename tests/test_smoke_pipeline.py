@@ -77,6 +77,7 @@ def run_in_repo():
     shutil.rmtree(run, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
     run = run_in_repo
     status_before = _git_status()

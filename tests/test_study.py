@@ -70,6 +70,7 @@ def test_summarise_filters_rows():
     assert stats.summarise(rows, "x", protocol="published")["n"] == 1
 
 
+@pytest.mark.slow
 def test_protocol_switch_end_to_end(tmp_path):
     """Published AR samples all begin with the prompt; controlled ones start from <|endoftext|> and are
     unprompted by construction; the prompted controlled setting gives both models the same prompt."""

@@ -58,6 +58,7 @@ def test_lr_schedule_warmup_then_cosine_to_five_percent():
 
 
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
+@pytest.mark.slow
 def test_sigkill_and_resume_is_bit_exact(tmp_path, paradigm):
     over = dict(
         steps=80,
@@ -175,6 +176,7 @@ def test_cli_rejects_unknown_override_before_any_work(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_cli_params_prints_exact_counts():
     out = subprocess.run(
         [sys.executable, "-m", "arche", "params", "--profile", "paper"],

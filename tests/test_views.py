@@ -1,6 +1,7 @@
 """What the notebooks show beside the work: the masking schedule of 03 and the denoising trace of 04."""
 
 import matplotlib
+import pytest
 from conftest import tiny_config
 
 from arche import study
@@ -9,6 +10,7 @@ from arche.runner import views
 matplotlib.use("Agg")
 
 
+@pytest.mark.slow
 def test_the_science_cells_show_masking_and_denoising(tmp_path, capsys):
     cfg = tiny_config(
         compare_protocols=False,

@@ -71,6 +71,7 @@ def test_figures_into_the_checkout_is_one_line_and_writes_nothing():
 
 
 @pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
+@pytest.mark.slow
 def test_the_same_results_give_the_same_pdf_bytes(tmp_path):
     # `make figures` must leave git clean: no clock date or random /ID in the PDF.
     from arche.report import render_results
