@@ -55,11 +55,24 @@ def macros(results) -> dict[str, str]:
     """
     if report_repetition.is_repetition(results):
         return report_repetition.macros(results)
+    m: dict[str, str] = {}
+    _setup_macros(m, results)
+    _measurement_macros(m, results)
+    _paper_macros(m)
+    _our_macros(m, results)
+    _verdict_macros(m, results)
+    frontier_macros(m, results)  # finding 3 at equal judge perplexity (arche.report.frontier)
+    m["InfillSummary"] = infill_summary(results.get("infill"))
+    _infill_macros(m, results.get("infill"))
+    return {k: _tex(v) for k, v in m.items()}
+
+
+def _setup_macros(m: dict, results) -> None:
+    """The run: its scale mark, data, settings, device, protocols, and flags for the parts it has."""
     meta = results["meta"]
     cfg = meta["config"]
     protos = protocol_names(results)
     main = main_protocol(results)
-    m: dict[str, str] = {}
     level = toy_level(meta)
     m["ToyLevel"] = str(level)
     m["ToyMark"] = {0: "", 1: "toy data", 2: "small-scale run"}[level]
@@ -110,7 +123,10 @@ def macros(results) -> dict[str, str]:
     m["ThroughputTolerance"] = fmt(THROUGHPUT_TOLERANCE, "pct").replace(".0%", "%")
     m["CILevel"] = "95%"  # stats.aggregate's interval
     m["SeedValuesMax"] = str(SEED_VALUES_MAX)  # up to this many seeds, the seed values instead of it
-    # The measurement choices behind the verdicts.
+
+
+def _measurement_macros(m: dict, results) -> None:
+    """The measurement choices behind the verdicts: baselines, judges, regime, matched lengths, throughput."""
     meta = results["meta"]
     mp = main_protocol(results)
     m["UnigramEntropy"] = fmt((meta.get("unigram_entropy") or {}).get(mp), "f3")
@@ -133,7 +149,9 @@ def macros(results) -> dict[str, str]:
         g = sanity_gate(results, mp, arm)
         m[f"{A}BestBound"] = fmt_agg(g["best"], "f3") if g["best"] else "n/a"
 
-    # The paper's numbers.
+
+def _paper_macros(m: dict) -> None:
+    """Vicentino (2026)'s numbers (`Paper...`)."""
     P, pd_ = PUBLISHED, PUBLISHED["diversity"]
     m["PaperCitation"] = CITATION
     m["PaperSteps"] = fmt(P["steps"], "int")
@@ -163,7 +181,10 @@ def macros(results) -> dict[str, str]:
     m["PaperArPpl"] = fmt(math.exp(P["ar"]["best_val"]), "f2")
     m["PaperArSameFirstWord"] = fmt(0.998, "pct")  # "99.8% begin with the same word" (abstract)
 
-    # Ours, per protocol: "" for the main protocol, "Pub" for the published one.
+
+def _our_macros(m: dict, results) -> None:
+    """Ours per protocol: "" for the main protocol, "Pub" for the published one."""
+    protos, main = protocol_names(results), main_protocol(results)
     prefixes = {"": main, "Pub": "published" if "published" in protos else None}
     for prefix, protocol in prefixes.items():
         for arm in ARMS:
@@ -203,7 +224,9 @@ def macros(results) -> dict[str, str]:
             gap = pb["mean"] / pa["mean"] - 1 if is_number(pa.get("mean")) and is_number(pb.get("mean")) else None
             m[f"{A}ParamGap"] = fmt(gap, "pct")
 
-    # The verdicts.
+
+def _verdict_macros(m: dict, results) -> None:
+    """Each finding's verdict, phrase, measure and reason, the discussion and the examples' sizes."""
     by_key = {f["key"]: f for f in stored_or_computed(results)}
     for key in (
         "FindingOne",
@@ -225,14 +248,6 @@ def macros(results) -> dict[str, str]:
     m["DiscussionText"] = discussion(by_key, results["meta"])
     m["ExampleChars"] = str(EXAMPLE_CHARS)
     m["ExamplesPerArm"] = {3: "three", 4: "four", 5: "five"}.get(EXAMPLES_PER_ARM, str(EXAMPLES_PER_ARM))
-
-    # Finding 3 at equal judge perplexity: the quality-diversity frontier (first seed).
-    frontier_macros(m, results)
-
-    # Infilling.
-    m["InfillSummary"] = infill_summary(results.get("infill"))
-    _infill_macros(m, results.get("infill"))
-    return {k: _tex(v) for k, v in m.items()}
 
 
 def _throughput_macros(m, results, prefix, protocol) -> None:
