@@ -65,33 +65,43 @@ def seeds_note(results) -> str:
 def table_setup(results) -> pd.DataFrame:
     """Table 1: the setup, the paper's beside ours per protocol; parameter counts are our models'
     real counts (from the trained runs), the paper's are its reported 123.6M / 162.7M."""
-    meta = results["meta"]
-    cfg = meta["config"]
     protos = protocol_names(results)
-    pub = PUBLISHED["setup"]
     cols = ["Vicentino (2026)"] + [PROTOCOL_LABEL.get(p, p) for p in protos]
+    data = {"Shared": [""] * len(cols)}
+    data.update(_setup_shared(results, protos))
+    data["Paradigm-specific"] = [""] * len(cols)
+    data.update(_setup_paradigms(results, protos, len(cols)))
+    data["Protocol"] = [""] * len(cols)
+    data.update(_setup_protocols(results, protos))
+    df = pd.DataFrame.from_dict(data, orient="index", columns=cols, dtype=object)
+    df.index.name = "Setting"
+    df.attrs.update(
+        sections=["Shared", "Paradigm-specific", "Protocol"],
+        align="l",
+        title="Table 1. Setup: the paper's and ours",
+    )
+    return df
+
+
+def protocol_config(cfg: dict, protocol: str) -> dict:
+    """A results file's config as `protocol` ran it (its protocol's settings applied)."""
+    from ..config import PROTOCOLS
+
+    base = dict(cfg)
+    if protocol != base.get("protocol"):
+        base.update(PROTOCOLS[protocol])
+    return base
+
+
+def _setup_shared(results, protos) -> dict[str, list[str]]:
+    """Table 1's shared rows: data, vocabulary, schedule, shape, optimizer, rates, precision, seeds."""
+    meta, pub = results["meta"], PUBLISHED["setup"]
+    cfg = meta["config"]
 
     def per_protocol(fn):
         return [fn(p) for p in protos]
 
-    def prot_cfg(p):
-        from ..config import PROTOCOLS
-
-        base = dict(cfg)
-        if p != base.get("protocol"):
-            base.update(PROTOCOLS[p])
-        return base
-
-    def params(p, arm):
-        st = run_stat(results, "n_params", p, arm)
-        return fmt(st["mean"], "params") if st["n"] else "n/a"
-
-    def gap(p, arm):
-        a, m = run_stat(results, "n_params", p, "ar")["mean"], run_stat(results, "n_params", p, arm)["mean"]
-        return f"+{fmt(m / a - 1, 'pct')}" if is_number(a) and is_number(m) else "n/a"
-
     data = {}
-    data["Shared"] = [""] * len(cols)
     data["Data"] = [pub["data"]] + per_protocol(
         lambda p: f"{describe_source(meta, short=True)}, {fmt(meta['n_tokens'], 'params')} tokens"
     )
@@ -115,12 +125,34 @@ def table_setup(results) -> pd.DataFrame:
     data["Precision"] = [pub["precision"]] + per_protocol(lambda p: describe_precision(meta))
     data["Hardware"] = [pub["hardware"]] + per_protocol(lambda p: str(meta.get("device", "n/a")))
     data["Seeds"] = ["1"] + per_protocol(lambda p: str(len({r["seed"] for r in runs_where(results, protocol=p)})))
-    data["Paradigm-specific"] = [""] * len(cols)
-    data["Attention (AR / MDLM)"] = ["causal / bidirectional"] * len(cols)
-    data["MDLM noise schedule"] = ["cosine"] * len(cols)
-    data["MDLM timestep conditioning"] = ["sinusoidal"] * len(cols)
+    return data
+
+
+def _setup_paradigms(results, protos, n_cols) -> dict[str, list[str]]:
+    """Table 1's paradigm rows: attention, the MDLM's noise and conditioning, parameter counts."""
+    cfg = results["meta"]["config"]
+
+    def per_protocol(fn):
+        return [fn(p) for p in protos]
+
+    def params(p, arm):
+        st = run_stat(results, "n_params", p, arm)
+        return fmt(st["mean"], "params") if st["n"] else "n/a"
+
+    def gap(p, arm):
+        a, m = run_stat(results, "n_params", p, "ar")["mean"], run_stat(results, "n_params", p, arm)["mean"]
+        return f"+{fmt(m / a - 1, 'pct')}" if is_number(a) and is_number(m) else "n/a"
+
+    data = {}
+    data["Attention (AR / MDLM)"] = ["causal / bidirectional"] * n_cols
+    data["MDLM noise schedule"] = ["cosine"] * n_cols
+    data["MDLM timestep conditioning"] = ["sinusoidal"] * n_cols
     data["MDLM noise levels of a batch"] = [NOISE_LABEL["iid"]] + per_protocol(
-        lambda p: NOISE_LABEL.get(prot_cfg(p)["mdlm_time_sampling"], "n/a") if "mdlm_time_sampling" in cfg else "n/a"
+        lambda p: (
+            NOISE_LABEL.get(protocol_config(cfg, p)["mdlm_time_sampling"], "n/a")
+            if "mdlm_time_sampling" in cfg
+            else "n/a"
+        )
     )
     data["Parameters: AR"] = [fmt(PUBLISHED["ar"]["n_params"], "params")] + per_protocol(lambda p: params(p, "ar"))
     data["Parameters: MDLM"] = [fmt(PUBLISHED["mdlm"]["n_params"], "params")] + per_protocol(
@@ -136,8 +168,18 @@ def table_setup(results) -> pd.DataFrame:
         data["MDLM (tied) over AR"] = ["n/a"] + per_protocol(
             lambda p: gap(p, "mdlm_tied") if runs_where(results, protocol=p, arm="mdlm_tied") else "n/a"
         )
-    data["Protocol"] = [""] * len(cols)
-    pc = {p: prot_cfg(p) for p in protos}
+    return data
+
+
+def _setup_protocols(results, protos) -> dict[str, list[str]]:
+    """Table 1's protocol rows: what the published and the controlled protocol do differently."""
+    cfg = results["meta"]["config"]
+
+    def per_protocol(fn):
+        return [fn(p) for p in protos]
+
+    data = {}
+    pc = {p: protocol_config(cfg, p) for p in protos}
     data["End-of-text between stories"] = ["no"] + per_protocol(
         lambda p: "yes" if pc[p]["eos_between_stories"] else "no"
     )
@@ -164,14 +206,7 @@ def table_setup(results) -> pd.DataFrame:
             "exact, all pairs, lowercased words" if pc[p]["self_bleu"] == "exact" else "200 x 50 unsmoothed estimate"
         )
     )
-    df = pd.DataFrame.from_dict(data, orient="index", columns=cols, dtype=object)
-    df.index.name = "Setting"
-    df.attrs.update(
-        sections=["Shared", "Paradigm-specific", "Protocol"],
-        align="l",
-        title="Table 1. Setup: the paper's and ours",
-    )
-    return df
+    return data
 
 
 def describe_precision(meta) -> str:
