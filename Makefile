@@ -7,7 +7,7 @@ RUN_DIR ?= runs/$(PROFILE)
 RESULTS ?= results/replica.json
 REPETITION ?= results/repetition.json
 
-.PHONY: setup smoke test test-fast lint figures analysis paper study replica repetition notebooks clean
+.PHONY: setup smoke test test-fast lint figures repetition-pdf analysis paper study replica repetition notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -31,6 +31,10 @@ figures: setup          ## the committed study's figures, tables, macros and PDF
 	$(PY) -m arche figures --results $(RESULTS) --out runs/figures-replica --figures-dir figures \
 	  $(if $(wildcard $(REPETITION)),--repetition $(REPETITION))
 	cp runs/figures-replica/paper.pdf paper/arche-replica.pdf
+
+repetition-pdf: setup   ## the repetition study's own PDF (paper/arche-repetition.pdf) from its results file alone
+	$(PY) -m arche figures --results $(REPETITION) --out runs/figures-repetition
+	cp runs/figures-repetition/paper.pdf paper/arche-repetition.pdf
 
 analysis: setup         ## re-run a run directory's analysis (05_analysis: scoring, tables, paper; no retraining)
 	$(PY) -m arche run --profile $(PROFILE) --run-dir $(RUN_DIR) --only 05_analysis

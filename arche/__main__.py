@@ -252,7 +252,7 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=int, default=None, help="seconds per notebook cell")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("paper", help="build paper/main.pdf from an analysed run")
+    p = sub.add_parser("paper", help="build RUN/paper.pdf from an analysed run (RUN/notebooks/05_analysis.ipynb)")
     p.add_argument("--run-dir", required=True)
     p.set_defaults(func=cmd_paper)
 
