@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import Config
-from ..data import TokenData, prepare, story_openings
+from ..data import DataError, TokenData, prepare, story_openings
 from ..io import read_json
 from ..io import write_json as _write_json
 from ..train import train
@@ -142,8 +142,25 @@ def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     for protocol in protocols(cfg):
         pcfg = cfg.replace(protocol=protocol) if protocol != cfg.protocol else cfg
         out[protocol] = prepare(pcfg, data_dir(run_dir, protocol), log=log)
+        check_prompts(cfg, run_dir, protocol)
     prepare_judges(cfg, run_dir, out, log)
     return out
+
+
+def check_prompts(cfg: Config, run_dir, protocol: str) -> None:
+    """Every prompt the protocol's sample sets use must be text its vocabulary can encode: checked when the
+    data is prepared, not after an hour of training when the first prompted sample set starts."""
+    codec = TokenData(data_dir(run_dir, protocol)).codec
+    sets = [s for arm in arms(cfg) if arm.protocol == protocol for s in sample_settings(cfg, arm).values()]
+    for prompt in sorted({p for s in sets for p in (s.ar_prompt, s.mdlm_prompt) if p}):
+        try:
+            codec.encode(prompt)
+        except ValueError:
+            raise DataError(
+                f"the prompt {prompt!r} holds a token the {protocol} protocol's corpus never uses, so no model "
+                "of this run could read it: set ar_prompt (and mdlm_prompt) to text the corpus holds, or to '' "
+                "(unprompted)"
+            ) from None
 
 
 def prepare_judges(cfg: Config, run_dir, manifests: dict, log=print) -> dict:
