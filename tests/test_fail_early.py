@@ -19,3 +19,27 @@ def test_a_prompt_the_corpus_cannot_encode_is_refused_before_training(tmp_path):
     with pytest.raises(DataError, match="prompt 'Once'.*never uses"):
         comparison.prepare_all(cfg, tmp_path / "run", log=lambda *_: None)
     assert not any((tmp_path / "run").rglob("*.safetensors"))  # refused before any model was trained
+
+
+def test_control_characters_in_a_text_never_reach_latex(tmp_path):
+    # A story holding U+0001, ESC or DEL went through training and sampling, then failed the paper build.
+    import shutil
+    import subprocess
+
+    import pandas as pd
+
+    from arche.report.fmt import latex_escape, to_booktabs
+
+    hostile = "Tom\x01 saw\x1b[31m a dog\x7f.\tThe end\x85 & 50%"
+    escaped = latex_escape(hostile)
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in escaped)
+    assert escaped == "Tom saw[31m a dog. The end \\& 50\\%"
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed: the escape is checked, not the build")
+    table = to_booktabs(pd.DataFrame({"Sample": [hostile]}, index=pd.Index(["AR"], name="Model")))
+    doc = "\\documentclass{article}\\usepackage{booktabs}\\begin{document}" + table + "\\end{document}\n"
+    (tmp_path / "t.tex").write_text(doc)
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path, capture_output=True
+    )
+    assert proc.returncode == 0, proc.stdout[-1500:]

@@ -44,9 +44,15 @@ _LATEX_MAP = {
 _LATEX_RE = re.compile("|".join(re.escape(k) for k in _LATEX_MAP))
 
 
+# Control characters (C0 but tab and newline, DEL, C1): LaTeX stops at some of them ("invalid character"),
+# and a story or sample may hold them; they are dropped, a tab becomes a space.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def latex_escape(text) -> str:
-    """Plain text -> LaTeX: the ten special characters and a few Unicode symbols."""
-    return _LATEX_RE.sub(lambda m: _LATEX_MAP[m.group(0)], str(text))
+    """Plain text -> LaTeX: control characters dropped, the ten special characters and a few Unicode symbols."""
+    text = _CONTROL_RE.sub("", str(text).replace("\t", " "))
+    return _LATEX_RE.sub(lambda m: _LATEX_MAP[m.group(0)], text)
 
 
 # --------------------------------------------------------------------------- booktabs
