@@ -1,14 +1,14 @@
 """arche: autoregressive vs. masked diffusion language models under one controlled protocol.
 
-The notebooks call this package; all logic lives here. Three layers, each importable without the ones
-above it (ARCHITECTURE.md):
+The notebooks call this package; all logic lives here. Four layers, one folder each, each importable
+without the ones above it (ARCHITECTURE.md):
 
-    core ML   config, tokenizer, corpus, data, model, objectives, checkpoint, train, sample, metrics, stats
-    study     study (the comparison), repetition, verdicts: what is trained, compared and concluded
-    report    the report package: results.json -> figures, tables, macros, paper (no torch)
+    core ML   arche/: config, profiles, tokenizer, corpus, data, model, objectives, train, sample, ...
+    study     arche/study/: the comparison, the repetition study, judges, regime, findings and verdicts
+    report    arche/report/: results.json -> figures, tables, macros, paper (no torch)
+    runner    arche/runner/: the papermill pipeline, notebook checks and sync, Colab; __main__ (the CLI)
 
-`pipeline` (the papermill runner) and `__main__` (the command line) sit on top. Importing `arche`
-itself loads only the config; `arche.build_model` imports torch on first use.
+Importing `arche` itself loads only the config and profiles; `arche.build_model` imports torch on first use.
 """
 
 from .config import Config, ConfigError

@@ -81,6 +81,7 @@ def cmd_params(args):
 def cmd_prepare(args):
     from .data import prepare
 
+    refuse_source_tree(args.data_dir)
     manifest = prepare(_config(args), args.data_dir)
     print(json.dumps({k: v for k, v in manifest.items() if k != "sha256"}, indent=2))
 
@@ -109,6 +110,9 @@ def cmd_sample(args):
 
     cfg = _config(args)
     run_dir = Path(args.run_dir)
+    for path in (run_dir, Path(args.out).parent if args.out else None):
+        if path:
+            refuse_source_tree(path)
     recorded = read_config_json(run_dir)  # a damaged config.json is a RunDirError naming it
     if recorded is None:
         raise RunDirError(f"{run_dir} holds no config.json: is it a training run directory?")

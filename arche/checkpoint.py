@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save as safetensors_bytes
 
 from .errors import UserError
+from .io import write_new
 
 FORMAT = 1
 
@@ -53,11 +54,9 @@ def write(path, tensors: dict, state: dict, param_groups, keep_previous: bool = 
     meta["sha256"] = checksum(tensors, meta)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    if tmp.is_symlink() or tmp.exists():  # a leftover, or a planted link: removed, never written through
-        tmp.unlink()
-    save_file(tensors, str(tmp), metadata=meta)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
+    write_new(
+        tmp, safetensors_bytes(tensors, metadata=meta)
+    )  # a leftover or a planted link at tmp is never written through
     if keep_previous and path.exists():
         os.replace(path, previous(path))  # a kill right here leaves PREV and TMP; loading falls back to PREV
     os.replace(tmp, path)

@@ -419,9 +419,12 @@ SOURCE_FOLDERS = ("arche", "notebooks", "paper", "tests", "results")
 
 
 def refuse_source_tree(path) -> None:
-    """Refuse an output directory that is, holds or lies inside one of the checkout's SOURCE_FOLDERS."""
+    """Refuse an output directory that is, holds or lies inside one of the checkout's SOURCE_FOLDERS (run
+    from a checkout only: an installed package has no sources a run could overwrite)."""
+    if not (PACKAGE_ROOT / "pyproject.toml").exists():
+        return
     path = Path(path).expanduser().resolve()
-    root = project_root().resolve()
+    root = PACKAGE_ROOT.resolve()
     for name in SOURCE_FOLDERS:
         src = root / name
         if src.is_dir() and (path == src or src.is_relative_to(path) or path.is_relative_to(src)):

@@ -4,7 +4,7 @@
 * `resolve_precision`: "auto" is bf16 on a GPU that supports it (A100, H100, L4), fp16 with loss
   scaling on one that does not (Colab's T4, V100), fp32 on a CPU or MPS; an explicit choice is kept,
   except bf16 on a CPU without native bf16 instructions, which runs fp32 (emulated bf16 is no
-  tolerance question but a speed one: ~200x slower than fp32, benchmarks/RESULTS.md).
+  tolerance question but a speed one: ~100x slower than fp32, benchmarks/RESULTS.md).
   `autocast_for` and `grad_scaler` implement it; `describe_precision` says which and why.
 * `check_fits`: a run of paper size on a machine without CUDA stops before any work, with an estimate
   of how long it would take, unless `force_cpu=True`.

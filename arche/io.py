@@ -17,16 +17,25 @@ def atomic_write(path, blob: bytes | str) -> None:
     """Write to a temporary file and rename: a kill mid-write leaves the old file or none."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    # A temporary left by a kill, or a link planted there, is removed and never followed: O_EXCL creates a
-    # new file, O_NOFOLLOW refuses a link put there in between (a link's target would be overwritten).
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-    with os.fdopen(fd, "wb") as f:
+    write_new(tmp, blob)
+    os.replace(tmp, path)
+
+
+def write_new(path, blob: bytes | str) -> None:
+    """`blob` into a new file at `path`, synced to disk. A file left there by a kill, or a link planted
+    there, is removed and never followed: O_EXCL creates a new file, O_NOFOLLOW refuses a link put there
+    in between (a link's target would be overwritten). Mode 0o666 less the umask, as open() gives."""
+    path = Path(path)
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    with open(path, "xb", opener=_no_follow) as f:  # "x": O_CREAT | O_EXCL
         f.write(blob.encode() if isinstance(blob, str) else blob)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+
+
+def _no_follow(path, flags):
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
 
 
 def write_json(path, obj, indent: int = 1) -> None:

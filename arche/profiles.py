@@ -101,8 +101,9 @@ PROFILES["replica_full"] = replica_overrides(share=1.0, vocab_size=SAMPLE_VOCAB)
 
 
 # The repetition study (arche.study.repetition): the replica's model and unique data (and a quarter of it),
-# seen for 1 to 32 epochs by both paradigms under the controlled protocol. bf16 autocast on the CPU
-# (tests/test_bf16_cpu.py: within 0.05 nats of fp32) keeps it within an hour on 2 cores.
+# seen for 1 to 32 epochs by both paradigms under the controlled protocol. bf16 autocast on a CPU with
+# native bf16 (tests/test_bf16_cpu.py: within 0.05 nats of fp32) kept it within an hour on 2 cores; a
+# CPU without it runs fp32 (arche.device), as results.json's precision_used records.
 PROFILES["repetition"] = {
     **replica_overrides(),
     "study": "repetition",

@@ -23,6 +23,7 @@ from pathlib import Path
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .config import RESUMABLE_KEYS, Config, config_diff
+from .device import resolve_precision
 from .errors import UserError
 from .io import atomic_write, read_jsonl
 from .schedule import lr_at
@@ -212,6 +213,8 @@ def write_run_files(cfg, paradigm, run_dir, model, data, records, log) -> None:
                 "config": cfg.to_dict(),
                 "vocab_size": data.codec.vocab_size,
                 "n_params": model.n_params(),
+                # what trained, which can differ from config.precision (arche.device: bf16 on a CPU without it)
+                "precision": resolve_precision(cfg, next(model.parameters()).device),
             },
             indent=2,
             sort_keys=True,

@@ -131,3 +131,17 @@ def test_the_disk_figure_of_the_paper_study():
     assert d["models"] == {"ar": 7, "mdlm": 6, "mdlm_tied": 3}
     assert 123e6 < d["params"]["ar"] < 124e6  # the paper's 123.6M
     assert d["drop"] < 15e9 < d["keep"]  # the policy brings it under a free Drive's 15 GB
+
+
+def test_each_run_records_the_precision_it_trained_in(tmp_path, monkeypatch):
+    from arche.study.analysis import precision_used
+
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
+    cfg = tiny_config(precision="bf16", steps=4, checkpoint_every=4)
+    train(cfg, "ar", tmp_path / "ar", tmp_path / "data", **quiet)
+    assert json.loads((tmp_path / "ar" / "config.json").read_text())["precision"] == "fp32"
+    assert precision_used(cfg, [tmp_path / "ar"]) == "fp32"
+    saved = json.loads((tmp_path / "ar" / "config.json").read_text())
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "config.json").write_text(json.dumps({**saved, "precision": "bf16"}))
+    assert precision_used(cfg, [tmp_path / "ar", tmp_path / "other"]) == "mixed: bf16, fp32"

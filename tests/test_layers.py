@@ -90,7 +90,26 @@ def test_no_import_cycles():
     assert not cycles, f"import cycles: {cycles}"
 
 
+def _private_attributes(path: Path, known: dict, module: str) -> list[str]:
+    """`mod._name` uses in `path` where `mod` is a name bound to another arche module by an import."""
+    tree = ast.parse(path.read_text())
+    bound = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            target = _absolute(node, module, path.name == "__init__.py")
+            for a in node.names:
+                if f"{target}.{a.name}" in known:
+                    bound[a.asname or a.name] = f"{target}.{a.name}"
+    return [
+        f"{module} uses {bound[n.value.id]}.{n.attr}"
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id in bound
+        if n.attr.startswith("_") and not n.attr.startswith("__")
+    ]
+
+
 def test_no_private_name_crosses_a_module_boundary():
+    known = modules()
     crossing = [
         f"{m} imports {name} from {dep}"
         for m, deps in graph().items()
@@ -98,7 +117,8 @@ def test_no_private_name_crosses_a_module_boundary():
         for name in names
         if name.startswith("_") and not name.startswith("__")
     ]
-    assert not crossing, f"private names imported from another module: {crossing}"
+    crossing += [use for m, path in known.items() for use in _private_attributes(path, known, m)]
+    assert not crossing, f"private names used from another module: {crossing}"
 
 
 @pytest.mark.slow

@@ -272,7 +272,7 @@ class Dying:
 def killing_open(file, mode="r", *args, **kwargs):
     f = real_open(file, mode, *args, **kwargs)
     name = Path(os.fsdecode(file)).name if isinstance(file, (str, bytes, os.PathLike)) else ""
-    if "w" in mode and name in (target, target + ".tmp"):
+    if ("w" in mode or "x" in mode) and name in (target, target + ".tmp"):
         return Dying(f)
     return f
 

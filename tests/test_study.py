@@ -46,13 +46,13 @@ def test_judge_is_an_extra_ar_with_an_unused_seed():
 
 def test_first_words_top_breaks_ties_by_word():
     texts = ["b x y", "a x y", "c x y", "a z", "b z"]
-    top = analysis._text_metrics(texts, "exact", seed=0)["first_words_top"]
+    top = analysis.text_metrics(texts, "exact", seed=0)["first_words_top"]
     assert [w for w, _ in top] == ["a", "b", "c"]
 
 
 def test_matched_length_metrics_cut_every_text():
     texts = [" ".join(f"w{i}{j}" for j in range(40)) for i in range(6)] + ["one two three four five six"] * 2
-    m = analysis._text_metrics(texts, "exact", seed=0, match_words=6)
+    m = analysis.text_metrics(texts, "exact", seed=0, match_words=6)
     assert m["match_words"] == 6 and 0 <= m["self_bleu_matched"] <= 1
     # six words per text: 8 texts give 8 * 5 bigrams, of which the two equal texts share 5
     assert m["distinct_2_matched"] == pytest.approx(35 / 40)

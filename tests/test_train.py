@@ -123,11 +123,11 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "last.safetensors"
     checkpoint.save(path, model, {"step": 1})
 
-    def dies_mid_write(tensors, filename, metadata=None):
-        Path(filename).write_bytes(b"half a file")
+    def dies_mid_write(filename, blob):
+        Path(filename).write_bytes(bytes(blob)[:11])
         raise KeyboardInterrupt("killed during write")
 
-    monkeypatch.setattr(checkpoint, "save_file", dies_mid_write)
+    monkeypatch.setattr(checkpoint, "write_new", dies_mid_write)
     with pytest.raises(KeyboardInterrupt):
         checkpoint.save(path, model, {"step": 2})
     assert checkpoint.load(path, build_model(cfg, "ar", vocab_size=20))["step"] == 1

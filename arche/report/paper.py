@@ -151,11 +151,15 @@ LATEX_INSTALL = "apt-get install -y --no-install-recommends latexmk texlive-late
 
 
 def reproducible_pdf_env(macros_path: Path) -> dict[str, str]:
-    """pdfTeX's dates from the run's date (the RunDate value), not the clock, so that the same results give
-    the same PDF bytes (the .tex files drop the trailer /ID: \\pdftrailerid{})."""
+    """pdfTeX's dates from the run's date (RunDate, or RepRunDate of a repetition paper), not the clock, so
+    that the same results give the same PDF bytes (the .tex files drop the trailer /ID: \\pdftrailerid{})."""
     text = macros_path.read_text() if macros_path.exists() else ""
     found = re.search(
-        re.escape(f"\\csname {V_PREFIX}RunDate\\endcsname") + r"\{(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\}", text
+        re.escape(f"\\csname {V_PREFIX}")
+        + "(?:Rep)?RunDate"
+        + re.escape("\\endcsname")
+        + r"\{(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\}",
+        text,
     )
     when = datetime.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S") if found else datetime.datetime(2026, 1, 1)
     epoch = int(when.replace(tzinfo=datetime.timezone.utc).timestamp())

@@ -53,7 +53,7 @@ def per_seed(results, protocol, arm, what: str) -> str:
 
 def arm_lr(results, protocol, arm) -> float | None:
     """The learning rate an arm trained at (its runs' `lr`), else the config's (`ar_lr`/`mdlm_lr` under the
-    controlled protocol when set, as arche.study.arm_lr chooses it)."""
+    controlled protocol when set, as arche.study.comparison.arm_lr chooses it)."""
     rows = [r["lr"] for r in runs_where(results, protocol=protocol, arm=arm) if is_number(r.get("lr"))]
     if rows:
         return rows[0]

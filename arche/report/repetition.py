@@ -167,6 +167,7 @@ def macros(results) -> dict[str, str]:
     meta = results["meta"]
     m = {
         "RepOutcome": v["outcome"],
+        "RepRunDate": str(meta.get("created", "n/a")),  # the PDF's date (arche.report.paper)
         "RepOutcomePhrase": VERDICT_PHRASE[v["outcome"]][0],  # "the finding is inconclusive"
         "RepReason": v["reason"].rstrip("."),
         "RepRule": v["rule"],

@@ -20,8 +20,8 @@ whose executed notebook exists is skipped on a re-run; a stage that was interrup
 training continues from its checkpoints. `only` re-runs one stage (e.g.
 `05_analysis`: figures again without retraining), `start_from` re-runs that stage and the rest.
 
-The notebooks call arche and display; the few display helpers they share live at the end of this
-module. `resolve_run_dir` maps a relative run directory to the repository root, so a notebook run
+The notebooks call arche and display; the display helpers they share are arche.runner.views.
+`resolve_run_dir` maps a relative run directory to the repository root, so a notebook run
 by plain papermill (whose kernel starts in notebooks/) writes where the runner would.
 """
 

@@ -51,7 +51,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         log(f"analysis: {n_match} reference texts < {cfg.n_samples} samples: every diversity row uses {n_match}")
     sample_sets = _read_sample_sets(cfg, run_dir, log)
     match_words = _match_words(cfg, sample_sets, refs)
-    ref_texts = [scorer.text(r) for r in _subsample(refs.get("openings", []), n_match, cfg.sample_seed)]
+    ref_texts = [scorer.text(r) for r in subsample(refs.get("openings", []), n_match, cfg.sample_seed)]
     baselines = {p: unigram_cross_entropy(d.train, d.val, d.codec.vocab_size, d.seq_len) for p, d in datas.items()}
     rows_runs = [_run_row(a, arm_dir(run_dir, a), baselines[a.protocol]) for a in arms(cfg)]
     main = main_protocol(cfg)
@@ -116,8 +116,8 @@ def _match_words(cfg: Config, sample_sets, refs) -> int | None:
 
 
 def _sample_row(arm, stem, scfg, recs, data, scorer, n_match, match_words, ref_texts, on_frontier=False) -> dict:
-    texts = _subsample([r["text"] for r in recs], n_match, scfg.sample_seed)
-    picked = _subsample(recs, n_match, scfg.sample_seed)
+    texts = subsample([r["text"] for r in recs], n_match, scfg.sample_seed)
+    picked = subsample(recs, n_match, scfg.sample_seed)
     eos = data.manifest["settings"]["eos_between_stories"]
     prompt_ids = recs[0]["settings"]["prefix_ids"][1 if eos else 0 :]
     tokens = [r["tokens"] for r in picked]
@@ -132,7 +132,7 @@ def _sample_row(arm, stem, scfg, recs, data, scorer, n_match, match_words, ref_t
         **_knob(stem, arm.paradigm),
         "wall_time_s": recs[0].get("wall_time_s"),
         "n_generated": len(recs),
-        **_text_metrics(texts, scfg.self_bleu, arm.seed, match_words),
+        **text_metrics(texts, scfg.self_bleu, arm.seed, match_words),
         "jsd_words": metrics.word_jsd(texts, ref_texts) if ref_texts else None,
         "gen_ppl": scorer.perplexity(data.codec, prompt_ids, tokens),
         "judge_nelbo": scorer.nelbo(data.codec, prompt_ids, tokens),
@@ -157,12 +157,12 @@ def frontier_se(texts, match_words, seed) -> dict:
 
 
 def _reference_row(kind, rows, scorer, n_match, match_words, ref_texts, cfg) -> dict:
-    rows = _subsample(rows, n_match, cfg.sample_seed)
+    rows = subsample(rows, n_match, cfg.sample_seed)
     texts = [scorer.text(r) for r in rows]
     opening = kind == "openings"
     return {
         "kind": kind,
-        **_text_metrics(texts, "exact", cfg.sample_seed, match_words),
+        **text_metrics(texts, "exact", cfg.sample_seed, match_words),
         "jsd_words": metrics.word_jsd(texts, ref_texts) if ref_texts and not opening else (0.0 if opening else None),
         "gen_ppl": scorer.perplexity(None, [], rows, story_start=opening),
         "judge_nelbo": scorer.nelbo(None, [], rows) if opening else None,
@@ -222,20 +222,28 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
         "judge": judges["ar"],
         "judges": judges,
         "references": {"skip_stories": refs.get("skip_stories"), "n": len(refs.get("rows_gpt2") or [])},
-        "regime": {
-            k: cfg.to_dict()[k] for k in ("batch_size", "lr", "ar_lr", "mdlm_lr", "mdlm_time_sampling", "precision")
-        },
+        "regime": {k: getattr(cfg, k) for k in REGIME_KEYS},
         "n_match": n_match,
         "match_words": match_words,
         "device": device_name(cfg),
         # what ran, which can differ from cfg.precision (bf16 on a CPU without it runs fp32: arche.device)
-        "precision_used": resolve_precision(cfg, resolve_device(cfg)),
+        "precision_used": precision_used(cfg, [arm_dir(run_dir, a) for a in arms(cfg)]),
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
 # The training regime a results file records (arche.study.regime chooses batch_size, ar_lr and mdlm_lr).
 REGIME_KEYS = ("batch_size", "lr", "ar_lr", "mdlm_lr", "mdlm_time_sampling", "precision")
+
+
+def precision_used(cfg: Config, model_dirs) -> str:
+    """The precision the models trained in, as their config.json records it ("mixed: ..." when they differ);
+    runs from before it was recorded: what this machine resolves the config to."""
+    found = {(read_json(Path(d) / "config.json") or {}).get("precision") for d in model_dirs}
+    found.discard(None)
+    if not found:
+        return resolve_precision(cfg, resolve_device(cfg))
+    return found.pop() if len(found) == 1 else "mixed: " + ", ".join(sorted(found))
 
 
 def _seeds_by_arm(cfg: Config) -> dict[str, list[int]]:
@@ -276,7 +284,7 @@ def unigram_entropy(tokens) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def _subsample(items: list, n: int, seed: int) -> list:
+def subsample(items: list, n: int, seed: int) -> list:
     """n items kept in their order, a seeded choice when there are more."""
     if len(items) <= n:
         return list(items)
@@ -352,7 +360,7 @@ SELF_BLEU_LABEL = {
 }
 
 
-def _text_metrics(texts, self_bleu_kind: str, seed: int, match_words: int | None = None) -> dict:
+def text_metrics(texts, self_bleu_kind: str, seed: int, match_words: int | None = None) -> dict:
     """Diversity of a set of texts. Every metric counts lowercased whitespace words (metrics.words),
     Self-BLEU included: "exact" scores all pairs on words, "published" is the released estimator.
     With `match_words`, Distinct-n and Self-BLEU again on every text cut to that many words

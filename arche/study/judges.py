@@ -1,6 +1,6 @@
 """The run's judges of fluency and the real reference text they are calibrated on.
 
-Both judges train on stories no arm trains on (arche.study.prepare_judges) with a seed no arm uses, so
+Both judges train on stories no arm trains on (arche.study.comparison.prepare_judges) with a seed no arm uses, so
 neither wrote nor trained on any text it scores: the AR judge reads each text as a story and gives its
 perplexity; the MDLM judge, a second opinion that does not share AR's factorisation, gives its NELBO.
 The reference rows are openings of further unused stories, at the samples' number of texts.

@@ -14,7 +14,7 @@ separate run would (tests/test_repetition.py). Epochs are exact: a budget is a w
 (steps_per_epoch = chunks / batch_size), and the data order visits every chunk once per epoch.
 
     RUN/controlled/data/                       the replica's data (one protocol)
-    RUN/controlled/judge_s1000/                the common judge of fluency (arche.comparison.judge_arm)
+    RUN/controlled/judge_s1000/                the common judge of fluency (arche.study.comparison.judge_arm)
     RUN/controlled/repetition/ar_u506_s0/trunk the constant-lr trunk, paused at each branch point
     RUN/controlled/repetition/ar_u506_s0/e8    the 8-epoch run (forked, then decayed)
 
@@ -30,6 +30,7 @@ from pathlib import Path
 from ..config import Config, ConfigError, parse_list
 from ..data import TokenData, prepare
 from ..device import device_name, resolve_device
+from ..io import write_json
 from ..rundir import fork, read_metrics
 from ..scaling import flops_per_token
 from ..schedule import decay_start
@@ -226,7 +227,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     sample_rows = []
     for b in sampled(cfg, len(data.train)):
         recs = read_samples(branch_dir(run_dir, b) / "samples.jsonl")
-        picked = analysis._subsample(recs, n_match, cfg.sample_seed)
+        picked = analysis.subsample(recs, n_match, cfg.sample_seed)
         texts = [r["text"] for r in picked]
         sample_rows.append(
             {
@@ -236,18 +237,18 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
                 "chunks": b.chunks,
                 "sampler": recs[0]["sampler"],
                 "n_generated": len(recs),
-                **analysis._text_metrics(texts, "exact", b.seed),
+                **analysis.text_metrics(texts, "exact", b.seed),
                 "gen_ppl": generative_perplexity(
                     jmodel, [jcodec.eot], [r["tokens"] for r in picked], device=device, eot=jcodec.eot
                 ),
                 "examples": [r["text"] for r in recs[:3]],
             }
         )
-    refs = analysis._subsample(refs, n_match, cfg.sample_seed)
+    refs = analysis.subsample(refs, n_match, cfg.sample_seed)
     ref_texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in refs]
     reference = {
         "kind": "openings",
-        **analysis._text_metrics(ref_texts, "exact", cfg.sample_seed),
+        **analysis.text_metrics(ref_texts, "exact", cfg.sample_seed),
         "gen_ppl": generative_perplexity(jmodel, [jcodec.eot], refs, device=device, eot=jcodec.eot),
         "examples": ref_texts[:3],
     }
@@ -270,6 +271,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
             "n_match": n_match,
             "decay_fraction": cfg.decay_fraction,
             "device": device_name(cfg),
+            "precision_used": analysis.precision_used(cfg, [d for _, _, d in model_dirs(cfg, run_dir)]),
             "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         },
         "repetition": rows,
@@ -277,6 +279,6 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
         "references": [reference],
     }
     results["verdicts"] = verdicts.repetition(results)
-    analysis._write_json(run_dir / "results.json", results)
+    write_json(run_dir / "results.json", results)
     log(f"analysis: wrote {run_dir / 'results.json'}")
     return results
