@@ -253,6 +253,9 @@ def _parse_value(key: str, text: str):
     return text
 
 
+MAX_POSITIONS = 8192  # seq_len and sample_length: attention memory grows with their square
+
+
 def _validate(cfg: Config) -> None:
     """Cross-field checks, so that a bad combination fails before any work is done."""
     import math
@@ -334,13 +337,16 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"repetition_sample_epochs {missing} are not in repetition_epochs {epochs}")
     if not 0.0 < cfg.mdlm_eps < 1.0:
         raise ConfigError(f"config key 'mdlm_eps' must be in (0, 1), got {cfg.mdlm_eps}")
-    # Attention memory grows with seq_len squared: 100,000 would hang a machine without a word.
-    if cfg.seq_len > 8192:
-        raise ConfigError(f"config key 'seq_len' must be at most 8192, got {cfg.seq_len}")
+    # Attention memory grows with the length squared: 100,000 would hang a machine without a word (and a
+    # million-token sample would run for hours before failing).
+    for key in ("seq_len", "sample_length"):
+        if getattr(cfg, key) > MAX_POSITIONS:
+            raise ConfigError(f"config key {key!r} must be at most {MAX_POSITIONS}, got {getattr(cfg, key)}")
     if 2 * cfg.seq_len > cfg.n_tokens:
         raise ConfigError(f"n_tokens ({cfg.n_tokens}) must hold at least two chunks of seq_len ({cfg.seq_len})")
-    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", cfg.device):
-        raise ConfigError(f"config key 'device' must be auto, cpu, mps, cuda or cuda:N, got {cfg.device!r}")
+    # cuda:N with N past any machine's count (torch.device overflows on a 20-digit N) is refused here.
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d{1,3})?", cfg.device):
+        raise ConfigError(f"config key 'device' must be auto, cpu, mps, cuda or cuda:N (N < 1000), got {cfg.device!r}")
 
 
 def parse_list(cfg: Config, key: str, kind=int, upper: float | None = None) -> list:

@@ -161,12 +161,30 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
         f"prefix {prefix}, batch {cfg.sample_batch_size}, seed {cfg.sample_seed}, on {device}"
     )
     t0 = time.perf_counter()
+    tokens = _draw(model, paradigm, cfg, prefix, length, sampler, device, log)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - t0
+    log(f"[{paradigm}] {cfg.n_samples} samples in {wall:.1f} s ({wall / cfg.n_samples:.4f} s/sample)")
+    common = {"model": paradigm, "sampler": sampler, "settings": settings, "seed": cfg.sample_seed}
+    records = []
+    for i, row in enumerate(tokens.tolist()):
+        story = cut_at_eot(row, codec.eot)
+        text = codec.decode(prompt_ids + story)
+        records.append(
+            {"index": i, **common, "tokens": row, "text": text, "n_story_tokens": len(story), "wall_time_s": wall}
+        )
+    return records
+
+
+def _draw(model, paradigm: str, cfg: Config, prefix, length: int, sampler: str, device, log):
+    """The (n_samples, len(prefix) + length) token ids, drawn without gradients."""
     # On a CPU, sampling runs in fp32 whatever the training precision: bf16 autocast sampled markedly slower
     # there in a first timing (not yet a benchmark in benchmarks/), while bf16 training is faster.
     sampling_autocast = autocast_for(cfg, device) if device.type == "cuda" else nullcontext()
     with torch.no_grad(), sampling_autocast:
         if paradigm == "ar":
-            tokens = sample_ar(
+            return sample_ar(
                 model,
                 prefix,
                 cfg.n_samples,
@@ -179,42 +197,19 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
                 device,
                 log=log,
             )
-        else:
-            tokens = sample_mdlm(
-                model,
-                prefix,
-                cfg.n_samples,
-                length,
-                sampler,
-                cfg.mdlm_steps,
-                cfg.sample_seed,
-                cfg.sample_batch_size,
-                device,
-                log=log,
-                **temperature_options(sampler, cfg.mdlm_temperature),
-            )
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    wall = time.perf_counter() - t0
-    log(f"[{paradigm}] {cfg.n_samples} samples in {wall:.1f} s ({wall / cfg.n_samples:.4f} s/sample)")
-
-    records = []
-    for i, row in enumerate(tokens.tolist()):
-        story = cut_at_eot(row, codec.eot)
-        records.append(
-            {
-                "index": i,
-                "model": paradigm,
-                "sampler": sampler,
-                "settings": settings,
-                "seed": cfg.sample_seed,
-                "tokens": row,
-                "text": codec.decode(prompt_ids + story),
-                "n_story_tokens": len(story),
-                "wall_time_s": wall,
-            }
+        return sample_mdlm(
+            model,
+            prefix,
+            cfg.n_samples,
+            length,
+            sampler,
+            cfg.mdlm_steps,
+            cfg.sample_seed,
+            cfg.sample_batch_size,
+            device,
+            log=log,
+            **temperature_options(sampler, cfg.mdlm_temperature),
         )
-    return records
 
 
 def sample_run(cfg: Config, paradigm: str, run_dir, out=None) -> Path:

@@ -10,8 +10,8 @@ alpha(t) = cos^2(pi t / 2), t ~ U(eps, 1). Two MDLM losses:
   masked position's cross-entropy is weighted by -alpha'(t) / (1 - alpha(t)) = pi / tan(pi t / 2).
   Averaged over all tokens this is the NELBO, an upper bound on the negative log-likelihood in nats/token.
 
-Noise is passed in rather than drawn here, so that the training loop can draw it from a generator
-keyed by the step (bit-exact resume) and for the global batch (identical results under DDP).
+The MDLM's training noise is drawn from a generator keyed by (seed, step) (bit-exact resume) and for
+the global batch (identical results under DDP): `mdlm_step_loss`. Evaluation passes its own noise in.
 """
 
 from __future__ import annotations
@@ -243,3 +243,34 @@ def escape_step(curve: list[dict], baseline: float, key: str) -> int | None:
         if value is not None and value + 2 * (row.get("val_nelbo_se") or 0.0) < baseline:
             return int(row["step"])
     return None
+
+
+def noise_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id, micro=0):
+    """Noise for the global batch, this rank's micro-batch of it, normalised by the global count (so
+    the micro-batches of all ranks sum to the loss of the whole batch)."""
+    t, u = draw_noise(
+        noise_generator(cfg.seed, step),
+        cfg.batch_size,
+        cfg.seq_len,
+        cfg.mdlm_eps,
+        stratified=cfg.mdlm_time_sampling == "stratified",
+    )
+    mask = masked_positions(t, u)
+    norm = mdlm_normalizer(mask, cfg.mdlm_loss)
+    per = cfg.batch_size // world // cfg.grad_accum
+    first = rank * (cfg.batch_size // world) + micro * per
+    sl = slice(first, first + per)
+    t, mask = _to(t[sl], tokens.device), _to(mask[sl], tokens.device)
+    total = mdlm_loss_sum(fwd, tokens, t, mask, cfg.mdlm_loss, cfg.mdlm_eps, mask_id)
+    return total * (world / norm)
+
+
+def _to(x, device):
+    """Host-to-device copy that does not stall the GPU queue (pinned, non-blocking)."""
+    if device.type == "cuda":
+        return x.pin_memory().to(device, non_blocking=True)
+    return x

@@ -17,6 +17,7 @@ import math
 import os
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -25,11 +26,12 @@ import torch.distributed as dist
 from . import checkpoint
 from .config import Config
 from .data import TokenData, prepare
-from .device import autocast_for, check_fits, describe_precision, grad_scaler, resolve_device  # noqa: F401
+from .device import autocast_for, check_fits, describe_precision, grad_scaler, resolve_device
+from .distributed import barrier, finish_distributed, init_distributed
 from .errors import UserError
 from .io import append_jsonl
 from .model import build_model
-from .objectives import ar_loss_sum, draw_noise, evaluate, masked_positions, mdlm_loss_sum, mdlm_normalizer
+from .objectives import ar_loss_sum, evaluate, mdlm_step_loss
 from .rundir import RunDirError, checkpoint_state, drop_optimizer_state, resume_or_start, sync_metrics, write_run_files
 from .runlock import run_lock
 from .schedule import lr_at
@@ -39,10 +41,6 @@ class TrainingError(UserError, RuntimeError):
     """The run cannot go on (it diverged, or its device is missing); the message says what to do."""
 
 
-def noise_generator(seed: int, step: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + step)
-
-
 def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at: int | None = None) -> dict:
     """Train (or resume) one model; returns a summary of the run. `stop_at` pauses it at that step with a
     checkpoint (the steps and schedule still those of cfg): a run the same call later continues."""
@@ -50,7 +48,7 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at
         raise ValueError(f"paradigm must be 'ar' or 'mdlm', got {paradigm!r}")
     run_dir = Path(run_dir)
     data_dir = Path(data_dir) if data_dir else run_dir / "data"
-    rank, world = _init_distributed()
+    rank, world = init_distributed()
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
     device = resolve_device(cfg)
@@ -67,15 +65,100 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at
         return _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at)
 
 
+@dataclass
+class _Run:
+    """What one training run holds between steps."""
+
+    cfg: Config
+    paradigm: str
+    run_dir: Path
+    device: torch.device
+    rank: int
+    world: int
+    log: object
+    data: TokenData
+    model: torch.nn.Module
+    fwd: torch.nn.Module  # the model as the step calls it (compiled, DDP-wrapped)
+    optimizer: torch.optim.Optimizer
+    scaler: object
+    autocast: object
+    state: dict  # what a checkpoint keeps: step, best_val, train_time, the loss window...
+    records: list  # every metrics row so far
+    val_batches: list
+    last_good: int | None = None  # the step of the checkpoint on disk a resume would start from
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass
+class _Window:
+    """The training loss and time since the last logged row."""
+
+    loss_sum: torch.Tensor
+    steps: int
+    seconds: float = 0.0
+
+
 def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=None) -> dict:
-    is_main = rank == 0
-    if is_main:
+    run = _open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log)
+    start = run.state["step"]
+    end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
+    if start >= end:
+        log(f"[{paradigm}] {run_dir} is already {'complete' if end == cfg.steps else 'at'} ({start} steps)")
+        finish_distributed(world)
+        return _summary(run.state, run_dir)
+    _announce(run, start, end)
+    run.last_good = start or None
+    window = _Window(
+        torch.tensor(run.state["window_loss_sum"], dtype=torch.float32, device=device), run.state["window_steps"]
+    )
+    t_last = time.perf_counter()
+    run.model.train()
+    for step in range(start, end):
+        lr = lr_at(step, cfg)
+        _optimizer_step(run, step, lr, window)
+        done = step + 1
+        is_eval = done % cfg.eval_every == 0 or done == cfg.steps
+        is_ckpt = done % cfg.checkpoint_every == 0 or done in (cfg.steps, end)
+        if not (is_eval or is_ckpt or done % cfg.log_every == 0):
+            continue
+        # Only here do we wait for the device: reading the loss synchronises.
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        window.seconds += now - t_last
+        run.state["train_time"] += now - t_last
+        record = _log_row(run, done, lr, window, is_eval)
+        if is_eval and run.is_main:
+            _evaluate(run, record, done)
+        _keep_state(run, done, window)
+        if record is not None and run.is_main:
+            run.records.append(record)
+            append_jsonl(run.run_dir / "metrics.jsonl", record)
+            _print_progress(paradigm, record, cfg, run.state)
+        if is_ckpt and run.is_main:
+            _save_last(run, done)
+        barrier(world)
+        t_last = time.perf_counter()
+
+    if run.is_main:  # metrics.jsonl deleted or edited while training: the rows are all in `records`
+        sync_metrics(run_dir / "metrics.jsonl", run.records, log, paradigm)
+        if run.state["step"] >= cfg.steps and not cfg.keep_optimizer_state:
+            drop_optimizer_state(run_dir, log)
+    finish_distributed(world)
+    return _summary(run.state, run_dir)
+
+
+def _open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> _Run:
+    """The data prepared, the model and optimizer built, and the run directory's checkpoint loaded."""
+    if rank == 0:
         prepare(cfg, data_dir, log=log)
-    _barrier(world)
+    barrier(world)
     data = TokenData(data_dir, train_chunks=cfg.train_chunks)
     if data.seq_len != cfg.seq_len:
         raise RunDirError(f"data in {data_dir} has seq_len {data.seq_len}, the config {cfg.seq_len}")
-
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=data.codec.vocab_size).to(device)
     optimizer = torch.optim.AdamW(
@@ -86,30 +169,11 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         fused=device.type == "cuda",
     )
     state, records, damaged = resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
-    _barrier(world)  # every rank has read the run directory before rank 0 rewrites it
-    if is_main:
+    barrier(world)  # every rank has read the run directory before rank 0 rewrites it
+    if rank == 0:
         for bad in damaged:  # aside, so that the next save does not keep it as prev
             os.replace(bad, bad.with_name(bad.name + ".damaged"))
         write_run_files(cfg, paradigm, run_dir, model, data, records, log)
-    start = state["step"]
-    end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
-    if start >= end:
-        log(f"[{paradigm}] {run_dir} is already {'complete' if end == cfg.steps else 'at'} ({start} steps)")
-        _finish_distributed(world)
-        return _summary(state, run_dir)
-    if cfg.warmup_steps > cfg.steps:
-        log(
-            f"[{paradigm}] warning: warmup_steps ({cfg.warmup_steps}) > steps ({cfg.steps}): the learning "
-            f"rate never reaches lr ({cfg.lr:g}); it peaks at {lr_at(cfg.steps - 1, cfg):.3g}"
-        )
-    log(
-        f"[{paradigm}] training {run_dir}: steps {start + 1}..{end} of {cfg.steps}, {model.n_params():,} parameters, "
-        f"{cfg.batch_size} x {cfg.seq_len} tokens per step"
-        f"{f' in {cfg.grad_accum} micro-batches' if cfg.grad_accum > 1 else ''}, on {device}, "
-        f"precision {describe_precision(cfg, device)}"
-    )
-    last_good = start or None  # the step of the checkpoint on disk a resume would start from
-
     fwd = model
     if cfg.compile and device.type == "cuda":
         fwd = torch.compile(model)
@@ -117,112 +181,132 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         fwd = torch.nn.parallel.DistributedDataParallel(
             fwd, device_ids=[device.index] if device.type == "cuda" else None
         )
-    autocast = autocast_for(cfg, device)
     scaler = grad_scaler(cfg, device)
     if state.get("grad_scaler"):
         scaler.load_state_dict(state["grad_scaler"])
     val_batches = data.val_batches(cfg.batch_size, cfg.eval_batches, device)
+    return _Run(
+        cfg,
+        paradigm,
+        run_dir,
+        device,
+        rank,
+        world,
+        log,
+        data,
+        model,
+        fwd,
+        optimizer,
+        scaler,
+        autocast_for(cfg, device),
+        state,
+        records,
+        val_batches,
+    )
+
+
+def _announce(run: _Run, start: int, end: int) -> None:
+    cfg, paradigm = run.cfg, run.paradigm
+    if cfg.warmup_steps > cfg.steps:
+        run.log(
+            f"[{paradigm}] warning: warmup_steps ({cfg.warmup_steps}) > steps ({cfg.steps}): the learning "
+            f"rate never reaches lr ({cfg.lr:g}); it peaks at {lr_at(cfg.steps - 1, cfg):.3g}"
+        )
+    run.log(
+        f"[{paradigm}] training {run.run_dir}: steps {start + 1}..{end} of {cfg.steps}, "
+        f"{run.model.n_params():,} parameters, {cfg.batch_size} x {cfg.seq_len} tokens per step"
+        f"{f' in {cfg.grad_accum} micro-batches' if cfg.grad_accum > 1 else ''}, on {run.device}, "
+        f"precision {describe_precision(cfg, run.device)}"
+    )
+
+
+def _optimizer_step(run: _Run, step: int, lr: float, window: _Window) -> None:
+    """One step: the batch of `step` in micro-batches, the gradient clipped, the weights updated."""
+    cfg = run.cfg
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    tokens = run.data.train_batch(step, cfg.batch_size, cfg.seed, run.device, run.rank, run.world)
+    per = tokens.shape[0] // cfg.grad_accum
+    for i in range(cfg.grad_accum):  # micro-batches: their losses sum to the whole batch's
+        part = tokens[i * per : (i + 1) * per]
+        sync = nullcontext() if run.world == 1 or i == cfg.grad_accum - 1 else run.fwd.no_sync()
+        with sync:
+            with run.autocast:
+                if run.paradigm == "ar":  # every row has seq_len - 1 targets: the mean of means is the mean
+                    s, n = ar_loss_sum(run.fwd, part)
+                    loss = s / (n * cfg.grad_accum)
+                else:
+                    loss = mdlm_step_loss(run.fwd, part, cfg, step, run.rank, run.world, run.model.mask_id, i)
+            run.scaler.scale(loss).backward()
+        window.loss_sum += loss.detach().float()
+    run.scaler.unscale_(run.optimizer)  # clip the true gradient (no-ops unless fp16)
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    run.optimizer.zero_grad(set_to_none=True)
+    window.steps += 1
+
+
+def _log_row(run: _Run, done: int, lr: float, window: _Window, is_eval: bool) -> dict | None:
+    """The metrics row at step `done` (None between logging steps); stops a diverged run."""
+    cfg = run.cfg
+    if run.world > 1:
+        dist.all_reduce(window.loss_sum)
+        window.loss_sum /= run.world
+    mean_loss = window.loss_sum.item() / window.steps
+    if not math.isfinite(mean_loss):
+        raise _diverged(run.paradigm, f"non-finite training loss ({mean_loss})", done, run.run_dir, run.last_good)
+    if not (done % cfg.log_every == 0 or is_eval):
+        return None
     tokens_per_step = cfg.batch_size * cfg.seq_len
-    metrics_path = run_dir / "metrics.jsonl"
+    record = {
+        "step": done,
+        "train_loss": mean_loss,
+        "lr": lr,
+        "tokens_per_s": window.steps * tokens_per_step / max(window.seconds, 1e-9),
+        "train_time_s": run.state["train_time"],
+        "tokens_seen": done * tokens_per_step,
+    }
+    window.loss_sum.zero_()
+    window.steps, window.seconds = 0, 0.0
+    return record
 
-    loss_sum = torch.tensor(state["window_loss_sum"], dtype=torch.float32, device=device)
-    window_steps = state["window_steps"]
-    window_time = 0.0
-    t_last = time.perf_counter()
-    model.train()
-    for step in range(start, end):
-        lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        tokens = data.train_batch(step, cfg.batch_size, cfg.seed, device, rank, world)
-        per = tokens.shape[0] // cfg.grad_accum
-        for i in range(cfg.grad_accum):  # micro-batches: their losses sum to the whole batch's
-            part = tokens[i * per : (i + 1) * per]
-            sync = nullcontext() if world == 1 or i == cfg.grad_accum - 1 else fwd.no_sync()
-            with sync:
-                with autocast:
-                    if paradigm == "ar":  # every row has seq_len - 1 targets: the mean of means is the mean
-                        s, n = ar_loss_sum(fwd, part)
-                        loss = s / (n * cfg.grad_accum)
-                    else:
-                        loss = _mdlm_step_loss(fwd, part, cfg, step, rank, world, model.mask_id, i)
-                scaler.scale(loss).backward()
-            loss_sum += loss.detach().float()
-        scaler.unscale_(optimizer)  # clip the true gradient (no-ops unless fp16)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        scaler.step(optimizer)
-        scaler.update()
-        optimizer.zero_grad(set_to_none=True)
-        window_steps += 1
-        done = step + 1
 
-        is_eval = done % cfg.eval_every == 0 or done == cfg.steps
-        is_ckpt = done % cfg.checkpoint_every == 0 or done in (cfg.steps, end)
-        if not (is_eval or is_ckpt or done % cfg.log_every == 0):
-            continue
-        # Only here do we wait for the device: reading the loss synchronises.
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        window_time += now - t_last
-        state["train_time"] += now - t_last
-        if world > 1:
-            dist.all_reduce(loss_sum)
-            loss_sum /= world
-        mean_loss = loss_sum.item() / window_steps
-        if not math.isfinite(mean_loss):
-            raise _diverged(paradigm, f"non-finite training loss ({mean_loss})", done, run_dir, last_good)
-        record = None
-        if done % cfg.log_every == 0 or is_eval:
-            record = {
-                "step": done,
-                "train_loss": mean_loss,
-                "lr": lr,
-                "tokens_per_s": window_steps * tokens_per_step / max(window_time, 1e-9),
-                "train_time_s": state["train_time"],
-                "tokens_seen": done * tokens_per_step,
-            }
-            loss_sum.zero_()
-            window_steps, window_time = 0, 0.0
-        if is_eval and is_main:
-            t_eval = time.perf_counter()
-            with autocast:
-                val = evaluate(
-                    model, paradigm, val_batches, draws=cfg.eval_draws, eps=cfg.mdlm_eps, mdlm_loss=cfg.mdlm_loss
-                )
-            record.update(val)
-            record["eval_time_s"] = time.perf_counter() - t_eval
-            if val["val_loss"] < state["best_val"]:
-                state["best_val"], state["best_step"] = val["val_loss"], done
-                checkpoint.save(run_dir / "best.safetensors", model, checkpoint_state(state, cfg, paradigm, data, done))
-        state["step"] = done
-        state["window_loss_sum"], state["window_steps"] = loss_sum.item(), window_steps
-        if scaler.is_enabled():
-            state["grad_scaler"] = scaler.state_dict()
-        if record is not None and is_main:
-            records.append(record)
-            append_jsonl(metrics_path, record)
-            _print_progress(paradigm, record, cfg, state)
-        if is_ckpt and is_main:
-            if not checkpoint.all_finite(model):  # never call a NaN model the last good checkpoint
-                raise _diverged(paradigm, "non-finite weights", done, run_dir, last_good)
-            checkpoint.save(
-                run_dir / "last.safetensors",
-                model,
-                {**checkpoint_state(state, cfg, paradigm, data, done), "metrics": records},
-                optimizer,
-                keep_previous=True,
-            )
-            last_good = done
-        _barrier(world)
-        t_last = time.perf_counter()
+def _evaluate(run: _Run, record: dict, done: int) -> None:
+    """The validation loss into `record`; a new best is saved as best.safetensors."""
+    cfg = run.cfg
+    t_eval = time.perf_counter()
+    with run.autocast:
+        val = evaluate(
+            run.model, run.paradigm, run.val_batches, draws=cfg.eval_draws, eps=cfg.mdlm_eps, mdlm_loss=cfg.mdlm_loss
+        )
+    record.update(val)
+    record["eval_time_s"] = time.perf_counter() - t_eval
+    if val["val_loss"] < run.state["best_val"]:
+        run.state["best_val"], run.state["best_step"] = val["val_loss"], done
+        state = checkpoint_state(run.state, cfg, run.paradigm, run.data, done)
+        checkpoint.save(run.run_dir / "best.safetensors", run.model, state)
 
-    if is_main:  # metrics.jsonl deleted or edited while training: the rows are all in `records`
-        sync_metrics(metrics_path, records, log, paradigm)
-        if state["step"] >= cfg.steps and not cfg.keep_optimizer_state:
-            drop_optimizer_state(run_dir, log)
-    _finish_distributed(world)
-    return _summary(state, run_dir)
+
+def _keep_state(run: _Run, done: int, window: _Window) -> None:
+    """What the next checkpoint records of the loop (so a resume continues the loss window exactly)."""
+    run.state["step"] = done
+    run.state["window_loss_sum"], run.state["window_steps"] = window.loss_sum.item(), window.steps
+    if run.scaler.is_enabled():
+        run.state["grad_scaler"] = run.scaler.state_dict()
+
+
+def _save_last(run: _Run, done: int) -> None:
+    if not checkpoint.all_finite(run.model):  # never call a NaN model the last good checkpoint
+        raise _diverged(run.paradigm, "non-finite weights", done, run.run_dir, run.last_good)
+    checkpoint.save(
+        run.run_dir / "last.safetensors",
+        run.model,
+        {**checkpoint_state(run.state, run.cfg, run.paradigm, run.data, done), "metrics": run.records},
+        run.optimizer,
+        keep_previous=True,
+    )
+    run.last_good = done
 
 
 def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:
@@ -237,33 +321,6 @@ def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:
         f"more warmup_steps, a smaller grad_clip) in a new run directory (--run-dir), or delete {run_dir} "
         f"first: a run directory keeps the config it was started with"
     )
-
-
-def _mdlm_step_loss(fwd, tokens, cfg, step, rank, world, mask_id, micro=0):
-    """Noise for the global batch, this rank's micro-batch of it, normalised by the global count (so
-    the micro-batches of all ranks sum to the loss of the whole batch)."""
-    t, u = draw_noise(
-        noise_generator(cfg.seed, step),
-        cfg.batch_size,
-        cfg.seq_len,
-        cfg.mdlm_eps,
-        stratified=cfg.mdlm_time_sampling == "stratified",
-    )
-    mask = masked_positions(t, u)
-    norm = mdlm_normalizer(mask, cfg.mdlm_loss)
-    per = cfg.batch_size // world // cfg.grad_accum
-    first = rank * (cfg.batch_size // world) + micro * per
-    sl = slice(first, first + per)
-    t, mask = _to(t[sl], tokens.device), _to(mask[sl], tokens.device)
-    total = mdlm_loss_sum(fwd, tokens, t, mask, cfg.mdlm_loss, cfg.mdlm_eps, mask_id)
-    return total * (world / norm)
-
-
-def _to(x, device):
-    """Host-to-device copy that does not stall the GPU queue (pinned, non-blocking)."""
-    if device.type == "cuda":
-        return x.pin_memory().to(device, non_blocking=True)
-    return x
 
 
 def _print_progress(paradigm, rec, cfg, state):
@@ -287,23 +344,3 @@ def _summary(state, run_dir) -> dict:
         "best_step": state["best_step"],
         "train_time_s": state["train_time"],
     }
-
-
-def _init_distributed():
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 0, 1
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
-    return dist.get_rank(), dist.get_world_size()
-
-
-def _barrier(world):
-    if world > 1:
-        dist.barrier()
-
-
-def _finish_distributed(world):
-    if world > 1 and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()

@@ -23,8 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from arche import build_model, load_config  # noqa: E402
 from arche.config import parse_overrides  # noqa: E402
 from arche.device import autocast_for, resolve_device  # noqa: E402
-from arche.objectives import ar_loss_sum  # noqa: E402
-from arche.train import _mdlm_step_loss
+from arche.objectives import (
+    ar_loss_sum,  # noqa: E402
+    mdlm_step_loss,
+)
 
 BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10G": 125.0, "T4": 65.0}
 
@@ -60,7 +62,7 @@ def bench(cfg, paradigm, device, steps, warmup):
                 s, n = ar_loss_sum(fwd, tokens)
                 loss = s / n
             else:
-                loss = _mdlm_step_loss(fwd, tokens, cfg, i, 0, 1, model.mask_id)
+                loss = mdlm_step_loss(fwd, tokens, cfg, i, 0, 1, model.mask_id)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()

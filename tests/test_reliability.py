@@ -514,6 +514,8 @@ def test_second_prepare_waits_for_the_first(tmp_path):
         ("ar_temperature", float("nan")),
         ("device", "bogus"),
         ("seq_len", 100_000),
+        ("sample_length", 1_000_000),
+        ("device", "cuda:99999999999999999999"),
         ("lr", float("inf")),
     ],
 )

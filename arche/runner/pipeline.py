@@ -130,6 +130,37 @@ def run_pipeline(
     A failed paper build raises StageFailed once the state is saved."""
     t_start = time.perf_counter()
     overrides = dict(overrides or {})
+    cfg, stages, nb_dir, run, timeout = _plan(profile, run_dir, overrides, only, start_from, timeout, notebooks_dir)
+    forced = bool(only or start_from)
+    (run / "notebooks").mkdir(parents=True, exist_ok=True)
+    with run_lock(run, "python -m arche run", log=log):
+        ledger = _Ledger(run, profile, cfg, overrides, timeout, _command(profile, run, overrides, only, start_from))
+        log(
+            f"[pipeline] profile {profile}, run dir {run}, overrides {overrides or '{}'}, "
+            f"cell timeout {f'{timeout} s' if timeout else 'none'}"
+        )
+        ledger.save()
+        rerun_rest = False
+        for name in stages:
+            pos = f"({NOTEBOOKS.index(name) + 1}/{len(NOTEBOOKS)})"
+            if not (forced or rerun_rest) and stage_done(ledger.state, run, name):
+                log(f"[pipeline] {name}: skipped (done) {pos}")
+                ledger.invocation["skipped"].append(name)
+                continue
+            rerun_rest = not forced  # once a stage runs, the ones after it run again too
+            log(f"[pipeline] {name}: running {pos}")
+            params = {"profile": profile, "run_dir": str(run), "overrides": overrides}
+            _run_stage(ledger, name, nb_dir, params, kernel_name, log)
+        pdf, paper_error = _report_and_paper(ledger, paper, log)
+    _print_locations(run, pdf, time.perf_counter() - t_start, log)
+    if paper_error:
+        raise StageFailed(paper_error)
+    return run
+
+
+def _plan(profile, run_dir, overrides, only, start_from, timeout, notebooks_dir):
+    """Everything checked before anything runs: the config, the device, the data source, the stages, the
+    notebooks, the run directory and the timeout. Returns (cfg, stages, notebooks dir, run, timeout)."""
     cfg = load_config(profile, **overrides)  # ConfigError names a bad key or value
     from ..data import resolve_source
     from ..device import check_fits, resolve_device
@@ -143,26 +174,24 @@ def run_pipeline(
     run = Path(run_dir if run_dir is not None else Path("runs") / profile).expanduser().resolve()
     if run.exists() and not run.is_dir():
         raise PipelineError(f"run directory {run} exists and is not a directory")
-    state = read_state(run)
-    forced = bool(only or start_from)
-    _check_run_dir(run, cfg, state, stages, forced)
+    _check_run_dir(run, cfg, read_state(run), stages, bool(only or start_from))
     if timeout is None:
         timeout = default_timeout(profile)
     elif timeout <= 0:
         raise PipelineError(f"--timeout must be positive, got {timeout}")
+    return cfg, stages, nb_dir, run, timeout
 
-    (run / "notebooks").mkdir(parents=True, exist_ok=True)
-    with run_lock(run, "python -m arche run", log=log):
-        state = read_state(run) or {"stages": {}}
-        state.update(profile=profile, overrides=overrides, config=cfg.to_dict())
-        invocation = {
-            "started": _now(),
-            "finished": None,
-            "command": _command(profile, run, overrides, only, start_from),
-            "ran": [],
-            "skipped": [],
-        }
-        manifest = {
+
+class _Ledger:
+    """RUN/pipeline_state.json (per stage: status, times, config) and RUN/manifest.json (environment, config,
+    every invocation), rewritten together at each change so that a kill leaves them true."""
+
+    def __init__(self, run: Path, profile, cfg, overrides, timeout, command: str):
+        self.run = run
+        self.state = read_state(run) or {"stages": {}}
+        self.state.update(profile=profile, overrides=overrides, config=cfg.to_dict())
+        self.invocation = {"started": _now(), "finished": None, "command": command, "ran": [], "skipped": []}
+        self.manifest = {
             "profile": profile,
             "overrides": overrides,
             "run_dir": str(run),
@@ -170,76 +199,63 @@ def run_pipeline(
             "config": cfg.to_dict(),
             "cell_timeout_s": timeout,
         }
-        history = (_read_json(run / MANIFEST_FILE) or {}).get("invocations", []) + [invocation]
+        self.history = (_read_json(run / MANIFEST_FILE) or {}).get("invocations", []) + [self.invocation]
 
-        def save():
-            _write_json(run / STATE_FILE, state)
-            _write_json(run / MANIFEST_FILE, {**manifest, "stages": _stage_times(state), "invocations": history})
+    def save(self) -> None:
+        _write_json(self.run / STATE_FILE, self.state)
+        manifest = {**self.manifest, "stages": _stage_times(self.state), "invocations": self.history}
+        _write_json(self.run / MANIFEST_FILE, manifest)
 
-        log(
-            f"[pipeline] profile {profile}, run dir {run}, overrides {overrides or '{}'}, "
-            f"cell timeout {f'{timeout} s' if timeout else 'none'}"
+
+def _run_stage(ledger: _Ledger, name: str, nb_dir: Path, params: dict, kernel_name, log) -> None:
+    """One notebook executed by papermill, its record kept; a failure is recorded, then raised as
+    StageFailed (an interrupt as itself: stop at once, resumable)."""
+    run = ledger.run
+    rec = ledger.state["stages"][name] = {"status": "running", "started": _now(), "config": ledger.manifest["config"]}
+    ledger.save()
+    t0 = time.perf_counter()
+    try:
+        executed = run / "notebooks" / f"{name}.ipynb"
+        execute_with_papermill(
+            nb_dir / f"{name}.ipynb", executed, params, ledger.manifest["cell_timeout_s"], kernel_name, log
         )
-        save()
-        rerun_rest = False
-        for name in stages:
-            pos = f"({NOTEBOOKS.index(name) + 1}/{len(NOTEBOOKS)})"
-            if not (forced or rerun_rest) and stage_done(state, run, name):
-                log(f"[pipeline] {name}: skipped (done) {pos}")
-                invocation["skipped"].append(name)
-                continue
-            rerun_rest = not forced  # once a stage runs, the ones after it run again too
-            log(f"[pipeline] {name}: running {pos}")
-            rec = state["stages"][name] = {"status": "running", "started": _now(), "config": cfg.to_dict()}
-            save()
-            t0 = time.perf_counter()
-            try:
-                execute_with_papermill(
-                    nb_dir / f"{name}.ipynb",
-                    run / "notebooks" / f"{name}.ipynb",
-                    {"profile": profile, "run_dir": str(run), "overrides": overrides},
-                    timeout,
-                    kernel_name,
-                    log,
-                )
-            except BaseException as e:
-                rec.update(
-                    status="failed", finished=_now(), seconds=round(time.perf_counter() - t0, 1), error=_error_text(e)
-                )
-                invocation["finished"] = _now()
-                save()
-                if not isinstance(e, Exception):  # KeyboardInterrupt: stop at once, resumable
-                    raise
-                _render_quietly(run, state, log)
-                raise StageFailed(
-                    f"stage {name} failed: {_error_text(e)}\n  executed notebook: "
-                    f"{run / 'notebooks' / (name + '.ipynb')}\n  report: {run / REPORT_FILE}\n"
-                    f"  fix the cause and run the same command again: finished stages are "
-                    f"skipped, training continues from its checkpoint. A fix that changes the "
-                    f"config (e.g. a lower lr after a divergence) needs a new --run-dir: this "
-                    f"one keeps the config it was made with"
-                ) from e
-            rec.update(status="done", finished=_now(), seconds=round(time.perf_counter() - t0, 1))
-            invocation["ran"].append(name)
-            save()
-            log(f"[pipeline] {name}: done in {rec['seconds']:.1f} s")
+    except BaseException as e:
+        rec.update(status="failed", finished=_now(), seconds=round(time.perf_counter() - t0, 1), error=_error_text(e))
+        ledger.invocation["finished"] = _now()
+        ledger.save()
+        if not isinstance(e, Exception):  # KeyboardInterrupt: stop at once, resumable
+            raise
+        _render_quietly(run, ledger.state, log)
+        raise StageFailed(
+            f"stage {name} failed: {_error_text(e)}\n  executed notebook: "
+            f"{run / 'notebooks' / (name + '.ipynb')}\n  report: {run / REPORT_FILE}\n"
+            f"  fix the cause and run the same command again: finished stages are "
+            f"skipped, training continues from its checkpoint. A fix that changes the "
+            f"config (e.g. a lower lr after a divergence) needs a new --run-dir: this "
+            f"one keeps the config it was made with"
+        ) from e
+    rec.update(status="done", finished=_now(), seconds=round(time.perf_counter() - t0, 1))
+    ledger.invocation["ran"].append(name)
+    ledger.save()
+    log(f"[pipeline] {name}: done in {rec['seconds']:.1f} s")
 
-        if invocation["ran"] or not (run / REPORT_FILE).exists():
-            report = render_report(run, state)
-            log(f"[pipeline] report: {report}")
-        pdf, paper_error = None, None
-        if paper is None:
-            paper = os.environ.get("ARCHE_SKIP_PAPER", "") in ("", "0")
-        if "05_analysis" in invocation["ran"] and paper:
-            pdf, paper_error = _build_paper(run, log)
-        elif "05_analysis" in invocation["ran"]:
-            log("[pipeline] paper: not built (paper=False or ARCHE_SKIP_PAPER=1)")
-        invocation["finished"] = _now()
-        save()
-    _print_locations(run, pdf, time.perf_counter() - t_start, log)
-    if paper_error:
-        raise StageFailed(paper_error)
-    return run
+
+def _report_and_paper(ledger: _Ledger, paper, log):
+    """The HTML report when a stage ran (or none exists), the paper when the analysis ran. Returns (pdf,
+    error of a failed paper build)."""
+    run, ran = ledger.run, ledger.invocation["ran"]
+    if ran or not (run / REPORT_FILE).exists():
+        log(f"[pipeline] report: {render_report(run, ledger.state)}")
+    pdf, paper_error = None, None
+    if paper is None:
+        paper = os.environ.get("ARCHE_SKIP_PAPER", "") in ("", "0")
+    if "05_analysis" in ran and paper:
+        pdf, paper_error = _build_paper(run, log)
+    elif "05_analysis" in ran:
+        log("[pipeline] paper: not built (paper=False or ARCHE_SKIP_PAPER=1)")
+    ledger.invocation["finished"] = _now()
+    ledger.save()
+    return pdf, paper_error
 
 
 def _command(profile, run, overrides, only, start_from) -> str:

@@ -259,82 +259,78 @@ def findings(results) -> list[dict]:
     """The paper's three findings and their variants, each judged by its rule."""
     protocol = main_protocol(results)
     tied = bool(runs_where(results, protocol=protocol, arm="mdlm_tied"))
-    prompted = bool(samples_where(results, protocol=protocol, setting="samples_prompted"))
+    return _training_findings(results, protocol, tied) + _diversity_findings(results, protocol, tied)
+
+
+def _row(key: str, finding: str, claim: str, judged: dict) -> dict:
+    return {"key": key, "finding": finding, "claim": claim, **judged}
+
+
+def _training_findings(results, protocol: str, tied: bool) -> list[dict]:
+    """Findings 1 (throughput) and 2 (overfitting; again for the tied-head MDLM when it ran)."""
     p1, p2 = PUBLISHED["ar"], PUBLISHED["mdlm"]
-    pd_ = PUBLISHED["diversity"]
     out = [
-        {
-            "key": "FindingOne",
-            "finding": "1. Throughput parity",
-            "claim": f"MDLM at {fmt(p2['tokens_per_s'] / p1['tokens_per_s'], 'pct')} of AR throughput",
-            **finding_throughput(results, protocol),
-        },
-        {
-            "key": "FindingTwo",
-            "finding": "2. AR overfits early, MDLM still improving",
-            "claim": f"AR best at step {fmt(p1['best_step'], 'int')}, MDLM at {fmt(p2['best_step'], 'int')} (the last)",
-            **finding_overfitting(results, protocol),
-        },
+        _row(
+            "FindingOne",
+            "1. Throughput parity",
+            f"MDLM at {fmt(p2['tokens_per_s'] / p1['tokens_per_s'], 'pct')} of AR throughput",
+            finding_throughput(results, protocol),
+        ),
+        _row(
+            "FindingTwo",
+            "2. AR overfits early, MDLM still improving",
+            f"AR best at step {fmt(p1['best_step'], 'int')}, MDLM at {fmt(p2['best_step'], 'int')} (the last)",
+            finding_overfitting(results, protocol),
+        ),
     ]
     if tied:
-        out.append(
-            {
-                "key": "FindingTwoTied",
-                "finding": "2, tied-head MDLM",
-                "claim": "(not tested in the paper)",
-                **finding_overfitting(results, protocol, "mdlm_tied"),
-            }
-        )
+        judged = finding_overfitting(results, protocol, "mdlm_tied")
+        out.append(_row("FindingTwoTied", "2, tied-head MDLM", "(not tested in the paper)", judged))
+    return out
+
+
+def _diversity_findings(results, protocol: str, tied: bool) -> list[dict]:
+    """Finding 3 at equal judge perplexity (its rule), then its variants at each model's own decoding."""
+    pd_ = PUBLISHED["diversity"]
+    mdlm5, ar5 = (fmt(pd_[m]["unique_first_5gram"], "pct") for m in ("mdlm", "ar"))
+    five = f"unique first 5-grams {mdlm5} vs {ar5}"
     eq = equal_quality(results)
-    gate = _gate(results, main_protocol(results), ("ar", "mdlm"))
+    gate = _gate(results, protocol, ("ar", "mdlm"))
     if gate:  # noise is not "equally fluent" text: the frontier rule's sanity gate
         eq = {**eq, "outcome": "not testable", "reason": gate}
-    out.append(
-        {
-            "key": "FindingThree",
-            "finding": "3. MDLM more diverse, at equal judge perplexity",
-            "claim": f"unique first 5-grams {fmt(pd_['mdlm']['unique_first_5gram'], 'pct')} vs "
-            f"{fmt(pd_['ar']['unique_first_5gram'], 'pct')} (AR prompted, MDLM with a repetition penalty)",
-            **_finding(eq["outcome"], eq["reason"], _equal_quality_measure(eq), protocol=protocol, frontier=eq),
-        }
-    )
-    out.append(
-        {
-            "key": "FindingThreeOwn",
-            "finding": "3, each at its own distribution (AR T=1, MDLM ancestral), not equal quality",
-            "claim": f"unique first 5-grams {fmt(pd_['mdlm']['unique_first_5gram'], 'pct')} vs "
-            f"{fmt(pd_['ar']['unique_first_5gram'], 'pct')}; Self-BLEU "
-            f"{fmt(pd_['mdlm']['self_bleu'], 'f3')} vs {fmt(pd_['ar']['self_bleu'], 'f3')}",
-            **finding_diversity(results, protocol),
-        }
-    )
+    judged = _finding(eq["outcome"], eq["reason"], _equal_quality_measure(eq), protocol=protocol, frontier=eq)
+    out = [
+        _row(
+            "FindingThree",
+            "3. MDLM more diverse, at equal judge perplexity",
+            f"{five} (AR prompted, MDLM with a repetition penalty)",
+            judged,
+        ),
+        _row(
+            "FindingThreeOwn",
+            "3, each at its own distribution (AR T=1, MDLM ancestral), not equal quality",
+            f"{five}; Self-BLEU {fmt(pd_['mdlm']['self_bleu'], 'f3')} vs {fmt(pd_['ar']['self_bleu'], 'f3')}",
+            finding_diversity(results, protocol),
+        ),
+    ]
     if samples_where(results, protocol=protocol, setting="samples_confidence"):
+        judged = finding_diversity(results, protocol, "samples_confidence", ref_setting="samples")
         out.append(
-            {
-                "key": "FindingThreeConfidence",
-                "finding": "3, MDLM by the confidence rule (no penalty), not equal quality",
-                "claim": "(the paper's rule, with its penalty and schedule)",
-                **finding_diversity(results, protocol, "samples_confidence", ref_setting="samples"),
-            }
+            _row(
+                "FindingThreeConfidence",
+                "3, MDLM by the confidence rule (no penalty), not equal quality",
+                "(the paper's rule, with its penalty and schedule)",
+                judged,
+            )
         )
-    if prompted:
+    if samples_where(results, protocol=protocol, setting="samples_prompted"):
+        judged = finding_diversity(results, protocol, "samples_prompted")
         out.append(
-            {
-                "key": "FindingThreePrompted",
-                "finding": "3, both prompted “Once”",
-                "claim": "(not tested: only AR was prompted)",
-                **finding_diversity(results, protocol, "samples_prompted"),
-            }
+            _row("FindingThreePrompted", "3, both prompted “Once”", "(not tested: only AR was prompted)", judged)
         )
     if tied:
-        out.append(
-            {
-                "key": "FindingThreeTied",
-                "finding": "3, tied-head MDLM",
-                "claim": "(not tested in the paper)",
-                **finding_diversity(results, protocol, arm="mdlm_tied"),
-            }
-        )
+        judged = finding_diversity(results, protocol, arm="mdlm_tied")
+        out.append(_row("FindingThreeTied", "3, tied-head MDLM", "(not tested in the paper)", judged))
     return out
 
 

@@ -206,30 +206,47 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     judge), the held-out openings, and the verdicts (arche.study.verdicts.repetition)."""
     import json
 
-    from ..evaluate import generative_perplexity
-    from ..generate import load_model, read_samples, reference_rows
+    from ..generate import load_model, reference_rows
     from . import verdicts
 
     run_dir = Path(run_dir)
     data = _data(run_dir, cfg)
-    codec, protocol = data.codec, comparison.main_protocol(cfg)
     rows = []
     for b in branches(cfg, len(data.train)):
         saved = json.loads((branch_dir(run_dir, b) / "config.json").read_text())
         rows.append(_row(b, branch_dir(run_dir, b), saved["vocab_size"], saved["n_params"]))
-
     device = str(resolve_device(cfg))
     judge = comparison.judge_arm(cfg)
     jmodel, jcodec, _, _ = load_model(comparison.arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
     # The same codec (one data directory), so ids need no translation; texts are scored after <|endoftext|>.
     refs = reference_rows(data, cfg.n_samples, cfg.sample_length, "openings", seed=cfg.sample_seed)
     n_match = min(cfg.n_samples, len(refs))
-    sample_rows = []
+    scorer = (jmodel, jcodec.eot, device)
+    results = {
+        "meta": _meta(cfg, run_dir, profile, data, rows, judge, n_match, device),
+        "repetition": rows,
+        "samples": _sample_rows(cfg, run_dir, data, n_match, scorer),
+        "references": [_reference_row(cfg, data, refs, n_match, scorer)],
+    }
+    results["verdicts"] = verdicts.repetition(results)
+    write_json(run_dir / "results.json", results)
+    log(f"analysis: wrote {run_dir / 'results.json'}")
+    return results
+
+
+def _sample_rows(cfg: Config, run_dir: Path, data, n_match: int, scorer) -> list[dict]:
+    """Each sampled branch's texts, n_match of them scored: diversity, and perplexity under the judge."""
+    from ..evaluate import generative_perplexity
+    from ..generate import read_samples
+
+    jmodel, eot, device = scorer
+    out = []
     for b in sampled(cfg, len(data.train)):
         recs = read_samples(branch_dir(run_dir, b) / "samples.jsonl")
         picked = analysis.subsample(recs, n_match, cfg.sample_seed)
         texts = [r["text"] for r in picked]
-        sample_rows.append(
+        gen_ppl = generative_perplexity(jmodel, [eot], [r["tokens"] for r in picked], device=device, eot=eot)
+        out.append(
             {
                 "paradigm": b.paradigm,
                 "seed": b.seed,
@@ -238,47 +255,50 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
                 "sampler": recs[0]["sampler"],
                 "n_generated": len(recs),
                 **analysis.text_metrics(texts, "exact", b.seed),
-                "gen_ppl": generative_perplexity(
-                    jmodel, [jcodec.eot], [r["tokens"] for r in picked], device=device, eot=jcodec.eot
-                ),
+                "gen_ppl": gen_ppl,
                 "examples": [r["text"] for r in recs[:3]],
             }
         )
+    return out
+
+
+def _reference_row(cfg: Config, data, refs, n_match: int, scorer) -> dict:
+    """The held-out stories' openings, scored as the samples are."""
+    from ..evaluate import generative_perplexity
+
+    jmodel, eot, device = scorer
+    codec = data.codec
     refs = analysis.subsample(refs, n_match, cfg.sample_seed)
     ref_texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in refs]
-    reference = {
+    return {
         "kind": "openings",
         **analysis.text_metrics(ref_texts, "exact", cfg.sample_seed),
-        "gen_ppl": generative_perplexity(jmodel, [jcodec.eot], refs, device=device, eot=jcodec.eot),
+        "gen_ppl": generative_perplexity(jmodel, [eot], refs, device=device, eot=eot),
         "examples": ref_texts[:3],
     }
-    results = {
-        "meta": {
-            "profile": profile,
-            "study": "repetition",
-            "config": cfg.to_dict(),
-            "protocols": [protocol],
-            "main_protocol": protocol,
-            "seeds": sorted({r["seed"] for r in rows}),
-            "source": data.manifest.get("source", cfg.source),
-            "synthetic": data.manifest.get("source", cfg.source) == "synthetic",
-            "n_tokens": data.manifest["n_tokens"],
-            "vocab_size": data.manifest["vocab_size"],
-            "n_train_chunks": len(data.train),
-            "seq_len": cfg.seq_len,
-            "unigram_entropy": {protocol: analysis.unigram_entropy(data.val)},
-            "judge": {"key": judge.key, "steps": judge.config.steps},
-            "n_match": n_match,
-            "decay_fraction": cfg.decay_fraction,
-            "device": device_name(cfg),
-            "precision_used": analysis.precision_used(cfg, [d for _, _, d in model_dirs(cfg, run_dir)]),
-            "created": time.strftime("%Y-%m-%d %H:%M:%S"),
-        },
-        "repetition": rows,
-        "samples": sample_rows,
-        "references": [reference],
+
+
+def _meta(cfg: Config, run_dir: Path, profile, data, rows, judge, n_match: int, device: str) -> dict:
+    protocol = comparison.main_protocol(cfg)
+    source = data.manifest.get("source", cfg.source)
+    return {
+        "profile": profile,
+        "study": "repetition",
+        "config": cfg.to_dict(),
+        "protocols": [protocol],
+        "main_protocol": protocol,
+        "seeds": sorted({r["seed"] for r in rows}),
+        "source": source,
+        "synthetic": source == "synthetic",
+        "n_tokens": data.manifest["n_tokens"],
+        "vocab_size": data.manifest["vocab_size"],
+        "n_train_chunks": len(data.train),
+        "seq_len": cfg.seq_len,
+        "unigram_entropy": {protocol: analysis.unigram_entropy(data.val)},
+        "judge": {"key": judge.key, "steps": judge.config.steps},
+        "n_match": n_match,
+        "decay_fraction": cfg.decay_fraction,
+        "device": device_name(cfg),
+        "precision_used": analysis.precision_used(cfg, [d for _, _, d in model_dirs(cfg, run_dir)]),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
-    results["verdicts"] = verdicts.repetition(results)
-    write_json(run_dir / "results.json", results)
-    log(f"analysis: wrote {run_dir / 'results.json'}")
-    return results
