@@ -43,3 +43,18 @@ def test_control_characters_in_a_text_never_reach_latex(tmp_path):
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"], cwd=tmp_path, capture_output=True
     )
     assert proc.returncode == 0, proc.stdout[-1500:]
+
+
+def test_sampling_or_analysis_before_training_names_the_stage_to_run(tmp_path):
+    # Issue 21, class 3: notebook 04 or 05 run before 02 met a FileNotFoundError deep in generate.
+    from arche import study
+    from arche.train import train
+
+    cfg = tiny_config()
+    run = tmp_path / "run"
+    with pytest.raises(study.NotTrainedError, match="04_sample needs the trained model.*not started.*02_train_ar"):
+        study.sample_all(cfg, run)
+    arm = comparison.arms(cfg, "ar")[0]
+    train(arm.config, "ar", comparison.arm_dir(run, arm), log=lambda *_: None, stop_at=3)  # paused at step 3
+    with pytest.raises(study.NotTrainedError, match=rf"05_analysis needs .*{arm.name}_s0 \(at step 3 of 12\)"):
+        study.analyse(cfg, run)

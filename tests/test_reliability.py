@@ -659,21 +659,26 @@ def test_user_errors_of_every_command_are_one_line(tmp_path):
     _one_error_line(proc, "run the whole pipeline first")
 
 
+def test_notebook_parameters_are_judged_from_the_injected_cell_only():
+    injected = '# Parameters\nrun_dir = "r"\nsteps = 20\n'
+    with pytest.raises(PipelineError, match=r"unknown notebook parameter\(s\) steps"):
+        views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "In": ["", injected]})
+    # Interactive use: cells a user adds (x = 3) and re-runs of the setup cell are not parameters.
+    scratch = {"profile": "smoke", "run_dir": "", "overrides": {}, "x": 3, "cfg": None, "In": ["", "x = 3"]}
+    views.refuse_unknown_parameters(scratch)
+    ok = '# Parameters\nprofile = "smoke"\noverrides = {"steps": 5}\n'
+    views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "", "overrides": {"steps": 5}, "In": [ok]})
+
+
+@pytest.mark.parametrize("name,value", [("overrides", 5), ("run_dir", 5), ("profile", ["smoke"])])
+def test_a_notebook_parameter_of_the_wrong_type_is_named(name, value):
+    namespace = {"profile": "smoke", "run_dir": "", "overrides": {}, name: value}
+    with pytest.raises(PipelineError, match=f"notebook parameter {name} must be"):
+        views.refuse_unknown_parameters(namespace)
+
+
 @pytest.mark.slow
 def test_notebooks_refuse_parameters_they_do_not_take(tmp_path):
-    with pytest.raises(PipelineError, match="unknown notebook parameter.*steps"):
-        views.refuse_unknown_parameters(
-            {
-                "profile": "smoke",
-                "run_dir": "r",
-                "overrides": {},
-                "steps": 20,
-                "pipeline": pipeline,
-                "In": [],
-                "_i1": "",
-            }
-        )
-    views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "cfg": None})
     out = tmp_path / "02.ipynb"
     proc = subprocess.run(
         [

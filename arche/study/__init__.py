@@ -17,6 +17,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import Config
+from ..errors import UserError
+
+
+class NotTrainedError(UserError, FileNotFoundError):
+    """A stage that reads models ran before the models were trained (notebook 04 or 05 before 02 and 03)."""
 
 
 def _study(cfg: Config):
@@ -36,6 +41,32 @@ def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[
     return _study(cfg).model_dirs(cfg, run_dir, paradigm)
 
 
+def require_trained(cfg: Config, run_dir, stage: str) -> None:
+    """Stop `stage` (04_sample, 05_analysis) in one line, before any work, when a model it reads (an arm or
+    the AR judge) has not finished training: a checkpoint short of its config's steps, or none."""
+    from ..checkpoint import read_state
+    from ..rundir import read_config_json
+    from . import comparison
+
+    dirs = [(paradigm, d) for _, paradigm, d in model_dirs(cfg, run_dir)]
+    if not dirs:  # the repetition study lists its branches from the prepared data
+        raise NotTrainedError(f"{run_dir} has no prepared data: run 01_data and the training stages before {stage}")
+    dirs.append(("ar", comparison.arm_dir(run_dir, comparison.judge_arm(cfg))))
+    for paradigm, d in dirs:
+        saved, last = read_config_json(d), Path(d) / "last.safetensors"
+        try:
+            step = read_state(last)["step"] if last.exists() else 0
+        except Exception:  # noqa: BLE001 - damaged: training's own resume check says how
+            step = 0
+        if saved is None or step < saved["config"]["steps"]:
+            stage_name = "02_train_ar" if paradigm == "ar" else "03_train_mdlm"
+            where = f"at step {step} of {saved['config']['steps']}" if saved else "not started"
+            raise NotTrainedError(
+                f"{stage} needs the trained model in {d} ({where}): run {stage_name} first "
+                f"(python -m arche run resumes every unfinished stage)"
+            )
+
+
 def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     """The token files of the run (and, for the comparison, the references and the judges' data)."""
     return _study(cfg).prepare_all(cfg, run_dir, log)
@@ -48,11 +79,13 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
 
 def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
     """Draw every sample set of the run (skipping those already written)."""
+    require_trained(cfg, run_dir, "04_sample")
     return _study(cfg).sample_all(cfg, run_dir, log)
 
 
 def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict:
     """Score everything the run saved into RUN/results.json; returns the results."""
+    require_trained(cfg, run_dir, "05_analysis")
     if cfg.study == "repetition":
         from . import repetition
 
