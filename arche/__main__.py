@@ -160,11 +160,11 @@ def cmd_figures(args):
 
 
 def cmd_summary(args):
-    from .report import load_results, summary_markdown, update_readme
+    from .report import load_results, read_results, summary_markdown, update_readme
 
     source = None
     if args.results:
-        results = json.loads(Path(args.results).read_text())
+        results = read_results(args.results)
         source = args.results
     elif args.run_dir:
         results = load_results(args.run_dir)

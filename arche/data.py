@@ -332,9 +332,14 @@ def _read_manifest(data_dir: Path):
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except ValueError as e:
         raise DataError(f"{path} is damaged ({e})") from None
+    shape = {"settings": dict, "sha256": dict, "n_tokens": int, "content_hash": str}
+    wrong = [k for k, kind in shape.items() if not isinstance(manifest, dict) or not isinstance(manifest.get(k), kind)]
+    if wrong:
+        raise DataError(f"{path} is damaged (not a manifest of arche: {', '.join(wrong)} missing or of the wrong type)")
+    return manifest
 
 
 def damaged_files(data_dir, manifest) -> list[str]:

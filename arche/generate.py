@@ -33,6 +33,7 @@ from .denoise import SAMPLER_DEFAULTS, sample_mdlm
 from .device import autocast_for, resolve_device
 from .io import atomic_write, read_jsonl
 from .model import build_model
+from .rundir import read_config_json
 from .sample import cut_at_eot, prefix_ids, sample_ar
 from .tokenizer import TokenCodec
 
@@ -43,10 +44,9 @@ from .tokenizer import TokenCodec
 def read_run(run_dir) -> tuple[dict, TokenCodec]:
     """A run directory's config.json (as saved by training) and its tokenizer."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
+    saved = read_config_json(run_dir)  # RunDirError naming a damaged one
+    if saved is None:
         raise FileNotFoundError(f"no config.json in {run_dir}: is it a training run directory?")
-    saved = json.loads(config_path.read_text())
     codec = TokenCodec.from_dict(json.loads((run_dir / "vocab.json").read_text()))
     return saved, codec
 

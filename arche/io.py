@@ -8,9 +8,16 @@ with `read_jsonl`, which skips a line being written.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
+
+from .errors import UserError
+
+
+class DiskFullError(UserError, OSError):
+    """A write found the disk (or the quota) full."""
 
 
 def atomic_write(path, blob: bytes | str) -> None:
@@ -28,10 +35,19 @@ def write_new(path, blob: bytes | str) -> None:
     path = Path(path)
     if path.is_symlink() or path.exists():
         path.unlink()
-    with open(path, "xb", opener=_no_follow) as f:  # "x": O_CREAT | O_EXCL
-        f.write(blob.encode() if isinstance(blob, str) else blob)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "xb", opener=_no_follow) as f:  # "x": O_CREAT | O_EXCL
+            f.write(blob.encode() if isinstance(blob, str) else blob)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:
+        if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        path.unlink(missing_ok=True)  # the half-written file; the file it was to replace is untouched
+        raise DiskFullError(
+            f"no space left on the device writing {path} ({len(blob):,} bytes): free some space and run the same "
+            f"command again (what was written before, checkpoints included, is intact)"
+        ) from None
 
 
 def _no_follow(path, flags):

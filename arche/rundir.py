@@ -197,6 +197,10 @@ def read_config_json(run_dir) -> dict | None:
         recorded = json.loads(path.read_text())
         if not isinstance(recorded, dict):
             raise ValueError("not a JSON object")
+        shape = {"paradigm": str, "config": dict, "vocab_size": int}
+        wrong = [k for k, kind in shape.items() if not isinstance(recorded.get(k), kind)]
+        if wrong:
+            raise ValueError(f"not a run's config.json of arche: {', '.join(wrong)} missing or of the wrong type")
     except ValueError as e:
         raise RunDirError(f"{path} is damaged ({e})") from None
     return recorded

@@ -17,6 +17,7 @@ other holder.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -26,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from .errors import UserError
+from .io import DiskFullError
 
 LOCK_NAME = ".lock"
 HEARTBEAT = 30.0  # seconds between two touches of a held lock file
@@ -91,6 +93,8 @@ def _acquire(path: Path, directory: Path, what: str, wait: float, log) -> str:
     }
     deadline = time.monotonic() + wait
     said_waiting = False
+    if path.is_dir() and not path.is_symlink():
+        raise LockedError(f"{path} is a directory, not a lock file: nothing arche writes; remove it and run again")
     while True:
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -113,10 +117,16 @@ def _acquire(path: Path, directory: Path, what: str, wait: float, log) -> str:
                 f"machine, after {STALE_AFTER / 60:.0f} min without a heartbeat from another); if you "
                 f"are sure nothing uses the directory, delete {path}"
             ) from None
-        with os.fdopen(fd, "w") as f:
-            f.write(json.dumps(info))
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(info))
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            path.unlink(missing_ok=True)
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(f"no space left on the device to take the lock {path}: free some space") from None
+            raise
         return token
 
 

@@ -58,3 +58,47 @@ def test_sampling_or_analysis_before_training_names_the_stage_to_run(tmp_path):
     train(arm.config, "ar", comparison.arm_dir(run, arm), log=lambda *_: None, stop_at=3)  # paused at step 3
     with pytest.raises(study.NotTrainedError, match=rf"05_analysis needs .*{arm.name}_s0 \(at step 3 of 12\)"):
         study.analyse(cfg, run)
+
+
+@pytest.mark.parametrize(
+    "text,said",
+    [
+        ("[]", "a JSON list, not an object"),
+        ('{"meta": 3}', "'meta' is missing or not an object"),
+        ('{"meta": {}, "runs": 5, "samples": []}', "'runs' is missing or not a list of objects"),
+        ('{"meta": {}, "runs": [1], "samples": []}', "'runs' is missing or not a list of objects"),
+        ('{"meta": {"study": "repetition"}, "repetition": []}', "'verdicts' is missing"),
+        ("{", "cannot read the results file"),
+    ],
+)
+def test_a_results_file_of_the_wrong_shape_is_one_line(tmp_path, capsys, text, said):
+    # Issue 21, class 3: KeyError/TypeError/AttributeError tracebacks from `summary` and `figures`.
+    from arche.__main__ import main
+
+    bad = tmp_path / "results.json"
+    bad.write_text(text)
+    for argv in (["summary", "--results", str(bad)], ["figures", "--results", str(bad), "--out", str(tmp_path / "o")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and said in err and "\n" not in err
+    assert not (tmp_path / "o").exists()  # refused before writing
+
+
+@pytest.mark.parametrize("text", ["[]", '{"n_tokens": "x"}', '{"settings": {}, "sha256": {}, "n_tokens": 5}'])
+def test_a_manifest_of_the_wrong_shape_is_prepared_again(tmp_path, text):
+    from arche.data import prepare
+
+    cfg, said = tiny_config(), []
+    first = prepare(cfg, tmp_path / "data", log=said.append)
+    (tmp_path / "data" / "manifest.json").write_text(text)
+    assert prepare(cfg, tmp_path / "data", log=said.append)["content_hash"] == first["content_hash"]
+    assert any("manifest.json is damaged (not a manifest of arche" in s and "preparing again" in s for s in said)
+
+
+def test_a_run_config_of_the_wrong_shape_is_named(tmp_path):
+    from arche.generate import read_run
+    from arche.rundir import RunDirError
+
+    (tmp_path / "config.json").write_text('{"paradigm": "ar", "config": 3, "vocab_size": 5}')
+    with pytest.raises(RunDirError, match=r"config.json is damaged .*config missing or of the wrong type"):
+        read_run(tmp_path)

@@ -80,3 +80,43 @@ def test_the_same_results_give_the_same_pdf_bytes(tmp_path):
     second = render_results(ROOT / "results" / "replica.json", tmp_path / "b", log=lambda *_: None)
     assert first.read_bytes() == second.read_bytes()
     assert b"/CreationDate (D:2026" in first.read_bytes()  # the run's date, not the clock's
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_error_and_loses_nothing(tmp_path, monkeypatch):
+    # Issue 21, class 3: "No space left on device" was a traceback. Now: DiskFullError (exit 2, one line),
+    # the half-written file removed, the checkpoint before it intact, and the same call resumes.
+    import errno
+    import os
+
+    from conftest import tiny_config
+
+    from arche import io
+    from arche.train import train
+
+    cfg, run = tiny_config(), tmp_path / "run"
+    train(cfg, "ar", run, log=lambda *_: None, stop_at=3)
+    before = checkpoint.read_state(run / "last.safetensors")["step"]
+    real_fsync = os.fsync
+
+    def full(fd):  # the disk fills while a checkpoint is written (the lock and JSON files still fit)
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".safetensors.tmp"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_fsync(fd)
+
+    monkeypatch.setattr(io.os, "fsync", full)
+    with pytest.raises(io.DiskFullError, match="no space left on the device writing .*run the same command again"):
+        train(cfg, "ar", run, log=lambda *_: None)
+    assert io.DiskFullError.exit_code == 2
+    assert not list(run.glob("*.tmp"))
+    assert checkpoint.read_state(run / "last.safetensors")["step"] == before == 3
+    monkeypatch.setattr(io.os, "fsync", real_fsync)
+    assert train(cfg, "ar", run, log=lambda *_: None)["steps"] == cfg.steps
+
+
+def test_a_lock_that_is_a_directory_is_named(tmp_path):
+    from arche.runlock import LockedError, run_lock
+
+    (tmp_path / ".lock").mkdir()
+    with pytest.raises(LockedError, match=r"\.lock is a directory, not a lock file"):
+        with run_lock(tmp_path, "test"):
+            pass

@@ -30,7 +30,6 @@ from .artefacts import (  # noqa: F401
     ARTEFACTS,
     REPETITION_TAGS,
     artefact,
-    read_results,
     render_results,
     results_notebook,
     summary_markdown,
@@ -43,6 +42,7 @@ from .common import (  # noqa: F401
     describe_results,
     describe_source,
     load_results,
+    read_results,
     repo_root,
     sample_label,
 )

@@ -3,12 +3,11 @@ the figures, tables, macros and PDF; and the README's results block."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import UserError
 from . import repetition as report_repetition
-from .common import describe_source, has_frontier, toy_note
+from .common import describe_source, has_frontier, read_results, toy_note
 from .display import (
     FigureOutput,
     MacrosOutput,
@@ -124,21 +123,6 @@ def results_notebook(results, repetition=None):
         cell.outputs = [nbformat.v4.new_output("display_data", data=data)]
         nb.cells.append(cell)
     return nb
-
-
-def read_results(path) -> dict:
-    """A results.json of either study, or a UserError naming what is wrong with the file."""
-    path = Path(path)
-    try:
-        results = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise UserError(f"cannot read the results file {path}: {e}") from None
-    need = (
-        {"meta", "repetition", "verdicts"} if report_repetition.is_repetition(results) else {"meta", "runs", "samples"}
-    )
-    if not isinstance(results, dict) or not need <= set(results):
-        raise UserError(f"{path} is not a results.json of arche (it lacks {', '.join(sorted(need - set(results)))})")
-    return results
 
 
 def render_results(results_path, out_dir, log=print, repetition_path=None) -> Path | None:

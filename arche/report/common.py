@@ -3,7 +3,6 @@ results dict, and the scale of a run (toy data, small scale, full scale)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..config import project_root
@@ -19,6 +18,7 @@ from ..study.results import (  # noqa: F401  (re-exported for the report modules
     is_repetition,
     main_protocol,
     protocol_names,
+    read_results,
     reference_row,
     run_stat,
     runs_where,
@@ -42,7 +42,8 @@ def repo_root() -> Path:
 
 
 def load_results(run_dir) -> dict:
-    return json.loads((Path(run_dir) / "results.json").read_text())
+    """RUN/results.json, or a ResultsError naming what is wrong with it."""
+    return read_results(Path(run_dir) / "results.json")
 
 
 # --------------------------------------------------------------------------- selection helpers

@@ -4,6 +4,10 @@ run (toy data, small scale, full scale). The verdicts (arche.study.findings) and
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from ..errors import UserError
 from ..scaling import scale_level, scale_note
 from ..stats import aggregate, summarise
 
@@ -82,6 +86,36 @@ PUBLISHED = {
 ARMS = ("ar", "mdlm", "mdlm_tied")
 ARM_LABEL = {"ar": "AR", "mdlm": "MDLM", "mdlm_tied": "MDLM (tied)"}
 THROUGHPUT_TOLERANCE = 0.10  # finding 1: parity if MDLM tok/s is within 10% of AR's
+
+
+class ResultsError(UserError, ValueError):
+    """A results.json that cannot be read, or is not of arche's shape."""
+
+
+def read_results(path) -> dict:
+    """A results.json of either study, or a ResultsError naming what is wrong with the file."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ResultsError(f"cannot read the results file {path}: {e}") from None
+    check_results(results, path)
+    return results
+
+
+def check_results(results, source) -> None:
+    """The top-level shape every reader of results.json relies on: an object with a `meta` object and, for
+    the comparison, lists of `runs` and `samples` rows (the repetition study: `repetition` rows and `verdicts`)."""
+    if not isinstance(results, dict):
+        raise ResultsError(f"{source} is not a results.json of arche (a JSON {type(results).__name__}, not an object)")
+    if not isinstance(results.get("meta"), dict):
+        raise ResultsError(f"{source} is not a results.json of arche: its 'meta' is missing or not an object")
+    need = {"repetition": list, "verdicts": dict} if is_repetition(results) else {"runs": list, "samples": list}
+    for key, kind in need.items():
+        value = results.get(key)
+        if not isinstance(value, kind) or (kind is list and not all(isinstance(row, dict) for row in value)):
+            what = "a list of objects" if kind is list else "an object"
+            raise ResultsError(f"{source} is not a results.json of arche: its {key!r} is missing or not {what}")
 
 
 def is_repetition(results) -> bool:
