@@ -11,11 +11,26 @@ REPETITION ?= results/repetition.json
 
 setup: $(VENV)/.installed
 
+# torch comes from the PyTorch project's CPU wheel index (no CUDA libraries: ~200 MB instead of several GB)
+# when that index answers within 5 s; else from the package index pip is configured with (where only PyPI
+# is reachable, a local CPU wheel in PIP_FIND_LINKS, as on this project's CI machines). It says which.
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_PIN := $(shell grep -E '^torch==' requirements-cpu.txt)
+
 $(VENV)/.installed: requirements-cpu.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	@if $(PY) -c "import urllib.request; urllib.request.urlopen('$(TORCH_CPU_INDEX)/torch/', timeout=5)" 2>/dev/null; then \
+	  echo "setup: $(TORCH_PIN) from the PyTorch CPU index $(TORCH_CPU_INDEX) (no CUDA libraries)"; \
+	  $(PY) -m pip install -q --index-url $(TORCH_CPU_INDEX) "$(TORCH_PIN)"; \
+	else \
+	  echo "setup: $(TORCH_CPU_INDEX) unreachable; $(TORCH_PIN) from pip's configured index (PIP_FIND_LINKS: $${PIP_FIND_LINKS:-none})"; \
+	  $(PY) -m pip install -q "$(TORCH_PIN)"; \
+	fi
 	$(PY) -m pip install -q -r requirements-cpu.txt
+	$(PY) -m pip uninstall -q -y arche 2>/dev/null || true  # the distribution's name before it became arche-lm
 	$(PY) -m pip install -q --no-deps -e .
+	@$(PY) -c "import torch; print('setup: torch', torch.__version__, '| CUDA build:', torch.version.cuda or 'none')"
 	touch $@
 
 smoke: setup            ## whole pipeline, smoke profile: data, AR, MDLM, samples, analysis, report, paper

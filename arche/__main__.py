@@ -40,6 +40,7 @@ def _config(args):
 def cmd_config(args):
     """The resolved settings of a profile (+ overrides), what each differs from, and what the run costs."""
     from .config import Config, default_run_dir
+    from .data import run_vocab_size
     from .scaling import describe_cost
 
     cfg = _config(args)
@@ -58,7 +59,7 @@ def cmd_config(args):
             else ""
         )
         print(f"{key:26} = {value!r:34} {'# ' + origin if origin else ''}".rstrip())
-    print(describe_cost(cfg))
+    print(describe_cost(cfg, run_vocab_size(cfg)))
 
 
 def cmd_notebooks(args):
@@ -73,9 +74,13 @@ def cmd_notebooks(args):
 
 
 def cmd_params(args):
+    from .data import run_vocab_size
     from .model import param_counts
 
-    print(json.dumps(param_counts(_config(args))))
+    cfg = _config(args)
+    vocab = run_vocab_size(cfg)
+    counts = param_counts(cfg, vocab)
+    print(json.dumps({**counts, "vocab_size": vocab or cfg.vocab_size, "compact_vocab": cfg.compact_vocab}))
 
 
 def cmd_prepare(args):

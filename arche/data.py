@@ -71,6 +71,20 @@ def resolve_source(source: str, log=print) -> str:
     )
 
 
+def run_vocab_size(config, log=print) -> int | None:
+    """The vocabulary the models of a run of `config` have: vocab_size, or with compact_vocab the corpus'
+    own, found by preparing the data into a temporary directory (seconds for the synthetic corpus and a
+    local file). None for the hub's TinyStories, which that would download."""
+    if not config.compact_vocab:
+        return config.vocab_size
+    if config.source == "tinystories":
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return prepare(config, Path(tmp) / "data", log=lambda *_: None)["vocab_size"]
+
+
 def data_settings(config) -> dict:
     return {k: getattr(config, k) for k in DATA_KEYS}
 

@@ -213,11 +213,13 @@ def build_model(config, paradigm: str, vocab_size: int | None = None) -> Transfo
     )
 
 
-def param_counts(config) -> dict:
-    """Parameter counts of every model variant, built on the meta device (no memory used)."""
+def param_counts(config, vocab_size: int | None = None) -> dict:
+    """Parameter counts of every model variant (at `vocab_size`, default config.vocab_size), built on the
+    meta device (no memory used)."""
+    v = vocab_size or config.vocab_size
     with torch.device("meta"):
         return {
-            "ar": build_model(config, "ar").n_params(),
-            "mdlm": build_model(config, "mdlm").n_params(),
-            "mdlm_tied": build_model(config.replace(mdlm_tied_head=True), "mdlm").n_params(),
+            "ar": build_model(config, "ar", vocab_size=v).n_params(),
+            "mdlm": build_model(config, "mdlm", vocab_size=v).n_params(),
+            "mdlm_tied": build_model(config.replace(mdlm_tied_head=True), "mdlm", vocab_size=v).n_params(),
         }

@@ -63,17 +63,24 @@ def disk_bytes(cfg: Config, vocab_size: int | None = None) -> dict[str, float]:
     return {"keep": 28.0 * total, "drop": 4.0 * total + 24.0 * largest, "params": params, "models": n}
 
 
-def describe_cost(cfg: Config) -> str:
-    """What a run costs, in words: models, tokens and FLOPs per model, and its disk under both policies."""
-    d = disk_bytes(cfg)
+def describe_cost(cfg: Config, vocab_size: int | None = None) -> str:
+    """What a run costs, in words: models, tokens and FLOPs per model, and its disk under both policies.
+    `vocab_size`: the vocabulary the run will have (arche.data.run_vocab_size), when known."""
+    v = vocab_size or cfg.vocab_size
+    d = disk_bytes(cfg, v)
     tokens = cfg.steps * cfg.batch_size * cfg.seq_len
-    flops = tokens * flops_per_token(cfg, cfg.vocab_size)
+    flops = tokens * flops_per_token(cfg, v)
     models = ", ".join(f"{n} {k.upper().replace('_TIED', ' (tied)')}" for k, n in d["models"].items() if n)
     gb = lambda b: f"{b / 1e9:,.1f} GB" if b >= 1e8 else f"{b / 1e6:,.1f} MB"  # noqa: E731
     policy = "keep" if cfg.keep_optimizer_state else "drop"
+    if not cfg.compact_vocab:
+        vocab = ""
+    elif vocab_size:
+        vocab = " (compact_vocab: the corpus' own vocabulary)"
+    else:
+        vocab = " (compact_vocab: the corpus' vocabulary replaces it, fewer; not known before the data is prepared)"
     lines = [
-        f"# models: {models}; AR {d['params']['ar'] / 1e6:,.1f}M parameters at vocab_size {cfg.vocab_size:,}"
-        + (" (compact_vocab: the corpus' vocabulary replaces it, fewer)" if cfg.compact_vocab else ""),
+        f"# models: {models}; AR {d['params']['ar'] / 1e6:,.2f}M parameters at vocab_size {v:,}{vocab}",
         f"# per model: {tokens:,} training tokens, {flops:.2g} FLOPs"
         + (" (repetition: each epoch count its own length)" if cfg.study == "repetition" else ""),
         f"# checkpoint disk at peak: {gb(d['keep'])} keeping optimizer state, {gb(d['drop'])} with "

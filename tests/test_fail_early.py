@@ -102,3 +102,28 @@ def test_a_run_config_of_the_wrong_shape_is_named(tmp_path):
     (tmp_path / "config.json").write_text('{"paradigm": "ar", "config": 3, "vocab_size": 5}')
     with pytest.raises(RunDirError, match=r"config.json is damaged .*config missing or of the wrong type"):
         read_run(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_corpus_of_short_stories_runs_through_analysis(tmp_path):
+    # Issue 21, class 1: with short stories each protocol's compact vocabulary differs (the controlled one
+    # holds <|endoftext|>, the published one does not), and the analysis failed after all training with
+    # "GPT-2 token(s) not in the compact vocabulary" when a judge scored the other protocol's samples.
+    from arche import study
+
+    words = ["cat", "dog", "sun", "red", "ball", "tree", "bird", "fish", "cake", "moon", "hat", "boat"]
+    stories = tmp_path / "stories.jsonl"
+    lines = [json.dumps({"text": f"Once a {words[i % 12]} saw a {words[(i * 5) % 12]}. The end."}) for i in range(3000)]
+    stories.write_text("\n".join(lines) + "\n")
+    cfg = tiny_config(
+        source=str(stories), compare_protocols=True, n_tokens=12_000, n_seeds=1, ar_seeds=1, tied_mdlm=False,
+        sweep=False, infill=False, mdlm_judge=True, n_samples=6, sample_batch_size=6, steps=6,
+    )
+    run, quiet = tmp_path / "run", (lambda *_: None)
+    study.prepare_all(cfg, run, quiet)
+    for paradigm in ("ar", "mdlm"):
+        study.train_all(cfg, run, paradigm, quiet)
+    study.sample_all(cfg, run, quiet)
+    results = study.analyse(cfg, run, "test", quiet)
+    assert {r["protocol"] for r in results["samples"]} == {"published", "controlled"}
+    assert all(r.get("gen_ppl") is not None for r in results["samples"])

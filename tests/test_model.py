@@ -71,3 +71,19 @@ def test_kv_cache_matches_full_forward():
     cache = KVCache()
     model(x[:, :4], cache=cache)
     assert torch.allclose(model(x[:, 4:9], cache=cache), full[:, 4:9], atol=1e-5)
+
+
+def test_params_and_cost_report_the_compact_vocabulary_a_run_trains_with(tmp_path):
+    # Issue 24: `params`/`config` reported the 50,257-token model (6.86M parameters for smoke) where the run
+    # trains a 966-token one (550K).
+    from conftest import tiny_config
+
+    from arche.data import prepare, run_vocab_size
+    from arche.scaling import describe_cost
+
+    cfg = tiny_config()
+    vocab = run_vocab_size(cfg)
+    assert vocab == prepare(cfg, tmp_path / "data", log=lambda *_: None)["vocab_size"] < 50_257
+    assert param_counts(cfg, vocab)["ar"] == build_model(cfg, "ar", vocab_size=vocab).n_params()
+    assert f"at vocab_size {vocab:,} (compact_vocab: the corpus' own vocabulary)" in describe_cost(cfg, vocab)
+    assert run_vocab_size(cfg.replace(compact_vocab=False)) == 50_257

@@ -24,6 +24,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+DISTRIBUTION = "arche-lm"  # pyproject.toml's [project] name ("arche" on PyPI is another project)
 
 
 def repository_url() -> str:
@@ -35,7 +36,7 @@ def repository_url() -> str:
         return tomllib.loads(pyproject.read_text())["project"]["urls"]["Repository"]
     from importlib.metadata import metadata
 
-    for entry in metadata("arche").get_all("Project-URL") or []:
+    for entry in metadata(DISTRIBUTION).get_all("Project-URL") or []:
         label, _, url = entry.partition(",")
         if label.strip().lower() == "repository":
             return url.strip()

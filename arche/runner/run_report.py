@@ -18,7 +18,7 @@ NOTEBOOKS = list(STAGES)
 STATE_FILE = "pipeline_state.json"
 MANIFEST_FILE = "manifest.json"
 REPORT_FILE = "report.html"
-VERSIONS_OF = ("torch", "numpy", "papermill", "nbconvert", "tiktoken", "sacrebleu", "arche")
+VERSIONS_OF = ("torch", "numpy", "papermill", "nbconvert", "tiktoken", "sacrebleu", "arche-lm")
 
 
 def read_state(run: Path) -> dict | None:
