@@ -39,7 +39,21 @@ import torch
 from .config import MDLM_SAMPLERS
 from .model import Transformer
 from .objectives import alpha
-from .sample import batch_spans, log_sample_progress, model_device, sample_from, sample_with_uniforms, seeded_generator
+from .sample import batch_spans, log_sample_progress, model_device, seeded_generator
+from .unmask import (
+    at_seen,
+    draw_rows,
+    draw_tokens,
+    filled_only,
+    fp32_copy,
+    max_confidence,
+    most_confident,
+    released_penalty_divisor,
+    rows_of,
+    sampled_at,
+    seen_pairs,
+    token_counts,
+)
 
 # Settings of each MDLM sampler besides steps; `sample_mdlm(..., **options)` overrides them.
 SAMPLER_DEFAULTS = {
@@ -50,14 +64,11 @@ SAMPLER_DEFAULTS = {
     "remask": dict(temperature_start=1.0, temperature_end=1.0, repetition_penalty=1.0, rank_by="sampled"),
 }
 
-ROW_CHUNK = 4096  # rows of (rows, vocab) probabilities handled at once: bounds memory at any batch size
-
-
 # -----------------------------------------------------------------------------
 # masked diffusion sampling: shared pieces
 
 
-def _denoise(model, prefix, canvas, t: float):
+def denoise_logits(model, prefix, canvas, t: float):
     """Logits (B, length, vocab_size) of the canvas given the fixed prefix, at diffusion time t."""
     B = canvas.size(0)
     x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
@@ -65,132 +76,16 @@ def _denoise(model, prefix, canvas, t: float):
     return logits[:, prefix.numel() :]
 
 
-def _denoise_at(model, prefix, canvas, t: float, where):
+def denoise_logits_at(model, prefix, canvas, t: float, where):
     """Logits (M, vocab_size) of the canvas positions where `where` (B, length) is True, in
-    `canvas[where]` order: the same values as `_denoise(...)[where]`, with the output head computed
+    `canvas[where]` order: the same values as `denoise_logits(...)[where]`, with the output head computed
     only there when the model can (arche's Transformer); about half the work of a round."""
     if not isinstance(model, Transformer):
-        return _denoise(model, prefix, canvas, t)[where]
+        return denoise_logits(model, prefix, canvas, t)[where]
     B = canvas.size(0)
     x = torch.cat([prefix.expand(B, -1), canvas], dim=1)
     full = torch.zeros(B, prefix.numel(), dtype=torch.bool, device=canvas.device)
     return model(x, torch.full((B,), float(t), device=canvas.device), where=torch.cat([full, where], dim=1))
-
-
-def _draw(rows, seq, transform, gen, confidence: str = "sampled"):
-    """One token per row of `rows` (M, vocab_size) from softmax(transform(rows, seq)); `seq` (M,) is each
-    row's sequence in the batch. Returns (tokens, confidences), where a row's confidence is the
-    probability of the token drawn (`confidence="sampled"`) or the row's largest probability
-    (`"max"`, the paper's rule). Done in chunks of rows so that the float copies stay small."""
-    tokens, conf = [], []
-    for r, s in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK)):
-        probs = transform(r, s).softmax(dim=-1)
-        tok = sample_from(probs, gen)
-        tokens.append(tok.squeeze(1))
-        conf.append(probs.amax(dim=1) if confidence == "max" else probs.gather(1, tok).squeeze(1))
-    return torch.cat(tokens), torch.cat(conf)
-
-
-def _max_confidence(rows, seq, transform, gen):
-    """The first half of `_draw(..., confidence="max")`: each row's largest probability, and the
-    uniform `sample_from` would have used for it (drawn in the same order from `gen`, so the stream
-    is the same). The token itself is drawn later by `_draw_rows`, only for the rows that are kept:
-    the ranking by maximum probability does not depend on the draw, and the rows are independent."""
-    conf, uniforms = [], []
-    for r, s in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK)):
-        probs = transform(r, s).softmax(dim=-1)
-        uniforms.append(torch.rand(probs.size(0), 1, generator=gen, device=probs.device, dtype=probs.dtype))
-        conf.append(probs.amax(dim=1))
-    return torch.cat(conf), torch.cat(uniforms)
-
-
-def _draw_rows(rows, seq, transform, uniforms):
-    """Tokens (M,) of `rows` drawn with their given uniforms: what `_draw` returns for those rows."""
-    tokens = [
-        sample_with_uniforms(transform(r, s).softmax(dim=-1), u).squeeze(1)
-        for r, s, u in zip(rows.split(ROW_CHUNK), seq.split(ROW_CHUNK), uniforms.split(ROW_CHUNK))
-    ]
-    return torch.cat(tokens) if tokens else torch.zeros(0, dtype=torch.long, device=rows.device)
-
-
-def _seen_pairs(seen):
-    """(B, K) token ids each sequence has used (`seen` (B, V) bool), padded with -1, K the most used."""
-    b, v = seen.nonzero(as_tuple=True)
-    counts = seen.sum(dim=1)
-    K = int(counts.max()) if counts.numel() else 0
-    ids = torch.full((seen.size(0), K), -1, dtype=torch.long, device=seen.device)
-    if K:
-        offsets = torch.cumsum(counts, 0) - counts
-        ids[b, torch.arange(b.numel(), device=seen.device) - offsets[b]] = v
-    return ids
-
-
-def _at_seen(rows, seq, seen_ids):
-    """(row, column) index pairs of the entries of `rows` (M, V) whose token its sequence has used."""
-    ids = seen_ids[seq]  # (M, K)
-    r, k = (ids >= 0).nonzero(as_tuple=True)
-    return r, ids[r, k]
-
-
-def _fp32_copy(rows):
-    return rows.to(torch.float32, copy=True)
-
-
-def _sampled_at(masked, tokens, probs):
-    """Scatter per-row draws back onto the (B, length) canvas; confidence -inf where nothing was drawn."""
-    sampled = torch.zeros(masked.shape, dtype=torch.long, device=masked.device)
-    confidence = torch.full(masked.shape, float("-inf"), device=masked.device)
-    sampled[masked] = tokens
-    confidence[masked] = probs
-    return sampled, confidence
-
-
-def _rows_of(masked):
-    """Index of the sequence each masked position belongs to, in the order `x[masked]` lists them."""
-    B, L = masked.shape
-    return torch.arange(B, device=masked.device)[:, None].expand(B, L)[masked]
-
-
-def most_confident(confidence, k, gen):
-    """Boolean (B, length): the k[b] most confident positions of each row, ties broken at random.
-
-    Positions are shuffled by random keys first and then stably sorted by confidence, which orders them
-    by (confidence, random key). Positions with confidence -inf are never chosen.
-    """
-    B, L = confidence.shape
-    shuffle = torch.rand(B, L, generator=gen, device=confidence.device).argsort(dim=1)
-    order = confidence.gather(1, shuffle).argsort(dim=1, descending=True, stable=True)
-    ranked = shuffle.gather(1, order)  # positions, most confident first
-    take = torch.arange(L, device=confidence.device)[None, :] < k[:, None]
-    chosen = torch.zeros(B, L, dtype=torch.bool, device=confidence.device).scatter(1, ranked, take)
-    assert not (chosen & (confidence == float("-inf"))).any(), "asked to unmask more positions than drawn"
-    return chosen
-
-
-def token_counts(canvas, vocab_size: int):
-    """(B, vocab_size) occurrences of each real token on the canvas ([MASK] not counted)."""
-    counts = torch.zeros(canvas.size(0), vocab_size + 1, dtype=torch.long, device=canvas.device)
-    counts.scatter_add_(1, canvas, torch.ones_like(canvas))
-    return counts[:, :vocab_size]
-
-
-def filled_only(canvas, fillable, mask_id: int):
-    """The canvas with its fixed tokens (infilling context) hidden as [MASK]: the repetition penalty
-    counts only what the sampler itself wrote. For unconditional sampling every position is fillable."""
-    return torch.where(fillable, canvas, torch.full_like(canvas, mask_id))
-
-
-def apply_repetition_penalty(logits, seen, penalty: float):
-    """Push down the logits of tokens already used, whatever their sign: positive logits are divided by
-    `penalty`, negative ones multiplied (dividing a negative logit would RAISE its probability)."""
-    penalised = torch.where(logits > 0, logits / penalty, logits * penalty)
-    return torch.where(seen, penalised, logits)
-
-
-def released_penalty_divisor(counts, base: float = 1.3, cap: float = 5.0):
-    """What the released code divided each logit by: min(base^count, cap), 1 for unused tokens.
-    Dividing regardless of sign RAISES a negative logit, so a repeated unlikely token gains probability."""
-    return (base ** counts.float()).clamp(max=cap)
 
 
 def time_for_masked_fraction(frac: float) -> float:
@@ -227,7 +122,7 @@ def _confidence_batch(
         t = time_for_masked_fraction(remaining / length)
         temperature = temperature_start + (temperature_end - temperature_start) * r / max(rounds - 1, 1)
         seen_ids = (
-            _seen_pairs(token_counts(filled_only(canvas, fillable, mask_id), V) > 0)
+            seen_pairs(token_counts(filled_only(canvas, fillable, mask_id), V) > 0)
             if repetition_penalty != 1.0
             else None
         )
@@ -235,38 +130,38 @@ def _confidence_batch(
         def transform(rows, seq):
             # Only the entries of used tokens change; the same values as
             # apply_repetition_penalty(rows, seen[seq], penalty) without an (M, V) mask.
-            rows = _fp32_copy(rows[:, :V])  # [MASK] is never a candidate
+            rows = fp32_copy(rows[:, :V])  # [MASK] is never a candidate
             if seen_ids is not None and seen_ids.size(1):
-                i, j = _at_seen(rows, seq, seen_ids)
+                i, j = at_seen(rows, seq, seen_ids)
                 vals = rows[i, j]
                 rows[i, j] = torch.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
             return rows / temperature
 
-        rows, seq = _denoise_at(model, prefix, canvas, t, masked), _rows_of(masked)
+        rows, seq = denoise_logits_at(model, prefix, canvas, t, masked), rows_of(masked)
         k = math.ceil(remaining / (rounds - r))
         if rank_by == "max":  # rank first, then draw only the k tokens kept per sequence
-            conf, uniforms = _max_confidence(rows, seq, transform, gen)
+            conf, uniforms = max_confidence(rows, seq, transform, gen)
             confidence = torch.full(masked.shape, float("-inf"), device=canvas.device)
             confidence[masked] = conf
             chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
             keep = chosen[masked]
             canvas = canvas.clone()
-            canvas[chosen] = _draw_rows(rows[keep], seq[keep], transform, uniforms[keep])
+            canvas[chosen] = draw_rows(rows[keep], seq[keep], transform, uniforms[keep])
         else:
-            sampled, confidence = _sampled_at(masked, *_draw(rows, seq, transform, gen, confidence=rank_by))
+            sampled, confidence = sampled_at(masked, *draw_tokens(rows, seq, transform, gen, confidence=rank_by))
             chosen = most_confident(confidence, torch.full((B,), k, device=canvas.device), gen)
             canvas = torch.where(chosen, sampled, canvas)
-        if trace is not None:
-            trace.append(
-                {
-                    "round": r,
-                    "t": t,
-                    "temperature": temperature,
-                    "masked": remaining,
-                    "unmasked": k,
-                    "canvas": canvas.detach().cpu().clone(),
-                }  # the canvas after this round: for a denoising trace
-            )
+        record(
+            trace,
+            lambda: {
+                "round": r,
+                "t": t,
+                "temperature": temperature,
+                "masked": remaining,
+                "unmasked": k,
+                "canvas": canvas.detach().cpu().clone(),
+            },
+        )  # the canvas after this round: for a denoising trace
     return canvas
 
 
@@ -285,30 +180,28 @@ def _published_batch(
         temp = max(temperature * (0.4 + 0.6 * t), min_temperature)
         counts = token_counts(filled_only(canvas, fillable, mask_id), V)
         divisor = released_penalty_divisor(counts, repetition_penalty, penalty_cap)
-        seen_ids = _seen_pairs(counts > 0)
+        seen_ids = seen_pairs(counts > 0)
 
         def transform(rows, seq):
             # The divisor is exactly 1 for unused tokens: only the used tokens' entries are divided
             # (the same values as rows / divisor[seq], without an (M, V) gather).
-            rows = _fp32_copy(rows[:, :V])
+            rows = fp32_copy(rows[:, :V])
             if seen_ids.size(1):
-                i, j = _at_seen(rows, seq, seen_ids)
+                i, j = at_seen(rows, seq, seen_ids)
                 rows[i, j] = rows[i, j] / divisor[seq[i], j]
             return rows / temp
 
-        rows = _denoise_at(model, prefix, canvas, t, masked)
-        sampled, confidence = _sampled_at(masked, *_draw(rows, _rows_of(masked), transform, gen))
+        rows = denoise_logits_at(model, prefix, canvas, t, masked)
+        sampled, confidence = sampled_at(masked, *draw_tokens(rows, rows_of(masked), transform, gen))
         k = torch.minimum((n_masked // (steps - step)).clamp(min=1), n_masked)
         chosen = most_confident(confidence, k, gen)
         canvas = torch.where(chosen, sampled, canvas)
-        if trace is not None:
-            trace.append(
-                {"round": step, "t": t, "temperature": temp, "masked": n_masked.tolist(), "unmasked": k.tolist()}
-            )
+        row = {"round": step, "t": t, "temperature": temp}
+        record(trace, lambda: {**row, "masked": n_masked.tolist(), "unmasked": k.tolist()})
     masked = canvas == mask_id
     if bool(masked.any()):
         # Leftovers (only when steps ran out first): argmax of the plain logits at t = 0.
-        fill = _denoise(model, prefix, canvas, 0.0)[..., :V].argmax(dim=-1)
+        fill = denoise_logits(model, prefix, canvas, 0.0)[..., :V].argmax(dim=-1)
         canvas = torch.where(masked, fill, canvas)
     return canvas
 
@@ -324,15 +217,16 @@ def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
         p_reveal = 1.0 if s == 0.0 else (a_s - a_t) / (1.0 - a_t)
         masked = canvas == mask_id
         reveal = masked & (torch.rand(B, length, generator=gen, device=canvas.device) < p_reveal)
-        if trace is not None:
-            trace.append({"round": i, "t": t, "masked": masked.sum(1).tolist(), "unmasked": reveal.sum(1).tolist()})
+        record(
+            trace, lambda: {"round": i, "t": t, "masked": masked.sum(1).tolist(), "unmasked": reveal.sum(1).tolist()}
+        )
         if not bool(reveal.any()):
             continue  # nothing changes this step: skip the forward pass
 
         def transform(rows, seq):
             return rows[:, :V].float() / temperature
 
-        tokens, _ = _draw(_denoise_at(model, prefix, canvas, t, reveal), _rows_of(reveal), transform, gen)
+        tokens, _ = draw_tokens(denoise_logits_at(model, prefix, canvas, t, reveal), rows_of(reveal), transform, gen)
         canvas = canvas.masked_scatter(reveal, tokens)
     return canvas
 
@@ -367,10 +261,39 @@ def sample_mdlm(
     """
     device = model_device(model, device)
     canvas = torch.full((n, length), model.mask_id if model.mask_id is not None else 0, dtype=torch.long, device=device)
-    return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
+    return run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
 
 
-def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options):
+def record(trace, row) -> None:
+    """One round into `trace`: a list gets the dict `row()` builds (copies of the canvas: a trace to read);
+    a RoundProgress gets only the count, so progress costs no copy and no device sync."""
+    if trace is not None:
+        trace.append(row() if isinstance(trace, list) else None)
+
+
+PROGRESS_EVERY_S = 20.0  # seconds between two progress lines of a sample set
+
+
+class RoundProgress:
+    """A stand-in for a sampler's trace list that keeps nothing and logs how many rounds are done, at most
+    every `every` seconds (a whole sample set is otherwise silent for minutes)."""
+
+    def __init__(self, log, name: str, total: int, every: float | None = None):
+        self.log, self.name, self.total = log, name, total
+        self.every = PROGRESS_EVERY_S if every is None else every
+        self.done, self.t0 = 0, time.perf_counter()
+        self.last = self.t0
+
+    def append(self, _row) -> None:
+        self.done += 1
+        now = time.perf_counter()
+        if now - self.last >= self.every and self.done < self.total:
+            self.last = now
+            eta = (now - self.t0) / self.done * (self.total - self.done)
+            self.log(f"[{self.name}] round {self.done}/{self.total}, {now - self.t0:.0f} s, eta {eta:.0f} s")
+
+
+def run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options):
     """Unmask every [MASK] of `canvas` (n, length), batch by batch; the other tokens stay as they are."""
     if sampler not in BATCH_SAMPLERS:
         raise ValueError(f"unknown MDLM sampler {sampler!r}; choose one of {list(MDLM_SAMPLERS)}")
@@ -388,7 +311,10 @@ def _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, lo
     gen = seeded_generator(seed, canvas.device)
     prefix_t = torch.tensor(prefix, dtype=torch.long, device=canvas.device).reshape(1, -1)
     out, t0 = [], time.perf_counter()
-    for start, size in batch_spans(canvas.size(0), batch_size):
+    spans = batch_spans(canvas.size(0), batch_size)
+    if trace is None and log is not None:  # a set of 300 x 100 rounds runs for minutes: say how far it is
+        trace = RoundProgress(log, f"mdlm/{sampler}", steps * len(spans))
+    for start, size in spans:
         known = canvas[start : start + size]
         done = BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
         assert not (done == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
@@ -414,4 +340,4 @@ def infill(
 ):
     """Fill the [MASK] positions of `canvas` (n, length), keeping its other tokens and the prefix.
     The confidence samplers need the same number of masked positions in every row."""
-    return _run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)
+    return run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options)

@@ -275,6 +275,9 @@ def _log_row(run: _Run, done: int, lr: float, window: _Window, is_eval: bool) ->
 def _evaluate(run: _Run, record: dict, done: int) -> None:
     """The validation loss into `record`; a new best is saved as best.safetensors."""
     cfg = run.cfg
+    last = next((r["eval_time_s"] for r in reversed(run.records) if "eval_time_s" in r), 0.0)
+    if last > 10:  # an MDLM evaluation at paper scale runs for minutes: say so before, not only after
+        print(f"[{run.paradigm}] step {done}: evaluating (the last evaluation took {last:.0f} s)", flush=True)
     t_eval = time.perf_counter()
     with run.autocast:
         val = evaluate(

@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_sampler_equivalence import SETTINGS, _ref_confidence, _ref_published  # noqa: E402
 
 from arche import build_model, load_config  # noqa: E402
-from arche.denoise import _run_mdlm  # noqa: E402
+from arche.denoise import run_mdlm  # noqa: E402
 from arche.scaling import SAMPLE_VOCAB  # noqa: E402
 
 
@@ -65,7 +65,7 @@ def main():
                         else:
                             tokens = _ref_confidence(model, prefix_t, canvas, args.rounds, gen, **SETTINGS[sampler])
                     else:
-                        tokens = _run_mdlm(model, prefix, canvas, sampler, args.rounds, 0, None, None, None, {})
+                        tokens = run_mdlm(model, prefix, canvas, sampler, args.rounds, 0, None, None, None, {})
                     wall = time.perf_counter() - t0
                 out[impl] = tokens
                 per_round = wall / args.rounds

@@ -116,8 +116,18 @@ def test_a_corpus_of_short_stories_runs_through_analysis(tmp_path):
     lines = [json.dumps({"text": f"Once a {words[i % 12]} saw a {words[(i * 5) % 12]}. The end."}) for i in range(3000)]
     stories.write_text("\n".join(lines) + "\n")
     cfg = tiny_config(
-        source=str(stories), compare_protocols=True, n_tokens=12_000, n_seeds=1, ar_seeds=1, tied_mdlm=False,
-        sweep=False, infill=False, mdlm_judge=True, n_samples=6, sample_batch_size=6, steps=6,
+        source=str(stories),
+        compare_protocols=True,
+        n_tokens=12_000,
+        n_seeds=1,
+        ar_seeds=1,
+        tied_mdlm=False,
+        sweep=False,
+        infill=False,
+        mdlm_judge=True,
+        n_samples=6,
+        sample_batch_size=6,
+        steps=6,
     )
     run, quiet = tmp_path / "run", (lambda *_: None)
     study.prepare_all(cfg, run, quiet)

@@ -8,13 +8,14 @@ import torch
 import torch.nn.functional as F
 
 from arche import build_model, checkpoint, load_config
-from arche.denoise import apply_repetition_penalty, infill, sample_mdlm, time_for_masked_fraction, token_counts
+from arche.denoise import infill, sample_mdlm, time_for_masked_fraction
 from arche.evaluate import ar_nll, generative_perplexity, infill_demo, mdlm_nelbo
 from arche.generate import generate, load_model, read_samples, reference_rows, reference_texts, sample_run
 from arche.model import KVCache
 from arche.objectives import alpha
 from arche.sample import filter_logits, prefix_ids, sample_ar
 from arche.tokenizer import TokenCodec
+from arche.unmask import apply_repetition_penalty, token_counts
 
 V = 40
 EOT = 39  # the compact codec below puts <|endoftext|> last
@@ -111,7 +112,7 @@ def test_repetition_penalty_pushes_down_both_signs():
 
 
 def test_released_penalty_divides_whatever_the_sign():
-    from arche.denoise import released_penalty_divisor
+    from arche.unmask import released_penalty_divisor
 
     divisor = released_penalty_divisor(torch.tensor([[0, 1, 2, 10]]))
     assert torch.allclose(divisor, torch.tensor([[1.0, 1.3, 1.69, 5.0]]))
@@ -503,15 +504,15 @@ def test_infill_penalty_sees_only_the_filled_span(sampler):
 
 
 def test_head_only_at_the_asked_positions_gives_the_same_logits(mdlm):
-    from arche.denoise import _denoise, _denoise_at
+    from arche.denoise import denoise_logits, denoise_logits_at
 
     canvas = torch.randint(0, V, (3, 16), generator=torch.Generator().manual_seed(0))
     where = torch.rand(3, 16, generator=torch.Generator().manual_seed(1)) < 0.4
     canvas[where] = mdlm.mask_id
     prefix = torch.tensor([[EOT, 7]])
     with torch.no_grad():
-        full = _denoise(mdlm, prefix, canvas, 0.6)[where]
-        part = _denoise_at(mdlm, prefix, canvas, 0.6, where)
+        full = denoise_logits(mdlm, prefix, canvas, 0.6)[where]
+        part = denoise_logits_at(mdlm, prefix, canvas, 0.6, where)
     assert part.shape == (int(where.sum()), V)
     assert torch.allclose(part, full, atol=1e-6)
 
@@ -521,3 +522,19 @@ def test_one_list_of_sampler_names():
     from arche.denoise import BATCH_SAMPLERS, SAMPLER_DEFAULTS
 
     assert set(BATCH_SAMPLERS) == set(SAMPLER_DEFAULTS) == set(MDLM_SAMPLERS) == set(CHOICES["mdlm_sampler"])
+
+
+def test_a_long_sample_set_says_how_far_it_is_and_draws_the_same_tokens(monkeypatch):
+    # Issue 24: a sample set of 300 x 100 rounds printed nothing for minutes. RoundProgress logs the rounds
+    # done (throttled by time), keeps nothing, and does not change what is drawn.
+    from arche import denoise
+
+    model = build_model(tiny(), "mdlm", vocab_size=40).eval()
+    plain = sample_mdlm(model, [1], 4, 12, "ancestral", steps=10, seed=3)
+    said = []
+    monkeypatch.setattr(denoise, "PROGRESS_EVERY_S", 0.0)  # a line every round
+    logged = sample_mdlm(model, [1], 4, 12, "ancestral", steps=10, seed=3, batch_size=2, log=said.append)
+    batched = sample_mdlm(model, [1], 4, 12, "ancestral", steps=10, seed=3, batch_size=2)
+    assert torch.equal(logged, batched) and logged.shape == plain.shape
+    rounds = [s for s in said if "round" in s]
+    assert rounds and rounds[0].startswith("[mdlm/ancestral] round 1/20") and "eta" in rounds[0]

@@ -13,20 +13,17 @@ import torch
 from conftest import tiny_config
 
 from arche import build_model
-from arche.denoise import (
-    _denoise,
-    _rows_of,
-    _sampled_at,
+from arche.denoise import denoise_logits, infill, sample_mdlm, time_for_masked_fraction
+from arche.sample import sample_from
+from arche.unmask import (
     apply_repetition_penalty,
     filled_only,
-    infill,
     most_confident,
     released_penalty_divisor,
-    sample_mdlm,
-    time_for_masked_fraction,
+    rows_of,
+    sampled_at,
     token_counts,
 )
-from arche.sample import sample_from
 
 
 def _ref_draw(rows, seq, transform, gen, confidence="sampled"):
@@ -58,9 +55,9 @@ def _ref_confidence(model, prefix, canvas, steps, gen, temperature_start, temper
                 rows = apply_repetition_penalty(rows, seen[seq], repetition_penalty)
             return rows / temperature
 
-        logits = _denoise(model, prefix, canvas, t)
-        sampled, confidence = _sampled_at(
-            masked, *_ref_draw(logits[masked], _rows_of(masked), transform, gen, confidence=rank_by)
+        logits = denoise_logits(model, prefix, canvas, t)
+        sampled, confidence = sampled_at(
+            masked, *_ref_draw(logits[masked], rows_of(masked), transform, gen, confidence=rank_by)
         )
         k = math.ceil(remaining / (rounds - r))
         chosen = most_confident(confidence, torch.full((B,), k), gen)
@@ -87,14 +84,14 @@ def _ref_published(
         def transform(rows, seq):
             return rows[:, :V] / divisor[seq] / temp
 
-        logits = _denoise(model, prefix, canvas, t)
-        sampled, confidence = _sampled_at(masked, *_ref_draw(logits[masked], _rows_of(masked), transform, gen))
+        logits = denoise_logits(model, prefix, canvas, t)
+        sampled, confidence = sampled_at(masked, *_ref_draw(logits[masked], rows_of(masked), transform, gen))
         k = torch.minimum((n_masked // (steps - step)).clamp(min=1), n_masked)
         chosen = most_confident(confidence, k, gen)
         canvas = torch.where(chosen, sampled, canvas)
     masked = canvas == mask_id
     if bool(masked.any()):
-        fill = _denoise(model, prefix, canvas, 0.0)[..., :V].argmax(dim=-1)
+        fill = denoise_logits(model, prefix, canvas, 0.0)[..., :V].argmax(dim=-1)
         canvas = torch.where(masked, fill, canvas)
     return canvas
 
