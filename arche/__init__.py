@@ -11,6 +11,7 @@ without the ones above it (ARCHITECTURE.md):
 Importing `arche` itself loads only the config and profiles; `arche.build_model` imports torch on first use.
 """
 
+from . import paths  # noqa: F401  (arche.paths.resolve_run_dir: the notebooks' run directory)
 from .config import Config, ConfigError
 from .profiles import load_config
 

@@ -16,8 +16,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import STAGES, ConfigError, parse_overrides, refuse_source_tree
+from .config import ConfigError, parse_overrides
 from .errors import UserError
+from .paths import STAGES, refuse_source_tree
 from .profiles import PROFILES, load_config
 
 
@@ -39,8 +40,9 @@ def _config(args):
 
 def cmd_config(args):
     """The resolved settings of a profile (+ overrides), what each differs from, and what the run costs."""
-    from .config import Config, default_run_dir
+    from .config import Config
     from .data import run_vocab_size
+    from .paths import default_run_dir
     from .scaling import describe_cost
 
     cfg = _config(args)

@@ -96,7 +96,7 @@ from arche.runner import views
 
 views.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
 cfg = arche.load_config(profile, **overrides)
-run_dir = arche.config.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
+run_dir = arche.paths.resolve_run_dir(run_dir or arche.paths.default_run_dir(profile))
 print(views.describe(cfg, profile, run_dir))
 
 # %% [markdown]

@@ -91,7 +91,7 @@ from arche.runner import views
 views.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
 report.setup_notebook()
 cfg = arche.load_config(profile, **overrides)
-run_path = report.resolve_run_dir(run_dir or arche.config.default_run_dir(profile))
+run_path = report.resolve_run_dir(run_dir or arche.paths.default_run_dir(profile))
 results = study.analyse(cfg, run_path, profile)
 meta = results["meta"]
 print(

@@ -42,9 +42,9 @@ def test_one_run_name_shared_by_the_five_notebooks():
         nb = nbformat.read(path, as_version=4)
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         params.append(parse_parameters(cell.source, path.name))
-        assert "run_dir or arche.config.default_run_dir(profile)" in "".join(c.source for c in nb.cells)
+        assert "run_dir or arche.paths.default_run_dir(profile)" in "".join(c.source for c in nb.cells)
     assert all(p == {"profile": "smoke", "run_dir": "", "overrides": {}} for p in params)
-    from arche.config import default_run_dir
+    from arche.paths import default_run_dir
 
     assert default_run_dir("paper_study") == "runs/paper_study"
 

@@ -119,6 +119,6 @@ def test_config_command_prints_resolved_settings_and_help_lists_the_stages():
     helptext = subprocess.run(
         [sys.executable, "-m", "arche", "run", "--help"], capture_output=True, text=True, cwd=ROOT
     ).stdout
-    from arche.config import STAGES
+    from arche.paths import STAGES
 
     assert all(stage in helptext for stage in STAGES)

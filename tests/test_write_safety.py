@@ -14,8 +14,9 @@ import torch
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from arche import checkpoint
-from arche.config import ConfigError, refuse_source_tree, resolve_run_dir
+from arche.config import ConfigError
 from arche.io import write_json
+from arche.paths import refuse_source_tree, resolve_run_dir
 from arche.report.paper import TaggedOutputError, export_tagged
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ the interval) or "c [lo, hi]" on a log or logit scale; one seed, the value alone
 
 import shutil  # noqa: F401  (tests patch report.shutil.which to simulate a machine without LaTeX)
 
-from ..config import resolve_run_dir  # noqa: F401  (the notebooks' run directory)
+from ..paths import resolve_run_dir  # noqa: F401  (the notebooks' run directory)
 from . import repetition as report_repetition  # noqa: F401
 from .artefacts import (  # noqa: F401
     ARTEFACTS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import project_root
+from ..paths import project_root
 from ..study.results import (  # noqa: F401  (re-exported for the report modules)
     ARM_LABEL,
     ARMS,

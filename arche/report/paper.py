@@ -12,11 +12,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..config import (
-    resolve_run_dir,
-    resource_dir,
-)
 from ..errors import UserError
+from ..paths import resolve_run_dir, resource_dir
 from .display import SKIP_MIMETYPE
 from .lookup import V_PREFIX, check_macros
 

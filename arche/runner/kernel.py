@@ -7,7 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ..config import project_root
+from ..paths import project_root
 
 KERNEL = "python3"
 # The kernel's own log (not the notebook's output) says only what matters: ipykernel 7 otherwise warns

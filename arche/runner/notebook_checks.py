@@ -7,8 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from ..config import STAGES
 from ..errors import UserError
+from ..paths import STAGES
 
 NOTEBOOKS = list(STAGES)
 PARAMETERS = ("profile", "run_dir", "overrides")

@@ -33,9 +33,10 @@ import shutil
 import time
 from pathlib import Path
 
-from ..config import PACKAGE_ROOT, STAGES, config_diff, project_root, resolve_run_dir, resource_dir  # noqa: F401
+from ..config import config_diff  # noqa: F401
 from ..io import read_json as _read_json
 from ..io import write_json as _write_json
+from ..paths import PACKAGE_ROOT, STAGES, project_root, resolve_run_dir, resource_dir  # noqa: F401
 from ..profiles import load_config
 from ..runlock import run_lock
 from .kernel import KERNEL, execute_with_papermill

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..config import PACKAGE_ROOT, STAGES
 from ..io import atomic_write
 from ..io import read_json as _read_json
+from ..paths import PACKAGE_ROOT, STAGES
 
 NOTEBOOKS = list(STAGES)
 STATE_FILE = "pipeline_state.json"
