@@ -19,7 +19,6 @@ nothing about TinyStories.
 
 import json
 import os
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,13 +51,6 @@ def iter_stories(source: str, seed: int = 0) -> Iterator[str]:
     if path.stat().st_size == 0:
         raise ValueError(f"story file {path} is empty")
     return _iter_jsonl(path) if suffix == ".jsonl" else _iter_txt(path)
-
-
-def first_word_share(stories) -> dict[str, float]:
-    """Fraction of stories starting with each first word (punctuation stripped), most common first."""
-    words = Counter(s.split(maxsplit=1)[0].strip(".,!?\"'") for s in stories if s.strip())
-    total = sum(words.values())
-    return {w: c / total for w, c in words.most_common()}
 
 
 # -----------------------------------------------------------------------------

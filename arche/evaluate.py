@@ -62,12 +62,6 @@ def ar_nll_sums(model, prefix, token_rows, device=None, batch_size: int = 64, eo
     return out
 
 
-def ar_nll(model, prefix, token_rows, device=None, batch_size: int = 64, eot: int | None = None) -> list:
-    """Mean NLL (nats/token) of each row under the AR model given `prefix` (see `ar_nll_sums`);
-    None for a row with nothing to score, so that the list stays aligned with the rows."""
-    return [s / c if c else None for s, c in ar_nll_sums(model, prefix, token_rows, device, batch_size, eot)]
-
-
 def generative_perplexity(
     model, samples, token_rows=None, device=None, batch_size: int = 64, eot: int | None = None
 ) -> float:

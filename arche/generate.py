@@ -94,7 +94,7 @@ def new_tokens(cfg: Config, paradigm: str, prompt_ids: list[int]) -> int:
     return cfg.sample_length
 
 
-def sample_settings(cfg: Config, paradigm: str, prefix: list[int], length: int | None = None) -> tuple[str, dict]:
+def decoding(cfg: Config, paradigm: str, prefix: list[int], length: int | None = None) -> tuple[str, dict]:
     """(sampler name, every setting the sampler uses) for a config."""
     common = {"length": length or cfg.sample_length, "prefix_ids": list(prefix), "batch_size": cfg.sample_batch_size}
     if paradigm == "ar":
@@ -143,7 +143,7 @@ def generate(cfg: Config, paradigm: str, run_dir, device=None) -> list[dict]:
     prefix = prefix_ids(codec, train_cfg["eos_between_stories"], prompt)
     prompt_ids = prefix[1:] if train_cfg["eos_between_stories"] else prefix  # the EOT is not text
     length = new_tokens(cfg, paradigm, prompt_ids)
-    sampler, settings = sample_settings(cfg, paradigm, prefix, length)
+    sampler, settings = decoding(cfg, paradigm, prefix, length)
     needed = len(prefix) + length - (1 if paradigm == "ar" else 0)
     if needed > train_cfg["seq_len"]:
         print(

@@ -86,11 +86,6 @@ def read_jsonl(path) -> list[dict] | None:
     return rows
 
 
-def write_jsonl(path, rows) -> None:
-    """Rows as JSON lines, atomically."""
-    atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
 def append_jsonl(path, row: dict) -> None:
     """One row appended and flushed (a growing log; a kill may leave a half line, which read_jsonl skips)."""
     with open(path, "a") as f:

@@ -65,7 +65,7 @@ def distinct_n(texts, n):
     return len(seen) / total if total else 0.0
 
 
-def unigram_entropy(texts):
+def word_entropy_bits(texts):
     """Entropy in bits of the word unigram distribution pooled over all texts
     (0.0 when there are no words)."""
     counts = Counter(w for text in texts for w in words(text))
@@ -108,7 +108,7 @@ def diversity(texts, self_bleu_fn=None):
             "unique_first_5gram": len(first5) / n_texts,
             "n_texts": n_texts,
             "mean_words": sum(len(ws) for ws in word_lists) / n_texts,
-            "unigram_entropy": unigram_entropy(texts),
+            "unigram_entropy": word_entropy_bits(texts),
         }
     )
     return out

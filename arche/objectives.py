@@ -136,7 +136,7 @@ EVAL_SEED = 7919
 
 
 @torch.no_grad()
-def evaluate(
+def held_out_losses(
     model,
     paradigm: str,
     batches,

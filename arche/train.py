@@ -31,7 +31,7 @@ from .distributed import barrier, finish_distributed, init_distributed
 from .errors import UserError
 from .io import append_jsonl
 from .model import build_model
-from .objectives import ar_loss_sum, evaluate, mdlm_step_loss
+from .objectives import ar_loss_sum, held_out_losses, mdlm_step_loss
 from .rundir import RunDirError, checkpoint_state, drop_optimizer_state, resume_or_start, sync_metrics, write_run_files
 from .runlock import run_lock
 from .schedule import lr_at
@@ -280,7 +280,7 @@ def _evaluate(run: _Run, record: dict, done: int) -> None:
         print(f"[{run.paradigm}] step {done}: evaluating (the last evaluation took {last:.0f} s)", flush=True)
     t_eval = time.perf_counter()
     with run.autocast:
-        val = evaluate(
+        val = held_out_losses(
             run.model, run.paradigm, run.val_batches, draws=cfg.eval_draws, eps=cfg.mdlm_eps, mdlm_loss=cfg.mdlm_loss
         )
     record.update(val)

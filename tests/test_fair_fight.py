@@ -154,7 +154,7 @@ def test_arms_run_more_ar_seeds_and_each_paradigm_its_rate():
     ctl_ar = next(a for a in arms if a.protocol == "controlled" and a.name == "ar")
     pub_ar = next(a for a in arms if a.protocol == "published" and a.name == "ar")
     assert ctl_ar.config.lr == 3e-3 and pub_ar.config.lr == 1e-3
-    prompted = [a for a in arms if "samples_prompted" in comparison.sample_settings(cfg, a)]
+    prompted = [a for a in arms if "samples_prompted" in comparison.sample_sets(cfg, a)]
     assert {a.seed for a in prompted} == {0, 1}  # only the seeds both paradigms have
 
 

@@ -12,7 +12,7 @@ from arche.metrics import (
     diversity,
     published_self_bleu,
     self_bleu,
-    unigram_entropy,
+    word_entropy_bits,
     words,
 )
 
@@ -147,16 +147,16 @@ def test_diversity_hand_computed():
     assert d["unique_first_5gram"] == 2 / 4  # (once upon a time there), (one day)
     assert d["distinct_1"] == pytest.approx(9 / 14)
     assert d["self_bleu"] == pytest.approx(self_bleu(texts))
-    assert d["unigram_entropy"] == pytest.approx(unigram_entropy(texts))
+    assert d["unigram_entropy"] == pytest.approx(word_entropy_bits(texts))
     assert diversity(texts, self_bleu_fn=lambda t: 0.25)["self_bleu"] == 0.25
 
 
 def test_unigram_entropy():
-    assert unigram_entropy(["a b c d"]) == pytest.approx(2.0)  # uniform over 4
-    assert unigram_entropy(["a a", "A"]) == pytest.approx(0.0)  # lowercased: one word
+    assert word_entropy_bits(["a b c d"]) == pytest.approx(2.0)  # uniform over 4
+    assert word_entropy_bits(["a a", "A"]) == pytest.approx(0.0)  # lowercased: one word
     # p = (1/2, 1/4, 1/4) -> 1.5 bits
-    assert unigram_entropy(["x x y z"]) == pytest.approx(1.5)
-    assert unigram_entropy(["", " "]) == 0.0
+    assert word_entropy_bits(["x x y z"]) == pytest.approx(1.5)
+    assert word_entropy_bits(["", " "]) == 0.0
 
 
 def test_published_self_bleu():

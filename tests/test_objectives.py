@@ -9,7 +9,7 @@ from arche import build_model, load_config
 from arche.objectives import (
     alpha,
     draw_noise,
-    evaluate,
+    held_out_losses,
     masked_positions,
     mdlm_loss_sum,
     mdlm_normalizer,
@@ -69,7 +69,7 @@ def test_uniform_model_nelbo_is_log_vocab():
     V = 100
     gen = torch.Generator().manual_seed(0)
     batches = [torch.randint(0, V, (64, 64), generator=gen) for _ in range(8)]
-    out = evaluate(Probe(V), "mdlm", batches, seed=0, eps=1e-3, draws=2)
+    out = held_out_losses(Probe(V), "mdlm", batches, seed=0, eps=1e-3, draws=2)
     # Grouped by the number of masked tokens every term is a mean cross-entropy: ln(V) exactly.
     assert out["val_nelbo"] == pytest.approx(math.log(V), rel=1e-6)
     assert out["val_nelbo_se"] == pytest.approx(0.0, abs=1e-9)
@@ -82,10 +82,10 @@ def test_evaluation_is_deterministic():
     torch.manual_seed(0)
     model = build_model(cfg, "mdlm")
     batches = [torch.randint(0, 30, (4, 16))]
-    a = evaluate(model, "mdlm", batches, seed=5, eps=1e-3)
-    b = evaluate(model, "mdlm", batches, seed=5, eps=1e-3)
+    a = held_out_losses(model, "mdlm", batches, seed=5, eps=1e-3)
+    b = held_out_losses(model, "mdlm", batches, seed=5, eps=1e-3)
     assert a == b
-    ar = evaluate(build_model(cfg, "ar"), "ar", batches, seed=5, eps=1e-3)
+    ar = held_out_losses(build_model(cfg, "ar"), "ar", batches, seed=5, eps=1e-3)
     assert ar["val_ppl"] == pytest.approx(math.exp(ar["val_nll"]))
 
 
@@ -122,6 +122,6 @@ def test_evaluation_noise_does_not_depend_on_the_training_seed():
     torch.manual_seed(0)
     model = build_model(cfg, "mdlm")
     batches = [torch.randint(0, 30, (4, 16), generator=torch.Generator().manual_seed(1))]
-    a = evaluate(model, "mdlm", batches, draws=4)
-    assert a == evaluate(model, "mdlm", batches, draws=4)
+    a = held_out_losses(model, "mdlm", batches, draws=4)
+    assert a == held_out_losses(model, "mdlm", batches, draws=4)
     assert a["val_nelbo_se"] > 0 and a["val_masked_mean_se"] > 0

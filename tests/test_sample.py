@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from arche import build_model, checkpoint, load_config
 from arche.denoise import infill, sample_mdlm, time_for_masked_fraction
-from arche.evaluate import ar_nll, generative_perplexity, infill_demo, mdlm_nelbo
+from arche.evaluate import ar_nll_sums, generative_perplexity, infill_demo, mdlm_nelbo
 from arche.generate import generate, load_model, read_samples, reference_rows, reference_texts, sample_run
 from arche.model import KVCache
 from arche.objectives import alpha
@@ -362,6 +362,11 @@ def test_chunk_split_rows_stay_inside_their_chunk(tmp_path):
 
 
 # ---------------------------------------------------------------------------- fluency
+
+
+def ar_nll(model, prefix, rows, **kw) -> list:
+    """Mean NLL of each row (None: nothing scored), from the sums generative perplexity weights."""
+    return [s / c if c else None for s, c in ar_nll_sums(model, prefix, rows, **kw)]
 
 
 def test_ar_nll_matches_cross_entropy(ar):

@@ -59,8 +59,8 @@ def test_matched_length_metrics_cut_every_text():
 
 
 def test_unigram_entropy_in_nats():
-    assert analysis.unigram_entropy([1, 1, 2, 2]) == pytest.approx(math.log(2))
-    assert analysis.unigram_entropy([[5, 5], [5, 5]]) == pytest.approx(0.0)
+    assert analysis.token_entropy_nats([1, 1, 2, 2]) == pytest.approx(math.log(2))
+    assert analysis.token_entropy_nats([[5, 5], [5, 5]]) == pytest.approx(0.0)
 
 
 def test_summarise_filters_rows():

@@ -19,7 +19,7 @@ from ..objectives import escape_step, unigram_cross_entropy
 from ..rundir import read_metrics
 from ..scaling import flops_per_token
 from . import findings
-from .comparison import Arm, arm_dir, arms, data_dir, main_protocol, protocols, references_path, sample_settings
+from .comparison import Arm, arm_dir, arms, data_dir, main_protocol, protocols, references_path, sample_sets
 from .frontier import half_sample_se
 from .judges import Judges, reference_sets
 
@@ -94,7 +94,7 @@ def _read_sample_sets(cfg: Config, run_dir, log) -> list[tuple]:
 
     out = []
     for arm in arms(cfg):
-        for stem, scfg in sample_settings(cfg, arm).items():
+        for stem, scfg in sample_sets(cfg, arm).items():
             path = arm_dir(run_dir, arm) / f"{stem}.jsonl"
             if path.exists():
                 out.append((arm, stem, scfg, read_samples(path)))
@@ -217,7 +217,7 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
         "n_tokens": first["n_tokens"],
         "vocab_size": first["vocab_size"],
         "data": {p: {k: v for k, v in m.items() if k != "sha256"} for p, m in manifests.items()},
-        "unigram_entropy": {p: unigram_entropy(d.val) for p, d in datas.items()},
+        "unigram_entropy": {p: token_entropy_nats(d.val) for p, d in datas.items()},
         "unigram_xent": baselines,
         "judge": judges["ar"],
         "judges": judges,
@@ -274,7 +274,7 @@ def measure_throughput(cfg: Config, vocab_size: int, log=print) -> dict:
     }
 
 
-def unigram_entropy(tokens) -> float:
+def token_entropy_nats(tokens) -> float:
     """Entropy (nats/token) of the token frequencies of `tokens`: the loss of a model that knows only
     how often each token occurs. A model no better than this has learned nothing about order."""
     import numpy as np

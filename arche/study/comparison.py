@@ -151,7 +151,7 @@ def check_prompts(cfg: Config, run_dir, protocol: str) -> None:
     """Every prompt the protocol's sample sets use must be text its vocabulary can encode: checked when the
     data is prepared, not after an hour of training when the first prompted sample set starts."""
     codec = TokenData(data_dir(run_dir, protocol)).codec
-    sets = [s for arm in arms(cfg) if arm.protocol == protocol for s in sample_settings(cfg, arm).values()]
+    sets = [s for arm in arms(cfg) if arm.protocol == protocol for s in sample_sets(cfg, arm).values()]
     for prompt in sorted({p for s in sets for p in (s.ar_prompt, s.mdlm_prompt) if p}):
         try:
             codec.encode(prompt)
@@ -204,7 +204,7 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
     return summaries
 
 
-def sample_settings(cfg: Config, arm: Arm) -> dict[str, Config]:
+def sample_sets(cfg: Config, arm: Arm) -> dict[str, Config]:
     """Every sample set of an arm: {file stem: config}.
 
     `samples`: the arm's protocol's decoding (controlled: both models' distributions as they are, AR at
@@ -239,7 +239,7 @@ def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:
 
     paths = []
     for arm in arms(cfg):
-        for stem, scfg in sample_settings(cfg, arm).items():
+        for stem, scfg in sample_sets(cfg, arm).items():
             out = arm_dir(run_dir, arm) / f"{stem}.jsonl"
             if out.exists():
                 log(f"samples: {out} exists, skipping")

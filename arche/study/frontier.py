@@ -2,7 +2,7 @@
 
 Every decoding trades fluency for diversity (a higher temperature writes more varied and less fluent
 text), so "model A is more diverse than model B" means nothing unless both are read at the same
-fluency. Each paradigm's first seed is decoded at several settings (arche.study.comparison.sample_settings: AR's
+fluency. Each paradigm's first seed is decoded at several settings (arche.study.comparison.sample_sets: AR's
 temperature, the MDLM's temperature and steps); every setting is a point (judge perplexity, diversity).
 
 FRONTIER_RULE, written and committed before the run it judges:
