@@ -1,0 +1,33 @@
+"""The GPU suite (benchmarks/gpu_suite.py) runs its whole code path before any GPU exists: --dry-run, the
+same sections at a tiny shape on CPU, where a killed and resumed run must end bit-identical."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_the_gpu_suite_dry_run_runs_every_section(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=240, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "gpu_suite.json").read_text())
+    assert report["dry_run"] is True
+    for name in ("training", "sampling", "resume_ar", "resume_mdlm", "projection"):
+        assert report[name]["ok"], report[name]
+    assert {r["model"] for r in report["training"]["result"]} == {"ar", "mdlm", "mdlm_tied"}
+    assert all(r["tokens_per_s"] > 0 for r in report["training"]["result"])
+    assert {r["sampler"] for r in report["sampling"]["result"]} >= {"kv-cache", "ancestral", "published"}
+    for paradigm in ("ar", "mdlm"):
+        resumed = report[f"resume_{paradigm}"]["result"]
+        assert resumed["interrupted"], resumed  # killed before its last step, then resumed
+        assert resumed["bit_identical"], resumed  # on a CPU, a resumed run ends where an uninterrupted one does
+    assert "projected" in report["projection"]["result"]["label"]
+    assert "## resume_mdlm" in (tmp_path / "gpu_suite.md").read_text()
