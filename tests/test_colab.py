@@ -172,7 +172,7 @@ def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
         timeout=300,
     )
     assert built.returncode == 0, built.stderr[-3000:]
-    wheel = next(wheels.glob("arche-*.whl"))
+    wheel = next(wheels.glob("arche_lm-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "arche/notebooks/01_data.ipynb" in names and "arche/paper/main.tex" in names
 
@@ -193,7 +193,7 @@ def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
         [
             str(py),
             "-c",
-            "import arche, arche.config as c; print(arche.__file__); "
+            "import arche, arche.paths as c; print(arche.__file__); "
             "print(c.resource_dir('notebooks')); print(c.resource_dir('paper'))",
         ],
         capture_output=True,

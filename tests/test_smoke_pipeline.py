@@ -146,6 +146,8 @@ def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
     for i, name in enumerate(NOTEBOOKS, 1):
         assert f"Stage {i}/5" in report and name in report
     assert "data:image/png;base64" in report  # the figures are inside the page
+    # The findings first (issue 24): before the first notebook, not 29 pages down.
+    assert "What this run found" in report and report.index("What this run found") < report.index("Stage 1/5")
     results = json.loads((run / "results.json").read_text())
     assert results["meta"]["config"]["steps"] == 40
     manifest = json.loads((run / "manifest.json").read_text())

@@ -80,6 +80,7 @@ def regime_macros(m: dict, results) -> None:
     m["RegimeLrFactors"] = _and(sorted({1.0, *rule.get("LR_FACTORS", ())}))
     m["RegimePilotShare"] = fmt(rule.get("PILOT_SHARE"), "pct").replace(".0%", "%")
     m["RegimePilotSeeds"] = _and(rule.get("PILOT_SEEDS", ()))
+    m["RegimeLrAtGridTop"] = _at_grid_top(results, main, cfg, rule)
     baseline = (meta.get("unigram_xent") or {}).get(main)
     m["UnigramBaseline"] = fmt(baseline if is_number(baseline) else (meta.get("unigram_entropy") or {}).get(main), "f3")
     m["UnigramBaselineKind"] = (
@@ -93,6 +94,17 @@ def regime_macros(m: dict, results) -> None:
         seeds = sorted(r["seed"] for r in runs_where(results, protocol=main, arm=arm))
         m[f"{A}SeedsRun"] = ", ".join(str(s) for s in seeds) if seeds else "n/a"
         m[f"{A}NSeedsRun"] = str(len(seeds))
+
+
+def _at_grid_top(results, main, cfg, rule) -> str:
+    """Which paradigms' chosen rate is the largest the rule tried ("AR and the MDLM", "AR", "the MDLM" or
+    "none"): a rate at the edge of the grid is a bound, not an optimum, and the paper says so."""
+    top, base = max((1.0, *rule.get("LR_FACTORS", ()))), cfg.get("lr")
+    if not (is_number(base) and base > 0):
+        return "none"
+    at = [label for arm, label in (("ar", "AR"), ("mdlm", "the MDLM"))
+          if is_number(arm_lr(results, main, arm)) and abs(arm_lr(results, main, arm) / base - top) < 1e-9]  # fmt: skip
+    return " and ".join(at) if at else "none"
 
 
 def _recorded_candidates(regime) -> dict:

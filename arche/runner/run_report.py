@@ -77,15 +77,31 @@ def _device_description() -> str:
 
 
 def render_report(run, state=None) -> Path:
-    """RUN/report.html: a header (profile, commit, stage times), then every executed notebook in order,
-    each under a heading of its own; also RUN/notebooks/NAME.html per notebook."""
+    """RUN/report.html: a header (profile, commit, stage times), what the run found (when analysed), then
+    every executed notebook in order, each under a heading of its own; also RUN/notebooks/NAME.html."""
     import nbformat
     from nbconvert import HTMLExporter
 
     run = Path(run)
     state = state or read_state(run) or {"stages": {}}
-    manifest = _read_json(run / MANIFEST_FILE) or {}
     exporter = HTMLExporter(template_name="lab")
+    book = nbformat.v4.new_notebook()
+    book.cells.append(nbformat.v4.new_markdown_cell(_header(run, state)))
+    found = _findings_markdown(run)
+    if found:  # the answer first: a reader should not scroll through five notebooks to reach it
+        book.cells.append(nbformat.v4.new_markdown_cell(f"## What this run found\n\n{found}"))
+    for i, name in enumerate(NOTEBOOKS, 1):
+        book.cells += _stage_cells(run, state, i, name, book, exporter)
+    for j, cell in enumerate(book.cells):
+        cell["id"] = f"cell-{j}"  # ids must be unique across the joined notebooks
+    html, _ = exporter.from_notebook_node(book, resources={"metadata": {"name": f"arche report: {run.name}"}})
+    out = run / REPORT_FILE
+    atomic_write(out, html)
+    return out
+
+
+def _header(run: Path, state: dict) -> str:
+    manifest = _read_json(run / MANIFEST_FILE) or {}
     git = manifest.get("git") or {}
     commit = (
         f"`{git['commit'][:12]}`" + (" (with uncommitted changes)" if git.get("dirty") else "")
@@ -101,58 +117,61 @@ def render_report(run, state=None) -> Path:
         )
     overrides = state.get("overrides") or {}
     note = _scale_note(run, state)
-    banner = (
-        (
-            f'<div style="border:2px solid #b22222;background:#fdecea;color:#b22222;padding:8px;'
-            f'font-weight:bold">{note}</div>\n\n'
-        )
-        if note
-        else ""
-    )
-    header = (
+    style = "border:2px solid #b22222;background:#fdecea;color:#b22222;padding:8px;font-weight:bold"
+    banner = f'<div style="{style}">{note}</div>\n\n' if note else ""
+    return (
         f"# arche: run report\n\n{banner}Profile **{state.get('profile', '?')}**, overrides `{overrides}`, "
         f"run directory `{run}`.  \nCommit {commit}; device {manifest.get('device', '?')}; "
         f"python {manifest.get('python', '?')}, torch {manifest.get('packages', {}).get('torch', '?')}."
         f"\n\nThe five notebooks of the pipeline, as executed, top to bottom. Full provenance is in "
         f"`manifest.json`; every number is in `results.json`.\n\n" + "\n".join(rows)
     )
-    book = nbformat.v4.new_notebook()
-    book.cells.append(nbformat.v4.new_markdown_cell(header))
-    for i, name in enumerate(NOTEBOOKS, 1):
-        path = run / "notebooks" / f"{name}.ipynb"
-        anchor = f'<a id="stage-{name}"></a>\n\n'
-        if not path.exists():
-            book.cells.append(
-                nbformat.v4.new_markdown_cell(f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`: not run yet.**")
-            )
-            continue
-        nb = nbformat.read(path, as_version=4)
-        if not book.metadata.get("kernelspec"):
-            book.metadata.update({k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata})
-        html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
-        atomic_write(path.with_suffix(".html"), html)
-        rec = state["stages"].get(name, {})
-        book.cells.append(
-            nbformat.v4.new_markdown_cell(
-                f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`** ({rec.get('status', '?')}"
-                + (f", {rec['seconds']:.1f} s" if rec.get("seconds") is not None else "")
-                + f"; executed notebook `notebooks/{name}.ipynb`)"
-            )
+
+
+def _findings_markdown(run: Path) -> str | None:
+    """The findings and likelihood tables of RUN/results.json (as the README shows them), None before the
+    analysis has run; a damaged file is said, not raised (the report of a failed run must still render)."""
+    from ..report import summary_markdown
+    from ..study.results import ResultsError, read_results
+
+    if not (run / "results.json").exists():
+        return None
+    try:
+        return summary_markdown(read_results(run / "results.json"), run)
+    except (ResultsError, KeyError, TypeError, ValueError) as e:
+        return f"(results.json could not be summarised: {type(e).__name__}: {e})"
+
+
+def _stage_cells(run: Path, state: dict, i: int, name: str, book, exporter) -> list:
+    """One executed notebook under its heading (writing its own NAME.html beside it), minus the Colab cell."""
+    import nbformat
+
+    path = run / "notebooks" / f"{name}.ipynb"
+    anchor = f'<a id="stage-{name}"></a>\n\n'
+    if not path.exists():
+        return [nbformat.v4.new_markdown_cell(f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`: not run yet.**")]
+    nb = nbformat.read(path, as_version=4)
+    if not book.metadata.get("kernelspec"):
+        book.metadata.update({k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata})
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
+    atomic_write(path.with_suffix(".html"), html)
+    rec = state["stages"].get(name, {})
+    secs = f", {rec['seconds']:.1f} s" if rec.get("seconds") is not None else ""
+    cells = [
+        nbformat.v4.new_markdown_cell(
+            f"{anchor}---\n\n**Stage {i}/{len(NOTEBOOKS)}: `{name}`** ({rec.get('status', '?')}{secs}; "
+            f"executed notebook `notebooks/{name}.ipynb`)"
         )
-        for cell in nb.cells:
-            if "colab-install" in cell.metadata.get("tags", []) or "google.colab" in cell.source:
-                continue  # the Colab install cell says nothing about this run
-            if cell.cell_type == "markdown":
-                cell.source = "\n".join(
-                    line for line in cell.source.splitlines() if "colab.research.google.com" not in line
-                )
-            book.cells.append(cell)
-    for j, cell in enumerate(book.cells):
-        cell["id"] = f"cell-{j}"  # ids must be unique across the joined notebooks
-    html, _ = exporter.from_notebook_node(book, resources={"metadata": {"name": f"arche report: {run.name}"}})
-    out = run / REPORT_FILE
-    atomic_write(out, html)
-    return out
+    ]
+    for cell in nb.cells:
+        if "colab-install" in cell.metadata.get("tags", []) or "google.colab" in cell.source:
+            continue  # the Colab install cell says nothing about this run
+        if cell.cell_type == "markdown":
+            cell.source = "\n".join(
+                line for line in cell.source.splitlines() if "colab.research.google.com" not in line
+            )
+        cells.append(cell)
+    return cells
 
 
 def _scale_note(run: Path, state: dict) -> str:
