@@ -1,4 +1,4 @@
-"""Prepare token files once; serve training and validation batches from them.
+"""Prepare token files once (arche.batches serves the training and validation batches from them).
 
 `prepare` tokenizes stories from a source (batched, multi-threaded), takes the first `n_tokens`,
 splits them into train and validation, and writes
@@ -25,7 +25,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .corpus import iter_stories
 from .errors import UserError
@@ -109,7 +108,7 @@ def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
         settings["extra_vocab_sha256"] = hashlib.sha256(json.dumps(list(extra_vocab)).encode()).hexdigest()
     source_sha = _source_sha256(config.source)
     try:
-        existing = _read_manifest(data_dir)
+        existing = read_manifest(data_dir)
     except DataError as e:
         log(f"data: {e}; preparing again")
         existing = None
@@ -185,6 +184,19 @@ def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
     return manifest
 
 
+# The longest GPT-2 token is 128 bytes, so 128 x n characters always hold n tokens or more. A story is cut
+# there (plus a margin, so that BPE merges near the cut cannot reach the tokens kept) before it is
+# tokenised: a 100 MB story without spaces took 305 s and 5.5 GB to yield 20K tokens. Stories shorter
+# than that, i.e. all real ones, are tokenised whole, as before.
+MAX_TOKEN_CHARS = 128
+CUT_MARGIN_CHARS = 65_536
+
+
+def chars_for(n_tokens: int) -> int:
+    """The characters of a story that are enough for its first `n_tokens` tokens."""
+    return MAX_TOKEN_CHARS * n_tokens + CUT_MARGIN_CHARS
+
+
 def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
     """GPT-2 ids per story (with a trailing <|endoftext|> if asked), cut at exactly n_tokens."""
     codec = TokenCodec.full()
@@ -207,7 +219,7 @@ def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
     for i, text in enumerate(iter_stories(resolve_source(config.source, log), seed=config.data_seed)):
         if i < config.skip_stories:
             continue
-        batch.append(text)
+        batch.append(text[: chars_for(config.n_tokens)])
         if len(batch) == 1024 and flush():
             break
     else:
@@ -230,7 +242,7 @@ def story_openings(config, skip: int, n: int, length: int) -> list[list[int]]:
         if i >= skip + n:
             break
         if i >= skip:
-            texts.append(text)
+            texts.append(text[: chars_for(length)])
     rows = []
     for ids in codec.encode_batch(texts, num_threads=max(1, os.cpu_count() or 1)):
         if config.eos_between_stories:
@@ -277,71 +289,7 @@ def _split(stories, config):
     return train[:n_train], val[:n_val_tok], [int(s) for s in val_starts if s < n_val_tok]
 
 
-class TokenData:
-    """Memory-mapped token chunks of a prepared directory, and the batches drawn from them."""
-
-    def __init__(self, data_dir, train_chunks: int = 0):
-        self.dir = Path(data_dir)
-        self.manifest = _read_manifest(self.dir)
-        if self.manifest is None:
-            raise FileNotFoundError(f"no prepared data in {self.dir} (manifest.json missing); run prepare first")
-        self.seq_len = self.manifest["settings"]["seq_len"]
-        self.codec = TokenCodec.from_dict(json.loads((self.dir / "vocab.json").read_text()))
-        self.train = self._chunks("train.bin")
-        if train_chunks:  # a fixed unique-data budget: the first chunks, in the order prepare wrote them
-            if train_chunks > len(self.train):
-                raise DataError(
-                    f"train_chunks={train_chunks}, but {self.dir} has only {len(self.train)} training chunks"
-                )
-            self.train = self.train[:train_chunks]
-        self.val = self._chunks("val.bin")
-        self.val_story_starts = np.load(self.dir / "val_story_starts.npy", allow_pickle=False)
-        self._perm_cache = {}
-
-    def _chunks(self, name):
-        flat = np.memmap(self.dir / name, dtype=np.uint16, mode="r")
-        return flat.reshape(-1, self.seq_len)
-
-    def epoch_order(self, epoch: int, seed: int) -> np.ndarray:
-        """A fresh permutation of the training chunks per epoch, a pure function of (seed, epoch)."""
-        key = (epoch, seed)
-        if key not in self._perm_cache:
-            self._perm_cache = {key: np.random.default_rng([seed, epoch]).permutation(len(self.train))}
-        return self._perm_cache[key]
-
-    def batch_indices(self, step: int, batch_size: int, seed: int) -> np.ndarray:
-        """Chunk indices of step `step`'s global batch. Depends only on the step, which makes
-        resuming exact: no data-loader state to save."""
-        n = len(self.train)
-        first = step * batch_size
-        out = []
-        for pos in range(first, first + batch_size):
-            out.append(self.epoch_order(pos // n, seed)[pos % n])
-        return np.asarray(out)
-
-    def train_batch(self, step, batch_size, seed, device="cpu", rank=0, world_size=1):
-        """This rank's slice of the global batch as an int64 tensor on `device`."""
-        idx = self.batch_indices(step, batch_size, seed)
-        per = batch_size // world_size
-        idx = idx[rank * per : (rank + 1) * per]
-        return _to_device(self.train[idx], device)
-
-    def val_batches(self, batch_size, n_batches, device="cpu"):
-        """The first n_batches * batch_size held-out chunks, in file order (the same for every model)."""
-        n = min(len(self.val), batch_size * n_batches)
-        if n == 0:
-            raise DataError(f"{self.dir} has no validation chunks")
-        return [_to_device(self.val[i : i + batch_size], device) for i in range(0, n, batch_size)]
-
-
-def _to_device(chunk: np.ndarray, device):
-    x = torch.from_numpy(chunk.astype(np.int64))
-    if str(device).startswith("cuda"):
-        return x.pin_memory().to(device, non_blocking=True)
-    return x
-
-
-def _read_manifest(data_dir: Path):
+def read_manifest(data_dir: Path):
     path = Path(data_dir) / "manifest.json"
     if not path.exists():
         return None

@@ -24,8 +24,9 @@ import torch
 import torch.distributed as dist
 
 from . import checkpoint
+from .batches import TokenData
 from .config import Config
-from .data import TokenData, prepare
+from .data import prepare
 from .device import autocast_for, check_fits, describe_precision, grad_scaler, resolve_device
 from .distributed import barrier, finish_distributed, init_distributed
 from .errors import UserError

@@ -1,12 +1,15 @@
 """Token files: determinism, exact size, the two switches, and the batch order."""
 
+import json
 import re
 
 import numpy as np
 import pytest
 from conftest import tiny_config
 
-from arche.data import TokenData, prepare
+from arche import load_config
+from arche.batches import TokenData
+from arche.data import prepare
 
 
 def _files(d):
@@ -88,3 +91,26 @@ def test_real_sample_prepares(tmp_path, real_sample):
     cfg = tiny_config(source=str(real_sample), n_tokens=20_000, eos_between_stories=True, val_split="story")
     m = prepare(cfg, tmp_path, log=lambda *_: None)
     assert m["n_tokens"] == 20_000 and m["n_val_stories"] >= 1
+
+
+def test_a_huge_story_is_cut_before_it_is_tokenised(tmp_path):
+    # Issue 21, class 4: a 100 MB story without spaces took 305 s and 5.5 GB to yield 20K tokens (it was
+    # tokenised whole). Now only the characters that can hold the tokens needed are tokenised; the first
+    # tokens are the same as the whole story's.
+    import time
+
+    from arche.data import chars_for
+    from arche.tokenizer import gpt2
+
+    blob = "abcdefghij" * 600_000  # 6 MB, one pre-token
+    short = "Once upon a time a cat sat. The end."
+    source = tmp_path / "stories.jsonl"
+    source.write_text("\n".join(json.dumps({"text": t}) for t in [blob] + [short] * 400) + "\n")
+    cfg = load_config("smoke", source=str(source), n_tokens=2_000, seq_len=32, compact_vocab=False)
+    t0 = time.perf_counter()
+    manifest = prepare(cfg, tmp_path / "d", log=lambda *_: None)
+    assert time.perf_counter() - t0 < 30 and manifest["n_tokens"] == 2_000
+    assert chars_for(2_000) < len(blob)  # the story was cut
+    whole = gpt2().encode_ordinary(blob[: 2 * chars_for(2_000)])[:2_000]  # far past the cut
+    cut = gpt2().encode_ordinary(blob[: chars_for(2_000)])[:2_000]
+    assert cut == whole

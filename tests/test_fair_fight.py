@@ -13,7 +13,8 @@ import torch
 from conftest import tiny_config
 
 from arche import study
-from arche.data import DataError, TokenData, resolve_source
+from arche.batches import TokenData
+from arche.data import DataError, resolve_source
 from arche.io import read_json
 from arche.objectives import draw_noise, escape_step, unigram_cross_entropy
 from arche.profiles import REPLICA_REGIME, load_config, with_regime

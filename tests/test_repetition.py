@@ -7,8 +7,9 @@ import torch
 from conftest import tiny_config
 
 from arche import checkpoint, study
+from arche.batches import TokenData
 from arche.config import ConfigError
-from arche.data import TokenData, prepare
+from arche.data import prepare
 from arche.profiles import load_config
 from arche.rundir import RunDirError, fork, read_metrics
 from arche.schedule import decay_start, lr_at

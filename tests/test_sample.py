@@ -316,7 +316,8 @@ def test_mdlm_records_controlled_protocol(tmp_path, codec):
 
 @pytest.fixture(scope="module")
 def story_data(tmp_path_factory):
-    from arche.data import TokenData, prepare
+    from arche.batches import TokenData
+    from arche.data import prepare
 
     d = tmp_path_factory.mktemp("story")
     prepare(tiny(n_tokens=6000, eos_between_stories=True, val_split="story", val_fraction=0.3), d, log=print)
@@ -351,7 +352,8 @@ def test_windows_are_seeded_and_cut_at_eot(story_data):
 
 
 def test_chunk_split_rows_stay_inside_their_chunk(tmp_path):
-    from arche.data import TokenData, prepare
+    from arche.batches import TokenData
+    from arche.data import prepare
 
     prepare(tiny(n_tokens=6000, val_fraction=0.3), tmp_path, log=print)  # published: chunk split
     data = TokenData(tmp_path)

@@ -116,7 +116,7 @@ def example_stories(cfg, run_dir, n: int = 3, max_tokens: int = 120) -> dict[str
     """The first `n` held-out stories of every protocol (up to `max_tokens` tokens each), decoded."""
     import numpy as np
 
-    from ..data import TokenData
+    from ..batches import TokenData
     from ..study import comparison
 
     out = {}
@@ -241,7 +241,7 @@ def show_masking(cfg, run_dir, ts=(0.25, 0.5, 0.75), max_tokens: int = 48, seed:
     import numpy as np
     import torch
 
-    from ..data import TokenData
+    from ..batches import TokenData
     from ..objectives import alpha, nelbo_weight
     from ..study import comparison
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 from .. import metrics
+from ..batches import TokenData
 from ..config import Config
-from ..data import TokenData
 from ..device import device_name, resolve_device, resolve_precision
 from ..io import read_json
 from ..io import write_json as _write_json

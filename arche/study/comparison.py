@@ -22,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..batches import TokenData
 from ..config import Config
-from ..data import DataError, TokenData, prepare, story_openings
+from ..data import DataError, prepare, story_openings
 from ..io import read_json
 from ..io import write_json as _write_json
 from ..train import train

@@ -48,7 +48,7 @@ def at_batch(cfg: Config, batch: int, share: float = 1.0) -> Config:
 
 
 def _pilot(cfg: Config, paradigm: str, batch: int, lr: float, seed: int, out_dir: Path, log) -> dict:
-    from ..data import TokenData
+    from ..batches import TokenData
     from ..objectives import escape_step, unigram_cross_entropy
     from ..rundir import read_metrics
     from ..train import train

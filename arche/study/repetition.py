@@ -27,8 +27,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..batches import TokenData
 from ..config import Config, ConfigError, parse_list
-from ..data import TokenData, prepare
+from ..data import prepare
 from ..device import device_name, resolve_device
 from ..io import write_json
 from ..rundir import fork, read_metrics
