@@ -70,6 +70,7 @@ class Config:
     eval_batches: int = 20
     eval_draws: int = 4                # MDLM: independent (t, mask) replicates of the validation set
     log_every: int = 100
+    log_to: str = ""                   # also send the metrics rows to "tensorboard" (RUN/.../tensorboard) or "wandb"
     checkpoint_every: int = 1000
     keep_optimizer_state: bool = True  # False: a finished run keeps weights only (no resume needs more)
     device: str = "auto"               # "auto", "cpu", "cuda", "cuda:1", ...
@@ -155,6 +156,7 @@ CHOICES = {
     "mdlm_time_sampling": ("iid", "stratified"),
     "self_bleu": ("published", "exact"),
     "protocol": tuple(PROTOCOLS),
+    "log_to": ("", "tensorboard", "wandb"),
 }
 
 # Keys that may change when a run directory is resumed: they do not change what is computed.
@@ -162,6 +164,7 @@ RESUMABLE_KEYS = {
     "device",
     "compile",
     "log_every",
+    "log_to",
     "checkpoint_every",
     "sample_batch_size",
     "keep_optimizer_state",

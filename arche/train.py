@@ -36,6 +36,7 @@ from .objectives import ar_loss_sum, held_out_losses, mdlm_step_loss
 from .rundir import RunDirError, checkpoint_state, drop_optimizer_state, resume_or_start, sync_metrics, write_run_files
 from .runlock import run_lock
 from .schedule import lr_at
+from .tracking import check_tracker, open_tracker
 
 
 class TrainingError(UserError, RuntimeError):
@@ -54,6 +55,7 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at
         raise ValueError(f"batch_size {cfg.batch_size} is not divisible by {world} processes")
     device = resolve_device(cfg)
     check_fits(cfg, device)
+    check_tracker(cfg.log_to)  # a tracker that is not installed fails here, not after the first steps
     if device.type == "cuda":
         if world > 1:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -115,6 +117,24 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
     window = _Window(
         torch.tensor(run.state["window_loss_sum"], dtype=torch.float32, device=device), run.state["window_steps"]
     )
+    tracker = open_tracker(cfg.log_to, run_dir, paradigm, cfg.to_dict()) if run.is_main else None
+    try:
+        _loop(run, start, end, window, tracker)
+    finally:
+        if tracker is not None:
+            tracker.close()
+    if run.is_main:  # metrics.jsonl deleted or edited while training: the rows are all in `records`
+        sync_metrics(run_dir / "metrics.jsonl", run.records, log, paradigm)
+        if run.state["step"] >= cfg.steps and not cfg.keep_optimizer_state:
+            drop_optimizer_state(run_dir, log)
+    finish_distributed(world)
+    return _summary(run.state, run_dir)
+
+
+def _loop(run: _Run, start: int, end: int, window: _Window, tracker) -> None:
+    """Steps start..end-1; at each logging step a metrics row (and the tracker's copy of it), at each
+    evaluation step the validation loss, at each checkpoint step last.safetensors."""
+    cfg, device, paradigm = run.cfg, run.device, run.paradigm
     t_last = time.perf_counter()
     run.model.train()
     for step in range(start, end):
@@ -138,18 +158,13 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
         if record is not None and run.is_main:
             run.records.append(record)
             append_jsonl(run.run_dir / "metrics.jsonl", record)
+            if tracker is not None:
+                tracker.log(record)
             _print_progress(paradigm, record, cfg, run.state)
         if is_ckpt and run.is_main:
             _save_last(run, done)
-        barrier(world)
+        barrier(run.world)
         t_last = time.perf_counter()
-
-    if run.is_main:  # metrics.jsonl deleted or edited while training: the rows are all in `records`
-        sync_metrics(run_dir / "metrics.jsonl", run.records, log, paradigm)
-        if run.state["step"] >= cfg.steps and not cfg.keep_optimizer_state:
-            drop_optimizer_state(run_dir, log)
-    finish_distributed(world)
-    return _summary(run.state, run_dir)
 
 
 def _open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> _Run:

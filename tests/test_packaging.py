@@ -16,6 +16,9 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 TOOLS = {"ipykernel", "pytest", "ruff", "jupytext", "pre-commit", "nbstripout"}
 # Imported only where the platform provides it: google.colab, inside Colab (arche.runner.colab's install cell).
 PLATFORM = {"google"}
+# Imported only when a setting asks for them (log_to="wandb", arche.tracking), from the `tracking` extra: they
+# need not be installed where the tests run.
+OPTIONAL = {"wandb"}
 PIPELINE_ONLY = {"papermill", "nbconvert", "nbformat", "ipykernel", "traitlets", "matplotlib-inline"}
 
 
@@ -49,6 +52,9 @@ def test_every_import_is_declared_and_every_dependency_imported():
     dists = md.packages_distributions()
     used = set()
     for module in imported_modules():
+        if module in OPTIONAL and module not in dists:
+            assert module in declared()["tracking"], f"{module!r} is optional but in no extra"
+            continue
         assert module in dists, f"arche imports {module!r}, which no installed distribution provides"
         used |= {d.lower().replace("_", "-") for d in dists[module]}
     decl = declared()
