@@ -201,7 +201,8 @@ def _absolute(path) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """Every subcommand and its options (tests/test_readme.py parses the README's commands with it)."""
     parser = argparse.ArgumentParser(prog="python -m arche", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -283,8 +284,11 @@ def main(argv=None) -> int:
     p.add_argument("--results", default=None, help="a results.json instead of a run directory")
     p.add_argument("--readme", default=None, help="fill the README's results block instead of printing")
     p.set_defaults(func=cmd_summary)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
     except (UserError, ConfigError) as e:
