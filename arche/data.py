@@ -142,7 +142,7 @@ def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
     num_threads = num_threads or max(1, os.cpu_count() or 1)
 
     try:
-        stories = _tokenize_until(config, num_threads, log)
+        stories, text_sha256 = _tokenize_until(config, num_threads, log)
     except (ValueError, RuntimeError) as e:  # a bad source: named file and line, or an unreachable hub
         raise DataError(str(e)) from e
     train_stream, val_stream, val_starts = _split(stories, config)
@@ -166,6 +166,7 @@ def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
         "tokenizer": "gpt2" + (" (compact)" if codec.compact else ""),
         "vocab_size": codec.vocab_size,
         "n_stories": len(stories),
+        "text_sha256": text_sha256,
         "n_tokens": int(sum(len(s) for s in stories)),
         "n_train_tokens": int(train_stream.size),
         "n_val_tokens": int(val_stream.size),
@@ -197,20 +198,24 @@ def chars_for(n_tokens: int) -> int:
     return MAX_TOKEN_CHARS * n_tokens + CUT_MARGIN_CHARS
 
 
-def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
-    """GPT-2 ids per story (with a trailing <|endoftext|> if asked), cut at exactly n_tokens."""
+def _tokenize_until(config, num_threads, log) -> tuple[list[np.ndarray], str]:
+    """GPT-2 ids per story (with a trailing <|endoftext|> if asked), cut at exactly n_tokens; and the sha256
+    of the text of the stories used (each one's text and a newline, in order): what a reader compares to
+    know that another copy of the source (the hub's, a local file) gave the same stories."""
     codec = TokenCodec.full()
     stories, total, batch = [], 0, []
+    text_hash = hashlib.sha256()
 
     def flush():
         nonlocal total
-        for ids in codec.encode_batch(batch, num_threads=num_threads):
+        for text, ids in zip(batch, codec.encode_batch(batch, num_threads=num_threads)):
             if config.eos_between_stories:
                 ids = ids + [codec.eot]
             ids = np.asarray(ids[: config.n_tokens - total], dtype=np.int64)
             if ids.size:
                 stories.append(ids)
                 total += ids.size
+                text_hash.update(text.encode() + b"\n")
             if total >= config.n_tokens:
                 return True
         batch.clear()
@@ -229,7 +234,7 @@ def _tokenize_until(config, num_threads, log) -> list[np.ndarray]:
         log(f"data: source {config.source!r} ran out at {total:,} of {config.n_tokens:,} tokens")
     if not stories:
         raise ValueError(f"source {config.source!r} produced no tokens")
-    return stories
+    return stories, text_hash.hexdigest()
 
 
 def story_openings(config, skip: int, n: int, length: int) -> list[list[int]]:

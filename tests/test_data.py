@@ -114,3 +114,26 @@ def test_a_huge_story_is_cut_before_it_is_tokenised(tmp_path):
     whole = gpt2().encode_ordinary(blob[: 2 * chars_for(2_000)])[:2_000]  # far past the cut
     cut = gpt2().encode_ordinary(blob[: chars_for(2_000)])[:2_000]
     assert cut == whole
+
+
+def test_the_hub_source_and_a_local_copy_of_it_record_the_same_stories(tmp_path, monkeypatch, real_sample):
+    # Issue 24: a reader reproduces the committed study from the hub; the manifest's text_sha256 (the stories
+    # used) and story count say whether that copy gave the same stories as the local sample.
+    import datasets
+
+    stories = [json.loads(line)["text"] for line in real_sample.read_text().splitlines()[:300]]
+    local = tmp_path / "stories.jsonl"
+    local.write_text("\n".join(json.dumps({"text": t}) for t in stories) + "\n")
+
+    def hub_shaped(name, split, streaming):  # what load_dataset streams: rows with a "text" field
+        assert (name, split, streaming) == ("roneneldan/TinyStories", "train", True)
+        return iter({"text": t} for t in stories)
+
+    monkeypatch.setattr(datasets, "load_dataset", hub_shaped)
+    cfg = tiny_config(n_tokens=20_000, compact_vocab=False)
+    from_file = prepare(cfg.replace(source=str(local)), tmp_path / "file", log=lambda *_: None)
+    from_hub = prepare(cfg.replace(source="tinystories"), tmp_path / "hub", log=lambda *_: None)
+    assert from_hub["text_sha256"] == from_file["text_sha256"] and from_hub["n_stories"] == from_file["n_stories"]
+    assert from_hub["sha256"] == from_file["sha256"]  # the same token files
+    other = prepare(cfg.replace(source=str(local), skip_stories=1), tmp_path / "other", log=lambda *_: None)
+    assert other["text_sha256"] != from_file["text_sha256"]

@@ -124,10 +124,9 @@ from .plotting import (  # noqa: F401
     overlapping_labels,
     spread_labels,
 )
+from .setup import describe_precision, table_setup  # noqa: F401
 from .tables import (  # noqa: F401
-    describe_precision,
     table_likelihood,
-    table_setup,
     table_training,
     table_val_loss,
 )

@@ -25,7 +25,8 @@ from .fmt import to_markdown
 from .frontier import fig_frontier
 from .macros import macros
 from .paper import build_paper
-from .tables import table_likelihood, table_setup, table_training, table_val_loss
+from .setup import table_setup
+from .tables import table_likelihood, table_training, table_val_loss
 
 # --------------------------------------------------------------------------- from a results file alone
 

@@ -29,7 +29,7 @@ from .findings import sanity_gate, stored_or_computed
 from .fmt import SEED_VALUES_MAX, fmt, fmt_agg, is_number, latex_escape
 from .frontier import frontier_macros
 from .regime import judge_macros, regime_macros
-from .tables import describe_precision
+from .setup import describe_precision
 
 # --------------------------------------------------------------------------- macros
 
