@@ -37,6 +37,7 @@ from ..scaling import flops_per_token
 from ..schedule import decay_start
 from ..train import train
 from . import analysis, comparison
+from .texts import subsample, text_metrics, token_entropy_nats
 
 PARADIGMS = ("ar", "mdlm")
 
@@ -244,7 +245,7 @@ def _sample_rows(cfg: Config, run_dir: Path, data, n_match: int, scorer) -> list
     out = []
     for b in sampled(cfg, len(data.train)):
         recs = read_samples(branch_dir(run_dir, b) / "samples.jsonl")
-        picked = analysis.subsample(recs, n_match, cfg.sample_seed)
+        picked = subsample(recs, n_match, cfg.sample_seed)
         texts = [r["text"] for r in picked]
         gen_ppl = generative_perplexity(jmodel, [eot], [r["tokens"] for r in picked], device=device, eot=eot)
         out.append(
@@ -255,7 +256,7 @@ def _sample_rows(cfg: Config, run_dir: Path, data, n_match: int, scorer) -> list
                 "chunks": b.chunks,
                 "sampler": recs[0]["sampler"],
                 "n_generated": len(recs),
-                **analysis.text_metrics(texts, "exact", b.seed),
+                **text_metrics(texts, "exact", b.seed),
                 "gen_ppl": gen_ppl,
                 "examples": [r["text"] for r in recs[:3]],
             }
@@ -269,11 +270,11 @@ def _reference_row(cfg: Config, data, refs, n_match: int, scorer) -> dict:
 
     jmodel, eot, device = scorer
     codec = data.codec
-    refs = analysis.subsample(refs, n_match, cfg.sample_seed)
+    refs = subsample(refs, n_match, cfg.sample_seed)
     ref_texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in refs]
     return {
         "kind": "openings",
-        **analysis.text_metrics(ref_texts, "exact", cfg.sample_seed),
+        **text_metrics(ref_texts, "exact", cfg.sample_seed),
         "gen_ppl": generative_perplexity(jmodel, [eot], refs, device=device, eot=eot),
         "examples": ref_texts[:3],
     }
@@ -295,7 +296,7 @@ def _meta(cfg: Config, run_dir: Path, profile, data, rows, judge, n_match: int, 
         "vocab_size": data.manifest["vocab_size"],
         "n_train_chunks": len(data.train),
         "seq_len": cfg.seq_len,
-        "unigram_entropy": {protocol: analysis.token_entropy_nats(data.val)},
+        "unigram_entropy": {protocol: token_entropy_nats(data.val)},
         "judge": {"key": judge.key, "steps": judge.config.steps},
         "n_match": n_match,
         "decay_fraction": cfg.decay_fraction,
