@@ -21,62 +21,40 @@ PROFILES = {
         infill=True,
         keep_optimizer_state=False,
     ),
-    # Tiny and fast: the whole five-notebook pipeline on 2 CPU cores in a few minutes.
-    "smoke": dict(
-        source="synthetic",
-        n_tokens=300_000,
-        compact_vocab=True,
-        d_model=128,
-        n_layers=2,
-        n_heads=4,
-        d_ff=384,
-        seq_len=128,
-        batch_size=16,
-        steps=300,
-        warmup_steps=30,
-        eval_every=100,
-        eval_batches=8,
-        eval_draws=32,
-        log_every=25,
-        checkpoint_every=100,
-        lr=1e-3,
-        n_samples=100,
-        sample_batch_size=100,
-        mdlm_steps=50,
-        compare_protocols=True,
-        sweep=True,
-        infill=True,
-        mdlm_judge=True,
-    ),
-    # The controlled study at CPU scale (real sample when present, else synthetic): see arche.study.
-    "study": dict(
-        source="tinystories-sample",
-        n_tokens=300_000,
-        compact_vocab=True,
-        d_model=128,
-        n_layers=2,
-        n_heads=4,
-        d_ff=384,
-        seq_len=128,
-        batch_size=16,
-        steps=300,
-        warmup_steps=30,
-        eval_every=50,
-        eval_batches=8,
-        eval_draws=32,
-        log_every=25,
-        checkpoint_every=100,
-        lr=1e-3,
-        n_samples=150,
-        sample_batch_size=150,
-        mdlm_steps=50,
-        compare_protocols=True,
-        n_seeds=3,
-        tied_mdlm=True,
-        sweep=True,
-        infill=True,
-    ),
 }
+
+# The CPU-sized run both `smoke` and `study` make: d128, two layers, 300 steps of 16 x 128 tokens, both
+# protocols, the frontier and infilling.
+CPU_SMALL = dict(
+    n_tokens=300_000,
+    compact_vocab=True,
+    d_model=128,
+    n_layers=2,
+    n_heads=4,
+    d_ff=384,
+    seq_len=128,
+    batch_size=16,
+    steps=300,
+    warmup_steps=30,
+    eval_batches=8,
+    eval_draws=32,
+    log_every=25,
+    checkpoint_every=100,
+    lr=1e-3,
+    mdlm_steps=50,
+    compare_protocols=True,
+    sweep=True,
+    infill=True,
+)
+# Tiny and fast: the whole five-notebook pipeline on 2 CPU cores in a few minutes, on synthetic stories.
+PROFILES["smoke"] = dict(
+    **CPU_SMALL, source="synthetic", eval_every=100, n_samples=100, sample_batch_size=100, mdlm_judge=True
+)
+# The controlled study at CPU scale, on the real sample: see arche.study.
+PROFILES["study"] = dict(
+    **CPU_SMALL, source="tinystories-sample", eval_every=50, n_samples=150, sample_batch_size=150, n_seeds=3,
+    tied_mdlm=True,
+)  # fmt: skip
 
 # The paper's regime at a size this machine can run (about an hour on 2 CPU cores), and at the size
 # of the whole real sample (hours on a CPU): see replica_overrides.

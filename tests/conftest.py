@@ -10,29 +10,36 @@ from arche import load_config
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories-sample" / "stories.jsonl"
 
 
+# A model and run small enough that a whole training takes about a second on CPU (tests that start the
+# command line pass these as --set arguments: tiny_sets).
+TINY = dict(
+    n_tokens=20_000,
+    d_model=32,
+    n_layers=1,
+    n_heads=2,
+    d_ff=64,
+    seq_len=32,
+    batch_size=4,
+    steps=12,
+    warmup_steps=2,
+    eval_every=4,
+    eval_batches=2,
+    log_every=2,
+    checkpoint_every=3,
+    sample_length=16,
+    n_samples=8,
+    sample_batch_size=4,
+    mdlm_steps=4,
+)
+
+
 def tiny_config(**overrides):
-    """A model and run small enough that a whole training takes about a second on CPU."""
-    base = dict(
-        n_tokens=20_000,
-        d_model=32,
-        n_layers=1,
-        n_heads=2,
-        d_ff=64,
-        seq_len=32,
-        batch_size=4,
-        steps=12,
-        warmup_steps=2,
-        eval_every=4,
-        eval_batches=2,
-        log_every=2,
-        checkpoint_every=3,
-        sample_length=16,
-        n_samples=8,
-        sample_batch_size=4,
-        mdlm_steps=4,
-    )
-    base.update(overrides)
-    return load_config("smoke", **base)
+    return load_config("smoke", **{**TINY, **overrides})
+
+
+def tiny_sets(**overrides) -> list[str]:
+    """TINY (and `overrides`) as --set arguments of `python -m arche`."""
+    return [arg for k, v in {**TINY, **overrides}.items() for arg in ("--set", f"{k}={v}")]
 
 
 @pytest.fixture

@@ -9,27 +9,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import TINY
 from safetensors.torch import load_file
 
 from arche import checkpoint
 from arche.rundir import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-OVER = dict(
-    steps=16,
-    checkpoint_every=4,
-    log_every=2,
-    eval_every=8,
-    n_tokens=20_000,
-    d_model=32,
-    n_layers=1,
-    n_heads=2,
-    d_ff=64,
-    seq_len=32,
-    batch_size=4,
-    warmup_steps=2,
-    eval_batches=2,
-)
+SHAPE = ("n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "seq_len", "batch_size", "warmup_steps", "eval_batches")
+OVER = dict(steps=16, checkpoint_every=4, log_every=2, eval_every=8, **{k: TINY[k] for k in SHAPE})
 
 
 def _cmd(paradigm, run_dir, data_dir, nproc):

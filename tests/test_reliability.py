@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import tiny_config, tiny_sets
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from safetensors.torch import load_file
 
@@ -61,31 +61,6 @@ def _cli(*args, cwd=ROOT):
     )
 
 
-def _tiny_sets(**over):
-    """tiny_config as --set arguments."""
-    base = dict(
-        n_tokens=20_000,
-        d_model=32,
-        n_layers=1,
-        n_heads=2,
-        d_ff=64,
-        seq_len=32,
-        batch_size=4,
-        steps=12,
-        warmup_steps=2,
-        eval_every=4,
-        eval_batches=2,
-        log_every=2,
-        checkpoint_every=3,
-        sample_length=16,
-        n_samples=8,
-        sample_batch_size=4,
-        mdlm_steps=4,
-    )
-    base.update(over)
-    return [arg for k, v in base.items() for arg in ("--set", f"{k}={v}")]
-
-
 def _one_error_line(proc, *words):
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
@@ -124,7 +99,7 @@ def test_cuda_start_path_sets_an_indexed_device(tmp_path, monkeypatch, device):
 def test_cuda_asked_for_without_cuda_is_one_clear_line(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    proc = _cli("train", "ar", "--run-dir", str(tmp_path / "run"), *_tiny_sets(device="cuda"))
+    proc = _cli("train", "ar", "--run-dir", str(tmp_path / "run"), *tiny_sets(device="cuda"))
     _one_error_line(proc, "CUDA is not available", "device=auto")
 
 
@@ -294,11 +269,11 @@ def _killed_at_write(target, *args):
 def test_kill_at_a_run_file_write_loses_nothing(tmp_path, target):
     run, data = tmp_path / "run", tmp_path / "data"
     args = ["train", "ar", "--run-dir", str(run), "--data-dir", str(data)]
-    assert _cli(*args, *_tiny_sets()).returncode == 0
+    assert _cli(*args, *tiny_sets()).returncode == 0
     before = {name: (run / name).read_bytes() for name in ("config.json", "metrics.jsonl")}
     # A restart with the same settings writes nothing at all (here: any write would kill it).
     proc = subprocess.run(
-        [sys.executable, "-c", KILL_AT_WRITE, target, *args, *_tiny_sets()],
+        [sys.executable, "-c", KILL_AT_WRITE, target, *args, *tiny_sets()],
         env=ENV,
         capture_output=True,
         text=True,
@@ -310,7 +285,7 @@ def test_kill_at_a_run_file_write_loses_nothing(tmp_path, target):
     if target == "metrics.jsonl":
         with open(run / "metrics.jsonl", "a") as f:
             f.write('{"step": 13, "train_loss": 1.0}\n{"step": 1')
-    _killed_at_write(target, *args, *_tiny_sets(log_every=1 if target == "config.json" else 2))
+    _killed_at_write(target, *args, *tiny_sets(log_every=1 if target == "config.json" else 2))
     after = json.loads(
         (run / target).read_text().splitlines()[0] if target == "metrics.jsonl" else (run / target).read_text()
     )  # still whole, parseable
@@ -318,7 +293,7 @@ def test_kill_at_a_run_file_write_loses_nothing(tmp_path, target):
     if target == "config.json":
         assert (run / "config.json").read_bytes() == before["config.json"]
     # The next start (its lock left by the killed process is taken over) puts everything right.
-    proc = _cli(*args, *_tiny_sets())
+    proc = _cli(*args, *tiny_sets())
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "stale lock" in proc.stdout and "already complete" in proc.stdout
     assert {name: (run / name).read_bytes() for name in before} == before
@@ -345,7 +320,7 @@ def test_damaged_or_deleted_run_files_are_rebuilt_from_the_checkpoint(tmp_path):
 def test_sample_names_a_damaged_config_json(tmp_path):
     _train(tmp_path)
     (tmp_path / "run" / "config.json").write_text("")
-    proc = _cli("sample", "ar", "--run-dir", str(tmp_path / "run"), *_tiny_sets(n_samples=4, sample_batch_size=4))
+    proc = _cli("sample", "ar", "--run-dir", str(tmp_path / "run"), *tiny_sets(n_samples=4, sample_batch_size=4))
     _one_error_line(proc, "config.json is damaged")
 
 
@@ -422,7 +397,7 @@ def _held_elsewhere(directory, what):
 def test_second_train_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
     run = tmp_path / "run"
     with _held_elsewhere(run, "training ar"):  # this test process plays the first trainer
-        proc = _cli("train", "ar", "--run-dir", str(run), "--data-dir", str(tmp_path / "data"), *_tiny_sets())
+        proc = _cli("train", "ar", "--run-dir", str(run), "--data-dir", str(tmp_path / "data"), *tiny_sets())
         _one_error_line(proc, "is in use by training ar", f"pid {os.getpid()}")
         with pytest.raises(LockedError, match="in use"):
             _train(tmp_path)  # the notebooks' path (papermill 02_train_ar) calls this
@@ -437,7 +412,7 @@ def test_sample_and_paper_take_the_lock_too(tmp_path):
     run = tmp_path / "run"
     _analysed_run(tmp_path / "paperrun", "x")
     with run_lock(run, "training ar"), run_lock(tmp_path / "paperrun", "python -m arche run"):
-        proc = _cli("sample", "ar", "--run-dir", str(run), *_tiny_sets(n_samples=4, sample_batch_size=4))
+        proc = _cli("sample", "ar", "--run-dir", str(run), *tiny_sets(n_samples=4, sample_batch_size=4))
         _one_error_line(proc, "is in use by training ar")
         _one_error_line(_cli("paper", "--run-dir", str(tmp_path / "paperrun")), "in use by python -m arche run")
 
@@ -526,7 +501,7 @@ def test_bad_numbers_are_refused_naming_the_key(key, value):
 
 @pytest.mark.slow
 def test_bad_numbers_on_the_command_line_are_one_line(tmp_path):
-    proc = _cli("train", "ar", "--run-dir", str(tmp_path / "run"), *_tiny_sets(grad_clip=-1, lr="nan"))
+    proc = _cli("train", "ar", "--run-dir", str(tmp_path / "run"), *tiny_sets(grad_clip=-1, lr="nan"))
     _one_error_line(proc, "must be")
     assert not (tmp_path / "run").exists()
 
@@ -615,7 +590,7 @@ def test_no_good_checkpoint_left_is_one_clear_error(tmp_path):
     run = tmp_path / "run"
     for name in ("last.safetensors", "prev.safetensors"):
         (run / name).write_bytes((run / name).read_bytes()[:1000])
-    proc = _cli("train", "ar", "--run-dir", str(run), "--data-dir", str(tmp_path / "data"), *_tiny_sets())
+    proc = _cli("train", "ar", "--run-dir", str(run), "--data-dir", str(tmp_path / "data"), *tiny_sets())
     _one_error_line(proc, "cannot be resumed", "last.safetensors", "prev.safetensors", "train from scratch")
 
 
@@ -653,8 +628,8 @@ def test_deleting_config_json_does_not_skip_the_config_check(tmp_path):
 @pytest.mark.slow
 def test_user_errors_of_every_command_are_one_line(tmp_path):
     missing = tmp_path / "nope.jsonl"
-    _one_error_line(_cli("prepare", "--data-dir", str(tmp_path / "d"), *_tiny_sets(source=str(missing))), str(missing))
-    _one_error_line(_cli("sample", "ar", "--run-dir", str(tmp_path / "empty"), *_tiny_sets()), "no config.json")
+    _one_error_line(_cli("prepare", "--data-dir", str(tmp_path / "d"), *tiny_sets(source=str(missing))), str(missing))
+    _one_error_line(_cli("sample", "ar", "--run-dir", str(tmp_path / "empty"), *tiny_sets()), "no config.json")
     proc = _cli("run", "--run-dir", str(tmp_path / "r"), "--only", "05_analysis")
     _one_error_line(proc, "run the whole pipeline first")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_config
+from conftest import TINY, tiny_config
 from safetensors.torch import load_file
 
 from arche import checkpoint
@@ -60,21 +60,8 @@ def test_lr_schedule_warmup_then_cosine_to_five_percent():
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
 @pytest.mark.slow
 def test_sigkill_and_resume_is_bit_exact(tmp_path, paradigm):
-    over = dict(
-        steps=80,
-        checkpoint_every=5,
-        log_every=1,
-        eval_every=10,
-        n_tokens=20_000,
-        d_model=32,
-        n_layers=1,
-        n_heads=2,
-        d_ff=64,
-        seq_len=32,
-        batch_size=4,
-        warmup_steps=2,
-        eval_batches=2,
-    )
+    shape = ("n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "seq_len", "batch_size", "warmup_steps")
+    over = dict(steps=80, checkpoint_every=5, log_every=1, eval_every=10, eval_batches=2, **{k: TINY[k] for k in shape})
     cmd = [
         sys.executable,
         "-m",
