@@ -48,14 +48,15 @@ def drop_optimizer_state(run_dir, log=print) -> None:
         state.pop("format", None)
         state["optimizer_dropped"] = True
         keep_best = best.exists() and state.get("best_step") != state["step"]
-        weights = {} if keep_best else {k: v for k, v in tensors.items() if k.startswith("model.")}
-        checkpoint.write(last, weights, state, None)
+        tensors = {} if keep_best else {k: v for k, v in tensors.items() if k.startswith("model.")}
+        checkpoint.write(last, tensors, state, None)
         log(
             f"[{state.get('paradigm')}] {run_dir}: finished; optimizer state dropped, weights kept in "
             f"{'best' if keep_best else 'last'}.safetensors only (keep_optimizer_state=False)"
         )
-        if not keep_best:
-            best.unlink(missing_ok=True)
+    # Also on a second call: a kill between the writes above and these removals left best or prev behind.
+    if tensors:  # last holds the weights, so best is not needed
+        best.unlink(missing_ok=True)
     checkpoint.previous(last).unlink(missing_ok=True)
 
 

@@ -110,6 +110,8 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     if start >= end:
         log(f"[{paradigm}] {run_dir} is already {'complete' if end == cfg.steps else 'at'} ({start} steps)")
+        if run.is_main and start >= cfg.steps and not cfg.keep_optimizer_state:
+            drop_optimizer_state(run_dir, log)  # finishes a clean-up a kill interrupted (idempotent)
         finish_distributed(world)
         return _summary(run.state, run_dir)
     _announce(run, start, end)

@@ -145,3 +145,23 @@ def test_each_run_records_the_precision_it_trained_in(tmp_path, monkeypatch):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "config.json").write_text(json.dumps({**saved, "precision": "bf16"}))
     assert precision_used(cfg, [tmp_path / "ar", tmp_path / "other"]) == "mixed: bf16, fp32"
+
+
+def test_a_clean_up_cut_short_by_a_kill_is_finished_on_the_next_run(tmp_path):
+    # Issue 21, class 4: a kill right after the optimizer state was dropped left best/prev behind forever (the
+    # resumed run returned "already complete" before the clean-up).
+    import shutil
+
+    cfg = tiny_config(keep_optimizer_state=False)
+    run = tmp_path / "run"
+    train(cfg, "ar", run, tmp_path / "data", **quiet)
+    last = run / "last.safetensors"
+    weights_in_last = bool(checkpoint.read(last)[0])
+    shutil.copy(last, run / "prev.safetensors")  # what the kill left
+    if weights_in_last:
+        shutil.copy(last, run / "best.safetensors")
+    before = {p.name for p in run.glob("*.safetensors")}
+    train(cfg, "ar", run, tmp_path / "data", **quiet)
+    after = {p.name for p in run.glob("*.safetensors")}
+    assert "prev.safetensors" in before and "prev.safetensors" not in after
+    assert ("best.safetensors" in after) != weights_in_last  # one file of weights, wherever it is
