@@ -121,3 +121,43 @@ def test_a_lock_that_is_a_directory_is_named(tmp_path):
     with pytest.raises(LockedError, match=r"\.lock is a directory, not a lock file"):
         with run_lock(tmp_path, "test"):
             pass
+
+
+def test_figures_into_an_output_directory_in_use_is_refused(tmp_path):
+    # Issue 21, class 4: two `arche figures` into one --out raced; the second now stops before writing.
+    import threading
+
+    from arche.report import render_results
+    from arche.runlock import LockedError, run_lock
+
+    out, held, done = tmp_path / "out", threading.Event(), threading.Event()
+
+    def other():  # another `figures` holding the directory (a thread: the lock is re-entrant in one thread)
+        with run_lock(out, "another arche figures"):
+            held.set()
+            done.wait(30)
+
+    holder = threading.Thread(target=other)
+    holder.start()
+    held.wait(30)
+    try:
+        with pytest.raises(LockedError, match="in use by"):
+            render_results(ROOT / "results" / "replica.json", out, log=lambda *_: None)
+    finally:
+        done.set()
+        holder.join()
+    assert not (out / "notebooks").exists()
+
+
+def test_a_build_left_half_done_does_not_fail_the_next(tmp_path):
+    # Issue 21, class 4: a kill during latexmk left state that made the next build fail once.
+    if shutil.which("latexmk") is None:
+        pytest.skip("latexmk is not installed")
+    from arche.report import render_results
+
+    out = tmp_path / "out"
+    assert render_results(ROOT / "results" / "replica.json", out, log=lambda *_: None)
+    build = out / "paper" / "build"
+    (build / "main.aux").write_text("\\relax \\@writefile{broken")  # what a kill mid-pass leaves
+    (build / "main.fdb_latexmk").write_text("garbage")
+    assert render_results(ROOT / "results" / "replica.json", out, log=lambda *_: None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UserError
+from ..runlock import run_lock
 from . import repetition as report_repetition
 from .common import describe_source, has_frontier, read_results, toy_note
 from .display import (
@@ -139,10 +140,12 @@ def render_results(results_path, out_dir, log=print, repetition_path=None) -> Pa
     if repetition is not None and not report_repetition.is_repetition(repetition):
         raise UserError(f"{repetition_path} is not the results of a repetition study")
     nb_path = out_dir / "notebooks" / "05_analysis.ipynb"
-    nb_path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(results_notebook(results, repetition), nb_path)
-    log(f"figures: rendered {len(ARTEFACTS)} artefacts of {results_path} into {nb_path}")
-    return build_paper(out_dir, log=log, notebook=nb_path)
+    # One `figures` per output directory: two into one --out raced (the PDF of one, the notebook of the other).
+    with run_lock(out_dir, "arche figures", log=log):
+        nb_path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(results_notebook(results, repetition), nb_path)
+        log(f"figures: rendered {len(ARTEFACTS)} artefacts of {results_path} into {nb_path}")
+        return build_paper(out_dir, log=log, notebook=nb_path)
 
 
 # --------------------------------------------------------------------------- README summary
