@@ -109,7 +109,7 @@ def resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log):
         recorded = None
     if recorded is not None:
         _refuse_mismatch(run_dir, "config.json", recorded.get("paradigm"), recorded.get("config", {}), cfg, paradigm)
-    state, damaged = _load_last_good(cfg, paradigm, run_dir, model, optimizer, log)
+    state, damaged = _load_last_good(cfg, paradigm, run_dir, model, optimizer, log, data)
     if state is None:
         return (
             {
@@ -132,7 +132,7 @@ def resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log):
     return state, records, damaged
 
 
-def _load_last_good(cfg, paradigm, run_dir, model, optimizer, log):
+def _load_last_good(cfg, paradigm, run_dir, model, optimizer, log, data):
     """(state, damaged files): last.safetensors loaded, or prev.safetensors when last is damaged (with
     a log line); (None, []) when the directory has no checkpoint; CheckpointError naming the files
     when none is good."""
@@ -147,6 +147,9 @@ def _load_last_good(cfg, paradigm, run_dir, model, optimizer, log):
             damaged.append((path, e))
             continue
         _refuse_mismatch(run_dir, path.name, saved.get("paradigm"), saved.get("config", {}), cfg, paradigm)
+        # Before loading: weights of another vocabulary fail to load with a shape error that says nothing.
+        if saved.get("data_hash") not in (None, data.manifest["content_hash"]):
+            raise RunDirError(f"the checkpoint in {run_dir} was trained on other data than {data.dir}")
         try:
             if saved.get("optimizer_dropped") and saved.get("step", 0) >= cfg.steps:
                 # finished under keep_optimizer_state=False: nothing to train, maybe no weights in the file

@@ -137,3 +137,16 @@ def test_a_corpus_of_short_stories_runs_through_analysis(tmp_path):
     results = study.analyse(cfg, run, "test", quiet)
     assert {r["protocol"] for r in results["samples"]} == {"published", "controlled"}
     assert all(r.get("gen_ppl") is not None for r in results["samples"])
+
+
+def test_a_checkpoint_of_other_data_is_named_before_its_weights_are_loaded(tmp_path, stories_file):
+    # Issue 21, class 3: resuming a run on other data (here a compact vocabulary of another size) failed in
+    # the weight loading with a shape error; the "trained on other data" message came too late to be seen.
+    from arche.rundir import RunDirError
+    from arche.train import train
+
+    cfg, quiet = tiny_config(source=str(stories_file), steps=6), (lambda *_: None)
+    train(cfg, "ar", tmp_path / "run", tmp_path / "a", log=quiet, stop_at=3)
+    stories_file.write_text(stories_file.read_text().replace("cat", "wombat"))  # another corpus, same path
+    with pytest.raises(RunDirError, match="was trained on other data than"):
+        train(cfg, "ar", tmp_path / "run", tmp_path / "b", log=quiet)
