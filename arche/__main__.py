@@ -291,7 +291,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (UserError, ConfigError) as e:
+    except (UserError, ConfigError, OSError) as e:
+        # OSError: what the machine refuses (permission, a read-only or full disk, a missing folder), said in
+        # one line with the path; ARCHE_TRACEBACK=1 shows where.
         if os.environ.get("ARCHE_TRACEBACK", "") not in ("", "0"):
             raise
         print(f"error: {e}", file=sys.stderr)

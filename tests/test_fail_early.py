@@ -150,3 +150,18 @@ def test_a_checkpoint_of_other_data_is_named_before_its_weights_are_loaded(tmp_p
     stories_file.write_text(stories_file.read_text().replace("cat", "wombat"))  # another corpus, same path
     with pytest.raises(RunDirError, match="was trained on other data than"):
         train(cfg, "ar", tmp_path / "run", tmp_path / "b", log=quiet)
+
+
+def test_a_directory_the_user_may_not_write_is_one_error_line(tmp_path, capsys, monkeypatch):
+    # Issue 21, class 3: I/O errors (permission, a read-only disk) were tracebacks at the command line. (The
+    # error is raised by a stand-in: these machines run as root, which may write anywhere.)
+    from arche import data
+    from arche.__main__ import main
+
+    def refused(cfg, data_dir, **_):
+        raise PermissionError(13, "Permission denied", str(data_dir))
+
+    monkeypatch.setattr(data, "prepare", refused)
+    assert main(["prepare", "--profile", "smoke", "--data-dir", str(tmp_path / "data")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: [Errno 13] Permission denied: '{tmp_path / 'data'}'"
