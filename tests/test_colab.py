@@ -226,3 +226,14 @@ def test_a_wheel_install_runs_the_pipeline_outside_the_checkout(tmp_path):
     assert (tmp_path / "run" / "results.json").exists() and (tmp_path / "run" / "report.html").exists()
     if shutil.which("latexmk"):
         assert (tmp_path / "run" / "paper.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_the_repository_url_is_checked_against_the_checkout_origin():
+    # Issue 24: the badges pointed at a repository nobody checked; regenerating them now says so.
+    from arche.runner.colab import github_path, repository_warning
+
+    url = "https://github.com/arche-lm/arche"
+    assert github_path("git@github.com:arche-lm/arche.git") == github_path(url + ".git") == "arche-lm/arche"
+    assert repository_warning(url, "git@github.com:arche-lm/arche.git") is None
+    assert "cannot confirm" in repository_warning(url, None)
+    assert "origin is https://github.com/me/fork" in repository_warning(url, "https://github.com/me/fork")

@@ -43,6 +43,35 @@ def repository_url() -> str:
     raise LookupError("no Repository URL in arche's metadata")
 
 
+def github_path(url: str) -> str | None:
+    """owner/name of a GitHub URL in any of its forms (https, .git, ssh), else None."""
+    m = re.match(r"^(?:https://github\.com/|git@github\.com:|ssh://git@github\.com/)([^/]+/[^/]+?)(?:\.git)?/?$", url)
+    return m.group(1) if m else None
+
+
+def repository_warning(url: str, origin: str | None) -> str | None:
+    """What is wrong with the Repository URL the badges are generated from, given the checkout's
+    `git remote get-url origin` (None: no remote); None when they name the same repository."""
+    if origin is None:
+        return (
+            f"the Colab badges and install cells point at {url}, which this checkout cannot confirm (it has no git "
+            "remote): set [project.urls] Repository in pyproject.toml to where you publish"
+        )
+    if github_path(origin) != github_path(url):
+        return f"pyproject.toml's Repository is {url} but this checkout's origin is {origin}: set one to the other"
+    return None
+
+
+def origin_url() -> str | None:
+    import subprocess
+
+    try:
+        proc = subprocess.run(["git", "remote", "get-url", "origin"], cwd=ROOT, capture_output=True, text=True)
+    except OSError:  # no git
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
 def colab_link(stem: str) -> str:
     """The Colab URL that opens notebooks/STEM.ipynb of the repository's main branch."""
     path = re.sub(r"^https://github\.com/", "", repository_url()).rstrip("/")

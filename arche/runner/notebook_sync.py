@@ -76,6 +76,11 @@ def sync(directory: Path = NOTEBOOKS_DIR, check: bool = False, log=print) -> lis
     """Bring every pair in `directory` in sync (or, with check, only list what is out of sync)."""
     import jupytext
 
+    from .colab import origin_url, repository_url, repository_warning
+
+    warning = repository_warning(repository_url(), origin_url())
+    if warning and not check:
+        log(f"notebooks: warning: {warning}")
     stale = []
     sources = sorted(p for p in directory.glob("[0-9][0-9]_*.py"))
     if not sources:
