@@ -21,7 +21,7 @@ from .model import build_model
 from .objectives import ar_loss_sum, draw_noise, masked_positions, mdlm_loss_sum, mdlm_normalizer
 
 
-def _step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
+def step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
     """One optimizer step of a fresh model on random tokens, as train.py does it."""
     from .device import autocast_for  # the precision policy of training
 
@@ -76,7 +76,7 @@ def interleaved(
     an order that rotates by one each round. Returns {"per_round": {name: [tokens/s, ...]},
     "median": {...}, "min": {...}, "max": {...}, "rounds", "steps", "tokens_per_step"}."""
     device = torch.device(device)
-    step_fns = {name: _step_fn(cfg, paradigm, vocab_size, device) for name, (cfg, paradigm) in models.items()}
+    step_fns = {name: step_fn(cfg, paradigm, vocab_size, device) for name, (cfg, paradigm) in models.items()}
     for fn in step_fns.values():
         for _ in range(warmup):
             fn()
