@@ -1,7 +1,6 @@
-"""The masked diffusion samplers: a canvas of [MASK] filled over `steps` rounds (tensors in, out).
+"""The masked diffusion samplers: a canvas of [MASK] filled over `steps` rounds (tensors in, out). AR's
+KV-cached decoding is arche.sample; what a round does to its rows (draws, ranking, penalties) is arche.unmask.
 
-
-* `sample_ar`: KV-cached incremental decoding, temperature, then top-k, then top-p.
 * `sample_mdlm` with `sampler=` one of
   - "confidence": the paper's text (section 3.4, Appendix A). Each round predicts every masked
     position with temperature linear from 1.2 to 0.5 and a repetition penalty of 1.3 on tokens already

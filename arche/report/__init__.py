@@ -28,75 +28,22 @@ from ..paths import resolve_run_dir  # noqa: F401  (the notebooks' run directory
 from . import repetition as report_repetition  # noqa: F401
 from .artefacts import (  # noqa: F401
     ARTEFACTS,
-    REPETITION_TAGS,
     artefact,
     render_results,
     results_notebook,
     summary_markdown,
     update_readme,
 )
-from .common import (  # noqa: F401
-    ARM_MACRO,
-    COLORS,
-    PROTOCOL_LABEL,
-    describe_results,
-    describe_source,
-    load_results,
-    read_results,
-    repo_root,
-    sample_label,
-)
-from .discussion import (  # noqa: F401
-    FINDING_NAMES,
-    discussion,
-)
-from .display import (  # noqa: F401
-    SKIP_MIMETYPE,
-    FigureOutput,
-    MacrosOutput,
-    Skipped,
-    TableOutput,
-    mark_figure,
-    setup_notebook,
-    show_figure,
-    show_macros,
-    show_table,
-)
-from .diversity import (  # noqa: F401
-    DIVERSITY_ROWS,
-    SELF_BLEU_SHORT,
-    short_decoding,
-    table_diversity,
-)
-from .examples import (  # noqa: F401
-    EXAMPLE_CHARS,
-    table_examples,
-)
-from .figures import (  # noqa: F401
-    DIVERSITY_PANELS,
-    fig_diversity,
-    fig_likelihood,
-    fig_val_curves,
-)
-from .findings import (  # noqa: F401
-    outcome_text,
-    table_findings,
-)
-from .fmt import (  # noqa: F401
-    CHARS_PER_LINE,
-    latex_escape,
-    to_booktabs,
-    to_html,
-    to_markdown,
-)
-from .frontier import (  # noqa: F401
-    fig_frontier,
-    frontier_title,
-    frontier_verdict,
-)
+from .common import describe_results, describe_source, load_results, read_results, repo_root, sample_label  # noqa: F401
+from .discussion import discussion  # noqa: F401
+from .display import Skipped, setup_notebook, show_figure, show_macros, show_table  # noqa: F401
+from .diversity import table_diversity  # noqa: F401
+from .examples import table_examples  # noqa: F401
+from .figures import fig_diversity, fig_likelihood, fig_val_curves  # noqa: F401
+from .findings import table_findings  # noqa: F401
+from .fmt import latex_escape, to_booktabs, to_html  # noqa: F401
+from .frontier import fig_frontier  # noqa: F401
 from .lookup import (  # noqa: F401
-    V_DEFINITION,
-    V_PREFIX,
     MissingMacroError,
     check_macros,
     defined_macros,
@@ -109,22 +56,14 @@ from .macros import (  # noqa: F401
     macros,
 )
 from .paper import (  # noqa: F401
-    FIG_MIMES,
-    LATEX_INSTALL,
-    PAPER_SOURCES,
     PaperBuildError,
     TaggedOutputError,
     build_paper,
     export_tagged,
     main_document,
-    paper_sources,
     tagged_output_exporter,
 )
-from .plotting import (  # noqa: F401
-    overlapping_labels,
-    spread_labels,
-)
-from .setup import describe_precision, table_setup  # noqa: F401
+from .setup import table_setup  # noqa: F401
 from .tables import (  # noqa: F401
     table_likelihood,
     table_training,
@@ -135,29 +74,12 @@ from .tables import (  # noqa: F401
 # What common re-exports from arche.study.results (the published numbers, queries on a results dict).
 # The findings' rules (arche.study.findings, the study layer) under the names the notebooks and tests use. Last,
 # so that `report.findings` is the function, not the submodule report/findings.py imported above.
-from ..numfmt import fmt, fmt_agg  # noqa: F401, E402
+from ..numfmt import fmt  # noqa: F401, E402
 from ..study.findings import (  # noqa: F401, E402
-    DIVERSITY_RULE_METRICS,
-    HOLDS,
-    OUTCOME_SHORT,
     OUTCOMES,
     finding_diversity,
     finding_overfitting,
     finding_throughput,
     findings,
-    sanity_gate,
-    stored_or_computed,
 )
-from ..study.results import (  # noqa: F401, E402
-    ARM_LABEL,
-    ARMS,
-    CITATION,
-    PUBLISHED,
-    THROUGHPUT_TOLERANCE,
-    has_frontier,
-    main_protocol,
-    run_stat,
-    sample_stat,
-    toy_level,
-    toy_note,
-)
+from ..study.results import has_frontier  # noqa: F401, E402

@@ -256,6 +256,7 @@ def _build_paper(run_dir: Path, nb_path: Path, log, paper_dir, figures_dir) -> P
     # latexmk's state from a killed or failed build (.fdb_latexmk, a half-written .aux) made the next build fail
     # once: every build starts from an empty build/ (a clean build is a few pdflatex passes).
     shutil.rmtree(paper_dir / "build", ignore_errors=True)
+    (paper_dir / "build").mkdir()
     cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-outdir=build", doc]
     env = {**os.environ, **reproducible_pdf_env(gen / "macros.tex")}
     proc = subprocess.run(cmd, cwd=paper_dir, capture_output=True, text=True, env=env)

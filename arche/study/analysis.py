@@ -312,6 +312,3 @@ def _knob(stem: str, paradigm: str = "ar") -> dict:
     if stem.startswith("frontier_temp"):
         return {"knob": f"{paradigm}_temperature", "value": float(stem[len("frontier_temp") :])}
     return {"knob": None, "value": None}
-
-
-# --------------------------------------------------------------------------- helpers

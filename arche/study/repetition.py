@@ -14,7 +14,7 @@ separate run would (tests/test_repetition.py). Epochs are exact: a budget is a w
 (steps_per_epoch = chunks / batch_size), and the data order visits every chunk once per epoch.
 
     RUN/controlled/data/                       the replica's data (one protocol)
-    RUN/controlled/judge_s1000/                the common judge of fluency (arche.study.comparison.judge_arm)
+    RUN/judges/judge_s1000/                    the common judge of fluency (arche.study.comparison.judge_arm)
     RUN/controlled/repetition/ar_u506_s0/trunk the constant-lr trunk, paused at each branch point
     RUN/controlled/repetition/ar_u506_s0/e8    the 8-epoch run (forked, then decayed)
 
