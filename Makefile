@@ -39,7 +39,7 @@ smoke: setup            ## whole pipeline, smoke profile: data, AR, MDLM, sample
 test: setup             ## the test suite (CPU, a few minutes)
 	$(PY) -m pytest -q
 
-test-fast: setup        ## the tests without the slow ones (marked slow: 3 s or more each), for a quick loop
+test-fast: setup        ## the tests without the slow ones (marked slow: about 2 s or more each), for a quick loop
 	$(PY) -m pytest -q -m "not slow"
 
 figures: setup          ## the committed study's figures, tables, macros and PDF from its results file alone

@@ -59,6 +59,7 @@ def test_synthetic_openings_follow_tinystories():
     assert len(share) >= 10  # the rest begin in varied ways
 
 
+@pytest.mark.slow
 def test_synthetic_vocabulary_is_bounded_and_varied():
     stories = synthetic_stories(2000, seed=2)
     ids = np.concatenate([np.asarray(x) for x in TokenCodec.full().encode_batch(stories)])
@@ -137,6 +138,7 @@ def test_real_sample_loads():
 # --- Hugging Face hub ---
 
 
+@pytest.mark.slow
 def test_tinystories_offline_raises_clear_error():
     # A subprocess, because datasets reads the offline switches when it is first imported.
     # Offline mode makes the failure immediate instead of ~24 s of connection retries.

@@ -61,6 +61,7 @@ def _losses(run_dir):
     return [r["train_loss"] for r in read_metrics(run_dir) if "train_loss" in r]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paradigm", ["ar", "mdlm"])
 def test_gradient_accumulation_gives_the_loss_of_one_big_batch(tmp_path, paradigm):
     """grad_accum=4 runs each step as 4 micro-batches of 2: the same loss curve as 8 at once."""

@@ -318,6 +318,7 @@ def test_runner_executes_skips_reruns_and_reports(tmp_path):
     assert counts() == {"01_data": 1, "02_train_ar": 1, "03_train_mdlm": 2, "04_sample": 2, "05_analysis": 3}
 
 
+@pytest.mark.slow
 def test_relative_run_dir_of_the_runner_is_taken_from_the_working_directory(tmp_path):
     nb_dir = _stub_notebooks(tmp_path)
     os_cwd = Path.cwd()

@@ -96,6 +96,7 @@ def test_cuda_start_path_sets_an_indexed_device(tmp_path, monkeypatch, device):
     assert seen == [torch.device("cuda", 0)]
 
 
+@pytest.mark.slow
 def test_cuda_asked_for_without_cuda_is_one_clear_line(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
@@ -186,6 +187,7 @@ def test_paper_run_dir_is_relative_to_the_working_directory(tmp_path, monkeypatc
     assert str(tmp_path / "rel" / "notebooks" / "05_analysis.ipynb") in err
 
 
+@pytest.mark.slow
 def test_runner_reports_a_failed_paper_build_as_a_failure(tmp_path, paper_repo):
     """`arche run --only 05_analysis`: the runner builds this run's paper (in RUN/paper) and a LaTeX
     failure makes it fail (exit code 1) without listing an old PDF."""
@@ -462,6 +464,7 @@ def test_heartbeat_keeps_a_long_lock_fresh(tmp_path, monkeypatch):
         assert time.time() - (tmp_path / ".lock").stat().st_mtime < 5
 
 
+@pytest.mark.slow
 def test_second_prepare_waits_for_the_first(tmp_path):
     said = []
     with _held_elsewhere(tmp_path / "data", "preparing data"):

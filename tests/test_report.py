@@ -691,6 +691,7 @@ def test_export_tagged_writes_the_files(results, tmp_path):
     assert b"/Type3" not in pdf
 
 
+@pytest.mark.slow
 def test_export_tagged_names_the_missing_tag(results, tmp_path):
     path = tmp_path / "nb.ipynb"
     nbformat.write(executed_notebook(drop=("tab-diversity",)), path)

@@ -11,6 +11,7 @@ from arche import tracking
 from arche.train import train
 
 
+@pytest.mark.slow
 def test_tensorboard_gets_every_scalar_of_metrics_jsonl(tmp_path):
     pytest.importorskip("tensorboard", reason="tensorboard is not installed (requirements-cpu.txt installs it)")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -152,6 +152,7 @@ def test_mismatched_resume_is_refused(tmp_path):
     assert out["steps"] == 3
 
 
+@pytest.mark.slow
 def test_cli_rejects_unknown_override_before_any_work(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "arche", "train", "ar", "--set", "no_such_key=1", "--run-dir", str(tmp_path / "x")],

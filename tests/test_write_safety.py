@@ -57,6 +57,7 @@ def test_an_output_directory_on_the_sources_is_refused(where):
     refuse_source_tree(ROOT / "runs" / "fine")  # a run directory of its own is fine
 
 
+@pytest.mark.slow
 def test_figures_into_the_checkout_is_one_line_and_writes_nothing():
     before = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     proc = subprocess.run(
@@ -149,6 +150,7 @@ def test_figures_into_an_output_directory_in_use_is_refused(tmp_path):
     assert not (out / "notebooks").exists()
 
 
+@pytest.mark.slow
 def test_a_build_left_half_done_does_not_fail_the_next(tmp_path):
     # Issue 21, class 4: a kill during latexmk left state that made the next build fail once.
     if shutil.which("latexmk") is None:
