@@ -1000,3 +1000,18 @@ def test_the_discussion_is_written_from_the_verdicts():
     by_key["FindingOne"] = {**by_key["FindingOne"], "outcome": "does not hold"}
     assert "does not hold" in report.discussion(by_key, r["meta"])
     assert report.macros(r)["DiscussionText"]  # the paper's Discussion is this text
+
+
+def test_the_discussion_in_main_tex_is_written_there_from_outcome_codes(results):
+    # Issue 20: the paper's conclusion is read and edited in the .tex, not assembled in Python.
+    from arche.report.paper import paper_sources
+    from arche.study.findings import OUTCOMES
+
+    tex = (paper_sources() / "main.tex").read_text()
+    section = tex[tex.index("\\section{Discussion}") : tex.index("\\section{Limitations}")]
+    assert "DiscussionText" not in section and "\\ifcase" in section
+    m = report.macros(results)
+    for key in ("FindingOne", "FindingTwo", "FindingThree"):
+        assert f"\\V{{{key}OutcomeCode}}" in section and f"\\V{{{key}Why}}" in section
+        assert OUTCOMES[int(m[f"{key}OutcomeCode"])] == m[f"{key}Verdict"]
+        assert not m[f"{key}Why"].endswith(".")

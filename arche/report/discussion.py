@@ -20,17 +20,25 @@ FINDING_NAMES = {
 }
 
 
+def discussion_counts(by_key: dict) -> str:
+    """How the three findings came out, counted: "one is inconclusive and two are not testable here"."""
+    found = [by_key[key] for key in FINDING_NAMES if key in by_key]
+    counts = {o: sum(f["outcome"] == o for f in found) for o in OUTCOMES}
+    words = {1: "one", 2: "two", 3: "three"}
+    parts = [f"{words.get(n, str(n))} {VERDICT_PHRASE[o][n > 1]}" for o, n in counts.items() if n]
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else (parts[0] if parts else "none was run")
+
+
 def discussion(by_key: dict, meta: dict) -> str:
-    """The Discussion, written from the verdicts (never by hand): how many of the paper's three findings
-    hold under the controlled protocol at this run's scale, each with the reason its rule gives."""
+    """The Discussion as one text (what main.tex's Discussion section says, for the README and tests): how
+    many of the paper's three findings hold under the controlled protocol at this run's scale, each with
+    the reason its rule gives."""
     found = [(key, by_key[key]) for key in FINDING_NAMES if key in by_key]
     verb = VERDICT_PHRASE
-    counts = {o: sum(f["outcome"] == o for _, f in found) for o in OUTCOMES}
-    words = {1: "one", 2: "two", 3: "three"}
-    parts = [f"{words.get(n, str(n))} {verb[o][n > 1]}" for o, n in counts.items() if n]
     scale = {0: "at the paper's scale", 1: "on toy data", 2: "at this small scale"}[toy_level(meta)]
-    listed = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
-    lead = f"Of the paper's three findings, re-tested under the controlled protocol {scale}, {listed}."
+    lead = (
+        f"Of the paper's three findings, re-tested under the controlled protocol {scale}, {discussion_counts(by_key)}."
+    )
     # The rule's reason is often a bare phrase ("paired ratio interval vs [0.9, 1.1]"): it follows a
     # label, never a colon that would read as the rest of the sentence.
     each = [

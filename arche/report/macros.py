@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ..stats import paired_ratio
+from ..study.findings import OUTCOMES
 from . import repetition as report_repetition
 from .common import (
     ARM_MACRO,
@@ -23,7 +24,7 @@ from .common import (
     samples_where,
     toy_level,
 )
-from .discussion import VERDICT_PHRASE, discussion
+from .discussion import VERDICT_PHRASE, discussion, discussion_counts
 from .examples import EXAMPLE_CHARS, EXAMPLES_PER_ARM
 from .findings import sanity_gate, stored_or_computed
 from .fmt import SEED_VALUES_MAX, fmt, fmt_agg, is_number, latex_escape
@@ -243,9 +244,14 @@ def _verdict_macros(m: dict, results) -> None:
         m[f"{key}Phrase"] = VERDICT_PHRASE[f["outcome"] if f else "not testable"][0]
         m[f"{key}Measure"] = f["measure"] if f else "not measured in this run"
         m[f"{key}Reason"] = f["reason"] if f else "not run"
+        # For sentences main.tex writes itself: \ifcase on the outcome (OUTCOMES' order), no final stop.
+        m[f"{key}OutcomeCode"] = str(OUTCOMES.index(f["outcome"] if f else "not testable"))
+        m[f"{key}Why"] = m[f"{key}Reason"].rstrip(".")
+        m[f"{key}Measured"] = m[f"{key}Measure"].rstrip(".")
     f2 = by_key["FindingTwo"]
     m["FindingTwoSeeds"] = f"{f2.get('k', 0)} of {f2.get('n', 0)}"
-    m["DiscussionText"] = discussion(by_key, results["meta"])
+    m["DiscussionText"] = discussion(by_key, results["meta"])  # the same Discussion as one text (README, tests)
+    m["DiscussionCounts"] = discussion_counts(by_key)
     m["ExampleChars"] = str(EXAMPLE_CHARS)
     m["ExamplesPerArm"] = {3: "three", 4: "four", 5: "five"}.get(EXAMPLES_PER_ARM, str(EXAMPLES_PER_ARM))
 
