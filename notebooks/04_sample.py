@@ -94,7 +94,7 @@ import arche
 from arche import study
 from arche.runner import views
 
-views.refuse_unknown_parameters(globals())  # papermill only warns about a parameter we do not take
+views.start(globals())  # parameters checked (papermill only warns), tables to 120 columns
 cfg = arche.load_config(profile, **overrides)
 run_dir = arche.paths.resolve_run_dir(run_dir or arche.paths.default_run_dir(profile))
 print(views.describe(cfg, profile, run_dir))

@@ -41,3 +41,16 @@ def test_the_science_cells_show_masking_and_denoising(tmp_path, capsys):
     assert set(times["set"]) == sets and (times["n"] == cfg.n_samples).all()
     examples = views.sample_examples(cfg, run, n=2)
     assert len(examples) == 2 and all(len(texts) == 2 and isinstance(texts[0], str) for texts in examples.values())
+
+
+def test_start_wraps_text_tables_to_120_columns():
+    # Issue 24: pandas tables printed by papermill --log-output ran to 160 characters and more.
+    import pandas as pd
+
+    from arche.runner import views
+
+    wide = pd.DataFrame({f"column {i}": [f"value number {i}"] * 3 for i in range(12)})
+    with pd.option_context("display.width", 80):
+        views.start({"profile": "smoke", "run_dir": "", "overrides": {}})
+        assert max(len(line) for line in repr(wide).splitlines()) <= views.CONSOLE_WIDTH
+        assert pd.get_option("display.width") == views.CONSOLE_WIDTH

@@ -55,6 +55,20 @@ def refuse_unknown_parameters(namespace: dict) -> None:
             raise PipelineError(f"notebook parameter {name} must be {want}, got {type(value).__name__} {value!r}")
 
 
+CONSOLE_WIDTH = 120  # columns of a table printed as text (papermill --log-output, a terminal)
+
+
+def start(namespace: dict) -> None:
+    """The first call of every notebook's setup cell: its parameters checked (refuse_unknown_parameters), and
+    tables printed as text wrapped to CONSOLE_WIDTH columns (pandas' default, 80, and unwrapped wide frames
+    gave lines of 160 characters and more in a console)."""
+    import pandas as pd
+
+    refuse_unknown_parameters(namespace)
+    pd.set_option("display.width", CONSOLE_WIDTH)
+    pd.set_option("display.expand_frame_repr", True)
+
+
 @contextlib.contextmanager
 def lock_arms(cfg, run_dir, what: str):
     """Hold the lock of every model directory of the run (04_sample: no sampling from a model that is
