@@ -43,9 +43,12 @@ class TrainingError(UserError, RuntimeError):
     """The run cannot go on (it diverged, or its device is missing); the message says what to do."""
 
 
-def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at: int | None = None) -> dict:
+def train(
+    cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at: int | None = None, on_row=None
+) -> dict:
     """Train (or resume) one model; returns a summary of the run. `stop_at` pauses it at that step with a
-    checkpoint (the steps and schedule still those of cfg): a run the same call later continues."""
+    checkpoint (the steps and schedule still those of cfg): a run the same call later continues. `on_row`,
+    when given, is called with each metrics row and the run directory (a notebook's live curve)."""
     if paradigm not in ("ar", "mdlm"):
         raise ValueError(f"paradigm must be 'ar' or 'mdlm', got {paradigm!r}")
     run_dir = Path(run_dir)
@@ -65,7 +68,7 @@ def train(cfg: Config, paradigm: str, run_dir, data_dir=None, log=print, stop_at
     # One process (one torchrun job) per run directory: a second one would duplicate every metrics row.
     lock = run_lock(run_dir, f"training {paradigm}", log=log) if rank == 0 else nullcontext()
     with lock:
-        return _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at)
+        return _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at, on_row)
 
 
 @dataclass
@@ -89,6 +92,7 @@ class _Run:
     records: list  # every metrics row so far
     val_batches: list
     last_good: int | None = None  # the step of the checkpoint on disk a resume would start from
+    on_row: object = None  # called with each metrics row and the run directory (train's on_row)
 
     @property
     def is_main(self) -> bool:
@@ -104,8 +108,9 @@ class _Window:
     seconds: float = 0.0
 
 
-def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=None) -> dict:
+def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=None, on_row=None) -> dict:
     run = _open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log)
+    run.on_row = on_row
     start = run.state["step"]
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
     if start >= end:
@@ -162,6 +167,8 @@ def _loop(run: _Run, start: int, end: int, window: _Window, tracker) -> None:
             append_jsonl(run.run_dir / "metrics.jsonl", record)
             if tracker is not None:
                 tracker.log(record)
+            if run.on_row is not None:
+                run.on_row(record, run.run_dir)
             _print_progress(paradigm, record, cfg, run.state)
         if is_ckpt and run.is_main:
             _save_last(run, done)

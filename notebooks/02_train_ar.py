@@ -104,7 +104,7 @@ print(views.describe(cfg, profile, run_dir))
 # ## Train
 
 # %%
-summaries = study.train_all(cfg, run_dir, "ar")
+summaries = study.train_all(cfg, run_dir, "ar", on_row=views.live_curve("ar"))  # redrawn at each evaluation
 
 # %% [markdown]
 # ## Validation log

@@ -117,7 +117,7 @@ plt.show()
 # ## Train
 
 # %%
-summaries = study.train_all(cfg, run_dir, "mdlm")
+summaries = study.train_all(cfg, run_dir, "mdlm", on_row=views.live_curve("mdlm"))  # redrawn at each evaluation
 
 # %% [markdown]
 # ## Validation log

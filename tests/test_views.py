@@ -54,3 +54,19 @@ def test_start_wraps_text_tables_to_120_columns():
         views.start({"profile": "smoke", "run_dir": "", "overrides": {}})
         assert max(len(line) for line in repr(wide).splitlines()) <= views.CONSOLE_WIDTH
         assert pd.get_option("display.width") == views.CONSOLE_WIDTH
+
+
+def test_training_hands_each_metrics_row_to_on_row_and_the_live_curve_needs_ipython(tmp_path):
+    # Issue 24: notebooks 02/03 redraw the validation curve at each evaluation (views.live_curve as on_row).
+    import json
+
+    from conftest import tiny_config
+
+    from arche.runner import views
+    from arche.train import train
+
+    rows = []
+    train(tiny_config(), "ar", tmp_path / "run", log=lambda *_: None, on_row=lambda r, d: rows.append((r, d)))
+    written = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r for r, _ in rows] == written and {d for _, d in rows} == {tmp_path / "run"}
+    assert views.live_curve("ar") is None  # no IPython kernel here: the console has the log lines

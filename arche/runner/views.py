@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
+from pathlib import Path
 
 from ..io import read_jsonl
 from ..runlock import run_lock
@@ -67,6 +68,37 @@ def start(namespace: dict) -> None:
     refuse_unknown_parameters(namespace)
     pd.set_option("display.width", CONSOLE_WIDTH)
     pd.set_option("display.expand_frame_repr", True)
+
+
+def live_curve(paradigm: str):
+    """For study.train_all(on_row=...): in a notebook, one figure of every model's validation loss, redrawn in
+    place at each evaluation while the models train; None outside IPython (the console has the log lines)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    if get_ipython() is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    curves: dict[str, list] = {}
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    plt.close(fig)  # shown through the display handle only, not again at the end of the cell
+    handle = display(fig, display_id=True)
+
+    def on_row(record: dict, run_dir) -> None:
+        if "val_loss" not in record:
+            return
+        curves.setdefault(Path(run_dir).name, []).append((record["step"], record["val_loss"]))
+        ax.clear()
+        for name, points in curves.items():
+            ax.plot(*zip(*points), marker="o", markersize=3, label=name)
+        ax.set(xlabel="step", ylabel="validation loss (nats/token)", title=f"{paradigm.upper()}: while training")
+        ax.legend(fontsize=7)
+        handle.update(fig)
+
+    return on_row
 
 
 @contextlib.contextmanager

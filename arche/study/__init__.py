@@ -72,9 +72,9 @@ def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     return _study(cfg).prepare_all(cfg, run_dir, log)
 
 
-def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
-    """Train (or resume, or skip when finished) every model of one paradigm."""
-    return _study(cfg).train_all(cfg, run_dir, paradigm, log)
+def train_all(cfg: Config, run_dir, paradigm: str, log=print, on_row=None) -> list[dict]:
+    """Train (or resume, or skip when finished) every model of one paradigm; `on_row` sees each metrics row."""
+    return _study(cfg).train_all(cfg, run_dir, paradigm, log, on_row)
 
 
 def sample_all(cfg: Config, run_dir, log=print) -> list[Path]:

@@ -190,7 +190,7 @@ def prepare_judges(cfg: Config, run_dir, manifests: dict, log=print) -> dict:
     return prepare(jcfg, Path(run_dir) / JUDGES / "data", log=log, extra_vocab=vocab)
 
 
-def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
+def train_all(cfg: Config, run_dir, paradigm: str, log=print, on_row=None) -> list[dict]:
     """Train (or resume, or skip when finished) every arm of one paradigm, then its judge."""
     summaries = []
     todo = arms(cfg, paradigm) + [j for j in judge_arms(cfg) if j.paradigm == paradigm]
@@ -200,7 +200,7 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
         if arm.name.startswith("judge"):  # the judges' stories start where prepare_judges put them
             manifest = read_json(arm_data_dir(run_dir, arm) / "manifest.json") or {}
             acfg = acfg.replace(skip_stories=(manifest.get("settings") or {}).get("skip_stories", 0))
-        summary = train(acfg, arm.paradigm, arm_dir(run_dir, arm), arm_data_dir(run_dir, arm), log=log)
+        summary = train(acfg, arm.paradigm, arm_dir(run_dir, arm), arm_data_dir(run_dir, arm), log=log, on_row=on_row)
         summaries.append({"arm": arm.key, **summary})
     return summaries
 

@@ -129,7 +129,7 @@ def prepare_all(cfg: Config, run_dir, log=print) -> dict:
     return {protocol: prepare(cfg, comparison.data_dir(run_dir, protocol), log=log)}
 
 
-def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
+def train_all(cfg: Config, run_dir, paradigm: str, log=print, on_row=None) -> list[dict]:
     """Every epoch count of one paradigm, shortest first: the trunk trains to the branch's decay start,
     the branch forks from it and decays (each step skipped when already done)."""
     ddir = comparison.data_dir(run_dir, comparison.main_protocol(cfg))
@@ -143,7 +143,7 @@ def train_all(cfg: Config, run_dir, paradigm: str, log=print) -> list[dict]:
             )
             fork(home(run_dir, b) / "trunk", out, b.config, paradigm, log=log)
         log(f"== decay {b.key} ({b.config.steps} steps) ==")
-        summaries.append({"branch": b.key, **train(b.config, paradigm, out, ddir, log=log)})
+        summaries.append({"branch": b.key, **train(b.config, paradigm, out, ddir, log=log, on_row=on_row)})
     if paradigm == "ar":  # the judge of fluency: the replica's AR, with a seed no branch uses
         judge = comparison.judge_arm(cfg)
         log(f"== training the judge {judge.key} ==")
