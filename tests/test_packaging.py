@@ -19,7 +19,7 @@ PLATFORM = {"google"}
 # Imported only when a setting asks for them (log_to="wandb", arche.tracking), from the `tracking` extra: they
 # need not be installed where the tests run.
 OPTIONAL = {"wandb"}
-PIPELINE_ONLY = {"papermill", "nbconvert", "nbformat", "ipykernel", "traitlets", "matplotlib-inline"}
+PIPELINE_ONLY = {"papermill", "nbconvert", "nbformat", "ipykernel", "traitlets", "matplotlib-inline", "ipython"}
 
 
 def _name(requirement: str) -> str:
