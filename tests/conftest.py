@@ -1,11 +1,14 @@
 """Shared fixtures: a tiny config for fast CPU runs, and the real TinyStories sample when present."""
 
+import contextlib
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from arche import load_config
+from arche.runlock import run_lock
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinystories-sample" / "stories.jsonl"
 
@@ -61,3 +64,23 @@ def real_sample():
     if not SAMPLE.exists():
         pytest.skip(f"real TinyStories sample not found at {SAMPLE} (it lives beside the project, not in it)")
     return SAMPLE
+
+
+@contextlib.contextmanager
+def held_elsewhere(directory, what):
+    """The lock of `directory` held by another thread (in-process, the same thread may nest)."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with run_lock(directory, what, log=lambda *_: None):
+            held.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()

@@ -2,7 +2,6 @@
 survive a kill at their write, locks, refused bad numbers, detected corruption, the config kept in the
 checkpoint, and one error style. Kills are injected at the write itself, not left to timing."""
 
-import contextlib
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
-from conftest import tiny_config, tiny_sets
+from conftest import held_elsewhere, tiny_config, tiny_sets
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from safetensors.torch import load_file
 
@@ -375,30 +374,10 @@ def test_kill_between_checkpoint_rotation_and_rename_resumes_bit_exactly(tmp_pat
 # --------------------------------------------------------------------------- 4. locks
 
 
-@contextlib.contextmanager
-def _held_elsewhere(directory, what):
-    """The lock of `directory` held by another thread (in-process, the same thread may nest)."""
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with run_lock(directory, what, log=quiet):
-            held.set()
-            release.wait(60)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    held.wait(10)
-    try:
-        yield
-    finally:
-        release.set()
-        thread.join()
-
-
 @pytest.mark.slow
 def test_second_train_on_a_run_dir_is_refused_while_the_first_runs(tmp_path):
     run = tmp_path / "run"
-    with _held_elsewhere(run, "training ar"):  # this test process plays the first trainer
+    with held_elsewhere(run, "training ar"):  # this test process plays the first trainer
         proc = _cli("train", "ar", "--run-dir", str(run), "--data-dir", str(tmp_path / "data"), *tiny_sets())
         _one_error_line(proc, "is in use by training ar", f"pid {os.getpid()}")
         with pytest.raises(LockedError, match="in use"):
@@ -467,7 +446,7 @@ def test_heartbeat_keeps_a_long_lock_fresh(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_second_prepare_waits_for_the_first(tmp_path):
     said = []
-    with _held_elsewhere(tmp_path / "data", "preparing data"):
+    with held_elsewhere(tmp_path / "data", "preparing data"):
         waiter = threading.Thread(
             target=prepare, args=(tiny_config(n_tokens=5_000), tmp_path / "data"), kwargs={"log": said.append}
         )

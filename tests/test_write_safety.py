@@ -126,27 +126,15 @@ def test_a_lock_that_is_a_directory_is_named(tmp_path):
 
 def test_figures_into_an_output_directory_in_use_is_refused(tmp_path):
     # Issue 21, class 4: two `arche figures` into one --out raced; the second now stops before writing.
-    import threading
+    from conftest import held_elsewhere
 
     from arche.report import render_results
-    from arche.runlock import LockedError, run_lock
+    from arche.runlock import LockedError
 
-    out, held, done = tmp_path / "out", threading.Event(), threading.Event()
-
-    def other():  # another `figures` holding the directory (a thread: the lock is re-entrant in one thread)
-        with run_lock(out, "another arche figures"):
-            held.set()
-            done.wait(30)
-
-    holder = threading.Thread(target=other)
-    holder.start()
-    held.wait(30)
-    try:
+    out = tmp_path / "out"
+    with held_elsewhere(out, "another arche figures"):
         with pytest.raises(LockedError, match="in use by"):
             render_results(ROOT / "results" / "replica.json", out, log=lambda *_: None)
-    finally:
-        done.set()
-        holder.join()
     assert not (out / "notebooks").exists()
 
 
