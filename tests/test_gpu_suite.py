@@ -37,7 +37,8 @@ def test_the_gpu_suite_dry_run_runs_every_section(tmp_path):
 def test_a_spent_budget_skips_every_section_and_still_writes_the_report(tmp_path):
     """A lent GPU's time is fixed: no part starts after --budget-s, and the report says which were skipped."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--budget-s", "0", "--out", str(tmp_path)],
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--budget-s", "0",
+         "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=ROOT,
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr  # skipped parts count as not done
