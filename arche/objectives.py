@@ -184,7 +184,9 @@ def held_out_losses(
                     # Stratified t over the batch lowers the variance of each replicate at no cost.
                     t = eps + (1.0 - eps) * ((torch.arange(B) + torch.rand(1, generator=gen)) / B)
                     u = torch.rand(B, L, generator=gen)
-                    mask = masked_positions(t, u)
+                    # drawn on the CPU (the same noise on every device), used where the tokens are
+                    mask = masked_positions(t, u).to(tokens.device)
+                    t = t.to(tokens.device)
                     mm[r] += float(mdlm_loss_sum(model, tokens, t, mask, "masked_mean", eps))
                     mm_n[r] += mdlm_normalizer(mask, "masked_mean")
                 nelbo[r] += float(nelbo_by_count(model, tokens, gen, eps).sum())

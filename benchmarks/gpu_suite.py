@@ -56,15 +56,17 @@ DRY = dict(
     train_steps=2, warmup=1, n_samples=8, length=16, mdlm_steps=4, resume_steps=200, kill_at=20,
     resume_set={"n_tokens": 20_000, "eval_every": 200, "checkpoint_every": 10, "compact_vocab": True},
 )  # fmt: skip
+# The parts, in the order they run: the cheapest and most wanted first, torch.compile (minutes) last.
+SECTIONS = ("training", "sampling", "resume_ar", "resume_mdlm", "training_compiled", "projection")
 PAPER_MODELS = {"ar": 7, "mdlm": 6, "mdlm_tied": 3}  # the paper_study profile: arms and judges of each kind
 
 
-def section(report: dict, name: str, fn, *args):
+def section(report: dict, name: str, fn, *args, budgeted: bool = True):
     """Run one part of the suite; its result, or its error, and its seconds go into report[name]. A part
     that would start after the deadline is skipped (a lent GPU's time is fixed: a part started late would be
     killed with everything after it)."""
     t0 = time.perf_counter()
-    if time.monotonic() > report["_deadline"]:
+    if budgeted and time.monotonic() > report["_deadline"]:
         report[name] = {"ok": False, "error": "skipped: the suite's time budget was spent"}
     else:
         try:
@@ -162,11 +164,12 @@ def projection(report: dict, cfg) -> dict:
 def markdown(report: dict) -> str:
     lines = [f"# GPU suite: {report['device']}", "", f"{report['date']}, torch {report['torch']}, "
              f"{'dry run (tiny shape, CPU)' if report['dry_run'] else 'paper shape'}", ""]  # fmt: skip
-    for name in ("training", "training_compiled", "sampling", "resume_ar", "resume_mdlm", "projection"):
+    for name in SECTIONS:
         if name not in report:
             continue
-        part = report.get(name) or {}
-        lines.append(f"## {name} ({part.get('seconds', '?')} s)")
+        part = report[name]
+        since = f", measured in the run of {part['from_run_of']}" if "from_run_of" in part else ""
+        lines.append(f"## {name} ({part.get('seconds', '?')} s{since})")
         if not part.get("ok"):
             lines += [f"failed: {part.get('error')}", ""]
             continue
@@ -179,7 +182,10 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run_suite(out: Path, dry_run: bool, budget_s: float) -> dict:
+def run_suite(out: Path, dry_run: bool, budget_s: float, only=SECTIONS, previous: dict | None = None) -> dict:
+    """Every part in SECTIONS' order (cheapest and most wanted first; torch.compile, minutes of compiling,
+    last). `only` re-runs some parts; the others are taken from `previous` (an earlier report of the same
+    device), each marked with that report's date, so a rerun after a fix spends no lease on what was measured."""
     plan = DRY if dry_run else FULL
     cfg = load_config("paper", **plan["shape"])
     device = torch.device("cpu") if dry_run or not torch.cuda.is_available() else torch.device("cuda")
@@ -189,15 +195,25 @@ def run_suite(out: Path, dry_run: bool, budget_s: float) -> dict:
     report = {"device": device_name(device), "torch": torch.__version__, "dry_run": dry_run,
               "date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "plan": {k: v for k, v in plan.items()},
               "budget_s": budget_s, "_deadline": time.monotonic() + budget_s, "_out": out}  # fmt: skip
-    # Cheapest and most wanted first; torch.compile (minutes of compiling) last.
-    section(report, "training", training, cfg, plan, device, False)
-    section(report, "sampling", sampling, cfg, plan, device)
+    if previous is not None and previous["device"] != report["device"]:
+        raise SystemExit(f"--previous was measured on {previous['device']}, not on {report['device']}")
+    for name in SECTIONS:
+        if name not in only and previous is not None and name in previous:
+            report[name] = {**previous[name], "from_run_of": previous["date"]}
     sets = [f"--set={k}={v}" for k, v in plan["shape"].items()]
+    parts = {
+        "training": lambda: training(cfg, plan, device, False),
+        "sampling": lambda: sampling(cfg, plan, device),
+        "resume_ar": lambda: kill_and_resume(sets, plan, "ar", Path(tmp)),
+        "resume_mdlm": lambda: kill_and_resume(sets, plan, "mdlm", Path(tmp)),
+        "training_compiled": lambda: training(cfg, plan, device, True),  # eager on a CPU (bench's rule)
+        "projection": lambda: projection(report, cfg),
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        for paradigm in ("ar", "mdlm"):
-            section(report, f"resume_{paradigm}", kill_and_resume, sets, plan, paradigm, Path(tmp))
-    section(report, "training_compiled", training, cfg, plan, device, True)  # eager on a CPU (bench's rule)
-    section(report, "projection", projection, report, cfg)
+        for name in SECTIONS:
+            if name in only:
+                # the projection costs nothing: it is never skipped for time
+                section(report, name, parts[name], budgeted=name != "projection")
     return report
 
 
@@ -246,8 +262,14 @@ def main():
     p.add_argument("--out", default="runs/gpu-suite")
     p.add_argument("--dry-run", action="store_true", help="the same code at a tiny shape on CPU")
     p.add_argument("--budget-s", type=float, default=480.0, help="start no part after this many seconds")
+    p.add_argument("--only", default=",".join(SECTIONS), help=f"comma-separated parts of {SECTIONS}")
+    p.add_argument("--previous", help="an earlier gpu_suite.json of this device: the parts not re-run come from it")
     args = p.parse_args()
-    report = run_suite(Path(args.out), args.dry_run, args.budget_s)
+    only = args.only.split(",")
+    if unknown := set(only) - set(SECTIONS):
+        p.error(f"unknown part(s) {sorted(unknown)}; the parts are {SECTIONS}")
+    previous = json.loads(Path(args.previous).read_text()) if args.previous else None
+    report = run_suite(Path(args.out), args.dry_run, args.budget_s, only, previous)
     failed = [k for k, v in report.items() if isinstance(v, dict) and v.get("ok") is False]
     print(f"[suite] wrote {args.out}/gpu_suite.json and .md; failed: {failed or 'none'}")
     return 1 if failed else 0

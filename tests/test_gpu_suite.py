@@ -32,6 +32,18 @@ def test_the_gpu_suite_dry_run_runs_every_section(tmp_path):
     assert "projected" in report["projection"]["result"]["label"]
     assert "## resume_mdlm" in (tmp_path / "gpu_suite.md").read_text()
 
+    # A rerun of one part after a fix keeps the others from the earlier report, each saying so.
+    rerun = tmp_path / "rerun"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_suite.py"), "--dry-run", "--only", "projection",
+         "--previous", str(tmp_path / "gpu_suite.json"), "--out", str(rerun)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    again = json.loads((rerun / "gpu_suite.json").read_text())
+    assert again["training"]["from_run_of"] == report["date"] and "from_run_of" not in again["projection"]
+    assert again["training"]["result"] == report["training"]["result"]
+
 
 @pytest.mark.slow
 def test_a_spent_budget_skips_every_section_and_still_writes_the_report(tmp_path):
@@ -43,6 +55,7 @@ def test_a_spent_budget_skips_every_section_and_still_writes_the_report(tmp_path
     )  # fmt: skip
     assert proc.returncode == 1, proc.stdout + proc.stderr  # skipped parts count as not done
     report = json.loads((tmp_path / "gpu_suite.json").read_text())
-    for name in ("training", "sampling", "resume_ar", "resume_mdlm", "training_compiled", "projection"):
+    for name in ("training", "sampling", "resume_ar", "resume_mdlm", "training_compiled"):
         assert report[name]["ok"] is False and "skipped" in report[name]["error"], report[name]
+    assert report["projection"]["ok"]  # it costs nothing, so it is never skipped for time
     assert "_deadline" not in report and "skipped" in (tmp_path / "gpu_suite.md").read_text()

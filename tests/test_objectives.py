@@ -125,3 +125,24 @@ def test_evaluation_noise_does_not_depend_on_the_training_seed():
     a = held_out_losses(model, "mdlm", batches, draws=4)
     assert a == held_out_losses(model, "mdlm", batches, draws=4)
     assert a["val_nelbo_se"] > 0 and a["val_masked_mean_se"] > 0
+
+
+def test_the_validation_noise_goes_to_the_device_of_the_tokens(monkeypatch):
+    """The noise is drawn on the CPU (the same on every device); each term must get it where the tokens are.
+    Found on an H200: an MDLM's first evaluation on CUDA mixed cuda:0 tokens with a CPU mask. The meta
+    device stands in for the GPU on a CPU-only machine."""
+    import arche.objectives as objectives
+
+    seen = []
+
+    def loss_sum(model, tokens, t, mask, kind, eps):
+        seen.append((tokens.device, t.device, mask.device))
+        return torch.tensor(1.0)
+
+    monkeypatch.setattr(objectives, "mdlm_loss_sum", loss_sum)
+    monkeypatch.setattr(objectives, "mdlm_normalizer", lambda mask, kind: 1.0)
+    monkeypatch.setattr(objectives, "nelbo_by_count", lambda model, tokens, gen, eps: torch.ones(tokens.shape[0]))
+    tokens = torch.zeros(2, 8, dtype=torch.long, device="meta")
+    held_out_losses(torch.nn.Identity(), "mdlm", [tokens], seed=0, draws=2)
+    meta = torch.device("meta")
+    assert seen == [(meta, meta, meta)] * 2
