@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from arche import build_model, load_config  # noqa: E402
+from arche import build_model, load_config, scaling  # noqa: E402
 from arche.config import parse_overrides  # noqa: E402
 from arche.device import autocast_for, resolve_device  # noqa: E402
 from arche.objectives import (
@@ -82,7 +82,8 @@ def bench(cfg, paradigm, device, steps, warmup):
     dt = time.perf_counter() - t0
     tok_s = steps * cfg.batch_size * cfg.seq_len / dt
     n_params = model.n_params()
-    flops_per_token = 6 * n_params + 12 * cfg.n_layers * cfg.d_model * cfg.seq_len
+    # the model work, the same for both paradigms: an untied MDLM's input embedding is a lookup, not 6N of FLOPs
+    flops_per_token = scaling.flops_per_token(cfg, vocab)
     name = device_name(device)
     peak = peak_flops(name)
     return {

@@ -29,6 +29,7 @@ def test_the_gpu_suite_dry_run_runs_every_section(tmp_path):
         resumed = report[f"resume_{paradigm}"]["result"]
         assert resumed["interrupted"], resumed  # killed before its last step, then resumed
         assert resumed["bit_identical"], resumed  # on a CPU, a resumed run ends where an uninterrupted one does
+        assert resumed["noise_floor"] == 0.0, resumed  # and two uninterrupted runs end identical
     assert "projected" in report["projection"]["result"]["label"]
     assert "## resume_mdlm" in (tmp_path / "gpu_suite.md").read_text()
 
