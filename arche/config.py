@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from dataclasses import dataclass, fields
 
 
@@ -256,93 +258,52 @@ def _parse_value(key: str, text: str):
 
 MAX_POSITIONS = 8192  # seq_len and sample_length: attention memory grows with their square
 
+# One-key ranges: (keys, test, what the error says the value must be).
+RANGES = (
+    (("n_tokens", "d_model", "n_layers", "n_heads", "d_ff", "steps", "batch_size", "seq_len", "eval_every",
+      "eval_batches", "eval_draws", "grad_accum", "throughput_rounds", "throughput_steps", "log_every",
+      "checkpoint_every", "n_samples", "sample_length", "sample_batch_size", "mdlm_steps", "vocab_size", "n_seeds",
+      "ar_temperature", "lr", "grad_clip", "rope_base"), lambda v: v > 0, "must be positive"),
+    (("ar_lr", "mdlm_lr", "mdlm_temperature"), lambda v: v >= 0, "must be >= 0 (0: the default)"),
+    (("warmup_steps", "ar_top_k", "seed", "data_seed", "sample_seed", "train_chunks", "skip_stories", "ar_seeds",
+      "weight_decay"), lambda v: v >= 0, "must be >= 0"),
+    (("val_fraction", "mdlm_eps"), lambda v: 0.0 < v < 1.0, "must be in (0, 1)"),
+    (("ar_top_p", "decay_fraction"), lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
+    (("beta1", "beta2"), lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),
+    (("min_lr_ratio",), lambda v: 0.0 <= v <= 1.0, "must be in [0, 1]"),
+    # Attention memory grows with the length squared: 100,000 would hang a machine without a word (and a
+    # million-token sample would run for hours before failing).
+    (("seq_len", "sample_length"), lambda v: v <= MAX_POSITIONS, f"must be at most {MAX_POSITIONS}"),
+)  # fmt: skip
+
 
 def _validate(cfg: Config) -> None:
-    """Cross-field checks, so that a bad combination fails before any work is done."""
-    import math
-    import re
+    """Every check of the settings, so that a bad value or combination fails before any work is done."""
+    # NaN passes every comparison (and a run dir made with it could never be resumed: nan != nan).
+    for f in fields(Config):
+        value = getattr(cfg, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"config key {f.name!r} must be a finite number, got {value}")
+    for keys, ok, must in RANGES:
+        for key in keys:
+            if not ok(getattr(cfg, key)):
+                raise ConfigError(f"config key {key!r} {must}, got {getattr(cfg, key)}")
+    _validate_combinations(cfg)
 
-    positive = [
-        "n_tokens",
-        "d_model",
-        "n_layers",
-        "n_heads",
-        "d_ff",
-        "steps",
-        "batch_size",
-        "seq_len",
-        "eval_every",
-        "eval_batches",
-        "eval_draws",
-        "grad_accum",
-        "throughput_rounds",
-        "throughput_steps",
-        "log_every",
-        "checkpoint_every",
-        "n_samples",
-        "sample_length",
-        "sample_batch_size",
-        "mdlm_steps",
-        "vocab_size",
-        "n_seeds",
-    ]
-    for key in positive:
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
+
+def _validate_combinations(cfg: Config) -> None:
+    """The checks that involve more than one key, or a key's format."""
     if cfg.d_model % cfg.n_heads or (cfg.d_model // cfg.n_heads) % 2:
         raise ConfigError(f"d_model ({cfg.d_model}) must split into n_heads ({cfg.n_heads}) heads of even size")
     if cfg.batch_size % cfg.grad_accum:
         raise ConfigError(
             f"batch_size ({cfg.batch_size}) must split into grad_accum ({cfg.grad_accum}) equal micro-batches"
         )
-    if not 0.0 < cfg.val_fraction < 1.0:
-        raise ConfigError(f"config key 'val_fraction' must be in (0, 1), got {cfg.val_fraction}")
-    # NaN passes every comparison below (and a run dir made with it could never be resumed: nan != nan).
-    for f in fields(Config):
-        value = getattr(cfg, f.name)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ConfigError(f"config key {f.name!r} must be a finite number, got {value}")
-    if not 0.0 < cfg.ar_top_p <= 1.0:
-        raise ConfigError(f"config key 'ar_top_p' must be in (0, 1], got {cfg.ar_top_p}")
-    for key in ("ar_temperature", "lr", "grad_clip", "rope_base"):
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"config key {key!r} must be positive, got {getattr(cfg, key)}")
-    for key in ("ar_lr", "mdlm_lr", "mdlm_temperature"):
-        if getattr(cfg, key) < 0:
-            raise ConfigError(f"config key {key!r} must be >= 0 (0: the default), got {getattr(cfg, key)}")
-    for key in (
-        "warmup_steps",
-        "ar_top_k",
-        "seed",
-        "data_seed",
-        "sample_seed",
-        "train_chunks",
-        "skip_stories",
-        "ar_seeds",
-    ):
-        if getattr(cfg, key) < 0:
-            raise ConfigError(f"config key {key!r} must be >= 0, got {getattr(cfg, key)}")
-    if cfg.weight_decay < 0:
-        raise ConfigError(f"config key 'weight_decay' must be >= 0, got {cfg.weight_decay}")
-    for key in ("beta1", "beta2"):
-        if not 0.0 <= getattr(cfg, key) < 1.0:
-            raise ConfigError(f"config key {key!r} must be in [0, 1), got {getattr(cfg, key)}")
-    if not 0.0 <= cfg.min_lr_ratio <= 1.0:
-        raise ConfigError(f"config key 'min_lr_ratio' must be in [0, 1], got {cfg.min_lr_ratio}")
-    if not 0.0 < cfg.decay_fraction <= 1.0:
-        raise ConfigError(f"config key 'decay_fraction' must be in (0, 1], got {cfg.decay_fraction}")
     epochs = parse_list(cfg, "repetition_epochs", int)
     parse_list(cfg, "repetition_shares", float, upper=1.0)
     missing = [e for e in parse_list(cfg, "repetition_sample_epochs", int) if e not in epochs]
     if missing:
         raise ConfigError(f"repetition_sample_epochs {missing} are not in repetition_epochs {epochs}")
-    if not 0.0 < cfg.mdlm_eps < 1.0:
-        raise ConfigError(f"config key 'mdlm_eps' must be in (0, 1), got {cfg.mdlm_eps}")
-    # Attention memory grows with the length squared: 100,000 would hang a machine without a word (and a
-    # million-token sample would run for hours before failing).
-    for key in ("seq_len", "sample_length"):
-        if getattr(cfg, key) > MAX_POSITIONS:
-            raise ConfigError(f"config key {key!r} must be at most {MAX_POSITIONS}, got {getattr(cfg, key)}")
     if 2 * cfg.seq_len > cfg.n_tokens:
         raise ConfigError(f"n_tokens ({cfg.n_tokens}) must hold at least two chunks of seq_len ({cfg.seq_len})")
     # cuda:N with N past any machine's count (torch.device overflows on a 20-digit N) is refused here.

@@ -24,19 +24,17 @@ import torch
 import torch.distributed as dist
 
 from . import checkpoint
-from .batches import TokenData
 from .config import Config
-from .data import prepare
-from .device import autocast_for, check_fits, describe_precision, grad_scaler, resolve_device
+from .device import check_fits, describe_precision, resolve_device
 from .distributed import barrier, finish_distributed, init_distributed
 from .errors import UserError
 from .io import append_jsonl
-from .model import build_model
 from .objectives import ar_loss_sum, held_out_losses, mdlm_step_loss
-from .rundir import RunDirError, checkpoint_state, drop_optimizer_state, resume_or_start, sync_metrics, write_run_files
+from .rundir import checkpoint_state, drop_optimizer_state, sync_metrics
 from .runlock import run_lock
 from .schedule import lr_at
 from .tracking import check_tracker, open_tracker
+from .trainrun import TrainingRun, open_run
 
 
 class TrainingError(UserError, RuntimeError):
@@ -72,34 +70,6 @@ def train(
 
 
 @dataclass
-class _Run:
-    """What one training run holds between steps."""
-
-    cfg: Config
-    paradigm: str
-    run_dir: Path
-    device: torch.device
-    rank: int
-    world: int
-    log: object
-    data: TokenData
-    model: torch.nn.Module
-    fwd: torch.nn.Module  # the model as the step calls it (compiled, DDP-wrapped)
-    optimizer: torch.optim.Optimizer
-    scaler: object
-    autocast: object
-    state: dict  # what a checkpoint keeps: step, best_val, train_time, the loss window...
-    records: list  # every metrics row so far
-    val_batches: list
-    last_good: int | None = None  # the step of the checkpoint on disk a resume would start from
-    on_row: object = None  # called with each metrics row and the run directory (train's on_row)
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-@dataclass
 class _Window:
     """The training loss and time since the last logged row."""
 
@@ -109,7 +79,7 @@ class _Window:
 
 
 def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=None, on_row=None) -> dict:
-    run = _open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log)
+    run = open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log)
     run.on_row = on_row
     start = run.state["step"]
     end = cfg.steps if stop_at is None else min(cfg.steps, stop_at)
@@ -138,7 +108,7 @@ def _train(cfg, paradigm, run_dir, data_dir, device, rank, world, log, stop_at=N
     return _summary(run.state, run_dir)
 
 
-def _loop(run: _Run, start: int, end: int, window: _Window, tracker) -> None:
+def _loop(run: TrainingRun, start: int, end: int, window: _Window, tracker) -> None:
     """Steps start..end-1; at each logging step a metrics row (and the tracker's copy of it), at each
     evaluation step the validation loss, at each checkpoint step last.safetensors."""
     cfg, device, paradigm = run.cfg, run.device, run.paradigm
@@ -176,61 +146,7 @@ def _loop(run: _Run, start: int, end: int, window: _Window, tracker) -> None:
         t_last = time.perf_counter()
 
 
-def _open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> _Run:
-    """The data prepared, the model and optimizer built, and the run directory's checkpoint loaded."""
-    if rank == 0:
-        prepare(cfg, data_dir, log=log)
-    barrier(world)
-    data = TokenData(data_dir, train_chunks=cfg.train_chunks)
-    if data.seq_len != cfg.seq_len:
-        raise RunDirError(f"data in {data_dir} has seq_len {data.seq_len}, the config {cfg.seq_len}")
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg, paradigm, vocab_size=data.codec.vocab_size).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=cfg.lr,
-        betas=(cfg.beta1, cfg.beta2),
-        weight_decay=cfg.weight_decay,
-        fused=device.type == "cuda",
-    )
-    state, records, damaged = resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
-    barrier(world)  # every rank has read the run directory before rank 0 rewrites it
-    if rank == 0:
-        for bad in damaged:  # aside, so that the next save does not keep it as prev
-            os.replace(bad, bad.with_name(bad.name + ".damaged"))
-        write_run_files(cfg, paradigm, run_dir, model, data, records, log)
-    fwd = model
-    if cfg.compile and device.type == "cuda":
-        fwd = torch.compile(model)
-    if world > 1:
-        fwd = torch.nn.parallel.DistributedDataParallel(
-            fwd, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    scaler = grad_scaler(cfg, device)
-    if state.get("grad_scaler"):
-        scaler.load_state_dict(state["grad_scaler"])
-    val_batches = data.val_batches(cfg.batch_size, cfg.eval_batches, device)
-    return _Run(
-        cfg,
-        paradigm,
-        run_dir,
-        device,
-        rank,
-        world,
-        log,
-        data,
-        model,
-        fwd,
-        optimizer,
-        scaler,
-        autocast_for(cfg, device),
-        state,
-        records,
-        val_batches,
-    )
-
-
-def _announce(run: _Run, start: int, end: int) -> None:
+def _announce(run: TrainingRun, start: int, end: int) -> None:
     cfg, paradigm = run.cfg, run.paradigm
     if cfg.warmup_steps > cfg.steps:
         run.log(
@@ -245,7 +161,7 @@ def _announce(run: _Run, start: int, end: int) -> None:
     )
 
 
-def _optimizer_step(run: _Run, step: int, lr: float, window: _Window) -> None:
+def _optimizer_step(run: TrainingRun, step: int, lr: float, window: _Window) -> None:
     """One step: the batch of `step` in micro-batches, the gradient clipped, the weights updated."""
     cfg = run.cfg
     for group in run.optimizer.param_groups:
@@ -272,7 +188,7 @@ def _optimizer_step(run: _Run, step: int, lr: float, window: _Window) -> None:
     window.steps += 1
 
 
-def _log_row(run: _Run, done: int, lr: float, window: _Window, is_eval: bool) -> dict | None:
+def _log_row(run: TrainingRun, done: int, lr: float, window: _Window, is_eval: bool) -> dict | None:
     """The metrics row at step `done` (None between logging steps); stops a diverged run."""
     cfg = run.cfg
     if run.world > 1:
@@ -297,7 +213,7 @@ def _log_row(run: _Run, done: int, lr: float, window: _Window, is_eval: bool) ->
     return record
 
 
-def _evaluate(run: _Run, record: dict, done: int) -> None:
+def _evaluate(run: TrainingRun, record: dict, done: int) -> None:
     """The validation loss into `record`; a new best is saved as best.safetensors."""
     cfg = run.cfg
     last = next((r["eval_time_s"] for r in reversed(run.records) if "eval_time_s" in r), 0.0)
@@ -316,7 +232,7 @@ def _evaluate(run: _Run, record: dict, done: int) -> None:
         checkpoint.save(run.run_dir / "best.safetensors", run.model, state)
 
 
-def _keep_state(run: _Run, done: int, window: _Window) -> None:
+def _keep_state(run: TrainingRun, done: int, window: _Window) -> None:
     """What the next checkpoint records of the loop (so a resume continues the loss window exactly)."""
     run.state["step"] = done
     run.state["window_loss_sum"], run.state["window_steps"] = window.loss_sum.item(), window.steps
@@ -324,7 +240,7 @@ def _keep_state(run: _Run, done: int, window: _Window) -> None:
         run.state["grad_scaler"] = run.scaler.state_dict()
 
 
-def _save_last(run: _Run, done: int) -> None:
+def _save_last(run: TrainingRun, done: int) -> None:
     if not checkpoint.all_finite(run.model):  # never call a NaN model the last good checkpoint
         raise _diverged(run.paradigm, "non-finite weights", done, run.run_dir, run.last_good)
     checkpoint.save(

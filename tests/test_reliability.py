@@ -23,6 +23,7 @@ from arche.__main__ import main
 from arche.checkpoint import CheckpointError
 from arche.config import ConfigError
 from arche.data import DataError, prepare
+from arche.model import build_model
 from arche.profiles import load_config
 from arche.rundir import RunDirError, read_metrics
 from arche.runlock import LockedError, run_lock
@@ -557,7 +558,7 @@ def test_damaged_last_checkpoint_falls_back_to_the_previous_one(tmp_path, damage
     (run / "last.safetensors").write_bytes(bytes(blob))
     # Resumed from prev (step 9), the run ends exactly where the straight one did.
     with pytest.raises(CheckpointError, match="last.safetensors is damaged"):
-        checkpoint.load(run / "last.safetensors", train_mod.build_model(tiny_config(), "ar", vocab_size=999))
+        checkpoint.load(run / "last.safetensors", build_model(tiny_config(), "ar", vocab_size=999))
     lines = []
     _train(tmp_path, log=lines.append)
     assert any("last.safetensors is damaged" in line and "resuming from prev.safetensors" in line for line in lines)
@@ -581,7 +582,7 @@ def test_a_nan_checkpoint_is_not_resumed_from(tmp_path):
     _train(tmp_path)
     run = tmp_path / "run"
     vocab_size = json.loads((run / "config.json").read_text())["vocab_size"]
-    model = train_mod.build_model(tiny_config(), "ar", vocab_size=vocab_size)
+    model = build_model(tiny_config(), "ar", vocab_size=vocab_size)
     opt = torch.optim.AdamW(model.parameters())
     state = checkpoint.load(run / "last.safetensors", model, opt)
     with torch.no_grad():
