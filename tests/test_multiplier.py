@@ -1,0 +1,76 @@
+"""The repetition study's analyses beside the pre-registered rule: the paired verdict (PAIRED_RULE) and the
+MDLM's compute multiplier (MULTIPLIER_RULE), on rows whose answers are known by construction."""
+
+import math
+
+import pytest
+
+from arche.study import verdicts
+from arche.study.multiplier import compute_multiplier, crossing
+
+
+def test_the_crossing_is_interpolated_in_log_flops():
+    # 4 -> 2 between 2 and 4 FLOPs: the target 3 lies halfway, i.e. at the geometric mean of 2 and 4
+    assert crossing([(1, 5.0), (2, 4.0), (4, 2.0)], 3.0) == {
+        "flops": pytest.approx(2 * math.sqrt(2)),
+        "kind": "interpolated",
+    }
+    assert crossing([(4, 2.0), (1, 5.0), (2, 4.0)], 4.0) == {"flops": 2, "kind": "interpolated"}  # order-free
+    assert crossing([(1, 2.0), (2, 1.0)], 3.0) == {"flops": 1, "kind": "at_most"}
+    assert crossing([(1, 5.0), (2, 4.0)], 3.0) == {"flops": 2, "kind": "more_than"}
+
+
+def _rows(curves: dict, chunks: int = 100) -> list[dict]:
+    """{(paradigm, seed): {epochs: val}} -> repetition rows; FLOPs = epochs (equal per token for both)."""
+    return [
+        {"paradigm": p, "seed": s, "chunks": chunks, "unique_tokens": chunks * 10, "epochs": e, "flops": float(e),
+         "val": v, "val_se": 0.0}
+        for (p, s), by_e in curves.items() for e, v in by_e.items()
+    ]  # fmt: skip
+
+
+def _results(rows: list[dict], entropy: float = 9.0) -> dict:
+    return {"repetition": rows, "meta": {"unigram_entropy": {"controlled": entropy}, "main_protocol": "controlled"}}
+
+
+def test_the_multiplier_is_the_mdlm_flops_to_ar_best_over_ar_flops():
+    ar = {1: 5.0, 2: 4.0, 4: 3.0, 8: 3.5}  # best 3.0 at 4
+    rows = _rows({("ar", 0): ar, ("ar", 1): ar, ("mdlm", 0): {1: 6.0, 4: 5.0, 16: 3.0, 32: 2.0},
+                  ("mdlm", 1): {1: 6.0, 4: 5.0, 16: 4.0, 32: 2.0}})  # fmt: skip
+    b = compute_multiplier(_results(rows))["per_budget"][0]
+    assert (b["ar_best"], b["ar_flops"]) == (3.0, 4.0)
+    # the seed mean 3.5 at 16, 2.0 at 32: 3.0 is a third of the way, in log FLOPs
+    assert b["kind"] == "interpolated" and b["multiplier"] == pytest.approx(16 * 2 ** (1 / 3) / 4)
+    assert b["per_seed"]["0"]["multiplier"] == pytest.approx(4.0)  # seed 0 reaches 3.0 exactly at 16 FLOPs
+    assert b["per_seed"]["1"]["multiplier"] == pytest.approx(16 * 2**0.5 / 4)
+
+
+def test_a_multiplier_never_reached_is_a_lower_bound():
+    rows = _rows({("ar", 0): {1: 4.0, 2: 3.0}, ("mdlm", 0): {1: 6.0, 2: 5.0, 8: 4.0}})
+    b = compute_multiplier(_results(rows))["per_budget"][0]
+    assert b["kind"] == "more_than" and b["multiplier"] == 4.0  # more than 8 / 2
+
+
+def test_the_paired_rule_sees_a_gain_every_seed_shares_that_the_unpaired_rule_cannot():
+    # Seeds far apart in level (1 nat) but each MDLM gains 0.5 +- 0.01 from AR's best epoch count to its own.
+    curves = {}
+    for s, (offset, wiggle) in enumerate([(0.0, 0.0), (1.0, 0.01), (2.0, -0.01)]):
+        curves[("ar", s)] = {1: 4.0 + offset / 100, 2: 3.0 + offset / 100, 4: 3.8 + offset / 100}
+        curves[("mdlm", s)] = {1: 6.0 + offset, 2: 5.5 + offset, 4: 5.0 + offset + wiggle}
+    results = _results(_rows(curves))
+    v = verdicts.repetition(results)
+    assert v["finding_2"]["outcome"] == "inconclusive"  # unpaired: the 1-nat spread between seeds hides it
+    paired = v["finding_2_paired"]
+    assert paired["outcome"] == "holds" and paired["post_hoc"] is True, paired["reason"]
+    gain = paired["per_budget"][0]["mdlm_gain"]
+    assert gain["n_pairs"] == 3 and gain["diff"] == pytest.approx(0.5) and gain["lo"] > 0
+    # and an MDLM whose best comes no later than AR's does not hold, paired or not
+    for s in range(3):
+        curves[("mdlm", s)] = {1: 5.0 + s, 2: 4.5 + s, 4: 4.9 + s}
+    assert verdicts.repetition(_results(_rows(curves)))["finding_2_paired"]["outcome"] == "does not hold"
+
+
+def test_one_seed_pairs_nothing():
+    rows = _rows({("ar", 0): {1: 4.0, 2: 3.0, 4: 3.5}, ("mdlm", 0): {1: 6.0, 2: 5.0, 4: 4.0}})
+    paired = verdicts.repetition(_results(rows))["finding_2_paired"]
+    assert paired["outcome"] == "not testable" and "nothing is paired" in paired["reason"]
