@@ -125,13 +125,13 @@ def interval(values, scale: str = "raw", n_items: int | None = None, level: floa
     out["sd"] = float(x.std(ddof=1))
     if float(x.max()) == float(x.min()):
         return out
-    half = _t_quantile(level, n - 1) * float(y.std(ddof=1)) / math.sqrt(n)
+    half = t_quantile(level, n - 1) * float(y.std(ddof=1)) / math.sqrt(n)
     out["lo"] = min(_back(float(y.mean()) - half, scale), centre)
     out["hi"] = max(_back(float(y.mean()) + half, scale), centre)
     return out
 
 
-def _t_quantile(level: float, dof: int) -> float:
+def t_quantile(level: float, dof: int) -> float:
     """The two-sided `level` quantile of Student's t with `dof` degrees of freedom."""
     return float(_st.t.ppf(0.5 + level / 2, dof))
 
@@ -218,7 +218,7 @@ def paired_compare(a, b, scale: str = "raw", n_items: int | None = None, level: 
     if se == 0:  # every pair differs by the same amount: the difference is exact
         sign = int(np.sign(out["diff"]))
         return out | {"lo": out["diff"], "hi": out["diff"], "p": 0.0 if sign else 1.0, "direction": sign}
-    half = _t_quantile(level, len(d) - 1) * se
+    half = t_quantile(level, len(d) - 1) * se
     lo, hi = out["diff"] - half, out["diff"] + half
     p = float(2 * _st.t.sf(abs(out["diff"]) / se, len(d) - 1))
     return out | {"lo": lo, "hi": hi, "p": p, "direction": 1 if lo > 0 else (-1 if hi < 0 else 0)}
@@ -234,7 +234,7 @@ def paired_ratio(numerators, denominators, level: float = LEVEL) -> dict:
     centre = float(math.exp(r.mean()))
     if len(r) < 2:
         return {"ratio": centre, "lo": centre, "hi": centre, "n": 1}
-    half = _t_quantile(level, len(r) - 1) * float(r.std(ddof=1)) / math.sqrt(len(r))
+    half = t_quantile(level, len(r) - 1) * float(r.std(ddof=1)) / math.sqrt(len(r))
     return {
         "ratio": centre,
         "lo": float(math.exp(r.mean() - half)),

@@ -43,7 +43,8 @@ def _budget_label(results, chunks) -> str:
 
 def fig_repetition(results):
     """Validation bound at the end of each run against epochs (left) and training FLOPs (right): thin
-    lines are seeds, thick lines their mean; a star marks each curve's best epoch count."""
+    lines are seeds, thick lines their mean; a star marks each curve's best epoch count; black, on the right,
+    the compute multiplier (AR's best, carried to where the MDLM's bound reaches it, or an arrow: not by then)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
@@ -89,6 +90,12 @@ def fig_repetition(results):
                 va="top",
                 rotation=90,
             )
+    # The compute multiplier (arche.study.multiplier): from AR's best to where the MDLM's bound reaches it.
+    for k, b in enumerate((results.get("verdicts") or {}).get("compute_multiplier", {}).get("per_budget", [])):
+        xs, y = (b["ar_flops"], b["mdlm_flops"]), b["ar_best"]
+        axes[1].plot(xs, (y, y), STYLES[k % len(STYLES)], color="black", lw=0.9)
+        axes[1].plot([xs[1]], [y], ">" if b["kind"] == "more_than" else "o", color="black", ms=5)
+        axes[1].annotate(_multiplier_text(b), (xs[1], y), textcoords="offset points", xytext=(4, 4), fontsize=7)
     axes[0].set_xscale("log", base=2)
     axes[0].set_xticks(sorted({r["epochs"] for r in rows}), [str(e) for e in sorted({r["epochs"] for r in rows})])
     axes[0].set(xlabel="epochs over the same unique tokens", ylabel="validation NLL (AR) / NELBO (MDLM), nats/token")
@@ -201,9 +208,41 @@ def macros(results) -> dict[str, str]:
         m[f"Rep{name}Crossover"] = (
             f"at {cross} epochs ({b['crossover_flops']:.2g} FLOPs)" if cross else f"none within {b['e_max']} epochs"
         )
+    m.update(_post_hoc_macros(results, names))
     train_time = sum(r["train_time_s"] for r in results["repetition"])
     m["RepTrainMinutes"] = f"{train_time / 60:.0f}"
     return {k: _tex(val) if k not in ("RepDecayPct",) else val for k, val in m.items()}
+
+
+def _post_hoc_macros(results, names) -> dict[str, str]:
+    """The paired verdict and the compute multiplier (arche.study.verdicts.PAIRED_RULE, arche.study.multiplier):
+    analyses decided after the first results; "not computed" for a results.json written before them."""
+    v = results["verdicts"]
+    paired, mult = v.get("finding_2_paired"), v.get("compute_multiplier")
+    m = {"RepPairedRule": paired["rule"] if paired else "not computed",
+         "RepPairedOutcome": paired["outcome"] if paired else "not computed",
+         "RepPairedReason": paired["reason"].rstrip(".") if paired else "not computed",
+         "RepMultiplierRule": mult["rule"] if mult else "not computed",
+         # the t quantile a 95% paired interval over these seeds multiplies its standard error by
+         "RepPairedT": f"{stats.t_quantile(0.95, len(results['meta']['seeds']) - 1):.1f}"
+         if len(results["meta"]["seeds"]) > 1 else "undefined"}  # fmt: skip
+    for name, b in zip(names, (paired or {}).get("per_budget", [])):
+        m[f"Rep{name}PairedOutcome"] = b["outcome"]
+    for name, b in zip(names, (mult or {}).get("per_budget", [])):
+        m[f"Rep{name}Multiplier"] = _multiplier_text(b)
+        m[f"Rep{name}MultiplierFlops"] = (
+            f"AR reaches its best, {b['ar_best']:.3f}, after {b['ar_flops']:.2g} FLOPs; the MDLM's bound "
+            + {"more_than": "has not reached it by", "at_most": "has reached it by"}.get(b["kind"], "reaches it at")
+            + f" {b['mdlm_flops']:.2g}"
+        )
+        m[f"Rep{name}MultiplierSeeds"] = "; ".join(f"seed {s}: {_multiplier_text(x)}" for s, x in b["per_seed"].items())
+    return m
+
+
+def _multiplier_text(b: dict) -> str:
+    """ "4.2x", "more than 4.0x" (never reached: a lower bound) or "at most 1.0x" (reached by the first run)."""
+    prefix = {"more_than": "more than ", "at_most": "at most "}.get(b["kind"], "")
+    return f"{prefix}{b['multiplier']:.1f} times"
 
 
 def _spread_text(n_seeds: int) -> str:
