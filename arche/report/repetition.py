@@ -95,7 +95,9 @@ def fig_repetition(results):
         xs, y = (b["ar_flops"], b["mdlm_flops"]), b["ar_best"]
         axes[1].plot(xs, (y, y), STYLES[k % len(STYLES)], color="black", lw=0.9)
         axes[1].plot([xs[1]], [y], ">" if b["kind"] == "more_than" else "o", color="black", ms=5)
-        axes[1].annotate(_multiplier_text(b), (xs[1], y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        axes[1].annotate(
+            _multiplier_text(b), (xs[1], y), textcoords="offset points", xytext=(-2, 5), ha="right", fontsize=7
+        )
     axes[0].set_xscale("log", base=2)
     axes[0].set_xticks(sorted({r["epochs"] for r in rows}), [str(e) for e in sorted({r["epochs"] for r in rows})])
     axes[0].set(xlabel="epochs over the same unique tokens", ylabel="validation NLL (AR) / NELBO (MDLM), nats/token")
