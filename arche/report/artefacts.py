@@ -168,6 +168,7 @@ def summary_markdown(results, run_dir=None, source=None) -> str:
             "",
             f"**Finding 2 (AR overfits while the MDLM still improves) {v['outcome']}** by the rule fixed before "
             f"the run: {v['reason'].rstrip('.')}.",
+            *report_repetition.post_hoc_lines(results),
             "",
             "Validation NLL (AR) and NELBO (MDLM), nats/token, at the end of each epoch count (* the best):",
             "",

@@ -241,6 +241,21 @@ def _post_hoc_macros(results, names) -> dict[str, str]:
     return m
 
 
+def post_hoc_lines(results) -> list[str]:
+    """The README's lines for the analyses decided after the first results (none when not computed)."""
+    v = results["verdicts"]
+    lines = []
+    if paired := v.get("finding_2_paired"):
+        lines += ["", f"Paired by seed (a rule decided after these results, post hoc): **{paired['outcome']}**, "
+                  f"{paired['reason'].rstrip('.')}."]  # fmt: skip
+    for b in (v.get("compute_multiplier") or {}).get("per_budget", []):
+        seeds = "; ".join(f"seed {s}: {_multiplier_text(x)}" for s, x in b["per_seed"].items())
+        lines += ["", f"Compute multiplier with {b['unique_tokens']:,} unique tokens (post hoc): the MDLM needs "
+                  f"**{_multiplier_text(b)}** AR's training FLOPs to reach AR's best ({b['ar_best']:.3f} after "
+                  f"{b['ar_flops']:.2g} FLOPs; {seeds})."]  # fmt: skip
+    return lines
+
+
 def _multiplier_text(b: dict) -> str:
     """ "4.2x", "more than 4.0x" (never reached: a lower bound) or "at most 1.0x" (reached by the first run)."""
     prefix = {"more_than": "more than ", "at_most": "at most "}.get(b["kind"], "")
