@@ -79,6 +79,7 @@ def test_grad_accum_must_split_the_batch():
         tiny_config(batch_size=8, grad_accum=3)
 
 
+@pytest.mark.slow
 def test_fp16_with_loss_scaling_trains_like_fp32_on_cpu(tmp_path):
     """The fp16 path (autocast + GradScaler, what a T4 runs) on the CPU, and its resume: the scaler's
     state travels in the checkpoint."""

@@ -709,6 +709,7 @@ def test_export_tagged_names_the_missing_tag(results, tmp_path):
         report.export_tagged(path, tmp_path / "out")
 
 
+@pytest.mark.slow
 def test_skipped_cell_writes_nothing(results, tmp_path):
     tags = dict(TAGS)
     tags["fig-frontier"] = lambda r: report.Skipped("no sweep in this run")
@@ -719,6 +720,7 @@ def test_skipped_cell_writes_nothing(results, tmp_path):
     assert (tmp_path / "out" / "fig-val-curves.pdf").exists()
 
 
+@pytest.mark.slow
 def test_exporter_is_an_nbconvert_exporter(results):
     from nbconvert.exporters import Exporter
 
