@@ -24,16 +24,11 @@ from .objectives import ar_loss_sum, draw_noise, masked_positions, mdlm_loss_sum
 def step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
     """One optimizer step of a fresh model on random tokens, as train.py does it."""
     from .device import autocast_for  # the precision policy of training
+    from .trainrun import make_optimizer  # and its optimizer
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=vocab_size).to(device).train()
-    opt = torch.optim.AdamW(
-        model.parameters(),
-        lr=cfg.lr,
-        betas=(cfg.beta1, cfg.beta2),
-        weight_decay=cfg.weight_decay,
-        fused=device.type == "cuda",
-    )
+    opt = make_optimizer(cfg, model, device)
     gen = torch.Generator().manual_seed(cfg.seed)
     tokens = torch.randint(0, vocab_size, (cfg.batch_size, cfg.seq_len), generator=gen).to(device)
     autocast = autocast_for(cfg, device)

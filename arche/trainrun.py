@@ -18,6 +18,17 @@ from .model import build_model
 from .rundir import RunDirError, resume_or_start, write_run_files
 
 
+def make_optimizer(cfg: Config, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW as both references use it (the lr is set per step by the schedule); fused kernels on CUDA."""
+    return torch.optim.AdamW(
+        model.parameters(),
+        lr=cfg.lr,
+        betas=(cfg.beta1, cfg.beta2),
+        weight_decay=cfg.weight_decay,
+        fused=device.type == "cuda",
+    )
+
+
 @dataclass
 class TrainingRun:
     """What one training run holds between steps."""
@@ -56,13 +67,7 @@ def open_run(cfg, paradigm, run_dir, data_dir, device, rank, world, log) -> Trai
         raise RunDirError(f"data in {data_dir} has seq_len {data.seq_len}, the config {cfg.seq_len}")
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=data.codec.vocab_size).to(device)
-    optimizer = torch.optim.AdamW(
-        model.parameters(),
-        lr=cfg.lr,
-        betas=(cfg.beta1, cfg.beta2),
-        weight_decay=cfg.weight_decay,
-        fused=device.type == "cuda",
-    )
+    optimizer = make_optimizer(cfg, model, device)
     state, records, damaged = resume_or_start(cfg, paradigm, run_dir, model, optimizer, data, log)
     barrier(world)  # every rank has read the run directory before rank 0 rewrites it
     if rank == 0:
