@@ -207,7 +207,9 @@ def run_suite(out: Path, dry_run: bool, budget_s: float, only=SECTIONS, previous
         raise SystemExit(f"--previous was measured on {previous['device']}, not on {report['device']}")
     for name in SECTIONS:
         if name not in only and previous is not None and name in previous:
-            report[name] = {**previous[name], "from_run_of": previous["date"]}
+            part = previous[name]  # a part carried twice keeps the date and plan of the run that measured it
+            report[name] = {**part, "from_run_of": part.get("from_run_of", previous["date"]),
+                            "plan_of_run": part.get("plan_of_run", previous["plan"])}  # fmt: skip
     sets = [f"--set={k}={v}" for k, v in plan["shape"].items()]
     parts = {
         "training": lambda: training(cfg, plan, device, False),

@@ -27,6 +27,7 @@ from arche.objectives import (
     ar_loss_sum,  # noqa: E402
     mdlm_step_loss,
 )
+from arche.trainrun import make_optimizer  # noqa: E402
 
 BF16_PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L4": 121.0, "A10G": 125.0, "T4": 65.0}
 
@@ -50,7 +51,7 @@ def bench(cfg, paradigm, device, steps, warmup):
     torch.manual_seed(0)
     vocab = cfg.vocab_size
     model = build_model(cfg, paradigm, vocab_size=vocab).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=device.type == "cuda")
+    opt = make_optimizer(cfg, model, device)
     fwd = torch.compile(model) if (cfg.compile and device.type == "cuda") else model
     autocast = autocast_for(cfg, device)
     batches = torch.randint(0, vocab, (4, cfg.batch_size, cfg.seq_len)).to(device)

@@ -43,6 +43,7 @@ def test_the_gpu_suite_dry_run_runs_every_section(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     again = json.loads((rerun / "gpu_suite.json").read_text())
     assert again["training"]["from_run_of"] == report["date"] and "from_run_of" not in again["projection"]
+    assert again["training"]["plan_of_run"] == report["plan"]  # what the carried part ran under
     assert again["training"]["result"] == report["training"]["result"]
 
 

@@ -73,4 +73,27 @@ def test_the_paired_rule_sees_a_gain_every_seed_shares_that_the_unpaired_rule_ca
 def test_one_seed_pairs_nothing():
     rows = _rows({("ar", 0): {1: 4.0, 2: 3.0, 4: 3.5}, ("mdlm", 0): {1: 6.0, 2: 5.0, 4: 4.0}})
     paired = verdicts.repetition(_results(rows))["finding_2_paired"]
-    assert paired["outcome"] == "not testable" and "nothing is paired" in paired["reason"]
+    assert paired["outcome"] == "not testable" and "fewer than two seeds pair" in paired["reason"]
+
+
+def test_a_missing_or_failed_run_leaves_the_other_seeds_and_epochs_alone():
+    ar = {1: 5.0, 2: 4.0, 4: 3.5, 8: 3.0, 16: 3.4, 32: 3.6}
+    md = {1: 6.0, 2: 5.5, 4: 5.0, 8: 4.5, 16: 4.0, 32: 2.0}
+    rows = _rows({("ar", 0): ar, ("ar", 1): {e: v for e, v in ar.items() if e != 8}, ("mdlm", 0): md,
+                  ("mdlm", 1): {**md, 16: float("nan")}})  # fmt: skip
+    b = compute_multiplier(_results(rows))["per_budget"][0]
+    # AR's 8 epochs ran for seed 0 only: its mean there is seed 0's 3.0, still AR's best
+    assert (b["ar_best"], b["ar_flops"]) == (3.0, 8.0) and b["dropped"] == 1
+    # the MDLM's mean at 16 epochs is seed 0's 4.0 (seed 1 failed); 3.0 lies halfway from 4.0 to 2.0
+    assert b["kind"] == "interpolated" and b["multiplier"] == pytest.approx(16 * 2**0.5 / 8)
+    paired = verdicts.repetition(_results(rows))["finding_2_paired"]
+    assert paired["outcome"] == "not testable" and "fewer than two seeds pair (1)" in paired["reason"]
+
+
+def test_a_budget_without_the_mdlm_is_left_out_and_the_first_run_can_already_be_there():
+    rows = _rows({("ar", 0): {1: 4.0, 2: 3.0}, ("mdlm", 0): {1: 2.5, 2: 2.0}}, chunks=200)
+    rows += _rows({("ar", 0): {1: 4.0, 2: 3.0}}, chunks=300)  # the largest budget, AR only
+    v = verdicts.repetition_paired(_results(rows))
+    assert [b["chunks"] for b in v["per_budget"]] == [200]
+    (b,) = compute_multiplier(_results(rows))["per_budget"]
+    assert (b["chunks"], b["kind"], b["multiplier"]) == (200, "at_most", 0.5)  # 1 FLOP against AR's 2

@@ -91,8 +91,8 @@ def fig_repetition(results):
                 rotation=90,
             )
     # The compute multiplier (arche.study.multiplier): from AR's best to where the MDLM's bound reaches it.
-    for k, b in enumerate((results.get("verdicts") or {}).get("compute_multiplier", {}).get("per_budget", [])):
-        xs, y = (b["ar_flops"], b["mdlm_flops"]), b["ar_best"]
+    for b in (results.get("verdicts") or {}).get("compute_multiplier", {}).get("per_budget", []):
+        xs, y, k = (b["ar_flops"], b["mdlm_flops"]), b["ar_best"], budgets(results).index(b["chunks"])
         axes[1].plot(xs, (y, y), STYLES[k % len(STYLES)], color="black", lw=0.9)
         axes[1].plot([xs[1]], [y], ">" if b["kind"] == "more_than" else "o", color="black", ms=5)
         axes[1].annotate(
@@ -218,25 +218,24 @@ def macros(results) -> dict[str, str]:
 
 def _post_hoc_macros(results, names) -> dict[str, str]:
     """The paired verdict and the compute multiplier (arche.study.verdicts.PAIRED_RULE, arche.study.multiplier):
-    analyses decided after the first results; "not computed" for a results.json written before them."""
+    analyses decided after the first results; "not computed" for a results.json written before them. A
+    budget's macros are named by its place among all budgets (Full: the largest), as the rule's are."""
     v = results["verdicts"]
     paired, mult = v.get("finding_2_paired"), v.get("compute_multiplier")
+    name_of = dict(zip(budgets(results), names))
+    top_pairs = (paired or {}).get("per_budget", [{}])[0].get("mdlm_gain", {}).get("n_pairs", 0) if paired else 0
     m = {"RepPairedRule": paired["rule"] if paired else "not computed",
          "RepPairedOutcome": paired["outcome"] if paired else "not computed",
          "RepPairedReason": paired["reason"].rstrip(".") if paired else "not computed",
          "RepMultiplierRule": mult["rule"] if mult else "not computed",
-         # the t quantile a 95% paired interval over these seeds multiplies its standard error by
-         "RepPairedT": f"{stats.t_quantile(0.95, len(results['meta']['seeds']) - 1):.1f}"
-         if len(results["meta"]["seeds"]) > 1 else "undefined"}  # fmt: skip
-    for name, b in zip(names, (paired or {}).get("per_budget", [])):
-        m[f"Rep{name}PairedOutcome"] = b["outcome"]
-    for name, b in zip(names, (mult or {}).get("per_budget", [])):
+         # the t quantile a 95% paired interval over these pairs multiplies its standard error by
+         "RepPairedT": f"{stats.t_quantile(0.95, top_pairs - 1):.1f}" if top_pairs > 1 else "undefined"}  # fmt: skip
+    for b in (paired or {}).get("per_budget", []):
+        m[f"Rep{name_of[b['chunks']]}PairedOutcome"] = b["outcome"]
+    for b in (mult or {}).get("per_budget", []):
+        name = name_of[b["chunks"]]
         m[f"Rep{name}Multiplier"] = _multiplier_text(b)
-        m[f"Rep{name}MultiplierFlops"] = (
-            f"AR reaches its best, {b['ar_best']:.3f}, after {b['ar_flops']:.2g} FLOPs; the MDLM's bound "
-            + {"more_than": "has not reached it by", "at_most": "has reached it by"}.get(b["kind"], "reaches it at")
-            + f" {b['mdlm_flops']:.2g}"
-        )
+        m[f"Rep{name}MultiplierFlops"] = _multiplier_flops(b)
         m[f"Rep{name}MultiplierSeeds"] = "; ".join(f"seed {s}: {_multiplier_text(x)}" for s, x in b["per_seed"].items())
     return m
 
@@ -246,20 +245,36 @@ def post_hoc_lines(results) -> list[str]:
     v = results["verdicts"]
     lines = []
     if paired := v.get("finding_2_paired"):
-        lines += ["", f"Paired by seed (a rule decided after these results, post hoc): **{paired['outcome']}**, "
+        lines += ["", f"Paired by seed (a rule decided after these results, post hoc): **{paired['outcome']}**: "
                   f"{paired['reason'].rstrip('.')}."]  # fmt: skip
     for b in (v.get("compute_multiplier") or {}).get("per_budget", []):
         seeds = "; ".join(f"seed {s}: {_multiplier_text(x)}" for s, x in b["per_seed"].items())
-        lines += ["", f"Compute multiplier with {b['unique_tokens']:,} unique tokens (post hoc): the MDLM needs "
-                  f"**{_multiplier_text(b)}** AR's training FLOPs to reach AR's best ({b['ar_best']:.3f} after "
-                  f"{b['ar_flops']:.2g} FLOPs; {seeds})."]  # fmt: skip
+        lines += ["", f"Compute multiplier with {b['unique_tokens']:,} unique tokens (post hoc): "
+                  f"**{_multiplier_text(b)}**. {_multiplier_flops(b)} ({seeds})."]  # fmt: skip
     return lines
 
 
 def _multiplier_text(b: dict) -> str:
-    """ "4.2x", "more than 4.0x" (never reached: a lower bound) or "at most 1.0x" (reached by the first run)."""
-    prefix = {"more_than": "more than ", "at_most": "at most "}.get(b["kind"], "")
-    return f"{prefix}{b['multiplier']:.1f} times"
+    """What the multiplier is known to be: "4.2 times AR's FLOPs", "at most 1.0 times AR's FLOPs" (the MDLM's
+    first run is there), "not reached by 4.0 times AR's FLOPs" (the bound never got there: no multiplier for
+    the NLL follows)."""
+    times = f"{b['multiplier']:.1f} times AR's FLOPs"
+    return {"more_than": f"not reached by {times}", "at_most": f"at most {times}"}.get(b["kind"], times)
+
+
+def _multiplier_flops(b: dict) -> str:
+    """The FLOPs the multiplier rests on, as a sentence."""
+    where = {"more_than": "had not reached it by", "at_most": "had reached it by"}.get(b["kind"], "reaches it at")
+    return (
+        f"AR reaches its best, {b['ar_best']:.3f}, after {_sci(b['ar_flops'])} FLOPs; the MDLM's bound {where} "
+        f"{_sci(b['mdlm_flops'])}"
+    )
+
+
+def _sci(x: float) -> str:
+    """1.6e13 rather than Python's 1.6e+13 (and 4e12 rather than 4e+12)."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def _spread_text(n_seeds: int) -> str:

@@ -3,7 +3,7 @@ to reach AR's best validation loss on the same unique data (Nie et al., arXiv 24
 scale; Prabhudesai et al., arXiv 2507.15857, frame the same question as a compute crossover).
 
 MULTIPLIER_RULE is the definition, written and committed before the repetition re-run it first judges; on
-results that existed before it (results/repetition.json of 2026-11-29) it is post hoc, and the paper says so.
+results that existed before it (results/repetition.json, run 2026-11-23) it is post hoc, and the paper says so.
 Pure functions of results.json rows (no torch).
 """
 
@@ -12,20 +12,22 @@ from __future__ import annotations
 import math
 
 MULTIPLIER_RULE = (
-    "For each unique-data budget, AR's best is the lowest of its seed-mean validation NLLs over the epoch "
-    "counts run, reached with the training FLOPs F_AR of that run. The MDLM's FLOPs to match, F_MDLM, is "
-    "where its seed-mean NELBO, taken at the end of each epoch count's run against that run's training FLOPs, "
-    "first falls to AR's best: linear in log FLOPs between the two runs that bracket the crossing. The "
-    "multiplier is F_MDLM / F_AR. When the MDLM's first run is already at or below AR's best, the multiplier "
-    "is at most that run's ratio; when no run reaches it, it is more than the last run's ratio (a lower "
-    "bound). The same computed seed by seed (each seed's MDLM against the same seed's AR) gives the spread. "
-    "The NELBO bounds the MDLM's NLL from above, so a multiplier found is an upper bound on the NLL's; a "
-    "lower bound says only that the bound did not get there."
+    "For each unique-data budget, AR's best is the lowest of its validation NLLs (each the mean over the "
+    "seeds that ran that epoch count) over the epoch counts run, reached with the training FLOPs F_AR of "
+    "that run. The MDLM's FLOPs to match, F_MDLM, is where its NELBO, averaged the same way and taken at the "
+    "end of each epoch count's run against that run's training FLOPs, first falls to AR's best: linear in "
+    "log FLOPs between the two runs that bracket the crossing. The multiplier is F_MDLM / F_AR. When the "
+    "MDLM's first run is already at or below AR's best, it is at most that run's ratio; when no run gets "
+    "there, it is more than the last run's ratio. The same computed seed by seed (each seed's MDLM against "
+    "the same seed's AR) gives the spread; runs with a non-finite loss are left out and counted. The NELBO "
+    "bounds the MDLM's NLL from above, so a multiplier found is an upper bound on the NLL's; when none is "
+    "found, the bound did not get there, which says nothing about how soon the NLL would."
 )
 
 
 def crossing(points: list[tuple[float, float]], target: float) -> dict:
-    """Where a curve of (flops, loss) points, in order of flops, first reaches `target`.
+    """Where a curve of (flops, loss) points first reaches `target` (points with a non-finite loss are left
+    out by the callers).
 
     {"flops": F, "kind": "interpolated" | "at_most" | "more_than"}: interpolated linearly in log FLOPs
     between the bracketing points; "at_most" when the first point is already there; "more_than" (F the
@@ -53,36 +55,38 @@ def multiplier(ar: list[tuple[float, float]], mdlm: list[tuple[float, float]]) -
     }
 
 
-def _curves(rows: list[dict], chunks: int) -> dict:
-    """{paradigm: {seed: [(flops, val)]}} of one budget."""
-    out: dict = {}
+def _points(rows: list[dict], chunks: int, paradigm: str, seed: int | None = None) -> list[tuple[float, float]]:
+    """(FLOPs, loss) per epoch count of one budget and paradigm: one seed's, or the mean over the seeds that
+    ran it (as the pre-registered rule's L(e)); runs with a non-finite loss are left out."""
+    by_epochs: dict = {}
     for r in rows:
-        if r["chunks"] == chunks:
-            out.setdefault(r["paradigm"], {}).setdefault(r["seed"], []).append((r["flops"], r["val"]))
-    return out
-
-
-def _mean_curve(by_seed: dict) -> list[tuple[float, float]]:
-    """The seed-mean loss at each FLOPs value every seed has (the same epoch count: equal FLOPs)."""
-    common = set.intersection(*({f for f, _ in pts} for pts in by_seed.values()))
-    return sorted((f, sum(dict(pts)[f] for pts in by_seed.values()) / len(by_seed)) for f in common)
+        if (r["chunks"], r["paradigm"]) == (chunks, paradigm) and seed in (None, r["seed"]) and math.isfinite(r["val"]):
+            by_epochs.setdefault(r["epochs"], []).append(r)
+    return sorted((rs[0]["flops"], sum(r["val"] for r in rs) / len(rs)) for rs in by_epochs.values())
 
 
 def compute_multiplier(results: dict) -> dict:
-    """MULTIPLIER_RULE on a repetition study's results.json: one entry per budget, largest first."""
+    """MULTIPLIER_RULE on a repetition study's results.json: one entry per budget that has both paradigms'
+    runs, largest first; `dropped` counts the runs left out for a non-finite loss."""
     rows = results["repetition"]
     per_budget = []
     for chunks in sorted({r["chunks"] for r in rows}, reverse=True):
-        c = _curves(rows, chunks)
-        if not {"ar", "mdlm"} <= set(c):
+        ar, mdlm = _points(rows, chunks, "ar"), _points(rows, chunks, "mdlm")
+        if not ar or not mdlm:
             continue
-        seeds = sorted(set(c["ar"]) & set(c["mdlm"]))
+        seeds = sorted({r["seed"] for r in rows if r["chunks"] == chunks})
+        per_seed = {}
+        for s in seeds:
+            a, m = _points(rows, chunks, "ar", s), _points(rows, chunks, "mdlm", s)
+            if a and m:
+                per_seed[str(s)] = multiplier(a, m)
         per_budget.append(
             {
                 "chunks": chunks,
                 "unique_tokens": next(r["unique_tokens"] for r in rows if r["chunks"] == chunks),
-                **multiplier(_mean_curve(c["ar"]), _mean_curve(c["mdlm"])),
-                "per_seed": {str(s): multiplier(c["ar"][s], c["mdlm"][s]) for s in seeds},
+                **multiplier(ar, mdlm),
+                "per_seed": per_seed,
+                "dropped": sum(1 for r in rows if r["chunks"] == chunks and not math.isfinite(r["val"])),
             }
         )
     return {"rule": MULTIPLIER_RULE, "per_budget": per_budget}

@@ -42,8 +42,10 @@ PAIRED_RULE = (
     "lowest seed mean. AR overfits when L_AR(most epochs) - L_AR(e*_AR) is really positive. Finding 2 holds "
     "when AR overfits, e*_MDLM > e*_AR and L_MDLM(e*_AR) - L_MDLM(e*_MDLM) is really positive; it does not "
     "hold when AR overfits and e*_MDLM <= e*_AR; it is inconclusive when AR overfits and e*_MDLM > e*_AR "
-    "but that gain is not real; it is not testable with fewer than two seeds, when AR does not really "
-    "overfit, or when a paradigm's best is not below the unigram entropy of the validation tokens."
+    "but that gain is not real; it is not testable when fewer than two seeds pair, when AR does not really "
+    "overfit, or when a paradigm's best seed mean is not below the unigram entropy of the validation tokens "
+    "(the pre-registered rule asks two standard errors below it; a paired test gives no standard error for "
+    "one level). Runs with a non-finite loss drop out of the pairs and of e*."
 )
 
 
@@ -177,7 +179,8 @@ def _by_seed(rows: list[dict], chunks: int, paradigm: str, epochs: int) -> dict:
 
 def paired_budget(rows: list[dict], chunks: int, curve: dict, unigram_entropy: float) -> dict:
     """PAIRED_RULE at one budget. `curve` = {paradigm: {epochs: (mean, se)}} (verdicts.curves)."""
-    star = {p: min(c, key=lambda e: c[e][0]) for p, c in curve.items()}
+    # e* over the finite means only: a NaN would otherwise win or lose min() by its position
+    star = {p: min((e for e in c if math.isfinite(c[e][0])), key=lambda e: c[e][0]) for p, c in curve.items()}
     e_max = max(curve["ar"])
 
     def diff(paradigm, a, b):  # L(a) - L(b), seed by seed
@@ -186,8 +189,9 @@ def paired_budget(rows: list[dict], chunks: int, curve: dict, unigram_entropy: f
     rise, gain = diff("ar", e_max, star["ar"]), diff("mdlm", star["ar"], star["mdlm"])
     out = {"chunks": chunks, "e_star": star, "e_max": e_max, "ar_rise": rise, "mdlm_gain": gain}
     low = [p for p, c in curve.items() if c[star[p]][0] >= unigram_entropy]
-    if rise["n_pairs"] < 2:
-        return out | {"outcome": "not testable", "reason": f"{rise['n_pairs']} seed: nothing is paired"}
+    pairs = min(rise["n_pairs"], gain["n_pairs"])
+    if pairs < 2:
+        return out | {"outcome": "not testable", "reason": f"fewer than two seeds pair ({pairs})"}
     if low:
         reason = f"{', '.join(p.upper() for p in low)} not below the unigram entropy ({unigram_entropy:.2f})"
         return out | {"outcome": "not testable", "reason": reason}
@@ -197,10 +201,10 @@ def paired_budget(rows: list[dict], chunks: int, curve: dict, unigram_entropy: f
     if star["mdlm"] <= star["ar"]:
         reason = f"AR overfits after {star['ar']} epochs, and the MDLM's best is at {star['mdlm']}, no later"
         return out | {"outcome": "does not hold", "reason": reason}
-    what = f"the MDLM's gain from {star['ar']} to {star['mdlm']} epochs, {_ci(gain)}"
+    what = f"the MDLM's gain from {star['ar']} to {star['mdlm']} epochs is {_ci(gain)}"
     if gain["direction"] == 1:
         return out | {"outcome": "holds", "reason": f"AR rises by {_ci(rise)} after its best; {what}"}
-    return out | {"outcome": "inconclusive", "reason": f"{what}, is not really positive"}
+    return out | {"outcome": "inconclusive", "reason": f"{what}: not really positive"}
 
 
 def _ci(c: dict) -> str:
@@ -208,12 +212,17 @@ def _ci(c: dict) -> str:
 
 
 def repetition_paired(results: dict) -> dict:
-    """PAIRED_RULE per budget; the study's outcome is the largest budget's, as for the pre-registered rule."""
+    """PAIRED_RULE per budget that has both paradigms' runs; the study's outcome is the largest budget's, as
+    for the pre-registered rule."""
     rows = results["repetition"]
     meta = results["meta"]
     entropy = meta["unigram_entropy"][meta["main_protocol"]]
-    per_budget = [paired_budget(rows, c, curve, entropy) for c, curve in sorted(curves(rows).items(), reverse=True)]
-    top = per_budget[0]
+    per_budget = [
+        paired_budget(rows, c, curve, entropy)
+        for c, curve in sorted(curves(rows).items(), reverse=True)
+        if {"ar", "mdlm"} <= set(curve)
+    ]
+    top = per_budget[0] if per_budget else {"outcome": "not testable", "reason": "no budget has both paradigms"}
     return {
         "outcome": top["outcome"],
         "reason": top["reason"],
