@@ -96,7 +96,7 @@ def fig_repetition(results):
         axes[1].plot(xs, (y, y), STYLES[k % len(STYLES)], color="black", lw=0.9)
         axes[1].plot([xs[1]], [y], ">" if b["kind"] == "more_than" else "o", color="black", ms=5)
         axes[1].annotate(
-            _multiplier_text(b), (xs[1], y), textcoords="offset points", xytext=(-2, 5), ha="right", fontsize=7
+            _multiplier_label(b), (xs[1], y), textcoords="offset points", xytext=(-2, 4), ha="right", fontsize=7
         )
     axes[0].set_xscale("log", base=2)
     axes[0].set_xticks(sorted({r["epochs"] for r in rows}), [str(e) for e in sorted({r["epochs"] for r in rows})])
@@ -260,6 +260,13 @@ def _multiplier_text(b: dict) -> str:
     the NLL follows)."""
     times = f"{b['multiplier']:.1f} times AR's FLOPs"
     return {"more_than": f"not reached by {times}", "at_most": f"at most {times}"}.get(b["kind"], times)
+
+
+def _multiplier_label(b: dict) -> str:
+    """The figure's short form of _multiplier_text."""
+    return {"more_than": "not by {:.1f}\u00d7", "at_most": "\u2264 {:.1f}\u00d7"}.get(b["kind"], "{:.1f}\u00d7").format(
+        b["multiplier"]
+    )
 
 
 def _multiplier_flops(b: dict) -> str:
