@@ -27,7 +27,8 @@ from arche.model import build_model
 from arche.profiles import load_config
 from arche.rundir import RunDirError, read_metrics
 from arche.runlock import LockedError, run_lock
-from arche.runner import pipeline, views
+from arche.runner import pipeline
+from arche.runner.notebook_checks import refuse_unknown_parameters
 from arche.runner.pipeline import NOTEBOOKS, PipelineError, StageFailed, run_pipeline
 from arche.train import TrainingError, train
 
@@ -620,19 +621,19 @@ def test_user_errors_of_every_command_are_one_line(tmp_path):
 def test_notebook_parameters_are_judged_from_the_injected_cell_only():
     injected = '# Parameters\nrun_dir = "r"\nsteps = 20\n'
     with pytest.raises(PipelineError, match=r"unknown notebook parameter\(s\) steps"):
-        views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "In": ["", injected]})
+        refuse_unknown_parameters({"profile": "smoke", "run_dir": "r", "overrides": {}, "In": ["", injected]})
     # Interactive use: cells a user adds (x = 3) and re-runs of the setup cell are not parameters.
     scratch = {"profile": "smoke", "run_dir": "", "overrides": {}, "x": 3, "cfg": None, "In": ["", "x = 3"]}
-    views.refuse_unknown_parameters(scratch)
+    refuse_unknown_parameters(scratch)
     ok = '# Parameters\nprofile = "smoke"\noverrides = {"steps": 5}\n'
-    views.refuse_unknown_parameters({"profile": "smoke", "run_dir": "", "overrides": {"steps": 5}, "In": [ok]})
+    refuse_unknown_parameters({"profile": "smoke", "run_dir": "", "overrides": {"steps": 5}, "In": [ok]})
 
 
 @pytest.mark.parametrize("name,value", [("overrides", 5), ("run_dir", 5), ("profile", ["smoke"])])
 def test_a_notebook_parameter_of_the_wrong_type_is_named(name, value):
     namespace = {"profile": "smoke", "run_dir": "", "overrides": {}, name: value}
     with pytest.raises(PipelineError, match=f"notebook parameter {name} must be"):
-        views.refuse_unknown_parameters(namespace)
+        refuse_unknown_parameters(namespace)
 
 
 @pytest.mark.slow

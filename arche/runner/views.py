@@ -3,58 +3,12 @@ loss curves, sample timings and decoded texts. Display only; the work is done by
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import os
 from pathlib import Path
 
 from ..io import read_jsonl
 from ..runlock import run_lock
-from .notebook_checks import PipelineError
-
-PARAMETERS = ("profile", "run_dir", "overrides")
-
-
-# papermill's injected cell starts with this comment (papermill.translators, `comment="Parameters"`), then
-# one `name = value` line per -p/-y parameter.
-INJECTED_HEADER = "# Parameters"
-PARAMETER_TYPES = {"profile": str, "run_dir": (str, os.PathLike), "overrides": dict}
-
-
-def injected_names(history) -> list[str]:
-    """The names papermill's injected-parameters cell assigns, read from the kernel's input history (IPython's
-    `In`): what a user passed with -p/-y. Empty when no such cell ran (Jupyter, Colab, a test)."""
-    names = []
-    for source in history or []:
-        if isinstance(source, str) and source.lstrip().startswith(INJECTED_HEADER):
-            try:
-                tree = ast.parse(source)
-            except SyntaxError:
-                continue
-            for node in tree.body:
-                targets = node.targets if isinstance(node, ast.Assign) else []
-                names += [t.id for t in targets if isinstance(t, ast.Name)]
-    return names
-
-
-def refuse_unknown_parameters(namespace: dict) -> None:
-    """Called by the notebooks' setup cell with globals(). papermill only warns about a parameter a
-    notebook does not define (`-p steps 20` would be ignored): here it is an error, naming it. Only the
-    injected cell is judged, so cells a user adds in Jupyter (`x = 3`) never trip the check. A parameter
-    of the wrong type (`-p overrides 5`) is named too."""
-    unknown = sorted({k for k in injected_names(namespace.get("In")) if k not in PARAMETERS})
-    if unknown:
-        raise PipelineError(
-            f"unknown notebook parameter(s) {', '.join(unknown)}: the notebooks take only "
-            f"{', '.join(PARAMETERS)}; put config keys in overrides, e.g. papermill "
-            f"-y 'overrides: {{{unknown[0]}: ...}}'"
-        )
-    for name, kind in PARAMETER_TYPES.items():
-        if name in namespace and not isinstance(namespace[name], kind):
-            value = namespace[name]
-            want = "a mapping of config keys, e.g. {steps: 100}" if kind is dict else "a string"
-            raise PipelineError(f"notebook parameter {name} must be {want}, got {type(value).__name__} {value!r}")
-
+from .notebook_checks import refuse_unknown_parameters
 
 CONSOLE_WIDTH = 120  # columns of a table printed as text (papermill --log-output, a terminal)
 
