@@ -14,8 +14,7 @@ import pytest
 from arche.__main__ import build_parser, main
 from arche.config import parse_overrides
 from arche.profiles import PROFILES, load_config
-from arche.runner.notebook_checks import select_stages
-from arche.runner.views import PARAMETERS
+from arche.runner.notebook_checks import PARAMETERS, select_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
