@@ -223,7 +223,8 @@ def _post_hoc_macros(results, names) -> dict[str, str]:
     v = results["verdicts"]
     paired, mult = v.get("finding_2_paired"), v.get("compute_multiplier")
     name_of = dict(zip(budgets(results), names))
-    top_pairs = (paired or {}).get("per_budget", [{}])[0].get("mdlm_gain", {}).get("n_pairs", 0) if paired else 0
+    top = ((paired or {}).get("per_budget") or [{}])[0]  # the largest budget with both paradigms, if any
+    top_pairs = top.get("mdlm_gain", {}).get("n_pairs", 0)
     m = {"RepPairedRule": paired["rule"] if paired else "not computed",
          "RepPairedOutcome": paired["outcome"] if paired else "not computed",
          "RepPairedReason": paired["reason"].rstrip(".") if paired else "not computed",
