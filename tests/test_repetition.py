@@ -131,6 +131,28 @@ def test_the_repetition_study_runs_and_records_exact_epochs(tiny_study):
 
 
 @pytest.mark.slow
+def test_the_samples_are_scored_by_the_comparisons_judge_code_exactly(tiny_study):
+    """The repetition study scores through arche.study.judges.Judges (shared with the comparison): its gen-PPL
+    is the AR judge's perplexity of the same texts after <|endoftext|>, computed directly from the model."""
+    from arche.evaluate import generative_perplexity
+    from arche.generate import load_model, read_samples
+    from arche.study import comparison
+    from arche.study.texts import subsample
+
+    cfg, run, results = tiny_study
+    judge = comparison.judge_arm(cfg)
+    model, codec, _, _ = load_model(comparison.arm_dir(run, judge), device="cpu", max_len=cfg.sample_length + 32)
+    n_match = results["meta"]["n_match"]
+    data = TokenData(comparison.data_dir(run, "controlled"))
+    for b, row in zip(repetition.sampled(cfg, len(data.train)), results["samples"]):
+        picked = subsample(read_samples(repetition.branch_dir(run, b) / "samples.jsonl"), n_match, cfg.sample_seed)
+        direct = generative_perplexity(model, [codec.eot], [r["tokens"] for r in picked], "cpu", eot=codec.eot)
+        assert (row["paradigm"], row["epochs"]) == (b.paradigm, b.epochs)
+        assert row["gen_ppl"] == pytest.approx(direct, rel=1e-9)
+    assert results["meta"]["judge"]["key"] == judge.key and "judges" not in results["meta"]  # AR's judge only
+
+
+@pytest.mark.slow
 def test_a_repetition_results_file_renders_its_own_paper(tiny_study, tmp_path):
     from arche import report
 

@@ -185,22 +185,35 @@ def _read_infill(cfg: Config, run_dir: Path):
     return infill
 
 
-def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words) -> dict:
-    manifests = {p: d.manifest for p, d in datas.items()}
-    first = manifests[protocols(cfg)[0]]
-    judges = {p: {**_run_row(a, arm_dir(run_dir, a)), "key": a.key} for p, a in scorer.arms.items()}
-    refs = read_json(references_path(run_dir)) or {}
+def common_meta(cfg: Config, profile, manifest: dict, n_match: int, model_dirs) -> dict:
+    """The meta fields every study's results.json shares (this module's and arche.study.repetition's):
+    what ran, on which data (its first protocol's manifest), where, in which precision, and when."""
+    source = manifest.get("source", cfg.source)
     return {
         "profile": profile,
         "config": cfg.to_dict(),
+        "source": source,
+        "synthetic": source == "synthetic",
+        "n_tokens": manifest["n_tokens"],
+        "vocab_size": manifest["vocab_size"],
+        "n_match": n_match,
+        "device": device_name(cfg),
+        # what ran, which can differ from cfg.precision (bf16 on a CPU without it runs fp32: arche.device)
+        "precision_used": precision_used(cfg, model_dirs),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words) -> dict:
+    manifests = {p: d.manifest for p, d in datas.items()}
+    judges = {p: {**_run_row(a, arm_dir(run_dir, a)), "key": a.key} for p, a in scorer.arms.items()}
+    refs = read_json(references_path(run_dir)) or {}
+    return {
+        **common_meta(cfg, profile, manifests[protocols(cfg)[0]], n_match, [arm_dir(run_dir, a) for a in arms(cfg)]),
         "protocols": protocols(cfg),
         "main_protocol": main_protocol(cfg),
         "seeds": sorted({a.seed for a in arms(cfg)}),
         "seeds_by_arm": _seeds_by_arm(cfg),
-        "source": first.get("source", cfg.source),
-        "synthetic": first.get("source", cfg.source) == "synthetic",
-        "n_tokens": first["n_tokens"],
-        "vocab_size": first["vocab_size"],
         "data": {p: {k: v for k, v in m.items() if k != "sha256"} for p, m in manifests.items()},
         "unigram_entropy": {p: token_entropy_nats(d.val) for p, d in datas.items()},
         "unigram_xent": baselines,
@@ -208,12 +221,7 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
         "judges": judges,
         "references": {"skip_stories": refs.get("skip_stories"), "n": len(refs.get("rows_gpt2") or [])},
         "regime": {k: getattr(cfg, k) for k in REGIME_KEYS},
-        "n_match": n_match,
         "match_words": match_words,
-        "device": device_name(cfg),
-        # what ran, which can differ from cfg.precision (bf16 on a CPU without it runs fp32: arche.device)
-        "precision_used": precision_used(cfg, [arm_dir(run_dir, a) for a in arms(cfg)]),
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 

@@ -20,11 +20,12 @@ class Judges:
     """The run's judges, loaded once: the AR judge's perplexity and the MDLM judge's NELBO of token rows
     of any of the run's vocabularies (the judges' vocabulary holds them all: study.prepare_judges)."""
 
-    def __init__(self, cfg: Config, run_dir):
+    def __init__(self, cfg: Config, run_dir, arms=None):
+        """arms: the judges to load (default: the comparison's, judge_arms); the repetition study has only AR's."""
         from ..generate import load_model
 
         self.device = str(resolve_device(cfg))
-        self.arms = {j.paradigm: j for j in judge_arms(cfg)}
+        self.arms = {j.paradigm: j for j in (judge_arms(cfg) if arms is None else arms)}
         self.models = {}
         for paradigm, arm in self.arms.items():
             model, codec, _, _ = load_model(arm_dir(run_dir, arm), device=self.device, max_len=cfg.sample_length + 32)

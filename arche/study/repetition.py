@@ -23,20 +23,19 @@ The verdict on finding 2 follows RULE, fixed before the study was run (arche.stu
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..batches import TokenData
 from ..config import Config, ConfigError, parse_list
 from ..data import prepare
-from ..device import device_name, resolve_device
 from ..io import write_json
 from ..rundir import fork, read_metrics
 from ..scaling import flops_per_token
 from ..schedule import decay_start
 from ..train import train
 from . import analysis, comparison
+from .judges import Judges
 from .texts import subsample, text_metrics, token_entropy_nats
 
 PARADIGMS = ("ar", "mdlm")
@@ -208,7 +207,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     judge), the held-out openings, and the verdicts (arche.study.verdicts.repetition)."""
     import json
 
-    from ..generate import load_model, reference_rows
+    from ..generate import reference_rows
     from . import verdicts
 
     run_dir = Path(run_dir)
@@ -217,15 +216,11 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     for b in branches(cfg, len(data.train)):
         saved = json.loads((branch_dir(run_dir, b) / "config.json").read_text())
         rows.append(_row(b, branch_dir(run_dir, b), saved["vocab_size"], saved["n_params"]))
-    device = str(resolve_device(cfg))
-    judge = comparison.judge_arm(cfg)
-    jmodel, jcodec, _, _ = load_model(comparison.arm_dir(run_dir, judge), device=device, max_len=cfg.sample_length + 32)
-    # The same codec (one data directory), so ids need no translation; texts are scored after <|endoftext|>.
+    scorer = Judges(cfg, run_dir, arms=[comparison.judge_arm(cfg)])  # the AR judge of fluency only
     refs = reference_rows(data, cfg.n_samples, cfg.sample_length, "openings", seed=cfg.sample_seed)
     n_match = min(cfg.n_samples, len(refs))
-    scorer = (jmodel, jcodec.eot, device)
     results = {
-        "meta": _meta(cfg, run_dir, profile, data, rows, judge, n_match, device),
+        "meta": _meta(cfg, run_dir, profile, data, rows, n_match),
         "repetition": rows,
         "samples": _sample_rows(cfg, run_dir, data, n_match, scorer),
         "references": [_reference_row(cfg, data, refs, n_match, scorer)],
@@ -236,18 +231,15 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     return results
 
 
-def _sample_rows(cfg: Config, run_dir: Path, data, n_match: int, scorer) -> list[dict]:
+def _sample_rows(cfg: Config, run_dir: Path, data, n_match: int, scorer: Judges) -> list[dict]:
     """Each sampled branch's texts, n_match of them scored: diversity, and perplexity under the judge."""
-    from ..evaluate import generative_perplexity
     from ..generate import read_samples
 
-    jmodel, eot, device = scorer
     out = []
     for b in sampled(cfg, len(data.train)):
         recs = read_samples(branch_dir(run_dir, b) / "samples.jsonl")
         picked = subsample(recs, n_match, cfg.sample_seed)
         texts = [r["text"] for r in picked]
-        gen_ppl = generative_perplexity(jmodel, [eot], [r["tokens"] for r in picked], device=device, eot=eot)
         out.append(
             {
                 "paradigm": b.paradigm,
@@ -257,50 +249,39 @@ def _sample_rows(cfg: Config, run_dir: Path, data, n_match: int, scorer) -> list
                 "sampler": recs[0]["sampler"],
                 "n_generated": len(recs),
                 **text_metrics(texts, "exact", b.seed),
-                "gen_ppl": gen_ppl,
+                "gen_ppl": scorer.perplexity(data.codec, [], [r["tokens"] for r in picked]),
                 "examples": [r["text"] for r in recs[:3]],
             }
         )
     return out
 
 
-def _reference_row(cfg: Config, data, refs, n_match: int, scorer) -> dict:
+def _reference_row(cfg: Config, data, refs, n_match: int, scorer: Judges) -> dict:
     """The held-out stories' openings, scored as the samples are."""
-    from ..evaluate import generative_perplexity
-
-    jmodel, eot, device = scorer
     codec = data.codec
     refs = subsample(refs, n_match, cfg.sample_seed)
     ref_texts = [codec.decode(r[: r.index(codec.eot)] if codec.eot in r else r) for r in refs]
     return {
         "kind": "openings",
         **text_metrics(ref_texts, "exact", cfg.sample_seed),
-        "gen_ppl": generative_perplexity(jmodel, [eot], refs, device=device, eot=eot),
+        "gen_ppl": scorer.perplexity(codec, [], refs),
         "examples": ref_texts[:3],
     }
 
 
-def _meta(cfg: Config, run_dir: Path, profile, data, rows, judge, n_match: int, device: str) -> dict:
+def _meta(cfg: Config, run_dir: Path, profile, data, rows, n_match: int) -> dict:
     protocol = comparison.main_protocol(cfg)
-    source = data.manifest.get("source", cfg.source)
+    judge = comparison.judge_arm(cfg)
+    model_dirs_ = [d for _, _, d in model_dirs(cfg, run_dir)]
     return {
-        "profile": profile,
+        **analysis.common_meta(cfg, profile, data.manifest, n_match, model_dirs_),
         "study": "repetition",
-        "config": cfg.to_dict(),
         "protocols": [protocol],
         "main_protocol": protocol,
         "seeds": sorted({r["seed"] for r in rows}),
-        "source": source,
-        "synthetic": source == "synthetic",
-        "n_tokens": data.manifest["n_tokens"],
-        "vocab_size": data.manifest["vocab_size"],
         "n_train_chunks": len(data.train),
         "seq_len": cfg.seq_len,
         "unigram_entropy": {protocol: token_entropy_nats(data.val)},
         "judge": {"key": judge.key, "steps": judge.config.steps},
-        "n_match": n_match,
         "decay_fraction": cfg.decay_fraction,
-        "device": device_name(cfg),
-        "precision_used": analysis.precision_used(cfg, [d for _, _, d in model_dirs(cfg, run_dir)]),
-        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
