@@ -107,6 +107,7 @@ def test_train_refuses_before_any_work(tmp_path):
     assert not (tmp_path / "run").exists() and not (tmp_path / "data").exists()
 
 
+@pytest.mark.slow
 def test_dropping_optimizer_state_keeps_one_weights_file_and_the_run_finished(tmp_path):
     cfg = tiny_config(keep_optimizer_state=False)
     summary = train(cfg, "mdlm", tmp_path / "run", tmp_path / "data", **quiet)
@@ -135,6 +136,7 @@ def test_the_disk_figure_of_the_paper_study():
     assert d["drop"] < 15e9 < d["keep"]  # the policy brings it under a free Drive's 15 GB
 
 
+@pytest.mark.slow
 def test_each_run_records_the_precision_it_trained_in(tmp_path, monkeypatch):
     from arche.study.analysis import precision_used
 

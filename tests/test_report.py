@@ -864,6 +864,7 @@ def test_build_paper_minimal_real_data_run(tmp_path):
         assert "drew no quality-diversity frontier" in " ".join(text.split())
 
 
+@pytest.mark.slow
 def test_build_paper_without_latexmk(results, tmp_path, monkeypatch):
     run = tmp_path / "run"
     (run / "notebooks").mkdir(parents=True)
