@@ -21,14 +21,17 @@ from .model import build_model
 from .objectives import ar_loss_sum, draw_noise, masked_positions, mdlm_loss_sum, mdlm_normalizer
 
 
-def step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
-    """One optimizer step of a fresh model on random tokens, as train.py does it."""
+def step_fn(cfg: Config, paradigm: str, vocab_size: int, device, compiled: bool = False):
+    """One optimizer step of a fresh model on random tokens, as train.py does it; `compiled`: through
+    torch.compile on any device (training compiles on CUDA only: benchmarks/cpu_compile_ab.py asks
+    whether it would pay on a CPU)."""
     from .device import autocast_for  # the precision policy of training
     from .trainrun import make_optimizer  # and its optimizer
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, paradigm, vocab_size=vocab_size).to(device).train()
     opt = make_optimizer(cfg, model, device)
+    fwd = torch.compile(model) if compiled else model
     gen = torch.Generator().manual_seed(cfg.seed)
     tokens = torch.randint(0, vocab_size, (cfg.batch_size, cfg.seq_len), generator=gen).to(device)
     autocast = autocast_for(cfg, device)
@@ -36,14 +39,14 @@ def step_fn(cfg: Config, paradigm: str, vocab_size: int, device):
     def step():
         with autocast:
             if paradigm == "ar":
-                s, n = ar_loss_sum(model, tokens)
+                s, n = ar_loss_sum(fwd, tokens)
                 loss = s / n
             else:
                 t, u = draw_noise(
                     gen, cfg.batch_size, cfg.seq_len, cfg.mdlm_eps, cfg.mdlm_time_sampling == "stratified"
                 )
                 mask = masked_positions(t, u)
-                loss = mdlm_loss_sum(model, tokens, t.to(device), mask.to(device), cfg.mdlm_loss, cfg.mdlm_eps)
+                loss = mdlm_loss_sum(fwd, tokens, t.to(device), mask.to(device), cfg.mdlm_loss, cfg.mdlm_eps)
                 loss = loss / mdlm_normalizer(mask, cfg.mdlm_loss)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -72,13 +75,19 @@ def interleaved(
     "median": {...}, "min": {...}, "max": {...}, "rounds", "steps", "tokens_per_step"}."""
     device = torch.device(device)
     step_fns = {name: step_fn(cfg, paradigm, vocab_size, device) for name, (cfg, paradigm) in models.items()}
+    cfg0 = next(iter(models.values()))[0]
+    return interleave(step_fns, cfg0.batch_size * cfg0.seq_len, rounds, steps, warmup, log)
+
+
+def interleave(
+    step_fns: dict, tokens_per_step: int, rounds: int = 5, steps: int = 3, warmup: int = 1, log=print
+) -> dict:
+    """The rounds of `interleaved` over ready step functions {name: step()} of the same tokens per step."""
     for fn in step_fns.values():
         for _ in range(warmup):
             fn()
     names = list(step_fns)
     per_round = {name: [] for name in names}
-    cfg0 = next(iter(models.values()))[0]
-    tokens_per_step = cfg0.batch_size * cfg0.seq_len
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
