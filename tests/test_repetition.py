@@ -29,6 +29,7 @@ def rep_config(**overrides):
         repetition_shares="1,0.5",
         repetition_sample_epochs="2,4",
         checkpoint_every=1000,
+        device="cpu",  # the judge's scores are recomputed on the CPU and compared exactly
     )
     return tiny_config(**{**base, **overrides})
 
@@ -135,7 +136,7 @@ def test_the_samples_are_scored_by_the_comparisons_judge_code_exactly(tiny_study
     """The repetition study scores through arche.study.judges.Judges (shared with the comparison): its gen-PPL
     is the AR judge's perplexity of the same texts after <|endoftext|>, computed directly from the model."""
     from arche.evaluate import generative_perplexity
-    from arche.generate import load_model, read_samples
+    from arche.generate import load_model, read_samples, reference_rows
     from arche.study import comparison
     from arche.study.texts import subsample
 
@@ -144,11 +145,16 @@ def test_the_samples_are_scored_by_the_comparisons_judge_code_exactly(tiny_study
     model, codec, _, _ = load_model(comparison.arm_dir(run, judge), device="cpu", max_len=cfg.sample_length + 32)
     n_match = results["meta"]["n_match"]
     data = TokenData(comparison.data_dir(run, "controlled"))
-    for b, row in zip(repetition.sampled(cfg, len(data.train)), results["samples"]):
+    sampled = repetition.sampled(cfg, len(data.train))
+    assert len(results["samples"]) == len(sampled) > 0
+    for b, row in zip(sampled, results["samples"]):
         picked = subsample(read_samples(repetition.branch_dir(run, b) / "samples.jsonl"), n_match, cfg.sample_seed)
         direct = generative_perplexity(model, [codec.eot], [r["tokens"] for r in picked], "cpu", eot=codec.eot)
         assert (row["paradigm"], row["epochs"]) == (b.paradigm, b.epochs)
         assert row["gen_ppl"] == pytest.approx(direct, rel=1e-9)
+    refs = reference_rows(data, cfg.n_samples, cfg.sample_length, "openings", seed=cfg.sample_seed)
+    direct = generative_perplexity(model, [codec.eot], subsample(refs, n_match, cfg.sample_seed), "cpu", eot=codec.eot)
+    assert results["references"][0]["gen_ppl"] == pytest.approx(direct, rel=1e-9)
     assert results["meta"]["judge"]["key"] == judge.key and "judges" not in results["meta"]  # AR's judge only
 
 

@@ -185,7 +185,7 @@ def _read_infill(cfg: Config, run_dir: Path):
     return infill
 
 
-def common_meta(cfg: Config, profile, manifest: dict, n_match: int, model_dirs) -> dict:
+def common_meta(cfg: Config, profile: str | None, manifest: dict, n_match: int, model_dirs: list[Path]) -> dict:
     """The meta fields every study's results.json shares (this module's and arche.study.repetition's):
     what ran, on which data (its first protocol's manifest), where, in which precision, and when."""
     source = manifest.get("source", cfg.source)

@@ -4,6 +4,8 @@ Both judges train on stories no arm trains on (arche.study.comparison.prepare_ju
 neither wrote nor trained on any text it scores: the AR judge reads each text as a story and gives its
 perplexity; the MDLM judge, a second opinion that does not share AR's factorisation, gives its NELBO.
 The reference rows are openings of further unused stories, at the samples' number of texts.
+The repetition study loads its one AR judge through the same class (`arms=`); that judge trains on the study's own
+data directory (arche.study.repetition.train_all), so its vocabulary is that data's, and it scores held-out openings.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from ..device import resolve_device
 from ..io import read_json
 from ..sample import cut_at_eot
 from ..tokenizer import TokenCodec
-from .comparison import arm_dir, judge_arms, main_protocol, references_path
+from .comparison import Arm, arm_dir, judge_arms, main_protocol, references_path
 
 
 class Judges:
     """The run's judges, loaded once: the AR judge's perplexity and the MDLM judge's NELBO of token rows
-    of any of the run's vocabularies (the judges' vocabulary holds them all: study.prepare_judges)."""
+    of any of the run's vocabularies (the judges' vocabulary holds them all: comparison.prepare_judges)."""
 
-    def __init__(self, cfg: Config, run_dir, arms=None):
+    def __init__(self, cfg: Config, run_dir, arms: list[Arm] | None = None):
         """arms: the judges to load (default: the comparison's, judge_arms); the repetition study has only AR's."""
         from ..generate import load_model
 

@@ -220,7 +220,7 @@ def analyse(cfg: Config, run_dir, profile: str | None = None, log=print) -> dict
     refs = reference_rows(data, cfg.n_samples, cfg.sample_length, "openings", seed=cfg.sample_seed)
     n_match = min(cfg.n_samples, len(refs))
     results = {
-        "meta": _meta(cfg, run_dir, profile, data, rows, n_match),
+        "meta": _meta(cfg, run_dir, profile, data, rows, n_match, scorer.arms["ar"]),
         "repetition": rows,
         "samples": _sample_rows(cfg, run_dir, data, n_match, scorer),
         "references": [_reference_row(cfg, data, refs, n_match, scorer)],
@@ -269,12 +269,11 @@ def _reference_row(cfg: Config, data, refs, n_match: int, scorer: Judges) -> dic
     }
 
 
-def _meta(cfg: Config, run_dir: Path, profile, data, rows, n_match: int) -> dict:
+def _meta(cfg: Config, run_dir: Path, profile, data, rows, n_match: int, judge) -> dict:
     protocol = comparison.main_protocol(cfg)
-    judge = comparison.judge_arm(cfg)
-    model_dirs_ = [d for _, _, d in model_dirs(cfg, run_dir)]
+    dirs = [d for _, _, d in model_dirs(cfg, run_dir)]
     return {
-        **analysis.common_meta(cfg, profile, data.manifest, n_match, model_dirs_),
+        **analysis.common_meta(cfg, profile, data.manifest, n_match, dirs),
         "study": "repetition",
         "protocols": [protocol],
         "main_protocol": protocol,
