@@ -959,9 +959,10 @@ def test_frontier_figure_marks_the_comparisons_and_says_whether_the_frontiers_ov
 
 
 def test_the_committed_older_results_render_without_the_new_fields():
-    """results/replica.json predates the frontier, the judges' NELBO and the regime: the figure is skipped
+    """The replica's results of 2026-11-23 (kept as tests/data/replica-2026-11-23.json when the fair-fight re-run
+    replaced results/replica.json) predate the frontier, the judges' NELBO and the regime: the figure is skipped
     with a reason, and every new cell or value reads n/a."""
-    old = json.loads((ROOT / "results" / "replica.json").read_text())
+    old = json.loads((ROOT / "tests" / "data" / "replica-2026-11-23.json").read_text())
     shown = report.artefact(old, "fig-frontier")
     assert isinstance(shown, report.Skipped) and "frontier" in shown.reason
     df = report.table_diversity(old)
