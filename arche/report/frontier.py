@@ -41,6 +41,9 @@ def _value(row, metric):
     return v if is_number(v) or metric != "self_bleu_matched" else row.get("self_bleu")
 
 
+LABEL_HEADROOM = 0.2  # of each panel's data range, above it
+
+
 def _draw_series(ax, paradigm, rows, metric) -> list:
     """One paradigm's frontier: points in perplexity order joined by a line, the main set a star,
     bars of one half-sampling standard error; returns the point labels (annotations)."""
@@ -150,6 +153,10 @@ def fig_frontier(results):
         ax.set_ylabel(ylabel, fontsize=7.5)
         if pct:
             ax.yaxis.set_major_formatter(pct_formatter())
+        lo, hi = ax.get_ylim()  # headroom: the labels of points near the top spread upwards, not into the title
+        ticks = [t for t in ax.get_yticks() if lo <= t <= hi]  # no tick in the headroom (no "120%")
+        ax.set_ylim(lo, hi + LABEL_HEADROOM * (hi - lo))
+        ax.set_yticks(ticks)
     fig.suptitle(frontier_title(eq), fontsize=8)
     _legend(fig)
     from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -68,7 +68,8 @@ def _log_axis(ax, which: str) -> None:
     getattr(ax, f"set_{which}scale")("log")
     axis = getattr(ax, f"{which}axis")
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 3.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    # thousands as "10k": a span of several decades otherwise runs "10000" and "30000" into one another
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v >= 1000 else f"{v:g}"))
     axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
