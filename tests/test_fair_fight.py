@@ -212,3 +212,19 @@ def test_the_replica_trains_in_the_regime_its_pilots_chose():
     )
     assert (ar.config.lr, mdlm.config.lr) == (rates["ar"], rates["mdlm"])
     assert {a.config.lr for a in comparison.arms(cfg) if a.protocol == "published"} == {scaled["lr"]}
+
+
+def test_the_paper_names_the_noise_sampling_the_main_protocol_trained_with():
+    """results.json's `regime` once held the base (published) config's noise sampling; the paper must say what the
+    main protocol's MDLMs trained with (controlled: stratified), as their own config.json records it."""
+    from arche import report
+    from arche.study.analysis import main_config
+
+    results = json.loads((Path(__file__).parents[1] / "results" / "replica.json").read_text())
+    assert results["meta"]["main_protocol"] == "controlled"
+    assert report.macros(results)["RegimeNoise"] == "stratified"
+    published = dict(results, meta={**results["meta"], "main_protocol": "published"})
+    assert report.macros(published)["RegimeNoise"] == "independent per sequence"
+    cfg = load_config("replica")
+    assert cfg.protocol == "published" and main_config(cfg).mdlm_time_sampling == "stratified"
+    assert main_config(cfg).protocol == comparison.main_protocol(cfg)

@@ -49,6 +49,16 @@ def load_results(run_dir) -> dict:
 # --------------------------------------------------------------------------- selection helpers
 
 
+def protocol_config(cfg: dict, protocol: str) -> dict:
+    """A results file's config as `protocol` ran it (its protocol's settings applied)."""
+    from ..config import PROTOCOLS
+
+    base = dict(cfg)
+    if protocol != base.get("protocol"):
+        base.update(PROTOCOLS[protocol])
+    return base
+
+
 def describe_source(meta, short=False) -> str:
     source = str(meta.get("source", ""))
     if source == "synthetic":

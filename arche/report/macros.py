@@ -213,6 +213,8 @@ def _our_macros(m: dict, results) -> None:
         if prefix == "":  # the main protocol's other decodings of the MDLM
             _sample_macros(m, results, "ConfMdlm", protocol, "mdlm", "samples_confidence")
             _sample_macros(m, results, "ExtraMdlm", protocol, "mdlm", "samples_papertext")
+        # fair-fight runs score real text under the main protocol only (the openings are the same stories)
+        m[f"Has{prefix}References"] = str(int(bool(protocol and reference_row(results, protocol, "openings"))))
         for kind in ("openings", "windows"):
             ref = reference_row(results, protocol, kind) if protocol else None
             for metric, name, fk in _DIV_MACROS:

@@ -7,7 +7,7 @@ REGIME_RULE's candidates are arche.study.regime's constants, unless the results 
 from __future__ import annotations
 
 from ..study import regime
-from .common import ARM_MACRO, main_protocol, runs_where
+from .common import ARM_MACRO, main_protocol, protocol_config, runs_where
 from .fmt import fmt, is_number
 
 BOUND_KEY = {"ar": "val_nll", "mdlm": "val_nelbo", "mdlm_tied": "val_nelbo"}
@@ -73,7 +73,9 @@ def regime_macros(m: dict, results) -> None:
     m["RegimeBatch"] = fmt(cfg.get("batch_size"), "int")
     m["RegimeArLr"] = fmt(arm_lr(results, main, "ar"), "sig")
     m["RegimeMdlmLr"] = fmt(arm_lr(results, main, "mdlm"), "sig")
-    m["RegimeNoise"] = NOISE_LABEL.get(regime.get("mdlm_time_sampling"), "n/a")
+    # the main protocol's noise sampling (results files record the base config's in `regime`: the published one)
+    noise = protocol_config(meta["config"], main).get("mdlm_time_sampling") if regime else None
+    m["RegimeNoise"] = NOISE_LABEL.get(noise, "n/a")
     m["RegimePrecision"] = str(regime.get("precision", "n/a"))
     rule = {**regime_rule_constants(), **_recorded_candidates(regime)}
     m["RegimeBatchCandidates"] = _and(rule.get("BATCH_CANDIDATES", ()))

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .common import PROTOCOL_LABEL, PUBLISHED, describe_source, protocol_names, run_stat, runs_where
+from .common import (
+    PROTOCOL_LABEL,
+    PUBLISHED,
+    describe_source,
+    protocol_config,
+    protocol_names,
+    run_stat,
+    runs_where,
+)
 from .fmt import fmt, is_number
 from .regime import NOISE_LABEL, arm_lr
 
@@ -29,16 +37,6 @@ def table_setup(results) -> pd.DataFrame:
         title="Table 1. Setup: the paper's and ours",
     )
     return df
-
-
-def protocol_config(cfg: dict, protocol: str) -> dict:
-    """A results file's config as `protocol` ran it (its protocol's settings applied)."""
-    from ..config import PROTOCOLS
-
-    base = dict(cfg)
-    if protocol != base.get("protocol"):
-        base.update(PROTOCOLS[protocol])
-    return base
 
 
 def per_protocol(protos, fn) -> list[str]:

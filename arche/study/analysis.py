@@ -220,13 +220,19 @@ def _meta(cfg, run_dir, profile, datas, baselines, scorer, n_match, match_words)
         "judge": judges["ar"],
         "judges": judges,
         "references": {"skip_stories": refs.get("skip_stories"), "n": len(refs.get("rows_gpt2") or [])},
-        "regime": {k: getattr(cfg, k) for k in REGIME_KEYS},
+        "regime": {k: getattr(main_config(cfg), k) for k in REGIME_KEYS},
         "match_words": match_words,
     }
 
 
 # The training regime a results file records (arche.study.regime chooses batch_size, ar_lr and mdlm_lr).
 REGIME_KEYS = ("batch_size", "lr", "ar_lr", "mdlm_lr", "mdlm_time_sampling", "precision")
+
+
+def main_config(cfg: Config) -> Config:
+    """The config as the main protocol runs it (its protocol's settings applied: e.g. its noise sampling)."""
+    main = main_protocol(cfg)
+    return cfg if cfg.protocol == main else cfg.replace(protocol=main)
 
 
 def precision_used(cfg: Config, model_dirs) -> str:
