@@ -60,7 +60,7 @@ paper: setup            ## rebuild the PDF from the last analysis
 study: setup            ## a quick demo of the study (300 steps, d128; cannot answer the findings: see replica)
 	$(PY) -m arche run --profile study
 
-replica: setup          ## the paper's regime scaled to a third of the real sample (config.scale_to_budget), ~1 h on 2 cores
+replica: setup          ## the paper's regime scaled to a third of the real sample (config.scale_to_budget), ~6 h on 2 cores
 	$(PY) -m arche run --profile replica
 
 repetition: setup       ## AR vs MDLM on the replica's data repeated 1-32 epochs (arche.study.repetition), ~1 h on 2 cores
