@@ -112,6 +112,8 @@ class Config:
     repetition_epochs: str = "1,2,4,8,16,32"  # epoch counts, each a run that ends its decay there
     repetition_shares: str = "1,0.25"  # unique-data budgets: shares of the training chunks
     repetition_sample_epochs: str = "2,8,32"  # the epoch counts whose models are sampled and scored
+    repetition_max_tokens: int = 0     # 0: every budget runs every epoch count; else only those of at most this
+                                       # many training tokens (epochs x budget), so each budget's trunk costs the same
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -266,7 +268,7 @@ RANGES = (
       "ar_temperature", "lr", "grad_clip", "rope_base"), lambda v: v > 0, "must be positive"),
     (("ar_lr", "mdlm_lr", "mdlm_temperature"), lambda v: v >= 0, "must be >= 0 (0: the default)"),
     (("warmup_steps", "ar_top_k", "seed", "data_seed", "sample_seed", "train_chunks", "skip_stories", "ar_seeds",
-      "weight_decay"), lambda v: v >= 0, "must be >= 0"),
+      "weight_decay", "repetition_max_tokens"), lambda v: v >= 0, "must be >= 0"),
     (("val_fraction", "mdlm_eps"), lambda v: 0.0 < v < 1.0, "must be in (0, 1)"),
     (("ar_top_p", "decay_fraction"), lambda v: 0.0 < v <= 1.0, "must be in (0, 1]"),
     (("beta1", "beta2"), lambda v: 0.0 <= v < 1.0, "must be in [0, 1)"),

@@ -2,7 +2,7 @@
 defaults, then its protocol's settings, then the user's overrides (arche.config.build_config). `paper*`
 are the published setup on a GPU, `smoke` a few minutes on a CPU, `replica`/`replica_full` the paper's
 regime scaled to the real sample by arche.scaling, `repetition` the repetition study
-(arche.study.repetition)."""
+(arche.study.repetition), `repetition_fair` the same in the replica's fair-fight regime, to 128 epochs."""
 
 from .config import Config, ConfigError, build_config
 from .scaling import SAMPLE_VOCAB, rebatch, replica_overrides
@@ -98,6 +98,22 @@ PROFILES["repetition"] = {
     "decay_fraction": 0.2,
     "n_samples": 100,
     "sample_batch_size": 100,
+}
+
+
+# The repetition study re-run fairly (issue 22): the replica's fair-fight regime (REPLICA_REGIME, the controlled
+# protocol's stratified noise levels), 3 seeds, and epoch counts up to 128. repetition_max_tokens gives every
+# budget's trunk the same cost, 128 epochs of the smaller budget (126 chunks of 512 tokens, 64,512 tokens): the
+# smaller budget runs 1-128 epochs, the larger (506 chunks) 1-16. About 89M training tokens in all (each trunk
+# 0.8 x its longest run, plus every branch's decay): ~3.8 h at this CPU's fp32 6.5K tok/s (benchmarks/RESULTS.md).
+# fp32, as the replica: a run resumed on another CPU (with or without native bf16) keeps the same arithmetic.
+PROFILES["repetition_fair"] = {
+    **with_regime(PROFILES["repetition"], REPLICA_REGIME),
+    "precision": "fp32",
+    "n_seeds": 3,
+    "repetition_epochs": "1,2,4,8,16,32,64,128",
+    "repetition_max_tokens": 128 * 126 * 512,
+    "repetition_sample_epochs": "2,8,16",
 }
 
 

@@ -1,6 +1,7 @@
 """The repetition study: exact epochs, branches that end where separate runs would, the verdict rule."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -178,6 +179,28 @@ def test_a_repetition_results_file_renders_its_own_paper(tiny_study, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_capped_study_whose_budgets_run_different_epochs_renders(tiny_study):
+    """Under repetition_max_tokens the larger budget runs fewer epoch counts: the verdicts, the table (n/a where a
+    budget did not run), the figure and the macros take the uneven grid (simulated by dropping its 4-epoch rows)."""
+    import copy
+
+    from arche import report
+    from arche.study import verdicts as rules
+
+    _, _, results = tiny_study
+    capped = copy.deepcopy(results)
+    big = max(r["chunks"] for r in capped["repetition"])
+    capped["repetition"] = [r for r in capped["repetition"] if not (r["chunks"] == big and r["epochs"] == 4)]
+    capped["verdicts"] = rules.repetition(capped)
+    assert capped["verdicts"]["finding_2"]["outcome"] in rules.OUTCOMES
+    table = report.repetition.table_repetition(capped)
+    assert list(table.index) == ["1", "2", "4"]
+    assert sum(v == "n/a" for v in table.loc["4"]) == 2  # the larger budget's two paradigms
+    assert report.repetition.fig_repetition(capped) is not None
+    assert report.repetition.macros(capped)["RepEpochsList"] == "1, 2, 4"
+
+
+@pytest.mark.slow
 def test_the_comparison_paper_gets_the_repetition_section(tiny_study, tmp_path):
     from arche import report
 
@@ -235,3 +258,43 @@ def test_bad_repetition_settings_are_named():
         load_config("repetition", repetition_shares="1.5")
     with pytest.raises(ConfigError, match="repetition_epochs"):
         load_config("repetition", repetition_epochs="a,b")
+
+
+def test_a_token_cap_gives_the_smaller_budget_more_epochs_for_the_same_trunk_cost():
+    cfg = rep_config(repetition_epochs="1,2,4,8,16", repetition_shares="1,0.25", repetition_sample_epochs="2")
+    n = 64  # training chunks: budgets of 64 and 16 chunks (batch 2)
+    big, small = (repetition.budget_chunks(cfg, s, n) for s in (1.0, 0.25))
+    capped = cfg.replace(repetition_max_tokens=16 * small * cfg.seq_len)  # 16 epochs of the smaller budget
+    assert repetition.budget_epochs(cfg, big) == repetition.budget_epochs(cfg, small) == [1, 2, 4, 8, 16]
+    assert repetition.budget_epochs(capped, small) == [1, 2, 4, 8, 16]
+    assert repetition.budget_epochs(capped, big) == [1, 2, 4]  # 4 x 64 chunks = 16 x 16 chunks
+    by_budget = {}
+    for b in repetition.branches(capped, n, "ar"):
+        by_budget.setdefault(b.chunks, set()).add(b.epochs)
+        trunk = repetition.trunk_config(capped, b)
+        assert trunk.steps == max(repetition.budget_epochs(capped, b.chunks)) * b.chunks // cfg.batch_size
+        assert trunk.steps * cfg.batch_size * cfg.seq_len <= capped.repetition_max_tokens  # same cost, at most
+    assert by_budget == {big: {1, 2, 4}, small: {1, 2, 4, 8, 16}}
+    # The sampled branches are those of the largest budget that it runs.
+    assert {b.epochs for b in repetition.sampled(capped, n)} == {2}
+    with pytest.raises(ConfigError, match="repetition_max_tokens .* leaves no epoch count"):
+        repetition.budget_epochs(cfg.replace(repetition_max_tokens=big * cfg.seq_len - 1), big)
+
+
+def test_the_fair_repetition_profile_trains_in_the_replicas_regime_to_128_epochs():
+    from arche.profiles import REPLICA_REGIME
+
+    cfg, replica = load_config("repetition_fair"), load_config("replica")
+    assert (cfg.batch_size, cfg.ar_lr, cfg.mdlm_lr) == tuple(
+        REPLICA_REGIME[k] for k in ("batch_size", "ar_lr", "mdlm_lr")
+    )
+    assert cfg.protocol == "controlled" and cfg.mdlm_time_sampling == "stratified" and cfg.n_seeds == 3
+    assert (cfg.d_model, cfg.n_layers, cfg.n_tokens, cfg.seq_len) == (
+        replica.d_model,
+        replica.n_layers,
+        replica.n_tokens,
+        replica.seq_len,
+    )
+    n = json.loads((Path(__file__).parents[1] / "results" / "repetition.json").read_text())["meta"]["n_train_chunks"]
+    epochs = {b.chunks: max(repetition.budget_epochs(cfg, b.chunks)) for b in repetition.branches(cfg, n, "ar")}
+    assert epochs == {min(epochs): 128, max(epochs): 16}

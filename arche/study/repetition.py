@@ -80,6 +80,21 @@ def run_config(cfg: Config, chunks: int, epochs: int, seed: int) -> Config:
     )
 
 
+def budget_epochs(cfg: Config, chunks: int) -> list[int]:
+    """The epoch counts a budget of `chunks` runs: all of repetition_epochs, or with repetition_max_tokens
+    those whose tokens fit (the smaller budget then reaches more epochs for the same cost)."""
+    epochs = parse_list(cfg, "repetition_epochs", int)
+    if not cfg.repetition_max_tokens:
+        return epochs
+    fit = [e for e in epochs if e * chunks * cfg.seq_len <= cfg.repetition_max_tokens]
+    if not fit:
+        raise ConfigError(
+            f"repetition_max_tokens {cfg.repetition_max_tokens:,} leaves no epoch count for a budget of {chunks} "
+            f"chunks ({chunks * cfg.seq_len:,} tokens per epoch); raise it or lower the repetition_shares"
+        )
+    return fit
+
+
 def branches(cfg: Config, n_train_chunks: int, paradigm: str | None = None) -> list[Branch]:
     out = []
     for p in PARADIGMS:
@@ -88,7 +103,7 @@ def branches(cfg: Config, n_train_chunks: int, paradigm: str | None = None) -> l
         for i in range(cfg.n_seeds):
             for share in sorted(parse_list(cfg, "repetition_shares", float), reverse=True):
                 chunks = budget_chunks(cfg, share, n_train_chunks)
-                for e in parse_list(cfg, "repetition_epochs", int):
+                for e in budget_epochs(cfg, chunks):
                     out.append(Branch(p, share, chunks, cfg.seed + i, e, run_config(cfg, chunks, e, cfg.seed + i)))
     return out
 
@@ -102,8 +117,9 @@ def branch_dir(run_dir, b: Branch) -> Path:
 
 
 def trunk_config(cfg: Config, b: Branch) -> Config:
-    """The trunk of b's (paradigm, budget, seed): the longest run, never evaluated (it stops before its decay)."""
-    longest = max(parse_list(cfg, "repetition_epochs", int))
+    """The trunk of b's (paradigm, budget, seed): its budget's longest run, never evaluated (it stops before its
+    decay)."""
+    longest = max(budget_epochs(cfg, b.chunks))
     return run_config(cfg, b.chunks, longest, b.seed)
 
 
