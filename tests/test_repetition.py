@@ -298,3 +298,9 @@ def test_the_fair_repetition_profile_trains_in_the_replicas_regime_to_128_epochs
     n = json.loads((Path(__file__).parents[1] / "results" / "repetition.json").read_text())["meta"]["n_train_chunks"]
     epochs = {b.chunks: max(repetition.budget_epochs(cfg, b.chunks)) for b in repetition.branches(cfg, n, "ar")}
     assert epochs == {min(epochs): 128, max(epochs): 16}
+    # every branch and trunk trains at its paradigm's rate (the old profile, with no per-paradigm rate, at `lr`)
+    for b in repetition.branches(cfg, n):
+        want = REPLICA_REGIME["ar_lr" if b.paradigm == "ar" else "mdlm_lr"]
+        assert b.config.lr == repetition.trunk_config(cfg, b).lr == want, b.key
+    old = load_config("repetition")
+    assert {b.config.lr for b in repetition.branches(old, n)} == {old.lr}

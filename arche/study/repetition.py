@@ -65,11 +65,13 @@ def budget_chunks(cfg: Config, share: float, n_train_chunks: int) -> int:
     return chunks
 
 
-def run_config(cfg: Config, chunks: int, epochs: int, seed: int) -> Config:
+def run_config(cfg: Config, chunks: int, epochs: int, seed: int, paradigm: str) -> Config:
     """The config of one epoch count: wsd schedule, `epochs` passes over the first `chunks` chunks, one
-    evaluation at the end."""
+    evaluation at the end, at the paradigm's learning rate (comparison.arm_lr: `ar_lr`/`mdlm_lr` under the
+    controlled protocol where set, else `lr`)."""
     steps = epochs * chunks // cfg.batch_size
     return cfg.replace(
+        lr=comparison.arm_lr(cfg, comparison.main_protocol(cfg), paradigm),
         lr_schedule="wsd",
         train_chunks=chunks,
         steps=steps,
@@ -104,7 +106,7 @@ def branches(cfg: Config, n_train_chunks: int, paradigm: str | None = None) -> l
             for share in sorted(parse_list(cfg, "repetition_shares", float), reverse=True):
                 chunks = budget_chunks(cfg, share, n_train_chunks)
                 for e in budget_epochs(cfg, chunks):
-                    out.append(Branch(p, share, chunks, cfg.seed + i, e, run_config(cfg, chunks, e, cfg.seed + i)))
+                    out.append(Branch(p, share, chunks, cfg.seed + i, e, run_config(cfg, chunks, e, cfg.seed + i, p)))
     return out
 
 
@@ -120,7 +122,7 @@ def trunk_config(cfg: Config, b: Branch) -> Config:
     """The trunk of b's (paradigm, budget, seed): its budget's longest run, never evaluated (it stops before its
     decay)."""
     longest = max(budget_epochs(cfg, b.chunks))
-    return run_config(cfg, b.chunks, longest, b.seed)
+    return run_config(cfg, b.chunks, longest, b.seed, b.paradigm)
 
 
 def model_dirs(cfg: Config, run_dir, paradigm: str | None = None) -> list[tuple[str, str, Path]]:
