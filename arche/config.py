@@ -113,7 +113,7 @@ class Config:
     repetition_shares: str = "1,0.25"  # unique-data budgets: shares of the training chunks
     repetition_sample_epochs: str = "2,8,32"  # the epoch counts whose models are sampled and scored
     repetition_max_tokens: int = 0     # 0: every budget runs every epoch count; else only those of at most this
-                                       # many training tokens (epochs x budget), so each budget's trunk costs the same
+                                       # many training tokens (epochs x budget): a smaller budget reaches more epochs
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -101,19 +101,19 @@ PROFILES["repetition"] = {
 }
 
 
-# The repetition study re-run fairly (issue 22): the replica's fair-fight regime (REPLICA_REGIME, the controlled
-# protocol's stratified noise levels), 3 seeds, and epoch counts up to 128. repetition_max_tokens gives every
-# budget's trunk the same cost, 128 epochs of the smaller budget (126 chunks of 512 tokens, 64,512 tokens): the
-# smaller budget runs 1-128 epochs, the larger (506 chunks) 1-16. About 89M training tokens in all (each trunk
-# 0.8 x its longest run, plus every branch's decay): ~3.8 h at this CPU's fp32 6.5K tok/s (benchmarks/RESULTS.md).
+# The repetition study re-run fairly (issue 22): the replica's fair-fight regime (REPLICA_REGIME; the controlled
+# protocol as the replica ran it), 3 seeds, epoch counts up to 128. repetition_max_tokens gives both budgets' trunks
+# the same cost, 32 epochs of the whole budget (506 chunks of 512 tokens) = 128 of the quarter (126 chunks): the
+# whole budget runs 1-32 epochs, as the first study did, the quarter 1-128. About 119M training tokens in all (each
+# trunk 0.8 x its longest run, plus every branch's decay): ~5-6 h at this CPU's fp32 5-7K tok/s.
 # fp32, as the replica: a run resumed on another CPU (with or without native bf16) keeps the same arithmetic.
 PROFILES["repetition_fair"] = {
     **with_regime(PROFILES["repetition"], REPLICA_REGIME),
     "precision": "fp32",
     "n_seeds": 3,
     "repetition_epochs": "1,2,4,8,16,32,64,128",
-    "repetition_max_tokens": 128 * 126 * 512,
-    "repetition_sample_epochs": "2,8,16",
+    "repetition_max_tokens": 32 * 506 * 512,
+    "repetition_sample_epochs": "2,8,32",
 }
 
 

@@ -33,7 +33,8 @@ def flops_per_token(cfg: Config, vocab_size: int) -> float:
 
 
 def study_models(cfg: Config) -> dict[str, int]:
-    """How many models of each kind a run trains (the judge counted as an AR model); torch-free."""
+    """How many models of each kind a run trains (the judge counted as an AR model); torch-free. A repetition
+    study counts every epoch count at every budget: an upper bound under repetition_max_tokens."""
     if cfg.study == "repetition":
         n = (
             cfg.n_seeds

@@ -260,7 +260,7 @@ def test_bad_repetition_settings_are_named():
         load_config("repetition", repetition_epochs="a,b")
 
 
-def test_a_token_cap_gives_the_smaller_budget_more_epochs_for_the_same_trunk_cost():
+def test_a_token_cap_gives_the_smaller_budget_more_epochs_at_no_more_trunk_cost():
     cfg = rep_config(repetition_epochs="1,2,4,8,16", repetition_shares="1,0.25", repetition_sample_epochs="2")
     n = 64  # training chunks: budgets of 64 and 16 chunks (batch 2)
     big, small = (repetition.budget_chunks(cfg, s, n) for s in (1.0, 0.25))
@@ -277,6 +277,8 @@ def test_a_token_cap_gives_the_smaller_budget_more_epochs_for_the_same_trunk_cos
     assert by_budget == {big: {1, 2, 4}, small: {1, 2, 4, 8, 16}}
     # The sampled branches are those of the largest budget that it runs.
     assert {b.epochs for b in repetition.sampled(capped, n)} == {2}
+    with pytest.raises(ConfigError, match=r"repetition_sample_epochs \[8\] are not run by the largest budget"):
+        repetition.sampled(capped.replace(repetition_sample_epochs="2,8"), n)
     with pytest.raises(ConfigError, match="repetition_max_tokens .* leaves no epoch count"):
         repetition.budget_epochs(cfg.replace(repetition_max_tokens=big * cfg.seq_len - 1), big)
 
@@ -297,7 +299,7 @@ def test_the_fair_repetition_profile_trains_in_the_replicas_regime_to_128_epochs
     )
     n = json.loads((Path(__file__).parents[1] / "results" / "repetition.json").read_text())["meta"]["n_train_chunks"]
     epochs = {b.chunks: max(repetition.budget_epochs(cfg, b.chunks)) for b in repetition.branches(cfg, n, "ar")}
-    assert epochs == {min(epochs): 128, max(epochs): 16}
+    assert epochs == {min(epochs): 128, max(epochs): 32}  # both trunks within 0.4% of the same cost
     # every branch and trunk trains at its paradigm's rate (the old profile, with no per-paradigm rate, at `lr`)
     for b in repetition.branches(cfg, n):
         want = REPLICA_REGIME["ar_lr" if b.paradigm == "ar" else "mdlm_lr"]

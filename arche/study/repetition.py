@@ -173,6 +173,12 @@ def sampled(cfg: Config, n_train_chunks: int) -> list[Branch]:
     keep = set(parse_list(cfg, "repetition_sample_epochs", int))
     bs = branches(cfg, n_train_chunks)
     top = max(b.chunks for b in bs)
+    missing = sorted(keep - set(budget_epochs(cfg, top)))
+    if missing:  # under repetition_max_tokens the largest budget may stop short of an epoch count
+        raise ConfigError(
+            f"repetition_sample_epochs {missing} are not run by the largest budget ({top} chunks runs "
+            f"{budget_epochs(cfg, top)} epochs under repetition_max_tokens {cfg.repetition_max_tokens:,})"
+        )
     return [b for b in bs if b.epochs in keep and b.chunks == top]
 
 
