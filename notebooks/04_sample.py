@@ -84,7 +84,7 @@ if "google.colab" in sys.modules:
 # and no others (a config key goes in `overrides`). `python -m arche run` (or papermill) sets them.
 
 # %% tags=["parameters"]
-profile = "smoke"  # smoke | study | replica | repetition | paper | paper_controlled | paper_study
+profile = "smoke"  # smoke | study | replica | repetition | repetition_fair | paper | paper_controlled | paper_study
 run_dir = ""  # empty: runs/PROFILE. A relative path is taken from $ARCHE_RUNS_ROOT, else the repository root
 overrides = {}  # config overrides, e.g. {"steps": 100, "seed": 1}
 

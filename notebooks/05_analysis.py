@@ -79,7 +79,7 @@ if "google.colab" in sys.modules:
     install("https://github.com/arche-lm/arche", use_drive=True)  # use_drive=False: keep runs on the runtime's disk
 
 # %% tags=["parameters"]
-profile = "smoke"  # smoke | study | replica | repetition | paper | paper_controlled | paper_study
+profile = "smoke"  # smoke | study | replica | repetition | repetition_fair | paper | paper_controlled | paper_study
 run_dir = ""  # empty: runs/PROFILE. A relative path is taken from $ARCHE_RUNS_ROOT, else the repository root
 overrides = {}  # config overrides, e.g. {"steps": 100, "seed": 1}
 
@@ -184,10 +184,10 @@ report.artefact(results, "tab-likelihood")
 report.artefact(results, "tab-findings")
 
 # %% [markdown]
-# ## The repetition study (profile `repetition`)
+# ## The repetition study (profiles `repetition`, `repetition_fair`)
 #
-# The same unique tokens seen for 1 to 32 epochs by both paradigms (arche.study.repetition): the validation bound
-# at the end of each epoch count, its table, and the samples after 2, 8 and 32 epochs. Skipped in a
+# The same unique tokens seen for more and more epochs by both paradigms (arche.study.repetition): the validation
+# bound at the end of each epoch count, its table, and the samples of the sampled epoch counts. Skipped in a
 # comparison run. The verdict on finding 2 follows the rule in `arche.study.verdicts.REPETITION_RULE`, fixed
 # before the study was run.
 

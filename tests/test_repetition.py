@@ -198,6 +198,9 @@ def test_a_capped_study_whose_budgets_run_different_epochs_renders(tiny_study):
     assert sum(v == "n/a" for v in table.loc["4"]) == 2  # the larger budget's two paradigms
     assert report.repetition.fig_repetition(capped) is not None
     assert report.repetition.macros(capped)["RepEpochsList"] == "1, 2, 4"
+    assert f"{len(capped['repetition'])} runs (2 unique-data budgets x 2/3 epoch counts" in report.describe_results(
+        capped
+    )
 
 
 @pytest.mark.slow

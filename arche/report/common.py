@@ -80,10 +80,14 @@ def describe_results(results) -> str:
 def _holds(results) -> str:
     if is_repetition(results):
         rows = results["repetition"]
+        per_budget = {}  # under repetition_max_tokens the budgets run different epoch counts
+        for r in rows:
+            per_budget.setdefault(r["chunks"], set()).add(r["epochs"])
+        counts = sorted({len(e) for e in per_budget.values()})
+        epochs = f"{counts[0]} epoch counts" if len(counts) == 1 else f"{'/'.join(map(str, counts))} epoch counts"
         return (
-            f"repetition study: {len(rows)} runs ({len({r['chunks'] for r in rows})} unique-data budgets x "
-            f"{len({r['epochs'] for r in rows})} epoch counts x 2 paradigms x {len(results['meta']['seeds'])} "
-            f"seeds), {len(results['samples'])} sample sets; finding 2 "
+            f"repetition study: {len(rows)} runs ({len(per_budget)} unique-data budgets x {epochs} x 2 paradigms x "
+            f"{len(results['meta']['seeds'])} seeds), {len(results['samples'])} sample sets; finding 2 "
             f"{results['verdicts']['finding_2']['outcome']}"
         )
     return (

@@ -4,7 +4,7 @@ Two studies share the pipeline's stages; `cfg.study` picks one, and this module 
 dispatches on it:
 
     comparison   the AR-vs-MDLM comparison (arms, protocols, judges) -> analysis -> results.json
-    repetition   the same models on data repeated 1 to 32 epochs -> its own rows in results.json
+    repetition   the same models on data repeated for more and more epochs -> its own rows in results.json
 
 Beside them: `results` (reading results.json back), `findings` and `verdicts` (the rules that turn it
 into verdicts), `frontier` (finding 3 at equal quality), `judges` (the judges and reference texts) and
