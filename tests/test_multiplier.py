@@ -97,3 +97,26 @@ def test_a_budget_without_the_mdlm_is_left_out_and_the_first_run_can_already_be_
     assert [b["chunks"] for b in v["per_budget"]] == [200]
     (b,) = compute_multiplier(_results(rows))["per_budget"]
     assert (b["chunks"], b["kind"], b["multiplier"]) == (200, "at_most", 0.5)  # 1 FLOP against AR's 2
+
+
+def test_the_post_hoc_label_follows_the_runs_date():
+    """PAIRED_RULE and MULTIPLIER_RULE were decided on 2026-11-30 after the first study: post hoc for a run analysed
+    by then (or undated), fixed beforehand for a later run such as repetition_fair; the paper and README say which."""
+    import json
+    from pathlib import Path
+
+    from arche.report import repetition as rep
+
+    assert verdicts.decided_after({"created": "2026-11-23 15:40:47"}) and verdicts.decided_after({})
+    assert verdicts.decided_after({"created": "2026-11-30 23:59:59"})
+    assert not verdicts.decided_after({"created": "2026-12-02 08:00:00"})
+    committed = json.loads((Path(__file__).parents[1] / "results" / "repetition.json").read_text())
+    assert rep.macros(committed)["RepPostHoc"] == "1"
+    assert any("post hoc" in line for line in rep.post_hoc_lines(committed))
+    later = {**committed, "meta": {**committed["meta"], "created": "2026-12-02 08:00:00"}}
+    later["verdicts"] = verdicts.repetition(later)
+    assert later["verdicts"]["finding_2_paired"]["post_hoc"] is False
+    assert later["verdicts"]["compute_multiplier"]["post_hoc"] is False
+    assert rep.macros(later)["RepPostHoc"] == "0"
+    lines = [line for line in rep.post_hoc_lines(later) if line]
+    assert lines and all("fixed before the run" in line and "post hoc" not in line for line in lines)

@@ -225,7 +225,10 @@ def _post_hoc_macros(results, names) -> dict[str, str]:
     name_of = dict(zip(budgets(results), names))
     top = ((paired or {}).get("per_budget") or [{}])[0]  # the largest budget with both paradigms, if any
     top_pairs = top.get("mdlm_gain", {}).get("n_pairs", 0)
-    m = {"RepPairedRule": paired["rule"] if paired else "not computed",
+    # post hoc for a run analysed before these analyses were decided (verdicts.decided_after); older files: post hoc
+    post_hoc = (paired or {}).get("post_hoc", True) or (mult or {}).get("post_hoc", True)
+    m = {"RepPostHoc": "1" if post_hoc else "0",
+         "RepPairedRule": paired["rule"] if paired else "not computed",
          "RepPairedOutcome": paired["outcome"] if paired else "not computed",
          "RepPairedReason": paired["reason"].rstrip(".") if paired else "not computed",
          "RepMultiplierRule": mult["rule"] if mult else "not computed",
@@ -246,11 +249,15 @@ def post_hoc_lines(results) -> list[str]:
     v = results["verdicts"]
     lines = []
     if paired := v.get("finding_2_paired"):
-        lines += ["", f"Paired by seed (a rule decided after these results, post hoc): **{paired['outcome']}**: "
-                  f"{paired['reason'].rstrip('.')}."]  # fmt: skip
-    for b in (v.get("compute_multiplier") or {}).get("per_budget", []):
+        when = (
+            "a rule decided after these results, post hoc" if paired.get("post_hoc", True) else "fixed before the run"
+        )
+        lines += ["", f"Paired by seed ({when}): **{paired['outcome']}**: {paired['reason'].rstrip('.')}."]
+    mult = v.get("compute_multiplier") or {}
+    when = "post hoc" if mult.get("post_hoc", True) else "fixed before the run"
+    for b in mult.get("per_budget", []):
         seeds = "; ".join(f"seed {s}: {_multiplier_text(x)}" for s, x in b["per_seed"].items())
-        lines += ["", f"Compute multiplier with {b['unique_tokens']:,} unique tokens (post hoc): "
+        lines += ["", f"Compute multiplier with {b['unique_tokens']:,} unique tokens ({when}): "
                   f"**{_multiplier_text(b)}**. {_multiplier_flops(b)} ({seeds})."]  # fmt: skip
     return lines
 

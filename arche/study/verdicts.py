@@ -34,6 +34,17 @@ REPETITION_RULE = (
 
 # Decided 2026-11-30, after the repetition study's first results existed: post hoc for them, and labelled so
 # in the paper. The pre-registered REPETITION_RULE is kept and reported beside it, unchanged.
+POST_HOC_RULES_DATE = "2026-11-30"  # PAIRED_RULE and arche.study.multiplier.MULTIPLIER_RULE were committed then
+
+
+def decided_after(meta: dict) -> bool:
+    """Whether PAIRED_RULE and MULTIPLIER_RULE were decided after this results file's run: a results file analysed
+    on or before the day they were committed (results/repetition.json of 2026-11-23) is labelled post hoc; one
+    analysed later (repetition_fair, started after them) ran under them. No date: post hoc (the cautious label)."""
+    created = str(meta.get("created") or "")[:10]
+    return not created or created <= POST_HOC_RULES_DATE
+
+
 PAIRED_RULE = (
     "As the rule fixed before the run, with each difference between two epoch counts of one paradigm and "
     "budget taken seed by seed: the branches of one seed share their trunk (the same weights until the "
@@ -167,7 +178,7 @@ def repetition(results: dict) -> dict:
             "per_budget": per_budget,
         },
         "finding_2_paired": repetition_paired(results),
-        "compute_multiplier": compute_multiplier(results),
+        "compute_multiplier": {**compute_multiplier(results), "post_hoc": decided_after(results["meta"])},
     }
 
 
@@ -227,6 +238,6 @@ def repetition_paired(results: dict) -> dict:
         "outcome": top["outcome"],
         "reason": top["reason"],
         "rule": PAIRED_RULE,
-        "post_hoc": True,
+        "post_hoc": decided_after(meta),
         "per_budget": per_budget,
     }
