@@ -198,6 +198,12 @@ def test_a_capped_study_whose_budgets_run_different_epochs_renders(tiny_study):
     assert sum(v == "n/a" for v in table.loc["4"]) == 2  # the larger budget's two paradigms
     assert report.repetition.fig_repetition(capped) is not None
     assert report.repetition.macros(capped)["RepEpochsList"] == "1, 2, 4"
+    tokens = {r["chunks"]: r["unique_tokens"] for r in capped["repetition"]}
+    small = min(tokens)
+    assert report.repetition.macros(capped)["RepEpochsPhrase"] == (
+        f"1, 2 epochs ({tokens[big]:,} unique tokens) and 1, 2, 4 epochs ({tokens[small]:,})"
+    )
+    assert report.repetition.macros(results)["RepEpochsPhrase"] == "1, 2, 4 epochs"
     assert f"{len(capped['repetition'])} runs (2 unique-data budgets x 2/3 epoch counts" in report.describe_results(
         capped
     )

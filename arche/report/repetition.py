@@ -183,6 +183,7 @@ def macros(results) -> dict[str, str]:
         "RepSeeds": str(len(meta["seeds"])),
         "RepSeedsSpread": _spread_text(len(meta["seeds"])),
         "RepEpochsList": ", ".join(str(e) for e in sorted({r["epochs"] for r in results["repetition"]})),
+        "RepEpochsPhrase": _epochs_phrase(results),
         "RepDecayPct": f"{100 * meta['decay_fraction']:.0f}\\%",
         "RepNMatch": str(meta["n_match"]),
         "RepDevice": meta["device"],
@@ -214,6 +215,20 @@ def macros(results) -> dict[str, str]:
     train_time = sum(r["train_time_s"] for r in results["repetition"])
     m["RepTrainMinutes"] = f"{train_time / 60:.0f}"
     return {k: _tex(val) if k not in ("RepDecayPct",) else val for k, val in m.items()}
+
+
+def _epochs_phrase(results) -> str:
+    """The epoch counts run, "1, 2, 4 epochs"; per budget when they differ (repetition_max_tokens), largest first:
+    "1, 2, 4 epochs (259,072 unique tokens) and 1, 2, 4, 8 epochs (64,512)"."""
+    rows = results["repetition"]
+    per = {c: sorted({r["epochs"] for r in rows if r["chunks"] == c}) for c in budgets(results)}
+    if len({tuple(e) for e in per.values()}) == 1:
+        return ", ".join(map(str, next(iter(per.values())))) + " epochs"
+    parts = []
+    for i, (c, epochs) in enumerate(per.items()):
+        tokens = next(r["unique_tokens"] for r in rows if r["chunks"] == c)
+        parts.append(f"{', '.join(map(str, epochs))} epochs ({tokens:,}{' unique tokens' if i == 0 else ''})")
+    return " and ".join(parts)
 
 
 def _post_hoc_macros(results, names) -> dict[str, str]:
