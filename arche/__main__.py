@@ -41,7 +41,7 @@ def _config(args):
 def cmd_config(args):
     """The resolved settings of a profile (+ overrides), what each differs from, and what the run costs."""
     from .config import Config
-    from .data import run_vocab_size
+    from .data import probe
     from .paths import default_run_dir
     from .scaling import describe_cost
 
@@ -61,7 +61,13 @@ def cmd_config(args):
             else ""
         )
         print(f"{key:26} = {value!r:34} {'# ' + origin if origin else ''}".rstrip())
-    print(describe_cost(cfg, run_vocab_size(cfg)))
+    # the prepared data's vocabulary and chunk count (None for the hub's text)
+    manifest = probe(cfg) if cfg.compact_vocab or cfg.study == "repetition" else None
+    print(describe_cost(cfg, cfg.vocab_size if not cfg.compact_vocab else manifest and manifest["vocab_size"]))
+    if cfg.study == "repetition" and manifest:
+        from .study.repetition import describe
+
+        print(describe(cfg, manifest["n_train_chunks"]))
 
 
 def cmd_notebooks(args):

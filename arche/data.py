@@ -76,12 +76,20 @@ def run_vocab_size(config, log=print) -> int | None:
     local file). None for the hub's TinyStories, which that would download."""
     if not config.compact_vocab:
         return config.vocab_size
+    manifest = probe(config)
+    return manifest and manifest["vocab_size"]
+
+
+def probe(config) -> dict | None:
+    """The manifest a run of `config` would prepare (vocabulary, story and chunk counts), found by preparing
+    the data into a temporary directory (seconds for the synthetic corpus and a local file). None for the
+    hub's TinyStories, which that would download."""
     if config.source == "tinystories":
         return None
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        return prepare(config, Path(tmp) / "data", log=lambda *_: None)["vocab_size"]
+        return prepare(config, Path(tmp) / "data", log=lambda *_: None)
 
 
 def data_settings(config) -> dict:

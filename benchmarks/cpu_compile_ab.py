@@ -9,17 +9,14 @@ paired ratio of each round's tokens/s with its interval (arche.stats.paired_rati
 first compiled steps) is reported separately: it is paid once per run.
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import step_args  # noqa: E402  (puts the repository on the path)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from arche.config import parse_overrides  # noqa: E402
-from arche.device import device_name, resolve_device  # noqa: E402
-from arche.profiles import load_config  # noqa: E402
+from arche.device import resolve_device  # noqa: E402
 from arche.speed import interleave, step_fn  # noqa: E402
 from arche.stats import paired_ratio  # noqa: E402
 
@@ -38,16 +35,11 @@ def compile_ab(cfg, paradigm: str, vocab: int, rounds: int, steps: int, log=prin
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default="replica")
-    p.add_argument("--set", dest="overrides", action="append", default=[])
+    p = step_args.parser(__doc__, steps=3)
     p.add_argument("--rounds", type=int, default=6)
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--vocab", type=int, default=5_013, help="the compact vocabulary (the replica's: 5,013)")
     args = p.parse_args()
-    cfg = load_config(args.profile, **parse_overrides(args.overrides))
-    print(f"# {device_name(cfg)}, torch {torch.__version__}, {torch.get_num_threads()} threads, {cfg.precision}")
-    print(f"# shape d{cfg.d_model} L{cfg.n_layers} batch {cfg.batch_size} x {cfg.seq_len}, vocab {args.vocab}")
+    cfg = step_args.config(args)
+    step_args.print_header(cfg, args.vocab)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, 1-minute load {Path('/proc/loadavg').read_text().split()[0]}")
     for paradigm in ("ar", "mdlm"):
         r = compile_ab(cfg, paradigm, args.vocab, args.rounds, args.steps)

@@ -16,7 +16,6 @@ products, as nanoGPT does, even where causal masking skips half). MFU = tokens/s
 of the same dtype. Prints one JSON line per measurement with the 1-minute load average.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -25,11 +24,10 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import step_args  # noqa: E402  (puts the repository on the path)
 from throughput import bench, device_name  # noqa: E402
 
-from arche import load_config  # noqa: E402
 from arche.config import parse_overrides  # noqa: E402
 from arche.device import cpu_has_native_bf16, resolve_precision  # noqa: E402
 from arche.scaling import SAMPLE_VOCAB, flops_per_token
@@ -49,11 +47,8 @@ def matmul_peak(dtype, sizes=(1024, 2048, 4096), repeats=5):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default="replica")
-    p.add_argument("--set", dest="overrides", action="append", default=[])
+    p = step_args.parser(__doc__, steps=10, vocab=False)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--paradigms", default="ar,mdlm")
     p.add_argument("--precisions", default="fp32,bf16")
@@ -61,9 +56,8 @@ def main():
     p.add_argument("--peak-sizes", default="1024,2048,4096", help="matmul sizes n of the peak (comma-separated)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    overrides = parse_overrides(args.overrides)
-    cfg = load_config(args.profile, device="cpu", **overrides)
-    if cfg.compact_vocab and "vocab_size" not in overrides:
+    cfg = step_args.config(args, device="cpu")
+    if cfg.compact_vocab and "vocab_size" not in parse_overrides(args.overrides):
         cfg = cfg.replace(vocab_size=SAMPLE_VOCAB if args.profile == "replica" else 965)
     device = torch.device("cpu")
     peaks = {}

@@ -8,18 +8,16 @@ The step is arche.speed's (the one the interleaved throughput benchmark times: l
 AdamW) on random tokens of the shape, after `--warmup` untimed steps.
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
-import torch
 from torch.profiler import ProfilerActivity, profile
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from arche.config import parse_overrides  # noqa: E402
-from arche.device import device_name, resolve_device  # noqa: E402
-from arche.profiles import load_config  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import step_args  # noqa: E402  (puts the repository on the path)
+
+from arche.device import resolve_device  # noqa: E402
 from arche.speed import step_fn  # noqa: E402
 
 MATMUL_OPS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "aten::_scaled_dot_product")
@@ -50,16 +48,11 @@ def profile_paradigm(cfg, paradigm: str, vocab: int, steps: int, warmup: int) ->
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--profile", default="replica")
-    p.add_argument("--set", dest="overrides", action="append", default=[])
-    p.add_argument("--steps", type=int, default=5)
+    p = step_args.parser(__doc__, steps=5)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--vocab", type=int, default=5_013, help="the compact vocabulary (the replica's: 5,013)")
     args = p.parse_args()
-    cfg = load_config(args.profile, **parse_overrides(args.overrides))
-    print(f"# {device_name(cfg)}, torch {torch.__version__}, {torch.get_num_threads()} threads, {cfg.precision}")
-    print(f"# shape d{cfg.d_model} L{cfg.n_layers} batch {cfg.batch_size} x {cfg.seq_len}, vocab {args.vocab}")
+    cfg = step_args.config(args)
+    step_args.print_header(cfg, args.vocab)
     for paradigm in ("ar", "mdlm"):
         r = profile_paradigm(cfg, paradigm, args.vocab, args.steps, args.warmup)
         print(

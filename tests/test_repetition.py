@@ -133,6 +133,27 @@ def test_the_repetition_study_runs_and_records_exact_epochs(tiny_study):
 
 
 @pytest.mark.slow
+def test_trained_tokens_count_the_steps_the_study_trained(tiny_study):
+    """What `python -m arche config` prints for a repetition study: the trunks' steps plus each branch's decay,
+    counted here from the checkpoints train_all wrote."""
+    cfg, run, results = tiny_study
+    n = results["meta"]["n_train_chunks"]
+    steps, homes = 0, set()
+    for b in repetition.branches(cfg, n):
+        state = checkpoint.read_state(repetition.branch_dir(run, b) / "last.safetensors")
+        steps += state["step"] - state["forked_from"]["step"]
+        homes.add(repetition.home(run, b))
+    steps += sum(checkpoint.read_state(h / "trunk" / "last.safetensors")["step"] for h in homes)
+    t = repetition.trained_tokens(cfg, n)
+    assert t["tokens"] == steps * cfg.batch_size * cfg.seq_len
+    assert (t["runs"], t["trunks"]) == (len(results["repetition"]), len(homes))
+    assert t["tokens_as_separate_runs"] == sum(b.config.steps for b in repetition.branches(cfg, n)) * (
+        cfg.batch_size * cfg.seq_len
+    )
+    assert f"{t['tokens'] / 1e6:,.1f}M training tokens" in repetition.describe(cfg, n)
+
+
+@pytest.mark.slow
 def test_the_samples_are_scored_by_the_comparisons_judge_code_exactly(tiny_study):
     """The repetition study scores through arche.study.judges.Judges (shared with the comparison): its gen-PPL
     is the AR judge's perplexity of the same texts after <|endoftext|>, computed directly from the model."""

@@ -14,6 +14,7 @@ from ..study.results import (  # noqa: F401  (re-exported for the report modules
     THROUGHPUT_TOLERANCE,
     arm_names,
     curve_table,
+    epochs_by_budget,
     has_frontier,
     is_repetition,
     main_protocol,
@@ -80,9 +81,7 @@ def describe_results(results) -> str:
 def _holds(results) -> str:
     if is_repetition(results):
         rows = results["repetition"]
-        per_budget = {}  # under repetition_max_tokens the budgets run different epoch counts
-        for r in rows:
-            per_budget.setdefault(r["chunks"], set()).add(r["epochs"])
+        per_budget = epochs_by_budget(results)
         counts = sorted({len(e) for e in per_budget.values()})
         epochs = f"{counts[0]} epoch counts" if len(counts) == 1 else f"{'/'.join(map(str, counts))} epoch counts"
         return (

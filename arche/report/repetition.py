@@ -11,7 +11,7 @@ import pandas as pd
 
 from .. import stats
 from ..numfmt import SEED_VALUES_MAX, fmt_agg
-from ..study.results import is_repetition  # noqa: F401  (arche.report.repetition.is_repetition)
+from ..study.results import epochs_by_budget, is_repetition  # noqa: F401  (arche.report.repetition.is_repetition)
 from ..study.verdicts import curves
 from .discussion import VERDICT_PHRASE
 
@@ -221,7 +221,7 @@ def _epochs_phrase(results) -> str:
     """The epoch counts run, "1, 2, 4 epochs"; per budget when they differ (repetition_max_tokens), largest first:
     "1, 2, 4 epochs (259,072 unique tokens) and 1, 2, 4, 8 epochs (64,512)"."""
     rows = results["repetition"]
-    per = {c: sorted({r["epochs"] for r in rows if r["chunks"] == c}) for c in budgets(results)}
+    per = epochs_by_budget(results)
     if len({tuple(e) for e in per.values()}) == 1:
         return ", ".join(map(str, next(iter(per.values())))) + " epochs"
     parts = []

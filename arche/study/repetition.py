@@ -110,6 +110,36 @@ def branches(cfg: Config, n_train_chunks: int, paradigm: str | None = None) -> l
     return out
 
 
+def trained_tokens(cfg: Config, n_train_chunks: int) -> dict:
+    """What the study trains, in tokens: each trunk to its longest branch's decay start plus every branch's
+    decay (how train_all runs it), against every epoch count trained as its own run; the judge not included."""
+    per_trunk: dict[tuple, list[Branch]] = {}
+    for b in branches(cfg, n_train_chunks):
+        per_trunk.setdefault((b.paradigm, b.chunks, b.seed), []).append(b)
+    steps = separate = 0
+    for bs in per_trunk.values():
+        steps += max(decay_start(b.config) for b in bs) + sum(b.config.steps - decay_start(b.config) for b in bs)
+        separate += sum(b.config.steps for b in bs)
+    per_step = cfg.batch_size * cfg.seq_len
+    return {
+        "runs": sum(len(bs) for bs in per_trunk.values()),
+        "trunks": len(per_trunk),
+        "tokens": steps * per_step,
+        "tokens_as_separate_runs": separate * per_step,
+        "epochs": {c: budget_epochs(cfg, c) for c in sorted({k[1] for k in per_trunk}, reverse=True)},
+    }
+
+
+def describe(cfg: Config, n_train_chunks: int) -> str:
+    """trained_tokens in one line (python -m arche config)."""
+    t = trained_tokens(cfg, n_train_chunks)
+    budgets = "; ".join(f"{c} chunks: {', '.join(map(str, e))} epochs" for c, e in t["epochs"].items())
+    return (
+        f"# repetition: {t['runs']} runs from {t['trunks']} trunks ({budgets}): {t['tokens'] / 1e6:,.1f}M training "
+        f"tokens ({t['tokens_as_separate_runs'] / 1e6:,.1f}M as separate runs), plus the judge's"
+    )
+
+
 def home(run_dir, b: Branch) -> Path:
     return Path(run_dir) / comparison.main_protocol(b.config) / "repetition" / f"{b.paradigm}_u{b.chunks}_s{b.seed}"
 
@@ -173,11 +203,12 @@ def sampled(cfg: Config, n_train_chunks: int) -> list[Branch]:
     keep = set(parse_list(cfg, "repetition_sample_epochs", int))
     bs = branches(cfg, n_train_chunks)
     top = max(b.chunks for b in bs)
-    missing = sorted(keep - set(budget_epochs(cfg, top)))
+    run = budget_epochs(cfg, top)
+    missing = sorted(keep - set(run))
     if missing:  # under repetition_max_tokens the largest budget may stop short of an epoch count
         raise ConfigError(
             f"repetition_sample_epochs {missing} are not run by the largest budget ({top} chunks runs "
-            f"{budget_epochs(cfg, top)} epochs under repetition_max_tokens {cfg.repetition_max_tokens:,})"
+            f"{run} epochs under repetition_max_tokens {cfg.repetition_max_tokens:,})"
         )
     return [b for b in bs if b.epochs in keep and b.chunks == top]
 

@@ -123,6 +123,15 @@ def is_repetition(results) -> bool:
     return results.get("meta", {}).get("study") == "repetition"
 
 
+def epochs_by_budget(results) -> dict[int, list[int]]:
+    """A repetition study's epoch counts per unique-data budget (chunks), largest budget first: under
+    repetition_max_tokens the budgets run different counts."""
+    per: dict[int, set[int]] = {}
+    for r in results["repetition"]:
+        per.setdefault(r["chunks"], set()).add(r["epochs"])
+    return {c: sorted(per[c]) for c in sorted(per, reverse=True)}
+
+
 def protocol_names(results) -> list[str]:
     return list(results["meta"].get("protocols") or sorted({r["protocol"] for r in results["runs"]}))
 
