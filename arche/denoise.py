@@ -38,6 +38,7 @@ import torch
 from .config import MDLM_SAMPLERS
 from .model import Transformer
 from .objectives import alpha
+from .progress import Progress
 from .sample import batch_spans, log_sample_progress, model_device, seeded_generator
 from .unmask import (
     at_seen,
@@ -274,22 +275,16 @@ PROGRESS_EVERY_S = 20.0  # seconds between two progress lines of a sample set
 
 
 class RoundProgress:
-    """A stand-in for a sampler's trace list that keeps nothing and logs how many rounds are done, at most
-    every `every` seconds (a whole sample set is otherwise silent for minutes)."""
+    """A stand-in for a sampler's trace list that keeps nothing and counts rounds on a progress line
+    (arche.progress: live where the output can redraw, and logged every `every` seconds, since a whole
+    sample set is otherwise silent for minutes)."""
 
     def __init__(self, log, name: str, total: int, every: float | None = None):
-        self.log, self.name, self.total = log, name, total
-        self.every = PROGRESS_EVERY_S if every is None else every
-        self.done, self.t0 = 0, time.perf_counter()
-        self.last = self.t0
+        every = PROGRESS_EVERY_S if every is None else every
+        self.progress = Progress(name, total, unit="round", log=log, every_s=every)
 
     def append(self, _row) -> None:
-        self.done += 1
-        now = time.perf_counter()
-        if now - self.last >= self.every and self.done < self.total:
-            self.last = now
-            eta = (now - self.t0) / self.done * (self.total - self.done)
-            self.log(f"[{self.name}] round {self.done}/{self.total}, {now - self.t0:.0f} s, eta {eta:.0f} s")
+        self.progress.update(self.progress.done + 1)
 
 
 def run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log, options):
@@ -313,6 +308,7 @@ def run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log
     spans = batch_spans(canvas.size(0), batch_size)
     if trace is None and log is not None:  # a set of 300 x 100 rounds runs for minutes: say how far it is
         trace = RoundProgress(log, f"mdlm/{sampler}", steps * len(spans))
+    say = trace.progress.write if isinstance(trace, RoundProgress) else log
     for start, size in spans:
         known = canvas[start : start + size]
         done = BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
@@ -320,7 +316,9 @@ def run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log
         fixed = known != model.mask_id
         assert torch.equal(done[fixed], known[fixed]), f"{sampler} sampler changed a known token"
         out.append(done)
-        log_sample_progress(log, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
+        log_sample_progress(say, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
+    if isinstance(trace, RoundProgress):
+        trace.progress.close()
     return torch.cat(out)
 
 

@@ -17,6 +17,7 @@ import time
 import torch
 
 from .model import KVCache
+from .progress import Progress
 from .tokenizer import TokenCodec
 
 
@@ -135,6 +136,8 @@ def sample_ar(
     gen = seeded_generator(seed, device)
     context = torch.tensor(prefix, dtype=torch.long, device=device)[None]
     out, t0 = [], time.perf_counter()
+    # live where the output can redraw (arche.progress); the per-batch lines below stay the record
+    progress = Progress("ar", n * length, unit="token", log=log) if log is not None else None
     for start, size in batch_spans(n, batch_size):
         seq = context.expand(size, -1)
         cache = KVCache() if use_cache else None
@@ -143,6 +146,8 @@ def sample_ar(
         for i in range(length):
             token = _next_token(logits, temperature, top_k, top_p, gen)
             new.append(token)
+            if progress is not None:
+                progress.update(start * length + (i + 1) * size)
             if i == length - 1:
                 break
             if use_cache:
@@ -151,5 +156,7 @@ def sample_ar(
                 seq = torch.cat([seq, token], dim=1)
                 logits = model(seq)[:, -1]
         out.append(torch.cat(new, dim=1))
-        log_sample_progress(log, "ar", start, size, n, t0)
+        log_sample_progress(progress.write if progress else None, "ar", start, size, n, t0)
+    if progress is not None:
+        progress.close()
     return torch.cat(out)

@@ -30,6 +30,7 @@ from .distributed import barrier, finish_distributed, init_distributed
 from .errors import UserError
 from .io import append_jsonl
 from .objectives import ar_loss_sum, held_out_losses, mdlm_step_loss
+from .progress import Progress
 from .rundir import checkpoint_state, drop_optimizer_state, sync_metrics
 from .runlock import run_lock
 from .schedule import lr_at
@@ -113,11 +114,14 @@ def _loop(run: TrainingRun, start: int, end: int, window: _Window, tracker) -> N
     evaluation step the validation loss, at each checkpoint step last.safetensors."""
     cfg, device, paradigm = run.cfg, run.device, run.paradigm
     t_last = time.perf_counter()
+    # A live line between the logged rows (arche.progress); it reads no tensor, so it never syncs the device.
+    progress = Progress(paradigm, cfg.steps, start=start, target="auto" if run.is_main else None)
     run.model.train()
     for step in range(start, end):
         lr = lr_at(step, cfg)
         _optimizer_step(run, step, lr, window)
         done = step + 1
+        progress.update(done)
         is_eval = done % cfg.eval_every == 0 or done == cfg.steps
         is_ckpt = done % cfg.checkpoint_every == 0 or done in (cfg.steps, end)
         if not (is_eval or is_ckpt or done % cfg.log_every == 0):
@@ -130,7 +134,7 @@ def _loop(run: TrainingRun, start: int, end: int, window: _Window, tracker) -> N
         run.state["train_time"] += now - t_last
         record = _log_row(run, done, lr, window, is_eval)
         if is_eval and run.is_main:
-            _evaluate(run, record, done)
+            _evaluate(run, record, done, progress)
         _keep_state(run, done, window)
         if record is not None and run.is_main:
             run.records.append(record)
@@ -139,11 +143,13 @@ def _loop(run: TrainingRun, start: int, end: int, window: _Window, tracker) -> N
                 tracker.log(record)
             if run.on_row is not None:
                 run.on_row(record, run.run_dir)
-            _print_progress(paradigm, record, cfg, run.state)
+            progress.note = f"loss {record['train_loss']:.4f}"  # the live line's, until the next row
+            progress.write(_progress_line(paradigm, record, cfg, run.state))
         if is_ckpt and run.is_main:
             _save_last(run, done)
         barrier(run.world)
         t_last = time.perf_counter()
+    progress.close()
 
 
 def _announce(run: TrainingRun, start: int, end: int) -> None:
@@ -213,16 +219,22 @@ def _log_row(run: TrainingRun, done: int, lr: float, window: _Window, is_eval: b
     return record
 
 
-def _evaluate(run: TrainingRun, record: dict, done: int) -> None:
-    """The validation loss into `record`; a new best is saved as best.safetensors."""
+def _evaluate(run: TrainingRun, record: dict, done: int, progress: Progress) -> None:
+    """The validation loss into `record`, each batch counted on the live line; a new best is saved as
+    best.safetensors."""
     cfg = run.cfg
     last = next((r["eval_time_s"] for r in reversed(run.records) if "eval_time_s" in r), 0.0)
     if last > 10:  # an MDLM evaluation at paper scale runs for minutes: say so before, not only after
-        print(f"[{run.paradigm}] step {done}: evaluating (the last evaluation took {last:.0f} s)", flush=True)
+        progress.write(f"[{run.paradigm}] step {done}: evaluating (the last evaluation took {last:.0f} s)")
     t_eval = time.perf_counter()
     with run.autocast:
         val = held_out_losses(
-            run.model, run.paradigm, run.val_batches, draws=cfg.eval_draws, eps=cfg.mdlm_eps, mdlm_loss=cfg.mdlm_loss
+            run.model,
+            run.paradigm,
+            _counted(run.val_batches, progress, done),
+            draws=cfg.eval_draws,
+            eps=cfg.mdlm_eps,
+            mdlm_loss=cfg.mdlm_loss,
         )
     record.update(val)
     record["eval_time_s"] = time.perf_counter() - t_eval
@@ -230,6 +242,13 @@ def _evaluate(run: TrainingRun, record: dict, done: int) -> None:
         run.state["best_val"], run.state["best_step"] = val["val_loss"], done
         state = checkpoint_state(run.state, cfg, run.paradigm, run.data, done)
         checkpoint.save(run.run_dir / "best.safetensors", run.model, state)
+
+
+def _counted(batches, progress: Progress, done: int):
+    """The validation batches, each one counted in the live line's note."""
+    for i, tokens in enumerate(batches):
+        progress.update(done, note=f"evaluating: batch {i + 1}/{len(batches)}")
+        yield tokens
 
 
 def _keep_state(run: TrainingRun, done: int, window: _Window) -> None:
@@ -267,7 +286,7 @@ def _diverged(paradigm, what, step, run_dir, last_good) -> TrainingError:
     )
 
 
-def _print_progress(paradigm, rec, cfg, state):
+def _progress_line(paradigm, rec, cfg, state) -> str:
     eta = state["train_time"] / rec["step"] * (cfg.steps - rec["step"])
     msg = (
         f"[{paradigm}] step {rec['step']:>6}/{cfg.steps} | loss {rec['train_loss']:.4f} | "
@@ -277,7 +296,7 @@ def _print_progress(paradigm, rec, cfg, state):
         msg += f" | val {rec['val_loss']:.4f}"
         if "val_nelbo" in rec:
             msg += f" (nelbo {rec['val_nelbo']:.4f})"
-    print(msg, flush=True)
+    return msg
 
 
 def _summary(state, run_dir) -> dict:

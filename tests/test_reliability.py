@@ -329,14 +329,14 @@ def test_sample_names_a_damaged_config_json(tmp_path):
 
 def test_metrics_file_deleted_during_training_comes_back_whole(tmp_path, monkeypatch):
     _train(tmp_path, run="straight")
-    real = train_mod._print_progress
+    real = train_mod._progress_line
 
     def deletes_the_file(paradigm, rec, cfg, state):
-        real(paradigm, rec, cfg, state)
         if rec["step"] == 6:
             (tmp_path / "run" / "metrics.jsonl").unlink()
+        return real(paradigm, rec, cfg, state)
 
-    monkeypatch.setattr(train_mod, "_print_progress", deletes_the_file)
+    monkeypatch.setattr(train_mod, "_progress_line", deletes_the_file)
     lines = []
     _train(tmp_path, log=lines.append)
     assert _deterministic(read_metrics(tmp_path / "run")) == _deterministic(read_metrics(tmp_path / "straight"))

@@ -544,4 +544,4 @@ def test_a_long_sample_set_says_how_far_it_is_and_draws_the_same_tokens(monkeypa
     batched = sample_mdlm(model, [1], 4, 12, "ancestral", steps=10, seed=3, batch_size=2)
     assert torch.equal(logged, batched) and logged.shape == plain.shape
     rounds = [s for s in said if "round" in s]
-    assert rounds and rounds[0].startswith("[mdlm/ancestral] round 1/20") and "eta" in rounds[0]
+    assert rounds and rounds[0].startswith("[mdlm/ancestral] 1/20 rounds (5%) |") and " left" in rounds[0]

@@ -4,6 +4,7 @@ output streamed to the log as plain text (papermill's own chatter dropped)."""
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -53,6 +54,11 @@ def execute_with_papermill(src: Path, out: Path, parameters: dict, timeout, kern
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    # No live progress line in these kernels: papermill forwards a display to the console once, never its
+    # updates (arche.progress); the periodic lines are what the console shows.
+    set_env = "ARCHE_PROGRESS" not in os.environ
+    if set_env:
+        os.environ["ARCHE_PROGRESS"] = "lines"
     try:
         papermill.execute_notebook(
             str(src),
@@ -66,6 +72,8 @@ def execute_with_papermill(src: Path, out: Path, parameters: dict, timeout, kern
             extra_arguments=KERNEL_ARGS,
         )
     finally:
+        if set_env:
+            del os.environ["ARCHE_PROGRESS"]
         logger.removeHandler(handler)
         logger.setLevel(saved[0])
         logger.propagate = saved[1]
