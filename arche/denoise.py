@@ -309,16 +309,18 @@ def run_mdlm(model, prefix, canvas, sampler, steps, seed, batch_size, trace, log
     if trace is None and log is not None:  # a set of 300 x 100 rounds runs for minutes: say how far it is
         trace = RoundProgress(log, f"mdlm/{sampler}", steps * len(spans))
     say = trace.progress.write if isinstance(trace, RoundProgress) else log
-    for start, size in spans:
-        known = canvas[start : start + size]
-        done = BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
-        assert not (done == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
-        fixed = known != model.mask_id
-        assert torch.equal(done[fixed], known[fixed]), f"{sampler} sampler changed a known token"
-        out.append(done)
-        log_sample_progress(say, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
-    if isinstance(trace, RoundProgress):
-        trace.progress.close()
+    try:
+        for start, size in spans:
+            known = canvas[start : start + size]
+            done = BATCH_SAMPLERS[sampler](model, prefix_t, known.clone(), steps, gen, trace, **settings)
+            assert not (done == model.mask_id).any(), f"{sampler} sampler left a [MASK] in its output"
+            fixed = known != model.mask_id
+            assert torch.equal(done[fixed], known[fixed]), f"{sampler} sampler changed a known token"
+            out.append(done)
+            log_sample_progress(say, f"mdlm/{sampler}", start, size, canvas.size(0), t0)
+    finally:  # the live line ends with the set, or before its error
+        if isinstance(trace, RoundProgress):
+            trace.progress.close()
     return torch.cat(out)
 
 

@@ -2,16 +2,19 @@
 
 Where the line goes is decided once, from where the output is read (`live_target`):
 
-    a Jupyter or Colab cell    an IPython display, updated by its id: one line that changes in place. A
-                               notebook run by papermill keeps the line's last state in its saved copy
-                               (nbclient applies the updates), so the file does not grow with them.
-    a terminal                 a carriage return and an erased line on stderr.
+    a Jupyter or Colab cell    an IPython display, updated by its id: one line per cell, which each task the
+                               cell runs takes over (a study of 84 models leaves one line, not 84). A notebook
+                               run by papermill keeps the line's last state in its saved copy (nbclient
+                               applies the updates), so the file does not grow with them.
+    a terminal                 stdout, when it is a terminal: a carriage return and an erased line.
     anything else              nothing: logs, pipes, CI, `arche run` (its kernels get ARCHE_PROGRESS=lines;
                                papermill forwards a display to the console once, not its updates).
 
 The lines a run prints anyway (a training row every log_every steps, a sample set's round count every 20 s)
-stay the record in every case: `write` prints one above the live line without tearing it. ARCHE_PROGRESS=lines
-turns the live line off anywhere.
+stay the record in every case: `write` logs one without tearing the live line (in a terminal the line is
+erased, the row printed, the line redrawn below it). ARCHE_PROGRESS=lines turns the live line off anywhere.
+Use it as a context manager: the line is closed (a terminal's erased) when the task ends or fails, so an
+error message starts on a line of its own.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ REFRESH_S = {"display": 1.0, "tty": 0.2}  # a redraw costs a message to the fron
 
 
 def live_target(stream=None) -> str | None:
-    """ "display" (an IPython kernel: Jupyter, Colab, papermill), "tty" (a terminal) or None (no live line)."""
+    """ "display" (an IPython kernel: Jupyter, Colab, papermill), "tty" (`stream`, stdout by default, is a
+    terminal: the logged rows go to stdout too, so the line and the rows share one stream) or None."""
     setting = os.environ.get("ARCHE_PROGRESS", "")
     if setting == "lines":
         return None
@@ -32,13 +36,19 @@ def live_target(stream=None) -> str | None:
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is not None and getattr(shell, "kernel", None) is not None:
         return "display"
-    stream = sys.stderr if stream is None else stream
+    stream = sys.stdout if stream is None else stream
     return "tty" if getattr(stream, "isatty", lambda: False)() else None
 
 
 def say(msg: str) -> None:
     """print, flushed: a log file or a pipe shows the line when it is written."""
     print(msg, flush=True)
+
+
+ERASE = "\r\x1b[K"  # back to the start of the line, and clear it
+
+# The display of the cell being run, shared by every Progress the cell starts: one live line per cell.
+_cell = {"count": None, "handle": None}
 
 
 def _duration(s: float) -> str:
@@ -50,25 +60,32 @@ class Progress:
     """`done` of `total` units of one task, with the rate and the time left, as a live line (see the module
     docstring); `every_s` also logs the line every that many seconds (for tasks with no log lines of their own).
 
-        progress = Progress("mdlm/ancestral", total=3000, unit="round", every_s=20)
-        for ...: progress.update(progress.done + 1)
-        progress.close()
+        with Progress("mdlm/ancestral", total=3000, unit="round", every_s=20) as progress:
+            for ...:
+                progress.update(progress.done + 1)
     """
 
     def __init__(
         self, label, total, unit="step", start=0, log=say, every_s=None, target="auto", stream=None, clock=None
     ):
         self.label, self.total, self.unit, self.start = label, total, unit, start
-        self.log, self.every_s = log, every_s
-        self.stream = sys.stderr if stream is None else stream
-        self.target = live_target(self.stream) if target == "auto" else target
+        self.log, self.every_s = log, every_s  # log=None: a silent task (no line, live or logged)
+        self.stream = sys.stdout if stream is None else stream
+        self.target = None if log is None else live_target(self.stream) if target == "auto" else target
         self.clock = clock or time.perf_counter
         self.t0 = self.last_draw = self.last_line = self.clock()
-        self.done, self.note, self.handle, self.drawn = start, "", None, False
+        self.done, self.note, self.drawn = start, "", False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def text(self) -> str:
         elapsed = self.clock() - self.t0
-        parts = [f"[{self.label}] {self.done:,}/{self.total:,} {self.unit}s ({self.done / max(self.total, 1):.0%})"]
+        pct = 100 * self.done // max(self.total, 1)  # floored: 100% only when done
+        parts = [f"[{self.label}] {self.done:,}/{self.total:,} {self.unit}s ({pct}%)"]
         if self.done > self.start and self.done < self.total:
             left = elapsed / (self.done - self.start) * (self.total - self.done)
             parts.append(f"{_duration(elapsed)} elapsed, {_duration(left)} left")
@@ -88,46 +105,52 @@ class Progress:
         elif self.target and (force or now - self.last_draw >= REFRESH_S[self.target]):
             self._draw()
 
-    def iterate(self, items):
-        """Each item of `items` (a list), counted: an evaluation's batches."""
-        for i, item in enumerate(items):
-            yield item
-            self.update(self.start + i + 1)
-
     def write(self, msg: str) -> None:
-        """Log `msg` as a line of its own, above the live line (which is redrawn below it in a terminal)."""
+        """Log `msg` as a line of its own; in a terminal the live line is erased first and redrawn after it."""
+        if self.log is None:
+            return
         if self.target == "tty" and self.drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-        self.log(msg)
-        if self.target == "tty" and self.drawn:
+            self._erase()
+            self.log(msg)
             self._draw()
+        else:
+            self.log(msg)
 
     def close(self, note: str | None = None) -> None:
-        """The last state stays on a notebook's line; a terminal's line is erased (the log lines are the record)."""
+        """A notebook's line keeps the last state; a terminal's line is erased (the logged rows are the record)."""
         if note is not None:
             self.note = note
-        if self.target == "display" and self.handle is not None:
+        if self.target == "display" and self.drawn:
             self._draw()
         elif self.target == "tty" and self.drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
+            self._erase()
             self.drawn = False
+
+    def _erase(self) -> None:
+        self.stream.write(ERASE)
+        self.stream.flush()
 
     def _draw(self) -> None:
         self.last_draw = self.clock()
         text = self.text()
         if self.target == "display":
-            from IPython.display import display
-
-            if self.handle is None:
-                self.handle = display(_Line(text), display_id=True)
-            else:
-                self.handle.update(_Line(text))
+            _show_in_cell(_Line(text))
         else:
-            self.stream.write("\r\x1b[K" + text)
+            self.stream.write(ERASE + text)
             self.stream.flush()
         self.drawn = True
+
+
+def _show_in_cell(line) -> None:
+    """`line` on the running cell's progress display: created at the cell's first draw, updated after."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    count = get_ipython().execution_count
+    if _cell["count"] != count or _cell["handle"] is None:
+        _cell["count"], _cell["handle"] = count, display(line, display_id=True)
+    else:
+        _cell["handle"].update(line)
 
 
 class _Line:

@@ -136,27 +136,24 @@ def sample_ar(
     gen = seeded_generator(seed, device)
     context = torch.tensor(prefix, dtype=torch.long, device=device)[None]
     out, t0 = [], time.perf_counter()
-    # live where the output can redraw (arche.progress); the per-batch lines below stay the record
-    progress = Progress("ar", n * length, unit="token", log=log) if log is not None else None
-    for start, size in batch_spans(n, batch_size):
-        seq = context.expand(size, -1)
-        cache = KVCache() if use_cache else None
-        logits = model(seq, cache=cache)[:, -1]
-        new = []
-        for i in range(length):
-            token = _next_token(logits, temperature, top_k, top_p, gen)
-            new.append(token)
-            if progress is not None:
+    # live where the output can redraw (arche.progress); the per-batch lines stay the record
+    with Progress("ar", n * length, unit="token", log=log) as progress:
+        for start, size in batch_spans(n, batch_size):
+            seq = context.expand(size, -1)
+            cache = KVCache() if use_cache else None
+            logits = model(seq, cache=cache)[:, -1]
+            new = []
+            for i in range(length):
+                token = _next_token(logits, temperature, top_k, top_p, gen)
+                new.append(token)
                 progress.update(start * length + (i + 1) * size)
-            if i == length - 1:
-                break
-            if use_cache:
-                logits = model(token, cache=cache)[:, -1]
-            else:
-                seq = torch.cat([seq, token], dim=1)
-                logits = model(seq)[:, -1]
-        out.append(torch.cat(new, dim=1))
-        log_sample_progress(progress.write if progress else None, "ar", start, size, n, t0)
-    if progress is not None:
-        progress.close()
+                if i == length - 1:
+                    break
+                if use_cache:
+                    logits = model(token, cache=cache)[:, -1]
+                else:
+                    seq = torch.cat([seq, token], dim=1)
+                    logits = model(seq)[:, -1]
+            out.append(torch.cat(new, dim=1))
+            log_sample_progress(progress.write, "ar", start, size, n, t0)
     return torch.cat(out)

@@ -114,42 +114,42 @@ def _loop(run: TrainingRun, start: int, end: int, window: _Window, tracker) -> N
     evaluation step the validation loss, at each checkpoint step last.safetensors."""
     cfg, device, paradigm = run.cfg, run.device, run.paradigm
     t_last = time.perf_counter()
-    # A live line between the logged rows (arche.progress); it reads no tensor, so it never syncs the device.
-    progress = Progress(paradigm, cfg.steps, start=start, target="auto" if run.is_main else None)
+    # A live line between the logged rows (arche.progress), to the step this call stops at; it reads no
+    # tensor, so it never syncs the device. Closed when the loop ends or fails.
     run.model.train()
-    for step in range(start, end):
-        lr = lr_at(step, cfg)
-        _optimizer_step(run, step, lr, window)
-        done = step + 1
-        progress.update(done)
-        is_eval = done % cfg.eval_every == 0 or done == cfg.steps
-        is_ckpt = done % cfg.checkpoint_every == 0 or done in (cfg.steps, end)
-        if not (is_eval or is_ckpt or done % cfg.log_every == 0):
-            continue
-        # Only here do we wait for the device: reading the loss synchronises.
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        now = time.perf_counter()
-        window.seconds += now - t_last
-        run.state["train_time"] += now - t_last
-        record = _log_row(run, done, lr, window, is_eval)
-        if is_eval and run.is_main:
-            _evaluate(run, record, done, progress)
-        _keep_state(run, done, window)
-        if record is not None and run.is_main:
-            run.records.append(record)
-            append_jsonl(run.run_dir / "metrics.jsonl", record)
-            if tracker is not None:
-                tracker.log(record)
-            if run.on_row is not None:
-                run.on_row(record, run.run_dir)
-            progress.note = f"loss {record['train_loss']:.4f}"  # the live line's, until the next row
-            progress.write(_progress_line(paradigm, record, cfg, run.state))
-        if is_ckpt and run.is_main:
-            _save_last(run, done)
-        barrier(run.world)
-        t_last = time.perf_counter()
-    progress.close()
+    with Progress(paradigm, end, start=start, target="auto" if run.is_main else None) as progress:
+        for step in range(start, end):
+            lr = lr_at(step, cfg)
+            _optimizer_step(run, step, lr, window)
+            done = step + 1
+            progress.update(done)
+            is_eval = done % cfg.eval_every == 0 or done == cfg.steps
+            is_ckpt = done % cfg.checkpoint_every == 0 or done in (cfg.steps, end)
+            if not (is_eval or is_ckpt or done % cfg.log_every == 0):
+                continue
+            # Only here do we wait for the device: reading the loss synchronises.
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            now = time.perf_counter()
+            window.seconds += now - t_last
+            run.state["train_time"] += now - t_last
+            record = _log_row(run, done, lr, window, is_eval)
+            if is_eval and run.is_main:
+                _evaluate(run, record, done, progress)
+            _keep_state(run, done, window)
+            if record is not None and run.is_main:
+                run.records.append(record)
+                append_jsonl(run.run_dir / "metrics.jsonl", record)
+                if tracker is not None:
+                    tracker.log(record)
+                if run.on_row is not None:
+                    run.on_row(record, run.run_dir)
+                progress.note = f"loss {record['train_loss']:.4f}"  # the live line's, until the next row
+                progress.write(_progress_line(paradigm, record, cfg, run.state))
+            if is_ckpt and run.is_main:
+                _save_last(run, done)
+            barrier(run.world)
+            t_last = time.perf_counter()
 
 
 def _announce(run: TrainingRun, start: int, end: int) -> None:

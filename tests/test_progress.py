@@ -63,7 +63,7 @@ def test_elsewhere_no_live_line_and_the_periodic_lines_stay():
     assert pipe.getvalue() == ""
     # a line at 21 s and at 45 s (20 s apart at least), none for the finished set
     assert lines == [
-        "[mdlm/ancestral] 50/300 rounds (17%) | 0:21 elapsed, 1:45 left",
+        "[mdlm/ancestral] 50/300 rounds (16%) | 0:21 elapsed, 1:45 left",
         "[mdlm/ancestral] 150/300 rounds (50%) | 0:45 elapsed, 0:45 left",
     ]
 
@@ -86,21 +86,38 @@ def test_training_draws_its_live_line_and_prints_its_rows(tmp_path, monkeypatch,
     monkeypatch.setattr(progress, "REFRESH_S", {"tty": 0.0, "display": 0.0})
     cfg = tiny_config(steps=6, log_every=2, eval_every=3)
     train(cfg, "ar", tmp_path / "run", data_dir=tmp_path / "data", log=lambda *_: None)
-    out, err = capsys.readouterr()
-    rows = [line for line in out.splitlines() if line.startswith("[ar] step")]
-    assert [line.split("|")[0].split()[-1] for line in rows] == ["2/6", "3/6", "4/6", "6/6"]
-    assert ERASE + "[ar] 6/6 steps (100%)" in err  # the last step drawn
-    assert "evaluating: batch 1/" in err  # the evaluation counted on the same line
-    assert err.endswith(ERASE)  # erased at the end: the rows are the record
+    out = capsys.readouterr().out
+    pieces = [piece for line in out.split("\n") for piece in line.split(ERASE)]
+    rows = [piece for piece in pieces if piece.startswith("[ar] step")]
+    assert [row.split("|")[0].split()[-1] for row in rows] == ["2/6", "3/6", "4/6", "6/6"]
+    for line in (line for line in out.split("\n") if "[ar] step" in line):  # the live text erased, then the row
+        assert ERASE + "[ar] step" in line and line.split(ERASE)[-1].startswith("[ar] step"), line
+    assert ERASE + "[ar] 6/6 steps (100%)" in out  # the last step drawn
+    assert "| evaluating: batch 1/" in out  # the evaluation counted on the same line
+    assert out.endswith(ERASE)  # erased at the end: the rows are the record
 
 
-NOTEBOOK = textwrap.dedent(
+def test_a_failing_task_erases_its_line_so_the_error_starts_clean():
+    tty, clock = Terminal(), Clock()
+    with pytest.raises(RuntimeError):
+        with Progress("mdlm", 10, stream=tty, clock=clock) as p:
+            clock.t = 1.0
+            p.update(3)
+            raise RuntimeError("diverged")
+    assert tty.getvalue().endswith("[mdlm] 3/10 steps (30%) | 0:01 elapsed, 0:02 left" + ERASE)
+    silent = Progress("ar", 10, log=None, stream=Terminal())  # log=None: no line at all
+    silent.update(5, force=True)
+    silent.write("nothing")
+    assert silent.target is None and silent.stream.getvalue() == ""
+
+
+CELL = textwrap.dedent(
     """
     from arche.progress import Progress
-    p = Progress("demo", 30, unit="item", every_s=None)
-    for i in range(30):
-        p.update(i + 1, note=f"item {i + 1}", force=True)
-    p.close(note="done")
+    for task in ("first", "second"):  # two tasks of one cell share its line
+        with Progress(task, 30, unit="item") as p:
+            for i in range(30):
+                p.update(i + 1, note=f"item {i + 1}", force=True)
     print(p.target)
     """
 )
@@ -108,7 +125,7 @@ NOTEBOOK = textwrap.dedent(
 
 def _notebook(path):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(NOTEBOOK)]
+    nb.cells = [nbformat.v4.new_code_cell(CELL), nbformat.v4.new_code_cell(CELL.replace("second", "third"))]
     nbformat.write(nb, path)
 
 
@@ -123,16 +140,18 @@ def test_a_notebook_keeps_one_updated_line_and_the_runner_console_gets_none(tmp_
     papermill.execute_notebook(
         str(src), str(tmp_path / "plain.ipynb"), kernel_name=KERNEL, progress_bar=False, extra_arguments=KERNEL_ARGS
     )
-    outputs = nbformat.read(tmp_path / "plain.ipynb", as_version=4).cells[0].outputs
-    shown = [o for o in outputs if o.output_type == "display_data"]
-    # 30 forced redraws, one output: nbclient applied the updates to it, so the saved copy holds the last state
-    assert len(shown) == 1 and shown[0].data["text/plain"] == "[demo] 30/30 items (100%) | 0:00 elapsed | done"
-    assert "<pre" in shown[0].data["text/html"]
-    assert "".join(o.text for o in outputs if o.output_type == "stream").strip() == "display"
+    for cell, last in zip(nbformat.read(tmp_path / "plain.ipynb", as_version=4).cells, ("second", "third")):
+        shown = [o for o in cell.outputs if o.output_type == "display_data"]
+        # 60 forced redraws, one output per cell: nbclient applied the updates to it, so the saved copy holds
+        # the last state of the cell's last task
+        assert len(shown) == 1
+        assert shown[0].data["text/plain"] == f"[{last}] 30/30 items (100%) | 0:00 elapsed | item 30"
+        assert "<pre" in shown[0].data["text/html"]
+        assert "".join(o.text for o in cell.outputs if o.output_type == "stream").strip() == "display"
 
     lines = []
     execute_with_papermill(src, tmp_path / "runner.ipynb", {}, 120, KERNEL, lines.append)
     outputs = nbformat.read(tmp_path / "runner.ipynb", as_version=4).cells[0].outputs
     assert not [o for o in outputs if o.output_type == "display_data"]  # ARCHE_PROGRESS=lines in its kernels
-    assert lines == ["None"]
+    assert lines == ["None", "None"]
     assert "ARCHE_PROGRESS" not in os.environ  # and the setting does not outlive the run
