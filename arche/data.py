@@ -115,42 +115,11 @@ def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
     if extra_vocab:  # the vocabulary is part of what the files hold
         settings["extra_vocab_sha256"] = hashlib.sha256(json.dumps(list(extra_vocab)).encode()).hexdigest()
     source_sha = _source_sha256(config.source)
-    try:
-        existing = read_manifest(data_dir)
-    except DataError as e:
-        log(f"data: {e}; preparing again")
-        existing = None
+    existing = _reusable(config, data_dir, settings, source_sha, bool(extra_vocab), log)
     if existing is not None:
-        from .config import Config
-
-        old_settings = {**data_settings(Config()), **existing["settings"]}  # older manifests: defaults
-        if not extra_vocab and "extra_vocab_sha256" in old_settings:
-            # a caller that adds no tokens takes the vocabulary the directory was built with
-            settings["extra_vocab_sha256"] = old_settings["extra_vocab_sha256"]
-        if {k: old_settings.get(k) for k in settings} != settings:
-            diff = {k: (old_settings.get(k), v) for k, v in settings.items() if old_settings.get(k) != v}
-            raise DataError(
-                f"{data_dir} holds data prepared with other settings {diff}; use another directory or delete it"
-            )
-        if existing.get("source_sha256") not in (None, source_sha):
-            raise DataError(
-                f"the source {config.source!r} changed since {data_dir} was prepared from it "
-                f"(sha256 {existing['source_sha256'][:12]}... then, {(source_sha or '?')[:12]}... now); "
-                "models trained on the old data would not match it: use another data directory "
-                "(or delete this one to prepare it again)"
-            )
-        damaged = damaged_files(data_dir, existing)
-        if not damaged:
-            log(f"data: {data_dir} already prepared ({existing['n_tokens']:,} tokens), skipping")
-            return existing
-        log(
-            f"data: {', '.join(damaged)} in {data_dir} missing or not matching the manifest's sha256; "
-            "preparing again (same settings and source give the same bytes)"
-        )
-    num_threads = num_threads or max(1, os.cpu_count() or 1)
-
+        return existing
     try:
-        stories, text_sha256 = _tokenize_until(config, num_threads, log)
+        stories, text_sha256 = _tokenize_until(config, num_threads or max(1, os.cpu_count() or 1), log)
     except (ValueError, RuntimeError) as e:  # a bad source: named file and line, or an unreachable hub
         raise DataError(str(e)) from e
     train_stream, val_stream, val_starts = _split(stories, config)
@@ -191,6 +160,46 @@ def _prepare(config, data_dir: Path, num_threads, log, extra_vocab=()) -> dict:
         f"of {L} tokens, vocabulary {codec.vocab_size:,}, to {data_dir}"
     )
     return manifest
+
+
+def _reusable(config, data_dir: Path, settings: dict, source_sha, adds_vocab: bool, log) -> dict | None:
+    """The manifest of `data_dir` when its files can be used as they are; None when they must be prepared
+    (none yet, or damaged: the same settings and source give the same bytes). Other settings or a changed
+    source are a DataError: models trained on the old files would not match new ones."""
+    try:
+        existing = read_manifest(data_dir)
+    except DataError as e:
+        log(f"data: {e}; preparing again")
+        return None
+    if existing is None:
+        return None
+    from .config import Config
+
+    old_settings = {**data_settings(Config()), **existing["settings"]}  # older manifests: defaults
+    if not adds_vocab and "extra_vocab_sha256" in old_settings:
+        # a caller that adds no tokens takes the vocabulary the directory was built with
+        settings["extra_vocab_sha256"] = old_settings["extra_vocab_sha256"]
+    if {k: old_settings.get(k) for k in settings} != settings:
+        diff = {k: (old_settings.get(k), v) for k, v in settings.items() if old_settings.get(k) != v}
+        raise DataError(
+            f"{data_dir} holds data prepared with other settings {diff}; use another directory or delete it"
+        )
+    if existing.get("source_sha256") not in (None, source_sha):
+        raise DataError(
+            f"the source {config.source!r} changed since {data_dir} was prepared from it "
+            f"(sha256 {existing['source_sha256'][:12]}... then, {(source_sha or '?')[:12]}... now); "
+            "models trained on the old data would not match it: use another data directory "
+            "(or delete this one to prepare it again)"
+        )
+    damaged = damaged_files(data_dir, existing)
+    if not damaged:
+        log(f"data: {data_dir} already prepared ({existing['n_tokens']:,} tokens), skipping")
+        return existing
+    log(
+        f"data: {', '.join(damaged)} in {data_dir} missing or not matching the manifest's sha256; "
+        "preparing again (same settings and source give the same bytes)"
+    )
+    return None
 
 
 # The longest GPT-2 token is 128 bytes, so 128 x n characters always hold n tokens or more. A story is cut
