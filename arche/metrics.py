@@ -153,37 +153,8 @@ def self_bleu(texts, tokenize="13a"):
     if tokenize not in TOKENIZATIONS:
         raise ValueError(f"tokenize must be one of {TOKENIZATIONS}, got {tokenize!r}")
 
-    # Tokenize exactly as sacrebleu does: BLEU._preprocess_segment is
-    # tokenizer(sent.rstrip()) when lowercase=False. Then count n-grams 1..4
-    # with sacrebleu's own helper, so tokens and lengths match by construction.
-    if tokenize == "words":
-
-        def tokenizer(text):
-            return " ".join(words(text))
-    else:
-        tokenizer = BLEU(tokenize="13a").tokenizer
-    counts, lengths = [], []
-    for text in texts:
-        c, length = extract_all_word_ngrams(tokenizer(text.rstrip()), 1, MAX_ORDER)
-        counts.append(c)
-        lengths.append(length)
-
-    # For each n-gram: [largest per-text count, text holding it, second largest].
-    # With all other texts as references, sacrebleu clips a hypothesis count by
-    # the max over the references, which is the second largest for the holder
-    # of the largest and the largest for everyone else. Ties put the equal count
-    # into "second", so a shared maximum is still seen by both holders.
-    top = {}
-    for i, c in enumerate(counts):
-        for g, k in c.items():
-            t = top.get(g)
-            if t is None:
-                top[g] = [k, i, 0]
-            elif k > t[0]:
-                t[2], t[0], t[1] = t[0], k, i
-            elif k > t[2]:
-                t[2] = k
-
+    counts, lengths = _ngram_counts(texts, tokenize)
+    top = _top_counts(counts)
     length_counts = Counter(lengths)
     sorted_lengths = sorted(length_counts)
     scores = []
@@ -210,6 +181,44 @@ def self_bleu(texts, tokenize="13a"):
         ).score
         scores.append(score / 100.0)
     return sum(scores) / len(scores)
+
+
+def _ngram_counts(texts, tokenize):
+    """Each text's n-gram counts (1..MAX_ORDER) and length, tokenized exactly as sacrebleu does
+    (BLEU._preprocess_segment is tokenizer(sent.rstrip()) when lowercase=False) and counted with
+    sacrebleu's own helper, so tokens and lengths match by construction."""
+    if tokenize == "words":
+
+        def tokenizer(text):
+            return " ".join(words(text))
+    else:
+        tokenizer = BLEU(tokenize="13a").tokenizer
+    counts, lengths = [], []
+    for text in texts:
+        c, length = extract_all_word_ngrams(tokenizer(text.rstrip()), 1, MAX_ORDER)
+        counts.append(c)
+        lengths.append(length)
+    return counts, lengths
+
+
+def _top_counts(counts) -> dict:
+    """For each n-gram: [largest per-text count, text holding it, second largest].
+
+    With all other texts as references, sacrebleu clips a hypothesis count by the max over the
+    references, which is the second largest for the holder of the largest and the largest for
+    everyone else. Ties put the equal count into "second", so a shared maximum is still seen by
+    both holders."""
+    top = {}
+    for i, c in enumerate(counts):
+        for g, k in c.items():
+            t = top.get(g)
+            if t is None:
+                top[g] = [k, i, 0]
+            elif k > t[0]:
+                t[2], t[0], t[1] = t[0], k, i
+            elif k > t[2]:
+                t[2] = k
+    return top
 
 
 # -----------------------------------------------------------------------------
