@@ -128,27 +128,7 @@ def scale_to_budget(
     n_evals = n_evals or max(1, round(base.steps / base.eval_every))
     warmup_fraction = base.warmup_steps / base.steps
     head_dim = base.d_model // base.n_heads
-    ff_ratio = base.d_ff / base.d_model
-    aspect = base.d_model / base.n_layers
-    base_counts = ar_param_counts(base.vocab_size, base.d_model, base.n_layers, base.d_ff)
-    target_total = base_counts["total"] / base_train
-    target_non_emb = base_counts["non_embedding"] / base_train
-
-    def d_ff_for(d):
-        return max(8, int(round(d * ff_ratio / 8)) * 8)
-
-    best = None
-    for d in range(head_dim, base.d_model + 1, head_dim):
-        for layers in range(1, base.n_layers + 1):
-            counts = ar_param_counts(vocab, d, layers, d_ff_for(d))
-            score = (
-                abs(math.log(counts["total"] / train_tokens / target_total))
-                + abs(math.log(counts["non_embedding"] / train_tokens / target_non_emb))
-                + abs(math.log(d / layers / aspect))
-            )
-            if best is None or score < best[0] - 1e-12:
-                best = (score, d, layers)
-    _, d, layers = best
+    d, layers = _closest_shape(base, vocab, train_tokens, base_train)
 
     tokens_seen = epochs * train_tokens
     batch = base.batch_size
@@ -164,7 +144,7 @@ def scale_to_budget(
         d_model=d,
         n_layers=layers,
         n_heads=d // head_dim,
-        d_ff=d_ff_for(d),
+        d_ff=_d_ff_for(base, d),
         batch_size=batch,
         steps=steps,
         warmup_steps=int(round(warmup_fraction * steps)),
@@ -175,6 +155,34 @@ def scale_to_budget(
         log_every=max(1, round(base.log_every * steps / base.steps)),
     )
     return base.replace(**overrides)
+
+
+def _d_ff_for(base: Config, d: int) -> int:
+    """base's d_ff / d_model at width d, a multiple of 8."""
+    ff_ratio = base.d_ff / base.d_model
+    return max(8, int(round(d * ff_ratio / 8)) * 8)
+
+
+def _closest_shape(base: Config, vocab: int, train_tokens: int, base_train: int) -> tuple[int, int]:
+    """(width, depth) of the AR model closest, in log ratio summed over the three, to base's parameters per
+    training token (total and non-embedding) and to base's width/depth; widths step by base's head size."""
+    head_dim = base.d_model // base.n_heads
+    aspect = base.d_model / base.n_layers
+    base_counts = ar_param_counts(base.vocab_size, base.d_model, base.n_layers, base.d_ff)
+    target_total = base_counts["total"] / base_train
+    target_non_emb = base_counts["non_embedding"] / base_train
+    best = None
+    for d in range(head_dim, base.d_model + 1, head_dim):
+        for layers in range(1, base.n_layers + 1):
+            counts = ar_param_counts(vocab, d, layers, _d_ff_for(base, d))
+            score = (
+                abs(math.log(counts["total"] / train_tokens / target_total))
+                + abs(math.log(counts["non_embedding"] / train_tokens / target_non_emb))
+                + abs(math.log(d / layers / aspect))
+            )
+            if best is None or score < best[0] - 1e-12:
+                best = (score, d, layers)
+    return best[1], best[2]
 
 
 # The replica on this project's 2-core CPU: the whole sample's replica projects to ~11 h there
