@@ -103,17 +103,29 @@ def repetition_budget(curve: dict, unigram_entropy: float, flops: dict) -> dict:
     gain = mdlm[star["ar"]][0] - mdlm[star["mdlm"]][0]
     out["mdlm_gain_after_ar_best"] = gain
     out["mdlm_still_improving"] = star["mdlm"] > star["ar"] and _real(mdlm[star["ar"]], mdlm[star["mdlm"]])
-    # The compute crossover: best-so-far curves, compared at equal epochs (equal FLOPs per token).
-    cross = None
+    cross = _crossover(ar, mdlm)
+    out["crossover_epochs"] = cross
+    out["crossover_flops"] = flops.get(("mdlm", cross)) if cross else None
+    gate = [p for p, c in curve.items() if not _real((unigram_entropy, 0.0), c[star[p]])]
+    outcome, reason = _budget_outcome(out, gate, unigram_entropy)
+    return {**out, "outcome": outcome, "reason": reason}
+
+
+def _crossover(ar: dict, mdlm: dict) -> int | None:
+    """The compute crossover: the first epoch count at which the MDLM's best-so-far bound is two standard
+    errors below AR's best-so-far loss (equal epochs: equal FLOPs per token); None if never."""
     for e in sorted(ar):
         best_ar = min((ar[k] for k in ar if k <= e), key=lambda v: v[0])
         best_md = min((mdlm[k] for k in mdlm if k <= e), key=lambda v: v[0])
         if _real(best_ar, best_md):
-            cross = e
-            break
-    out["crossover_epochs"] = cross
-    out["crossover_flops"] = flops.get(("mdlm", cross)) if cross else None
-    gate = [p for p, c in curve.items() if not _real((unigram_entropy, 0.0), c[star[p]])]
+            return e
+    return None
+
+
+def _budget_outcome(out: dict, gate: list, unigram_entropy: float) -> tuple[str, str]:
+    """RULE's outcome at one budget and its reason, from repetition_budget's measures (`gate`: the
+    paradigms whose best is not two standard errors below the unigram entropy)."""
+    star, e_max, gain = out["e_star"], out["e_max"], out["mdlm_gain_after_ar_best"]
     if gate:
         outcome, reason = (
             "not testable",
@@ -151,7 +163,7 @@ def repetition_budget(curve: dict, unigram_entropy: float, flops: dict) -> dict:
                 f"({star['ar']}), but its gain ({gain:.3f}) is within two standard errors"
             ),
         )
-    return {**out, "outcome": outcome, "reason": reason}
+    return outcome, reason
 
 
 def repetition(results: dict) -> dict:
