@@ -49,6 +49,26 @@ def fig_repetition(results):
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
     rows = results["repetition"]
+    _plot_curves(axes, results)
+    _mark_compute(axes[1], results)
+    axes[0].set_xscale("log", base=2)
+    axes[0].set_xticks(sorted({r["epochs"] for r in rows}), [str(e) for e in sorted({r["epochs"] for r in rows})])
+    axes[0].set(xlabel="epochs over the same unique tokens", ylabel="validation NLL (AR) / NELBO (MDLM), nats/token")
+    axes[1].set_xscale("log")
+    axes[1].set(xlabel="training FLOPs")
+    for ax in axes:
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7.5, frameon=False)
+    fig.suptitle("Repeating the same data: AR vs MDLM (star: each curve's best epoch count)", fontsize=10)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels
+    return fig
+
+
+def _plot_curves(axes, results) -> None:
+    """Each budget's and paradigm's seeds (thin) and mean (thick, its best starred), against epochs on the
+    left and training FLOPs on the right."""
+    rows = results["repetition"]
     mean = curves(rows)
     for k, chunks in enumerate(budgets(results)):
         style = STYLES[k % len(STYLES)]
@@ -77,11 +97,16 @@ def fig_repetition(results):
                     mew=0.6,
                     zorder=5,
                 )
-    # The compute crossover (arche.study.verdicts): where the MDLM's best bound so far falls below AR's best so far.
+
+
+def _mark_compute(ax, results) -> None:
+    """On the FLOPs panel: each budget's compute crossover (arche.study.verdicts: where the MDLM's best bound
+    so far falls below AR's best so far) and compute multiplier (arche.study.multiplier: from AR's best to
+    where the MDLM's bound reaches it)."""
     for k, b in enumerate((results.get("verdicts") or {}).get("finding_2", {}).get("per_budget", [])):
         if b.get("crossover_flops"):
-            axes[1].axvline(b["crossover_flops"], color="grey", ls=STYLES[k % len(STYLES)], lw=0.8)
-            axes[1].annotate(
+            ax.axvline(b["crossover_flops"], color="grey", ls=STYLES[k % len(STYLES)], lw=0.8)
+            ax.annotate(
                 f"crossover ({b['crossover_epochs']} ep.)",
                 (b["crossover_flops"], 1.0),
                 xycoords=("data", "axes fraction"),
@@ -90,26 +115,13 @@ def fig_repetition(results):
                 va="top",
                 rotation=90,
             )
-    # The compute multiplier (arche.study.multiplier): from AR's best to where the MDLM's bound reaches it.
     for b in (results.get("verdicts") or {}).get("compute_multiplier", {}).get("per_budget", []):
         xs, y, k = (b["ar_flops"], b["mdlm_flops"]), b["ar_best"], budgets(results).index(b["chunks"])
-        axes[1].plot(xs, (y, y), STYLES[k % len(STYLES)], color="black", lw=0.9)
-        axes[1].plot([xs[1]], [y], ">" if b["kind"] == "more_than" else "o", color="black", ms=5)
-        axes[1].annotate(
+        ax.plot(xs, (y, y), STYLES[k % len(STYLES)], color="black", lw=0.9)
+        ax.plot([xs[1]], [y], ">" if b["kind"] == "more_than" else "o", color="black", ms=5)
+        ax.annotate(
             _multiplier_label(b), (xs[1], y), textcoords="offset points", xytext=(-2, 4), ha="right", fontsize=7
         )
-    axes[0].set_xscale("log", base=2)
-    axes[0].set_xticks(sorted({r["epochs"] for r in rows}), [str(e) for e in sorted({r["epochs"] for r in rows})])
-    axes[0].set(xlabel="epochs over the same unique tokens", ylabel="validation NLL (AR) / NELBO (MDLM), nats/token")
-    axes[1].set_xscale("log")
-    axes[1].set(xlabel="training FLOPs")
-    for ax in axes:
-        ax.grid(alpha=0.3, which="both")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7.5, frameon=False)
-    fig.suptitle("Repeating the same data: AR vs MDLM (star: each curve's best epoch count)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))  # room for the legend below the panels
-    return fig
 
 
 def _agg_text(values, scale="raw", digits=3, n_items=None) -> str:
