@@ -78,7 +78,7 @@ def test_the_paper_states_verdicts_with_verbs_and_throughput_from_the_benchmark(
 
 def test_figures_show_seed_values_and_a_log_perplexity_axis():
     pytest.importorskip("matplotlib")
-    from test_report import make_results
+    from report_fixture import make_results
 
     results = make_results()
     fig = report.fig_diversity(results)
@@ -90,7 +90,7 @@ def test_figures_show_seed_values_and_a_log_perplexity_axis():
 
 
 def test_discussion_sentences_have_their_verbs():
-    from test_report import make_results
+    from report_fixture import make_results
 
     results = make_results(synthetic=False)
     text = report.macros(results)["DiscussionText"]
@@ -101,12 +101,12 @@ def test_discussion_sentences_have_their_verbs():
 def test_more_ar_seeds_than_mdlm_seeds_print_both_ways():
     """AR may run five seeds and the MDLM three: the AR cells carry an interval, the MDLM cells each seed's
     value, the titles name both rules, and the per-seed rows list every seed."""
-    from test_report import _run, make_results
+    from report_fixture import make_results, run_row
 
     r = make_results()
     for seed in (3, 4):
         r["runs"].append(
-            _run("controlled", "ar", seed, [2.6, 2.0 + 0.1 * seed, 2.1 + 0.1 * seed], 500_000, 1e4, "elbo")
+            run_row("controlled", "ar", seed, [2.6, 2.0 + 0.1 * seed, 2.1 + 0.1 * seed], 500_000, 1e4, "elbo")
         )
     r["meta"]["seeds"] = [0, 1, 2, 3, 4]
     r["meta"]["seeds_by_arm"]["controlled/ar"] = [0, 1, 2, 3, 4]
