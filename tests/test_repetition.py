@@ -14,7 +14,7 @@ from arche.data import prepare
 from arche.profiles import load_config
 from arche.rundir import RunDirError, fork, read_metrics
 from arche.schedule import decay_start, lr_at
-from arche.study import repetition, verdicts
+from arche.study import comparison, repetition, verdicts
 from arche.train import train
 
 
@@ -151,6 +151,25 @@ def test_trained_tokens_count_the_steps_the_study_trained(tiny_study):
         cfg.batch_size * cfg.seq_len
     )
     assert f"{t['tokens'] / 1e6:,.1f}M training tokens" in repetition.describe(cfg, n)
+
+
+@pytest.mark.slow
+def test_the_wall_time_script_counts_each_trunk_once_and_every_set(tiny_study):
+    """benchmarks/study_wall_time.py: a forked branch's own tokens start at its fork, so the study's tokens are
+    the trunks' plus the decays' (trained_tokens) plus the judge's."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from study_wall_time import study_time
+
+    cfg, run, results = tiny_study
+    t = study_time(run)
+    judge = comparison.judge_arm(cfg).config
+    want = repetition.trained_tokens(cfg, results["meta"]["n_train_chunks"])["tokens"]
+    assert t["tokens"] == want + judge.steps * judge.batch_size * judge.seq_len
+    assert sum(1 for m in t["models"] if m["forked_at"]) == len(results["repetition"])  # every branch
+    assert len(t["samples"]) == len(results["samples"]) and all(s["wall_s"] > 0 for s in t["samples"])
+    assert all(m["train_s"] >= 0 for m in t["models"]) and t["recorded_total_s"] > 0
 
 
 @pytest.mark.slow
