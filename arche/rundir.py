@@ -92,7 +92,9 @@ def fork(src_dir, dst_dir, cfg: Config, paradigm: str, log=print) -> int:
         )
     dst.mkdir(parents=True, exist_ok=True)
     state.pop("format", None)
-    state.update(config=cfg.to_dict(), forked_from={"run_dir": str(src_dir), "step": step})
+    # the train time at the fork too: what the branch trains after it is its own (benchmarks/study_wall_time.py)
+    forked_from = {"run_dir": str(src_dir), "step": step, "train_time": state.get("train_time", 0.0)}
+    state.update(config=cfg.to_dict(), forked_from=forked_from)
     checkpoint.write(dst / "last.safetensors", tensors, state, json.loads(meta["param_groups"]))
     log(f"[{paradigm}] {dst}: forked from {src_dir} at step {step}")
     return step

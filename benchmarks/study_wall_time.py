@@ -1,15 +1,18 @@
-"""A study's wall time from what its run directory recorded: training (each trunk once, each forked branch from
-its fork on), evaluations and sample sets, with no model counted twice.
+"""A study's wall time from what its run directory recorded: data preparation, training (each trunk once, each
+forked branch from its fork on), evaluations, sample sets and the analysis, with no model counted twice.
 
     python benchmarks/study_wall_time.py RUN_DIR [--json]
 
 A branch forked from a trunk (arche.rundir.fork, the repetition study) carries the trunk's metrics rows and
-train_time up to the fork; only what it trained after the fork is its own. Recorded times are upper bounds on a
-shared machine: they include the time the run was paused (SIGSTOP) or shared the cores (work lost to a kill and
-redone after a resume is not counted: train_time resumes from the checkpoint). The second estimate
-counts each model's training tokens at the median speed of its own logged windows (paused windows are the slow
-tail the median ignores), evaluations, sample sets and the analysis (05_analysis's last attempt, from
-pipeline_state.json) as recorded.
+train_time up to the fork; only what it trained after the fork is its own (exactly, from the train time its fork
+recorded; for runs forked before fork recorded it, from the last logged row before the fork, which counts up to
+one logging window twice). Recorded times are those of a shared machine: they include the time the run was
+paused (SIGSTOP) or shared the cores; work lost to a kill and redone after a resume is not counted (train_time
+resumes from the checkpoint, and rows past it are dropped here as on resume). Not counted at all: checkpoint
+writes, loading models before sampling, notebook and kernel start-up; the stages' own seconds (01_data,
+05_analysis) are their last attempt's, from pipeline_state.json. The second estimate counts each model's
+training tokens at the median speed of its own logged windows (paused windows are the slow tail the median
+ignores; the first window after a fork or a resume, whose speed is overstated, is left out), the rest as recorded.
 """
 
 import argparse
@@ -24,32 +27,33 @@ from arche.io import read_jsonl  # noqa: E402
 
 
 def end_state(model_dir: Path) -> dict:
-    """The state of a model's last (or best) checkpoint: where it stopped, its train_time, its fork, its config."""
-    for name in ("last.safetensors", "best.safetensors"):
-        if (model_dir / name).exists():
-            return checkpoint.read_state(model_dir / name)
-    return {}
+    """The state of a model's last checkpoint (where it stopped, its train_time, its fork, its config); {} before
+    its first (best.safetensors would give the best step's, not the end's)."""
+    last = model_dir / "last.safetensors"
+    return checkpoint.read_state(last) if last.exists() else {}
 
 
 def model_time(model_dir: Path) -> dict:
     """One model's own training: the seconds, steps and tokens after its fork (none for a run not forked), its
-    evaluations, its median speed. Steps and tokens are exact (from the checkpoint); the seconds at the fork are
-    the last logged row's before it, so a forked model's seconds are within one logging window."""
+    evaluations, its median speed; up to its last checkpoint."""
     rows = read_jsonl(model_dir / "metrics.jsonl") or []
     state = end_state(model_dir)
-    start = (state.get("forked_from") or {}).get("step", 0)
+    fork = state.get("forked_from") or {}
+    start = fork.get("step", 0)
     end = state.get("step", rows[-1]["step"] if rows else 0)
     cfg = state.get("config") or json.loads((model_dir / "config.json").read_text())
     before = [r for r in rows if r["step"] <= start]
-    own = [r for r in rows if r["step"] > start]
-    t_end = state.get("train_time", own[-1]["train_time_s"] if own else 0.0)
-    speeds = [r["tokens_per_s"] for r in own if r.get("tokens_per_s")]
+    own = [r for r in rows if start < r["step"] <= end]
+    t_start = fork.get("train_time", before[-1]["train_time_s"] if before else 0.0)
+    t_end = state.get("train_time", own[-1]["train_time_s"] if own else t_start)
+    speeds = [r["tokens_per_s"] for r in own[1:] if r.get("tokens_per_s")]
     return {
         "dir": str(model_dir),
+        "forked": "forked_from" in state,
         "forked_at": start,
         "steps": end - start,
         "tokens": (end - start) * cfg["batch_size"] * cfg["seq_len"],
-        "train_s": t_end - (before[-1]["train_time_s"] if before else 0.0) if end > start else 0.0,
+        "train_s": t_end - t_start,
         "eval_s": sum(r.get("eval_time_s", 0.0) for r in own),
         "median_tok_s": statistics.median(speeds) if speeds else None,
     }
@@ -72,17 +76,24 @@ def study_time(run: Path) -> dict:
     train_s = sum(m["train_s"] for m in models)
     eval_s = sum(m["eval_s"] for m in models)
     sample_s = sum(s["wall_s"] for s in samples)
-    at_median = sum(m["tokens"] / m["median_tok_s"] for m in models if m["median_tok_s"])
+    # a model with no speed row past its first (a very short one) is counted as recorded
+    at_median = sum(m["tokens"] / m["median_tok_s"] if m["median_tok_s"] else m["train_s"] for m in models)
     state = json.loads((run / "pipeline_state.json").read_text()) if (run / "pipeline_state.json").exists() else {}
-    analysis = (state.get("stages", {}).get("05_analysis") or {}).get("seconds", 0.0)  # its last attempt's
+    stages = {k: (state.get("stages", {}).get(k) or {}).get("seconds", 0.0) for k in ("01_data", "05_analysis")}
     return {
         "run_dir": str(run),
         "models": models,
         "samples": samples,
         "tokens": sum(m["tokens"] for m in models),
-        "recorded_s": {"training": train_s, "evaluations": eval_s, "sampling": sample_s, "analysis": analysis},
-        "recorded_total_s": train_s + eval_s + sample_s + analysis,
-        "at_median_speed_total_s": at_median + eval_s + sample_s + analysis,
+        "recorded_s": {
+            "data": stages["01_data"],
+            "training": train_s,
+            "evaluations": eval_s,
+            "sampling": sample_s,
+            "analysis": stages["05_analysis"],
+        },
+        "recorded_total_s": train_s + eval_s + sample_s + sum(stages.values()),
+        "at_median_speed_total_s": at_median + eval_s + sample_s + sum(stages.values()),
     }
 
 
@@ -96,11 +107,11 @@ def main():
         print(json.dumps(t, indent=2))
         return
     trained = [m for m in t["models"] if m["steps"]]
-    forked = sum(1 for m in trained if m.get("forked_at"))
+    forked = sum(1 for m in trained if m["forked"])
     print(f"# {t['run_dir']}: {len(trained)} models trained ({forked} forked), {t['tokens'] / 1e6:,.1f}M tokens")
     for part, s in t["recorded_s"].items():
         print(f"{part:12} {s:10,.0f} s  ({s / 3600:.2f} h) recorded")
-    print(f"{'all':12} {t['recorded_total_s']:10,.0f} s  ({t['recorded_total_s'] / 3600:.2f} h) recorded (upper bound)")
+    print(f"{'all':12} {t['recorded_total_s']:10,.0f} s  ({t['recorded_total_s'] / 3600:.2f} h) recorded")
     s = t["at_median_speed_total_s"]
     print(f"{'all':12} {s:10,.0f} s  ({s / 3600:.2f} h) training at each model's median logged speed")
 

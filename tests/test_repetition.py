@@ -154,12 +154,11 @@ def test_trained_tokens_count_the_steps_the_study_trained(tiny_study):
 
 
 @pytest.mark.slow
-def test_the_wall_time_script_counts_each_trunk_once_and_every_set(tiny_study):
-    """benchmarks/study_wall_time.py: a forked branch's own tokens start at its fork, so the study's tokens are
-    the trunks' plus the decays' (trained_tokens) plus the judge's."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+def test_the_wall_time_script_counts_each_trunk_once_and_every_set(tiny_study, monkeypatch):
+    """benchmarks/study_wall_time.py: a forked branch's own tokens and seconds start at its fork, so the study's
+    tokens are the trunks' plus the decays' (trained_tokens) plus the judge's, and its seconds the trunks' plus
+    what each branch trained after its fork."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from study_wall_time import study_time
 
     cfg, run, results = tiny_study
@@ -167,9 +166,15 @@ def test_the_wall_time_script_counts_each_trunk_once_and_every_set(tiny_study):
     judge = comparison.judge_arm(cfg).config
     want = repetition.trained_tokens(cfg, results["meta"]["n_train_chunks"])["tokens"]
     assert t["tokens"] == want + judge.steps * judge.batch_size * judge.seq_len
-    assert sum(1 for m in t["models"] if m["forked_at"]) == len(results["repetition"])  # every branch
+    forked = [m for m in t["models"] if m["forked"]]
+    assert len(forked) == len(results["repetition"])  # every branch
+    for b in repetition.branches(cfg, results["meta"]["n_train_chunks"]):
+        state = checkpoint.read_state(repetition.branch_dir(run, b) / "last.safetensors")
+        mine = next(m for m in forked if m["dir"] == str(repetition.branch_dir(run, b)))
+        assert mine["train_s"] == state["train_time"] - state["forked_from"]["train_time"] > 0
     assert len(t["samples"]) == len(results["samples"]) and all(s["wall_s"] > 0 for s in t["samples"])
-    assert all(m["train_s"] >= 0 for m in t["models"]) and t["recorded_total_s"] > 0
+    parts = t["recorded_s"]
+    assert t["recorded_total_s"] == pytest.approx(sum(parts.values())) and parts["training"] > 0
 
 
 @pytest.mark.slow
