@@ -7,7 +7,7 @@ RUN_DIR ?= runs/$(PROFILE)
 RESULTS ?= results/replica.json
 REPETITION ?= results/repetition.json
 
-.PHONY: setup smoke test test-fast lint figures repetition-pdf analysis paper study replica repetition notebooks clean
+.PHONY: setup smoke test test-fast lint check-index figures repetition-pdf analysis paper study replica repetition notebooks clean
 
 setup: $(VENV)/.installed
 
@@ -41,6 +41,9 @@ test: setup             ## the test suite (CPU, a few minutes)
 
 test-fast: setup        ## the tests without the slow ones (marked slow: about 2 s or more each), for a quick loop
 	$(PY) -m pytest -q -m "not slow"
+
+check-index: setup     ## do the pins resolve on public PyPI (nothing installed; torch's CPU build looked up on its index)?
+	bash .ci/check_index $(PY)
 
 figures: setup          ## the committed study's figures, tables, macros and PDF from its results file alone
 	$(PY) -m arche figures --results $(RESULTS) --out runs/figures-replica --figures-dir figures \
