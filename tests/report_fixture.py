@@ -13,6 +13,15 @@ from arche import load_config, report
 
 ROOT = Path(__file__).resolve().parents[1]
 MAIN_TEX = ROOT / "paper" / "main.tex"
+# every table of a comparison's report
+TABLES = (
+    report.table_setup,
+    report.table_training,
+    report.table_val_loss,
+    report.table_diversity,
+    report.table_likelihood,
+    report.table_findings,
+)
 
 
 def _curve(values, paradigm, loss="elbo", steps=(100, 200, 300)):

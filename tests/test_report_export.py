@@ -5,7 +5,7 @@ import re
 
 import nbformat
 import pytest
-from report_fixture import MAIN_TEX, ROOT, TAGS, executed_notebook, make_results, minimal_results
+from report_fixture import MAIN_TEX, ROOT, TABLES, TAGS, executed_notebook, make_results, minimal_results
 
 from arche import report
 
@@ -157,14 +157,7 @@ def test_figures_without_optional_parts():
     m = report.macros(r)
     assert m["PubArBestVal"] == "n/a" and m["HasFrontier"] == "0" and m["FrontierArRange"] == "n/a"
     assert report.missing_macros(MAIN_TEX, set(m)) == []
-    for fn in (
-        report.table_setup,
-        report.table_training,
-        report.table_val_loss,
-        report.table_diversity,
-        report.table_likelihood,
-        report.table_findings,
-    ):
+    for fn in TABLES:
         report.to_booktabs(fn(r))
 
 

@@ -4,7 +4,7 @@ hand-made results fixture (tests/report_fixture.py)."""
 import math
 
 import pytest
-from report_fixture import make_results
+from report_fixture import TABLES, make_results
 
 from arche import report
 
@@ -152,14 +152,7 @@ def test_latex_escape_all_specials():
 
 
 def test_all_tables_render(results):
-    for fn in (
-        report.table_setup,
-        report.table_training,
-        report.table_val_loss,
-        report.table_diversity,
-        report.table_likelihood,
-        report.table_findings,
-    ):
+    for fn in TABLES:
         df = fn(results)
         tex = report.to_booktabs(df)
         # one tabular, or one per panel for a table whose panels are set apart (Table 4)
