@@ -116,7 +116,9 @@ def test_smoke_pipeline_killed_resumed_and_skipped(tmp_path, run_in_repo):
     assert not any(_alive(pid) for pid in kernels), "the notebook kernel outlived the killed runner"
     first = log_path.read_text()
     assert "[pipeline] 02_train_ar: running (2/5)" in first
-    assert re.search(r"\[ar\] step +15/40 \| loss", first), "training progress was not streamed as plain text"
+    # The rows reach the console through papermill and can trail metrics.jsonl by a moment, so the row of step 15
+    # may not be in the log yet when the kill lands (seen on a faster machine): an earlier row shows the streaming.
+    assert re.search(r"\[ar\] step +(5|10|15)/40 \| loss", first), "training progress was not streamed as plain text"
     state = read_state(run)
     assert state["stages"]["01_data"]["status"] == "done"
     assert state["stages"]["02_train_ar"]["status"] == "running"
