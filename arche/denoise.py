@@ -231,7 +231,7 @@ def _ancestral_batch(model, prefix, canvas, steps, gen, trace, temperature):
     return canvas
 
 
-BATCH_SAMPLERS = {  # keyed by config.MDLM_SAMPLERS (tests/test_sample.py checks they match)
+BATCH_SAMPLERS = {  # keyed by config.MDLM_SAMPLERS (tests/test_denoise.py checks they match)
     "confidence": _confidence_batch,
     "confidence_plain": _confidence_batch,
     "remask": _confidence_batch,
