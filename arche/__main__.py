@@ -1,4 +1,4 @@
-"""Command line: `python -m arche {config,params,prepare,train,sample,run,paper,figures,summary,notebooks} ...`.
+"""Command line: `python -m arche {config,params,prepare,regime,train,sample,run,paper,figures,summary,notebooks} ...`.
 
 Every command takes `--profile NAME` and any number of `--set key=value` overrides; an unknown key or
 a value of the wrong type stops the command before any work, naming the key. Every error the user can
@@ -212,13 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m arche", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _add_model_commands(sub)
+    _add_pipeline_commands(sub)
+    return parser
+
+
+def _add_model_commands(sub) -> None:
+    """The single steps: settings, parameter counts, data, pilots, one model's training and samples."""
     p = sub.add_parser("config", help="print a profile's resolved settings (and --set overrides), its cost and disk")
     _add_common(p)
     p.set_defaults(func=cmd_config)
-
-    p = sub.add_parser("notebooks", help="sync notebooks/NN_*.py (the source) with their .ipynb (jupytext)")
-    p.add_argument("--check", action="store_true", help="only report notebooks out of sync (exit 1)")
-    p.set_defaults(func=cmd_notebooks)
 
     p = sub.add_parser("params", help="parameter counts of every model variant, as JSON")
     _add_common(p)
@@ -249,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="samples JSONL (default: RUN_DIR/samples.jsonl)")
     p.set_defaults(func=cmd_sample)
 
+
+def _add_pipeline_commands(sub) -> None:
+    """The whole pipeline and what is made from its results: notebooks, report, paper, figures, summary."""
     p = sub.add_parser(
         "run",
         help="execute the notebooks with papermill, render report and paper",
@@ -290,7 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=None, help="a results.json instead of a run directory")
     p.add_argument("--readme", default=None, help="fill the README's results block instead of printing")
     p.set_defaults(func=cmd_summary)
-    return parser
+
+    p = sub.add_parser("notebooks", help="sync notebooks/NN_*.py (the source) with their .ipynb (jupytext)")
+    p.add_argument("--check", action="store_true", help="only report notebooks out of sync (exit 1)")
+    p.set_defaults(func=cmd_notebooks)
 
 
 def main(argv=None) -> int:

@@ -98,6 +98,23 @@ def time_for_masked_fraction(frac: float) -> float:
 # the MDLM samplers, one batch each
 
 
+def _penalised_and_tempered(V, seen_ids, repetition_penalty, temperature):
+    """The confidence sampler's logits transform for one round: the paper's repetition penalty on the tokens
+    already in the row (seen_ids), then the round's temperature."""
+
+    def transform(rows, seq):
+        # Only the entries of used tokens change; the same values as
+        # apply_repetition_penalty(rows, seen[seq], penalty) without an (M, V) mask.
+        rows = fp32_copy(rows[:, :V])  # [MASK] is never a candidate
+        if seen_ids is not None and seen_ids.size(1):
+            i, j = at_seen(rows, seq, seen_ids)
+            vals = rows[i, j]
+            rows[i, j] = torch.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
+        return rows / temperature
+
+    return transform
+
+
 def _confidence_batch(
     model, prefix, canvas, steps, gen, trace, temperature_start, temperature_end, repetition_penalty, rank_by
 ):
@@ -126,17 +143,7 @@ def _confidence_batch(
             if repetition_penalty != 1.0
             else None
         )
-
-        def transform(rows, seq):
-            # Only the entries of used tokens change; the same values as
-            # apply_repetition_penalty(rows, seen[seq], penalty) without an (M, V) mask.
-            rows = fp32_copy(rows[:, :V])  # [MASK] is never a candidate
-            if seen_ids is not None and seen_ids.size(1):
-                i, j = at_seen(rows, seq, seen_ids)
-                vals = rows[i, j]
-                rows[i, j] = torch.where(vals > 0, vals / repetition_penalty, vals * repetition_penalty)
-            return rows / temperature
-
+        transform = _penalised_and_tempered(V, seen_ids, repetition_penalty, temperature)
         rows, seq = denoise_logits_at(model, prefix, canvas, t, masked), rows_of(masked)
         k = math.ceil(remaining / (rounds - r))
         if rank_by == "max":  # rank first, then draw only the k tokens kept per sequence

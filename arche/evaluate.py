@@ -128,6 +128,14 @@ def mdlm_nelbo(
 
 
 @torch.no_grad()
+def _whole_openings(data, length: int, eot: int, n: int, rng, seed: int) -> list:
+    """Up to n held-out story openings of `length` tokens with no story end inside, a seeded subsample in order."""
+    rows = [r for r in reference_rows(data, 10**9, length, "openings", seed) if len(r) == length and eot not in r]
+    if len(rows) > n:
+        rows = [rows[i] for i in np.sort(rng.choice(len(rows), size=n, replace=False))]
+    return rows
+
+
 def infill_demo(cfg: Config, mdlm_dir, ar_dir, data, n: int = 100, device=None) -> dict:
     """MDLM infilling on held-out stories, scored by the AR model trained on the same data.
 
@@ -146,14 +154,8 @@ def infill_demo(cfg: Config, mdlm_dir, ar_dir, data, n: int = 100, device=None) 
     if ar_codec != codec:
         raise ValueError(f"{mdlm_dir} and {ar_dir} use different vocabularies")
 
-    rows = [
-        r
-        for r in reference_rows(data, 10**9, length, "openings", cfg.sample_seed)
-        if len(r) == length and codec.eot not in r
-    ]
     rng = np.random.default_rng(cfg.sample_seed)
-    if len(rows) > n:
-        rows = [rows[i] for i in np.sort(rng.choice(len(rows), size=n, replace=False))]
+    rows = _whole_openings(data, length, codec.eot, n, rng, cfg.sample_seed)
     result = {"n_stories": len(rows), "length": length, "sampler": cfg.mdlm_sampler, "steps": cfg.mdlm_steps}
     if not rows:
         return result

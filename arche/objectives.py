@@ -165,20 +165,33 @@ def held_out_losses(
     autocast = autocast or torch.autocast("cpu", enabled=False)
     was_training = model.training
     model.eval()
-    gen = torch.Generator().manual_seed(seed)
+    try:
+        if paradigm == "ar":
+            return _ar_held_out(model, batches, autocast)
+        return _mdlm_held_out(model, batches, torch.Generator().manual_seed(seed), eps, mdlm_loss, draws, autocast)
+    finally:
+        model.train(was_training)
+
+
+def _ar_held_out(model, batches, autocast) -> dict:
     nll = nll_n = 0.0
+    for tokens in batches:
+        with autocast:
+            s, n = ar_loss_sum(model, tokens)
+        nll, nll_n = nll + float(s), nll_n + n
+    v = nll / nll_n
+    return {"val_loss": v, "val_nll": v, "val_ppl": math.exp(min(v, 700))}
+
+
+def _mdlm_held_out(model, batches, gen, eps, mdlm_loss, draws, autocast) -> dict:
     # The published masked mean has far less noise than the NELBO (no weight over t): a few replicates
     # measure it; the rest of the forward passes go to the bound.
     mm_draws = min(draws, 4)
     mm, mm_n = [0.0] * mm_draws, [0.0] * mm_draws
     nelbo, nelbo_n = [0.0] * draws, [0.0] * draws
     for tokens in batches:
+        B, L = tokens.shape
         with autocast:
-            if paradigm == "ar":
-                s, n = ar_loss_sum(model, tokens)
-                nll, nll_n = nll + float(s), nll_n + n
-                continue
-            B, L = tokens.shape
             for r in range(draws):
                 if r < mm_draws:
                     # Stratified t over the batch lowers the variance of each replicate at no cost.
@@ -191,10 +204,6 @@ def held_out_losses(
                     mm_n[r] += mdlm_normalizer(mask, "masked_mean")
                 nelbo[r] += float(nelbo_by_count(model, tokens, gen, eps).sum())
                 nelbo_n[r] += B
-    model.train(was_training)
-    if paradigm == "ar":
-        v = nll / nll_n
-        return {"val_loss": v, "val_nll": v, "val_ppl": math.exp(min(v, 700))}
     mm_r = [a / b for a, b in zip(mm, mm_n)]
     nelbo_r = [a / b for a, b in zip(nelbo, nelbo_n)]
     m_mm, m_nelbo = sum(mm_r) / mm_draws, sum(nelbo_r) / draws
