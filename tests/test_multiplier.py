@@ -110,10 +110,10 @@ def test_the_post_hoc_label_follows_the_runs_date():
     assert verdicts.decided_after({"created": "2026-11-23 15:40:47"}) and verdicts.decided_after({})
     assert verdicts.decided_after({"created": "2026-11-30 23:59:59"})
     assert not verdicts.decided_after({"created": "2026-12-02 08:00:00"})
-    committed = json.loads((Path(__file__).parents[1] / "results" / "repetition.json").read_text())
-    assert rep.macros(committed)["RepPostHoc"] == "1"
-    assert any("post hoc" in line for line in rep.post_hoc_lines(committed))
-    later = {**committed, "meta": {**committed["meta"], "created": "2026-12-02 08:00:00"}}
+    first = json.loads((Path(__file__).parent / "data" / "repetition-2026-11-23.json").read_text())  # the first run
+    assert rep.macros(first)["RepPostHoc"] == "1"
+    assert any("post hoc" in line for line in rep.post_hoc_lines(first))
+    later = {**first, "meta": {**first["meta"], "created": "2026-12-02 08:00:00"}}
     later["verdicts"] = verdicts.repetition(later)
     assert later["verdicts"]["finding_2_paired"]["post_hoc"] is False
     assert later["verdicts"]["compute_multiplier"]["post_hoc"] is False

@@ -351,7 +351,8 @@ def test_the_fair_repetition_profile_trains_in_the_replicas_regime_to_128_epochs
         replica.n_tokens,
         replica.seq_len,
     )
-    n = json.loads((Path(__file__).parents[1] / "results" / "repetition.json").read_text())["meta"]["n_train_chunks"]
+    first = json.loads((Path(__file__).parent / "data" / "repetition-2026-11-23.json").read_text())  # the first run
+    n = first["meta"]["n_train_chunks"]
     epochs = {b.chunks: max(repetition.budget_epochs(cfg, b.chunks)) for b in repetition.branches(cfg, n, "ar")}
     assert epochs == {min(epochs): 128, max(epochs): 32}  # both trunks within 0.4% of the same cost
     # every branch and trunk trains at its paradigm's rate (the old profile, with no per-paradigm rate, at `lr`)

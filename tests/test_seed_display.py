@@ -54,7 +54,7 @@ def test_seed_values_need_no_new_latex_escaping():
 
 
 def test_repetition_tables_pad_by_the_texts_and_print_seed_values():
-    results = json.loads((ROOT / "results" / "repetition.json").read_text())
+    results = json.loads((ROOT / "tests" / "data" / "repetition-2026-11-23.json").read_text())
     df = report_repetition.table_repetition_samples(results)
     cells = [c for c in df.to_numpy().ravel() if isinstance(c, str)]
     assert not any("[0.000, 1.000]" in c for c in cells)  # the unpadded interval of 1.0 and 0.879

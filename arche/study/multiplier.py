@@ -3,7 +3,8 @@ to reach AR's best validation loss on the same unique data (Nie et al., arXiv 24
 scale; Prabhudesai et al., arXiv 2507.15857, frame the same question as a compute crossover).
 
 MULTIPLIER_RULE is the definition, written and committed before the repetition re-run it first judges; on
-results that existed before it (results/repetition.json, run 2026-11-23) it is post hoc, and the paper says so.
+results that existed before it (the first run, of 2026-11-23: tests/data/repetition-2026-11-23.json) it is post
+hoc, and the paper says so.
 Pure functions of results.json rows (no torch).
 """
 

@@ -39,8 +39,9 @@ POST_HOC_RULES_DATE = "2026-11-30"  # PAIRED_RULE and arche.study.multiplier.MUL
 
 def decided_after(meta: dict) -> bool:
     """Whether PAIRED_RULE and MULTIPLIER_RULE were decided after this results file's run: a results file analysed
-    on or before the day they were committed (results/repetition.json of 2026-11-23) is labelled post hoc; one
-    analysed later (repetition_fair, started after them) ran under them. No date: post hoc (the cautious label)."""
+    on or before the day they were committed (the first run, of 2026-11-23, kept as
+    tests/data/repetition-2026-11-23.json) is labelled post hoc; one analysed later (repetition_fair, started after
+    them) ran under them. No date: post hoc (the cautious label)."""
     created = str(meta.get("created") or "")[:10]
     return not created or created <= POST_HOC_RULES_DATE
 
