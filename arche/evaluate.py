@@ -127,7 +127,6 @@ def mdlm_nelbo(
 # infilling: what only the MDLM can do
 
 
-@torch.no_grad()
 def _whole_openings(data, length: int, eot: int, n: int, rng, seed: int) -> list:
     """Up to n held-out story openings of `length` tokens with no story end inside, a seeded subsample in order."""
     rows = [r for r in reference_rows(data, 10**9, length, "openings", seed) if len(r) == length and eot not in r]
@@ -136,6 +135,7 @@ def _whole_openings(data, length: int, eot: int, n: int, rng, seed: int) -> list
     return rows
 
 
+@torch.no_grad()
 def infill_demo(cfg: Config, mdlm_dir, ar_dir, data, n: int = 100, device=None) -> dict:
     """MDLM infilling on held-out stories, scored by the AR model trained on the same data.
 
