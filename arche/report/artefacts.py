@@ -26,6 +26,7 @@ from .fmt import to_markdown
 from .frontier import fig_frontier
 from .macros import macros
 from .paper import build_paper
+from .repetition_text import post_hoc_lines
 from .setup import table_setup
 from .tables import table_likelihood, table_training, table_val_loss
 
@@ -168,7 +169,7 @@ def summary_markdown(results, run_dir=None, source=None) -> str:
             "",
             f"**Finding 2 (AR overfits while the MDLM still improves) {v['outcome']}** by the rule fixed before "
             f"the run: {v['reason'].rstrip('.')}.",
-            *report_repetition.post_hoc_lines(results),
+            *post_hoc_lines(results),
             "",
             "Validation NLL (AR) and NELBO (MDLM), nats/token, at the end of each epoch count (* the best):",
             "",

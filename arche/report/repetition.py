@@ -14,6 +14,7 @@ from ..numfmt import SEED_VALUES_MAX, fmt_agg
 from ..study.results import epochs_by_budget, is_repetition  # noqa: F401  (arche.report.repetition.is_repetition)
 from ..study.verdicts import curves
 from .discussion import VERDICT_PHRASE
+from .repetition_text import multiplier_label, post_hoc_macros
 
 LABEL = {"ar": "AR", "mdlm": "MDLM"}
 COLORS = {"ar": "#3366aa", "mdlm": "#dd7733"}
@@ -119,9 +120,7 @@ def _mark_compute(ax, results) -> None:
         xs, y, k = (b["ar_flops"], b["mdlm_flops"]), b["ar_best"], budgets(results).index(b["chunks"])
         ax.plot(xs, (y, y), STYLES[k % len(STYLES)], color="black", lw=0.9)
         ax.plot([xs[1]], [y], ">" if b["kind"] == "more_than" else "o", color="black", ms=5)
-        ax.annotate(
-            _multiplier_label(b), (xs[1], y), textcoords="offset points", xytext=(-2, 4), ha="right", fontsize=7
-        )
+        ax.annotate(multiplier_label(b), (xs[1], y), textcoords="offset points", xytext=(-2, 4), ha="right", fontsize=7)
 
 
 def _agg_text(values, scale="raw", digits=3, n_items=None) -> str:
@@ -223,7 +222,7 @@ def macros(results) -> dict[str, str]:
         m[f"Rep{name}Crossover"] = (
             f"at {cross} epochs ({b['crossover_flops']:.2g} FLOPs)" if cross else f"none within {b['e_max']} epochs"
         )
-    m.update(_post_hoc_macros(results, names))
+    m.update(post_hoc_macros(results, dict(zip(budgets(results), names))))
     train_time = sum(r["train_time_s"] for r in results["repetition"])
     m["RepTrainMinutes"] = f"{train_time / 60:.0f}"
     return {k: _tex(val) if k not in ("RepDecayPct",) else val for k, val in m.items()}
@@ -241,82 +240,6 @@ def _epochs_phrase(results) -> str:
         tokens = next(r["unique_tokens"] for r in rows if r["chunks"] == c)
         parts.append(f"{', '.join(map(str, epochs))} epochs ({tokens:,}{' unique tokens' if i == 0 else ''})")
     return " and ".join(parts)
-
-
-def _post_hoc_macros(results, names) -> dict[str, str]:
-    """The paired verdict and the compute multiplier (arche.study.verdicts.PAIRED_RULE, arche.study.multiplier):
-    analyses decided after the first results; "not computed" for a results.json written before them. A
-    budget's macros are named by its place among all budgets (Full: the largest), as the rule's are."""
-    v = results["verdicts"]
-    paired, mult = v.get("finding_2_paired"), v.get("compute_multiplier")
-    name_of = dict(zip(budgets(results), names))
-    top = ((paired or {}).get("per_budget") or [{}])[0]  # the largest budget with both paradigms, if any
-    top_pairs = top.get("mdlm_gain", {}).get("n_pairs", 0)
-    # post hoc for a run analysed before these analyses were decided (verdicts.decided_after); older files: post hoc
-    post_hoc = (paired or {}).get("post_hoc", True) or (mult or {}).get("post_hoc", True)
-    m = {"RepPostHoc": "1" if post_hoc else "0",
-         "RepPairedRule": paired["rule"] if paired else "not computed",
-         "RepPairedOutcome": paired["outcome"] if paired else "not computed",
-         "RepPairedReason": paired["reason"].rstrip(".") if paired else "not computed",
-         "RepMultiplierRule": mult["rule"] if mult else "not computed",
-         # the t quantile a 95% paired interval over these pairs multiplies its standard error by
-         "RepPairedT": f"{stats.t_quantile(0.95, top_pairs - 1):.1f}" if top_pairs > 1 else "undefined"}  # fmt: skip
-    for b in (paired or {}).get("per_budget", []):
-        m[f"Rep{name_of[b['chunks']]}PairedOutcome"] = b["outcome"]
-    for b in (mult or {}).get("per_budget", []):
-        name = name_of[b["chunks"]]
-        m[f"Rep{name}Multiplier"] = _multiplier_text(b)
-        m[f"Rep{name}MultiplierFlops"] = _multiplier_flops(b)
-        m[f"Rep{name}MultiplierSeeds"] = "; ".join(f"seed {s}: {_multiplier_text(x)}" for s, x in b["per_seed"].items())
-    return m
-
-
-def post_hoc_lines(results) -> list[str]:
-    """The README's lines for the analyses decided after the first results (none when not computed)."""
-    v = results["verdicts"]
-    lines = []
-    if paired := v.get("finding_2_paired"):
-        when = (
-            "a rule decided after these results, post hoc" if paired.get("post_hoc", True) else "fixed before the run"
-        )
-        lines += ["", f"Paired by seed ({when}): **{paired['outcome']}**: {paired['reason'].rstrip('.')}."]
-    mult = v.get("compute_multiplier") or {}
-    when = "post hoc" if mult.get("post_hoc", True) else "fixed before the run"
-    for b in mult.get("per_budget", []):
-        seeds = "; ".join(f"seed {s}: {_multiplier_text(x)}" for s, x in b["per_seed"].items())
-        lines += ["", f"Compute multiplier with {b['unique_tokens']:,} unique tokens ({when}): "
-                  f"**{_multiplier_text(b)}**. {_multiplier_flops(b)} ({seeds})."]  # fmt: skip
-    return lines
-
-
-def _multiplier_text(b: dict) -> str:
-    """What the multiplier is known to be: "4.2 times AR's FLOPs", "at most 1.0 times AR's FLOPs" (the MDLM's
-    first run is there), "not reached by 4.0 times AR's FLOPs" (the bound never got there: no multiplier for
-    the NLL follows)."""
-    times = f"{b['multiplier']:.1f} times AR's FLOPs"
-    return {"more_than": f"not reached by {times}", "at_most": f"at most {times}"}.get(b["kind"], times)
-
-
-def _multiplier_label(b: dict) -> str:
-    """The figure's short form of _multiplier_text."""
-    return {"more_than": "not by {:.1f}\u00d7", "at_most": "\u2264 {:.1f}\u00d7"}.get(b["kind"], "{:.1f}\u00d7").format(
-        b["multiplier"]
-    )
-
-
-def _multiplier_flops(b: dict) -> str:
-    """The FLOPs the multiplier rests on, as a sentence."""
-    where = {"more_than": "had not reached it by", "at_most": "had reached it by"}.get(b["kind"], "reaches it at")
-    return (
-        f"AR reaches its best, {b['ar_best']:.3f}, after {_sci(b['ar_flops'])} FLOPs; the MDLM's bound {where} "
-        f"{_sci(b['mdlm_flops'])}"
-    )
-
-
-def _sci(x: float) -> str:
-    """1.6e13 rather than Python's 1.6e+13 (and 4e12 rather than 4e+12)."""
-    mantissa, exponent = f"{x:.1e}".split("e")
-    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
 def _spread_text(n_seeds: int) -> str:

@@ -7,9 +7,11 @@ dispatches on it:
     repetition   the same models on data repeated for more and more epochs -> its own rows in results.json
 
 Beside them: `results` (reading results.json back), `findings` and `verdicts` (the rules that turn it
-into verdicts), `frontier` (finding 3 at equal quality), `judges` (the judges and reference texts) and
-`regime` (the pilots that choose the training regime). Nothing here imports the report or the runner,
-and importing this package loads no torch (the report reads `results`, `findings` and `frontier`).
+into verdicts), `frontier` (finding 3 at equal quality), `judges` (the judges and reference texts),
+`regime` (the pilots that choose the training regime), and for the repetition study `multiplier` (the
+MDLM's compute multiplier) and `shape` (where each curve stands at its last epoch count). Nothing here
+imports the report or the runner, and importing this package loads no torch (the report reads `results`,
+`findings` and `frontier`).
 """
 
 from __future__ import annotations

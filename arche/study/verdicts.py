@@ -15,6 +15,7 @@ import math
 from .. import stats
 from .findings import OUTCOMES  # noqa: F401  (the one list of outcomes)
 from .multiplier import compute_multiplier
+from .shape import by_seed, curve_shapes
 
 REPETITION_RULE = (
     "For each paradigm and unique-data budget, L(e) is the validation bound (AR NLL, MDLM NELBO; "
@@ -192,13 +193,8 @@ def repetition(results: dict) -> dict:
         },
         "finding_2_paired": repetition_paired(results),
         "compute_multiplier": {**compute_multiplier(results), "post_hoc": decided_after(results["meta"])},
+        "curve_shapes": curve_shapes(results),  # descriptive, decided after the fair re-run (arche.study.shape)
     }
-
-
-def _by_seed(rows: list[dict], chunks: int, paradigm: str, epochs: int) -> dict:
-    """{seed: L} of one epoch count's runs."""
-    key = (chunks, paradigm, epochs)
-    return {r["seed"]: r["val"] for r in rows if (r["chunks"], r["paradigm"], r["epochs"]) == key}
 
 
 def paired_budget(rows: list[dict], chunks: int, curve: dict, unigram_entropy: float) -> dict:
@@ -208,7 +204,7 @@ def paired_budget(rows: list[dict], chunks: int, curve: dict, unigram_entropy: f
     e_max = max(curve["ar"])
 
     def diff(paradigm, a, b):  # L(a) - L(b), seed by seed
-        return stats.paired_compare(_by_seed(rows, chunks, paradigm, a), _by_seed(rows, chunks, paradigm, b))
+        return stats.paired_compare(by_seed(rows, chunks, paradigm, a), by_seed(rows, chunks, paradigm, b))
 
     rise, gain = diff("ar", e_max, star["ar"]), diff("mdlm", star["ar"], star["mdlm"])
     out = {"chunks": chunks, "e_star": star, "e_max": e_max, "ar_rise": rise, "mdlm_gain": gain}

@@ -1,0 +1,75 @@
+"""Where each repetition curve stands at its last epoch count (arche.study.shape.SHAPE_RULE), and how the
+compute multiplier reads against the literature (arche.report.repetition_text), on rows whose answers are
+known by construction."""
+
+import pytest
+
+from arche.report.repetition_text import literature_text, shape_text
+from arche.study import verdicts
+from arche.study.shape import SHAPES, curve_shapes, last_doubling
+
+
+def _rows(curves: dict, chunks: int = 100) -> list[dict]:
+    """{(paradigm, seed): {epochs: val}} -> repetition rows."""
+    return [
+        {"paradigm": p, "seed": s, "chunks": chunks, "unique_tokens": chunks * 10, "epochs": e, "flops": float(e),
+         "val": v, "val_se": 0.0}
+        for (p, s), by_e in curves.items() for e, v in by_e.items()
+    ]  # fmt: skip
+
+
+def test_a_curve_turned_flat_or_still_falling_over_its_last_doubling():
+    rows = _rows(
+        {
+            **{("ar", s): {8: 3.0 + d, 16: 3.5 + d, 32: 5.0 + 2 * d} for s, d in enumerate((0.0, 0.1, -0.05))},
+            # seeds that disagree in sign: the mean change is small and its interval spans zero
+            **{("mdlm", s): {8: 5.0, 16: 4.6 + d, 32: 4.6 - d} for s, d in enumerate((0.0, 0.1, -0.2))},
+        }
+    )
+    ar, mdlm = last_doubling(rows, 100, "ar"), last_doubling(rows, 100, "mdlm")
+    assert (ar["from"], ar["to"], ar["shape"]) == (16, 32, "turned")
+    assert ar["change"]["diff"] == pytest.approx(1.5 + (0.0 + 0.1 - 0.05) / 3)
+    assert mdlm["shape"] == "flat" and mdlm["change"]["lo"] < 0 < mdlm["change"]["hi"]
+    falling = _rows({("mdlm", s): {16: 5.0 + d, 32: 4.5 + d / 2} for s, d in enumerate((0.0, 0.1, 0.3))})
+    assert last_doubling(falling, 100, "mdlm")["shape"] == "still falling"
+    assert {ar["shape"], mdlm["shape"]} <= set(SHAPES)
+
+
+def test_a_curve_without_its_half_or_a_second_seed_is_not_testable():
+    odd = _rows({("ar", 0): {1: 4.0, 3: 3.0}, ("ar", 1): {1: 4.1, 3: 3.1}})
+    assert last_doubling(odd, 100, "ar") == {"from": None, "to": 3, "change": None, "shape": "not testable"}
+    one = last_doubling(_rows({("ar", 0): {4: 4.0, 8: 3.0}}), 100, "ar")
+    assert one["shape"] == "not testable" and one["change"]["n_pairs"] == 1
+    assert shape_text(one) == "not testable: -1.000 from 4 to 8 epochs (1 seed, no interval)"
+
+
+def test_the_shapes_are_reported_per_budget_beside_the_verdicts_and_always_post_hoc():
+    curves = {("ar", s): {4: 3.0, 8: 4.0 + s / 10} for s in range(3)}
+    curves |= {("mdlm", s): {4: 6.0, 8: 5.0 - s / 10} for s in range(3)}
+    rows = _rows(curves, 400) + _rows(curves, 100)
+    results = {"repetition": rows, "meta": {"unigram_entropy": {"controlled": 9.0}, "main_protocol": "controlled",
+                                            "created": "2027-01-01 00:00:00"}}  # fmt: skip
+    shapes = verdicts.repetition(results)["curve_shapes"]
+    assert shapes == curve_shapes(results) and shapes["post_hoc"] is True
+    assert [b["chunks"] for b in shapes["per_budget"]] == [400, 100]
+    assert [(b["ar"]["shape"], b["mdlm"]["shape"]) for b in shapes["per_budget"]] == [("turned", "still falling")] * 2
+
+
+def _mult(kind: str, x: float) -> dict:
+    return {"kind": kind, "multiplier": x, "ar_best": 3.0, "ar_flops": 1.0, "mdlm_flops": x}
+
+
+def test_the_multiplier_reads_against_nie_et_al_and_the_crossover():
+    flat = {"from": 64, "to": 128, "shape": "flat"}
+    falling = {"from": 16, "to": 32, "shape": "still falling"}
+    past = literature_text(_mult("more_than", 16.0), flat)
+    assert past.startswith("more than 16 times AR's FLOPs, already at or past their ~16 times")
+    assert "stopped falling (flat from 64 to 128 epochs)" in past and "no sign of the crossover" in past
+    short = literature_text(_mult("more_than", 4.0), falling)
+    assert "short of their ~16 times, so this run cannot tell against it" in short
+    assert "still falling from 16 to 32 epochs, so more epochs might yet reach" in short
+    # a multiplier found says nothing about the curve's tail
+    assert literature_text(_mult("interpolated", 4.2), flat) == "4.2 times AR's FLOPs, below their ~16 times"
+    assert literature_text(_mult("interpolated", 20.0), None) == "20.0 times AR's FLOPs, above their ~16 times"
+    assert literature_text(_mult("at_most", 1.0), flat) == "at most 1.0 times AR's FLOPs, below their ~16 times"
+    assert literature_text(_mult("more_than", 4.0), None).endswith("cannot tell against it")
