@@ -4,6 +4,7 @@ MDLM's compute multiplier (MULTIPLIER_RULE), on rows whose answers are known by 
 import math
 
 import pytest
+from repetition_rows import repetition_rows
 
 from arche.study import verdicts
 from arche.study.multiplier import compute_multiplier, crossing
@@ -20,22 +21,13 @@ def test_the_crossing_is_interpolated_in_log_flops():
     assert crossing([(1, 5.0), (2, 4.0)], 3.0) == {"flops": 2, "kind": "more_than"}
 
 
-def _rows(curves: dict, chunks: int = 100) -> list[dict]:
-    """{(paradigm, seed): {epochs: val}} -> repetition rows; FLOPs = epochs (equal per token for both)."""
-    return [
-        {"paradigm": p, "seed": s, "chunks": chunks, "unique_tokens": chunks * 10, "epochs": e, "flops": float(e),
-         "val": v, "val_se": 0.0}
-        for (p, s), by_e in curves.items() for e, v in by_e.items()
-    ]  # fmt: skip
-
-
 def _results(rows: list[dict], entropy: float = 9.0) -> dict:
     return {"repetition": rows, "meta": {"unigram_entropy": {"controlled": entropy}, "main_protocol": "controlled"}}
 
 
 def test_the_multiplier_is_the_mdlm_flops_to_ar_best_over_ar_flops():
     ar = {1: 5.0, 2: 4.0, 4: 3.0, 8: 3.5}  # best 3.0 at 4
-    rows = _rows({("ar", 0): ar, ("ar", 1): ar, ("mdlm", 0): {1: 6.0, 4: 5.0, 16: 3.0, 32: 2.0},
+    rows = repetition_rows({("ar", 0): ar, ("ar", 1): ar, ("mdlm", 0): {1: 6.0, 4: 5.0, 16: 3.0, 32: 2.0},
                   ("mdlm", 1): {1: 6.0, 4: 5.0, 16: 4.0, 32: 2.0}})  # fmt: skip
     b = compute_multiplier(_results(rows))["per_budget"][0]
     assert (b["ar_best"], b["ar_flops"]) == (3.0, 4.0)
@@ -46,7 +38,7 @@ def test_the_multiplier_is_the_mdlm_flops_to_ar_best_over_ar_flops():
 
 
 def test_a_multiplier_never_reached_is_a_lower_bound():
-    rows = _rows({("ar", 0): {1: 4.0, 2: 3.0}, ("mdlm", 0): {1: 6.0, 2: 5.0, 8: 4.0}})
+    rows = repetition_rows({("ar", 0): {1: 4.0, 2: 3.0}, ("mdlm", 0): {1: 6.0, 2: 5.0, 8: 4.0}})
     b = compute_multiplier(_results(rows))["per_budget"][0]
     assert b["kind"] == "more_than" and b["multiplier"] == 4.0  # more than 8 / 2
 
@@ -57,7 +49,7 @@ def test_the_paired_rule_sees_a_gain_every_seed_shares_that_the_unpaired_rule_ca
     for s, (offset, wiggle) in enumerate([(0.0, 0.0), (1.0, 0.01), (2.0, -0.01)]):
         curves[("ar", s)] = {1: 4.0 + offset / 100, 2: 3.0 + offset / 100, 4: 3.8 + offset / 100}
         curves[("mdlm", s)] = {1: 6.0 + offset, 2: 5.5 + offset, 4: 5.0 + offset + wiggle}
-    results = _results(_rows(curves))
+    results = _results(repetition_rows(curves))
     v = verdicts.repetition(results)
     assert v["finding_2"]["outcome"] == "inconclusive"  # unpaired: the 1-nat spread between seeds hides it
     paired = v["finding_2_paired"]
@@ -67,11 +59,11 @@ def test_the_paired_rule_sees_a_gain_every_seed_shares_that_the_unpaired_rule_ca
     # and an MDLM whose best comes no later than AR's does not hold, paired or not
     for s in range(3):
         curves[("mdlm", s)] = {1: 5.0 + s, 2: 4.5 + s, 4: 4.9 + s}
-    assert verdicts.repetition(_results(_rows(curves)))["finding_2_paired"]["outcome"] == "does not hold"
+    assert verdicts.repetition(_results(repetition_rows(curves)))["finding_2_paired"]["outcome"] == "does not hold"
 
 
 def test_one_seed_pairs_nothing():
-    rows = _rows({("ar", 0): {1: 4.0, 2: 3.0, 4: 3.5}, ("mdlm", 0): {1: 6.0, 2: 5.0, 4: 4.0}})
+    rows = repetition_rows({("ar", 0): {1: 4.0, 2: 3.0, 4: 3.5}, ("mdlm", 0): {1: 6.0, 2: 5.0, 4: 4.0}})
     paired = verdicts.repetition(_results(rows))["finding_2_paired"]
     assert paired["outcome"] == "not testable" and "fewer than two seeds pair" in paired["reason"]
 
@@ -79,7 +71,7 @@ def test_one_seed_pairs_nothing():
 def test_a_missing_or_failed_run_leaves_the_other_seeds_and_epochs_alone():
     ar = {1: 5.0, 2: 4.0, 4: 3.5, 8: 3.0, 16: 3.4, 32: 3.6}
     md = {1: 6.0, 2: 5.5, 4: 5.0, 8: 4.5, 16: 4.0, 32: 2.0}
-    rows = _rows({("ar", 0): ar, ("ar", 1): {e: v for e, v in ar.items() if e != 8}, ("mdlm", 0): md,
+    rows = repetition_rows({("ar", 0): ar, ("ar", 1): {e: v for e, v in ar.items() if e != 8}, ("mdlm", 0): md,
                   ("mdlm", 1): {**md, 16: float("nan")}})  # fmt: skip
     b = compute_multiplier(_results(rows))["per_budget"][0]
     # AR's 8 epochs ran for seed 0 only: its mean there is seed 0's 3.0, still AR's best
@@ -91,8 +83,8 @@ def test_a_missing_or_failed_run_leaves_the_other_seeds_and_epochs_alone():
 
 
 def test_a_budget_without_the_mdlm_is_left_out_and_the_first_run_can_already_be_there():
-    rows = _rows({("ar", 0): {1: 4.0, 2: 3.0}, ("mdlm", 0): {1: 2.5, 2: 2.0}}, chunks=200)
-    rows += _rows({("ar", 0): {1: 4.0, 2: 3.0}}, chunks=300)  # the largest budget, AR only
+    rows = repetition_rows({("ar", 0): {1: 4.0, 2: 3.0}, ("mdlm", 0): {1: 2.5, 2: 2.0}}, chunks=200)
+    rows += repetition_rows({("ar", 0): {1: 4.0, 2: 3.0}}, chunks=300)  # the largest budget, AR only
     v = verdicts.repetition_paired(_results(rows))
     assert [b["chunks"] for b in v["per_budget"]] == [200]
     (b,) = compute_multiplier(_results(rows))["per_budget"]

@@ -3,23 +3,15 @@ compute multiplier reads against the literature (arche.report.repetition_text), 
 known by construction."""
 
 import pytest
+from repetition_rows import repetition_rows
 
 from arche.report.repetition_text import literature_text, shape_text
 from arche.study import verdicts
 from arche.study.shape import SHAPES, curve_shapes, last_doubling
 
 
-def _rows(curves: dict, chunks: int = 100) -> list[dict]:
-    """{(paradigm, seed): {epochs: val}} -> repetition rows."""
-    return [
-        {"paradigm": p, "seed": s, "chunks": chunks, "unique_tokens": chunks * 10, "epochs": e, "flops": float(e),
-         "val": v, "val_se": 0.0}
-        for (p, s), by_e in curves.items() for e, v in by_e.items()
-    ]  # fmt: skip
-
-
 def test_a_curve_turned_flat_or_still_falling_over_its_last_doubling():
-    rows = _rows(
+    rows = repetition_rows(
         {
             **{("ar", s): {8: 3.0 + d, 16: 3.5 + d, 32: 5.0 + 2 * d} for s, d in enumerate((0.0, 0.1, -0.05))},
             # seeds that disagree in sign: the mean change is small and its interval spans zero
@@ -30,15 +22,15 @@ def test_a_curve_turned_flat_or_still_falling_over_its_last_doubling():
     assert (ar["from"], ar["to"], ar["shape"]) == (16, 32, "turned")
     assert ar["change"]["diff"] == pytest.approx(1.5 + (0.0 + 0.1 - 0.05) / 3)
     assert mdlm["shape"] == "flat" and mdlm["change"]["lo"] < 0 < mdlm["change"]["hi"]
-    falling = _rows({("mdlm", s): {16: 5.0 + d, 32: 4.5 + d / 2} for s, d in enumerate((0.0, 0.1, 0.3))})
+    falling = repetition_rows({("mdlm", s): {16: 5.0 + d, 32: 4.5 + d / 2} for s, d in enumerate((0.0, 0.1, 0.3))})
     assert last_doubling(falling, 100, "mdlm")["shape"] == "still falling"
     assert {ar["shape"], mdlm["shape"]} <= set(SHAPES)
 
 
 def test_a_curve_without_its_half_or_a_second_seed_is_not_testable():
-    odd = _rows({("ar", 0): {1: 4.0, 3: 3.0}, ("ar", 1): {1: 4.1, 3: 3.1}})
+    odd = repetition_rows({("ar", 0): {1: 4.0, 3: 3.0}, ("ar", 1): {1: 4.1, 3: 3.1}})
     assert last_doubling(odd, 100, "ar") == {"from": None, "to": 3, "change": None, "shape": "not testable"}
-    one = last_doubling(_rows({("ar", 0): {4: 4.0, 8: 3.0}}), 100, "ar")
+    one = last_doubling(repetition_rows({("ar", 0): {4: 4.0, 8: 3.0}}), 100, "ar")
     assert one["shape"] == "not testable" and one["change"]["n_pairs"] == 1
     assert shape_text(one) == "not testable: -1.000 from 4 to 8 epochs (1 seed, no interval)"
 
@@ -46,7 +38,7 @@ def test_a_curve_without_its_half_or_a_second_seed_is_not_testable():
 def test_the_shapes_are_reported_per_budget_beside_the_verdicts_and_always_post_hoc():
     curves = {("ar", s): {4: 3.0, 8: 4.0 + s / 10} for s in range(3)}
     curves |= {("mdlm", s): {4: 6.0, 8: 5.0 - s / 10} for s in range(3)}
-    rows = _rows(curves, 400) + _rows(curves, 100)
+    rows = repetition_rows(curves, 400) + repetition_rows(curves, 100)
     results = {"repetition": rows, "meta": {"unigram_entropy": {"controlled": 9.0}, "main_protocol": "controlled",
                                             "created": "2027-01-01 00:00:00"}}  # fmt: skip
     shapes = verdicts.repetition(results)["curve_shapes"]
