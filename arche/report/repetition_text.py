@@ -33,6 +33,7 @@ def post_hoc_macros(results, name_of: dict) -> dict[str, str]:
         m[f"Rep{name_of[b['chunks']]}PairedOutcome"] = b["outcome"]
     shapes = {b["chunks"]: b for b in (v.get("curve_shapes") or {}).get("per_budget", [])}
     m["RepShapeRule"] = (v.get("curve_shapes") or {}).get("rule", "not computed")
+    m["RepShapePostHoc"] = "1" if (v.get("curve_shapes") or {}).get("post_hoc", True) else "0"
     for chunks, name in name_of.items():
         for p, P in (("ar", "Ar"), ("mdlm", "Mdlm")):
             m[f"Rep{name}{P}Shape"] = shape_text(shapes[chunks][p]) if p in shapes.get(chunks, {}) else "not computed"
@@ -60,14 +61,16 @@ def post_hoc_lines(results) -> list[str]:
         seeds = "; ".join(f"seed {s}: {multiplier_text(x)}" for s, x in b["per_seed"].items())
         lines += ["", f"Compute multiplier with {b['unique_tokens']:,} unique tokens ({when}): "
                   f"**{multiplier_text(b)}**. {multiplier_flops(b)} ({seeds})."]  # fmt: skip
+    shapes = v.get("curve_shapes") or {}
     per_budget = [
         f"with {b['unique_tokens']:,} unique tokens "
         + ", ".join(f"{p.upper()} {shape_text(b[p])}" for p in ("ar", "mdlm") if p in b)
-        for b in (v.get("curve_shapes") or {}).get("per_budget", [])
+        for b in shapes.get("per_budget", [])
     ]
     if per_budget:
-        lines += ["", f"Where the curves stand over their last doubling of epochs (descriptive, decided after these "
-                      f"results, post hoc): {'; '.join(per_budget)}."]  # fmt: skip
+        when = "decided after these results, post hoc" if shapes.get("post_hoc", True) else "fixed before the run"
+        lines += ["", f"Where the curves stand over their last doubling of epochs (descriptive, {when}): "
+                      f"{'; '.join(per_budget)}."]  # fmt: skip
     return lines
 
 
@@ -96,9 +99,11 @@ def multiplier_flops(b: dict) -> str:
 def shape_text(s: dict) -> str:
     """One curve's SHAPE_RULE result: "flat: -0.014 from 64 to 128 epochs (95% paired interval ...)"."""
     c = s.get("change")
-    if not c or c.get("diff") is None:
-        return f"{s['shape']} (no earlier epoch count to compare with {s['to']})"
+    if s.get("from") is None:
+        return f"{s['shape']} (no run at half its last epoch count, {s['to']})"
     span = f"from {s['from']} to {s['to']} epochs"
+    if not c or c.get("diff") is None:
+        return f"{s['shape']} (no seed has finite losses at both {s['from']} and {s['to']} epochs)"
     if c.get("lo") is None:
         return f"{s['shape']}: {c['diff']:+.3f} {span} ({c['n_pairs']} seed, no interval)"
     interval = f"95% paired interval {c['lo']:+.3f} to {c['hi']:+.3f}, {c['n_pairs']} seeds"
@@ -106,27 +111,31 @@ def shape_text(s: dict) -> str:
 
 
 def literature_text(b: dict, mdlm_shape: dict | None) -> str:
-    """The multiplier of one budget against Nie et al.'s ~16x, and whether the MDLM's curve still leaves room
-    for the compute crossover Prabhudesai et al. report (its bound still falling at the last epoch count)."""
+    """Where the MDLM's bound reaches AR's best, against Nie et al.'s ~16x, and whether its curve still leaves
+    room for the compute crossover Prabhudesai et al. report (its bound still falling at the last epoch count).
+    The bound is the NELBO: a multiplier found bounds the NLL's from above, one not found says nothing of it."""
     x, n = b["multiplier"], NIE_MULTIPLIER
+    times = f"{x:.1f} times AR's FLOPs"
     if b["kind"] == "more_than":
-        vs = f"more than {x:.0f} times AR's FLOPs, " + (
+        vs = f"not within {times}, " + (
             f"already at or past their ~{n} times"
             if x >= n
             else f"short of their ~{n} times, so this run cannot tell against it"
         )
     elif b["kind"] == "at_most":
-        vs = f"at most {x:.1f} times AR's FLOPs, " + ("below" if x < n else "not above") + f" their ~{n} times"
+        vs = f"within at most {times}, " + (
+            f"below their ~{n} times" if x < n else f"which cannot tell against their ~{n} times"
+        )
     else:
-        vs = f"{x:.1f} times AR's FLOPs, " + ("below" if x < n else "above") + f" their ~{n} times"
+        vs = f"at {times}, " + ("below" if x < n else "above" if x > n else "equal to") + f" their ~{n} times"
     if b["kind"] != "more_than" or not mdlm_shape or mdlm_shape["shape"] == "not testable":
         return vs
     last = f"from {mdlm_shape['from']} to {mdlm_shape['to']} epochs"
     if mdlm_shape["shape"] == "still falling":
         return f"{vs}; the MDLM's bound was still falling {last}, so more epochs might yet reach AR's best"
+    change = {"flat": "showed no real change", "turned": "was rising again"}[mdlm_shape["shape"]]
     return (
-        f"{vs}; the MDLM's bound had stopped falling ({mdlm_shape['shape']} {last}) above AR's best, so more "
-        "epochs of the same data show no sign of the crossover"
+        f"{vs}; the MDLM's bound {change} {last}, still above AR's best, so these epochs show no sign of the crossover"
     )
 
 

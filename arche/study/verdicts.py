@@ -15,7 +15,7 @@ import math
 from .. import stats
 from .findings import OUTCOMES  # noqa: F401  (the one list of outcomes)
 from .multiplier import compute_multiplier
-from .shape import by_seed, curve_shapes
+from .shape import SHAPE_RULE_DATE, by_seed, curve_shapes
 
 REPETITION_RULE = (
     "For each paradigm and unique-data budget, L(e) is the validation bound (AR NLL, MDLM NELBO; "
@@ -38,13 +38,13 @@ REPETITION_RULE = (
 POST_HOC_RULES_DATE = "2026-11-30"  # PAIRED_RULE and arche.study.multiplier.MULTIPLIER_RULE were committed then
 
 
-def decided_after(meta: dict) -> bool:
+def decided_after(meta: dict, date: str = POST_HOC_RULES_DATE) -> bool:
     """Whether PAIRED_RULE and MULTIPLIER_RULE were decided after this results file's run: a results file analysed
     on or before the day they were committed (the first run, of 2026-11-23, kept as
     tests/data/repetition-2026-11-23.json) is labelled post hoc; one analysed later (repetition_fair, started after
-    them) ran under them. No date: post hoc (the cautious label)."""
+    them) ran under them. No date: post hoc (the cautious label). `date`: another rule's day (shape.SHAPE_RULE_DATE)."""
     created = str(meta.get("created") or "")[:10]
-    return not created or created <= POST_HOC_RULES_DATE
+    return not created or created <= date
 
 
 PAIRED_RULE = (
@@ -193,7 +193,8 @@ def repetition(results: dict) -> dict:
         },
         "finding_2_paired": repetition_paired(results),
         "compute_multiplier": {**compute_multiplier(results), "post_hoc": decided_after(results["meta"])},
-        "curve_shapes": curve_shapes(results),  # descriptive, decided after the fair re-run (arche.study.shape)
+        # descriptive, written after the fair re-run's results (arche.study.shape)
+        "curve_shapes": curve_shapes(results, post_hoc=decided_after(results["meta"], SHAPE_RULE_DATE)),
     }
 
 
